@@ -1,0 +1,17 @@
+#ifndef CPNG_H
+#define CPNG_H
+#include <stddef.h>
+/// Reads a PNG file to 8-bit pixels.
+/// mode 0 (indices): one channel; palette images give their raw palette indices (never expanded), grey images their
+///   grey value. Colour images are refused (err says so).
+/// mode 1 (rgb): three channels; palette expanded, grey replicated, alpha dropped, 16-bit reduced.
+/// Returns 0 on success; otherwise writes a message to err. *out is malloc'ed; release with cpng_free.
+/// *source_kind: 0 grey, 2 rgb, 3 palette, 4 grey+alpha, 6 rgba (PNG colour types).
+int cpng_read_file(const char *path, int mode, unsigned char **out, int *width, int *height, int *source_kind,
+                   char *err, size_t errlen);
+/// Writes 8-bit pixels: channels 1 (grey, or palette indices when palette != NULL with palette_len entries of RGB),
+/// 3 (RGB) or 4 (RGBA).
+int cpng_write_file(const char *path, const unsigned char *pixels, int width, int height, int channels,
+                    const unsigned char *palette, int palette_len, char *err, size_t errlen);
+void cpng_free(void *p);
+#endif

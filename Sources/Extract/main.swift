@@ -1,0 +1,2 @@
+import Shared
+ExtractCommand.main()

@@ -1,0 +1,141 @@
+import Foundation
+
+/// The safetensors format: 8-byte little-endian header length, a JSON header mapping names to
+/// {dtype, shape, data_offsets}, then the raw little-endian tensor bytes. Used for backbone weights (read) and head
+/// checkpoints (read and write).
+public struct SafetensorsFile {
+    public enum DType: String { case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8" }
+
+    public struct TensorInfo {
+        public var dtype: DType
+        public var shape: [Int]
+        public var range: Range<Int>   // byte range inside the data section
+        public var count: Int { shape.reduce(1, *) }
+    }
+
+    public let path: String
+    public let tensors: [String: TensorInfo]
+    public let metadata: [String: String]
+    private let bytes: Data
+    private let dataStart: Int
+
+    public var names: [String] { tensors.keys.sorted() }
+
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else { throw DinoSegError(file: path, "file not found") }
+        guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+            throw DinoSegError(file: path, "cannot read file")
+        }
+        guard data.count >= 8 else { throw DinoSegError(file: path, "truncated safetensors file (\(data.count) bytes, no header)") }
+        let headerLen = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | (UInt64($1.element) << (8 * UInt64($1.offset))) }
+        guard headerLen < 100_000_000, 8 + Int(headerLen) <= data.count else {
+            throw DinoSegError(file: path, "truncated or corrupt safetensors file (header length \(headerLen), file size \(data.count))")
+        }
+        let headerData = data.subdata(in: 8..<(8 + Int(headerLen)))
+        guard let json = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw DinoSegError(file: path, "corrupt safetensors header (not a JSON object)")
+        }
+        let dataStart = 8 + Int(headerLen)
+        var tensors: [String: TensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in json {
+            if name == "__metadata__" {
+                metadata = (value as? [String: String]) ?? [:]
+                continue
+            }
+            guard let entry = value as? [String: Any], let dt = entry["dtype"] as? String,
+                  let shape = entry["shape"] as? [Int], let offs = entry["data_offsets"] as? [Int], offs.count == 2 else {
+                throw DinoSegError(file: path, "corrupt safetensors entry for '\(name)'")
+            }
+            guard let dtype = DType(rawValue: dt) else {
+                throw DinoSegError(file: path, "tensor '\(name)' has unsupported dtype \(dt) (supported: F32, F16, BF16)")
+            }
+            guard offs[0] <= offs[1], dataStart + offs[1] <= data.count else {
+                throw DinoSegError(file: path, "truncated safetensors file: tensor '\(name)' ends at byte \(dataStart + offs[1]) but the file has \(data.count)")
+            }
+            let info = TensorInfo(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
+            guard info.count * dtype.byteSize == offs[1] - offs[0] else {
+                throw DinoSegError(file: path, "tensor '\(name)' byte size does not match shape \(shape) and dtype \(dt)")
+            }
+            tensors[name] = info
+        }
+        self.tensors = tensors
+        self.metadata = metadata
+        self.bytes = data
+        self.dataStart = dataStart
+    }
+
+    /// The tensor converted to Float32 (F32, F16 and BF16 are accepted).
+    public func floats(_ name: String) throws -> [Float] {
+        guard let info = tensors[name] else { throw DinoSegError(file: path, "missing tensor '\(name)'") }
+        var out = [Float](repeating: 0, count: info.count)
+        let n = info.count
+        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let base = raw.baseAddress! + dataStart + info.range.lowerBound
+            switch info.dtype {
+            case .f32:
+                out.withUnsafeMutableBytes { dst in dst.copyMemory(from: UnsafeRawBufferPointer(start: base, count: n * 4)) }
+            case .f16:
+                for i in 0..<n { out[i] = Float(Float16(bitPattern: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            case .bf16:
+                for i in 0..<n { out[i] = Float(bitPattern: UInt32(base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16) }
+            case .f64:
+                for i in 0..<n { out[i] = Float(base.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            default:
+                throw DinoSegError(file: path, "tensor '\(name)' has dtype \(info.dtype.rawValue), expected a float type")
+            }
+        }
+        return out
+    }
+
+    /// The tensor as Int64 (I64 and I32 are accepted), for integer state in checkpoints.
+    public func integers(_ name: String) throws -> [Int64] {
+        guard let info = tensors[name] else { throw DinoSegError(file: path, "missing tensor '\(name)'") }
+        return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Int64] in
+            let base = raw.baseAddress! + dataStart + info.range.lowerBound
+            switch info.dtype {
+            case .i64: return (0..<info.count).map { base.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) }
+            case .i32: return (0..<info.count).map { Int64(base.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+            case .u8: return (0..<info.count).map { Int64(base.load(fromByteOffset: $0, as: UInt8.self)) }
+            default: return []
+            }
+        }
+    }
+
+    /// Serialises float32 and int64 tensors (names sorted, as PyTorch's safetensors does) and writes atomically.
+    public static func write(path: String, floats: [(name: String, shape: [Int], values: [Float])],
+                             integers: [(name: String, shape: [Int], values: [Int64])] = [],
+                             metadata: [String: String] = [:]) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var body = Data()
+        var entries: [(String, [Int], DType, Data)] = []
+        for t in floats {
+            precondition(t.shape.reduce(1, *) == t.values.count, "shape \(t.shape) does not match \(t.values.count) values for \(t.name)")
+            entries.append((t.name, t.shape, .f32, t.values.withUnsafeBytes { Data($0) }))
+        }
+        for t in integers {
+            precondition(t.shape.reduce(1, *) == t.values.count, "shape \(t.shape) does not match \(t.values.count) values for \(t.name)")
+            entries.append((t.name, t.shape, .i64, t.values.withUnsafeBytes { Data($0) }))
+        }
+        for (name, shape, dtype, data) in entries.sorted(by: { $0.0 < $1.0 }) {
+            header[name] = ["dtype": dtype.rawValue, "shape": shape, "data_offsets": [body.count, body.count + data.count]]
+            body.append(data)
+        }
+        var headerData = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while headerData.count % 8 != 0 { headerData.append(0x20) }  // pad with spaces to keep tensors aligned
+        var file = Data()
+        var len = UInt64(headerData.count).littleEndian
+        file.append(Data(bytes: &len, count: 8))
+        file.append(headerData)
+        file.append(body)
+        try AtomicWrite.write(file, to: path)
+    }
+}
+
+extension SafetensorsFile.DType {
+    public var byteSize: Int {
+        switch self { case .f32, .i32: return 4; case .f16, .bf16: return 2; case .f64, .i64: return 8; case .u8: return 1 }
+    }
+}

@@ -1,0 +1,30 @@
+// Work splitting over the machine's cores.
+import Foundation
+import Dispatch
+
+public enum Parallel {
+    /// Number of cores this process may use (overridable with DINOSEG_THREADS).
+    public static var defaultThreads: Int {
+        if let s = ProcessInfo.processInfo.environment["DINOSEG_THREADS"], let n = Int(s), n > 0 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }
+
+    /// Runs body(i) for i in 0..<count on up to `threads` threads; returns when all are done.
+    public static func forEach(_ count: Int, threads: Int = defaultThreads, _ body: (Int) -> Void) {
+        if count <= 0 { return }
+        if threads <= 1 || count == 1 {
+            for i in 0..<count { body(i) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+
+    /// Splits 0..<total into `parts` contiguous ranges and runs them in parallel.
+    public static func forRanges(_ total: Int, parts: Int = defaultThreads, _ body: (Range<Int>) -> Void) {
+        let p = max(1, min(parts, total))
+        forEach(p, threads: p) { i in
+            let lo = total * i / p, hi = total * (i + 1) / p
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+}

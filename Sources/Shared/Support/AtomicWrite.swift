@@ -1,0 +1,46 @@
+import Foundation
+
+/// Writes go to a temporary file beside the target and are renamed into place only when complete, so an interrupted
+/// run never leaves a half-written file under the final name.
+public enum AtomicWrite {
+    /// Temporary path used while `path` is being written.
+    public static func temporaryPath(for path: String) -> String {
+        let url = URL(fileURLWithPath: path)
+        return url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    }
+
+    /// Moves a finished temporary file into place (rename(2) is atomic within one file system).
+    public static func commit(temporary: String, to path: String) throws {
+        if rename(temporary, path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw DinoSegError(file: path, "cannot move finished file into place: \(reason)")
+        }
+    }
+
+    /// Writes `data` to `path` atomically.
+    public static func write(_ data: Data, to path: String) throws {
+        let tmp = temporaryPath(for: path)
+        do {
+            try data.write(to: URL(fileURLWithPath: tmp))
+        } catch {
+            unlink(tmp)
+            throw DinoSegError(file: path, "cannot write (\(error.localizedDescription))")
+        }
+        try commit(temporary: tmp, to: path)
+    }
+
+    /// Runs `body` with a temporary path to fill, then renames it to `path`; removes the temporary on error.
+    public static func withTemporary<T>(for path: String, _ body: (String) throws -> T) throws -> T {
+        let tmp = temporaryPath(for: path)
+        do {
+            let result = try body(tmp)
+            try commit(temporary: tmp, to: path)
+            return result
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+    }
+}
