@@ -29,3 +29,30 @@ final class SupportTests: XCTestCase {
         XCTAssertThrowsError(try SafetensorsFile(path: path)) { XCTAssertTrue("\($0)".contains("truncated")) }
     }
 }
+
+final class GeometryTests: XCTestCase {
+    func testWindowStartsLastAligned() {
+        XCTAssertEqual(SlidingWindow.starts(length: 224), [0])
+        XCTAssertEqual(SlidingWindow.starts(length: 512), [0, 150, 288])
+        XCTAssertEqual(SlidingWindow.starts(length: 374), [0, 150])
+        XCTAssertEqual(SlidingWindow.starts(length: 375), [0, 150, 151])
+        XCTAssertEqual(SlidingWindow.windows(height: 224, width: 512).map { [$0.y, $0.x] }, [[0, 0], [0, 150], [0, 288]])
+    }
+
+    func testEvalGeometry() {
+        let g = EvalGeometry(height: 375, width: 500)
+        XCTAssertEqual([g.resizedHeight, g.resizedWidth, g.paddedHeight, g.paddedWidth], [384, 512, 384, 512])
+        let thin = EvalGeometry(height: 100, width: 500)
+        XCTAssertEqual([thin.resizedHeight, thin.paddedHeight, thin.padTop], [102, 224, 61])
+    }
+
+    /// Bilinear resize against values computed with torch.nn.functional.interpolate(align_corners=False).
+    func testBilinearMatchesPyTorch() {
+        // 1×1×2×3 input [[0,1,2],[3,4,5]] resized to 3×4.
+        let src: [Float] = [0, 1, 2, 3, 4, 5]
+        var dst = [Float](repeating: 0, count: 12)
+        resizeBilinear(src: src, inH: 2, inW: 3, channels: 1, dst: &dst, outH: 3, outW: 4)
+        let torch: [Float] = [0.0, 0.625, 1.375, 2.0, 1.5, 2.125, 2.875, 3.5, 3.0, 3.625, 4.375, 5.0]
+        for i in 0..<12 { XCTAssertEqual(dst[i], torch[i], accuracy: 1e-6, "element \(i)") }
+    }
+}
