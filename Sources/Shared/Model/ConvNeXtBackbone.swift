@@ -106,11 +106,11 @@ public final class ConvNeXtBackbone: FeatureBackbone {
         layerNormRows(input: scratch.t, rows: rows, channels: c, weight: b.normWeight, bias: b.normBias, eps: eps, output: scratch.t)
         profile?.add("layernorm", &mark)
         sgemm(m: rows, n: 4 * c, k: c, a: scratch.t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
-        profile?.add("pointwise C->4C (GEMM)", &mark)
+        profile?.add("pointwise C->4C (GEMM) C=\(c)", &mark)
         biasGELU(scratch.hidden, rows: rows, columns: 4 * c, bias: b.expandBias)
         profile?.add("bias + GELU", &mark)
         sgemm(m: rows, n: c, k: 4 * c, a: scratch.hidden, lda: 4 * c, b: b.project, ldb: c, c: scratch.t, ldc: c)
-        profile?.add("pointwise 4C->C (GEMM)", &mark)
+        profile?.add("pointwise 4C->C (GEMM) C=\(c)", &mark)
         addScaledResidual(scratch.x, update: scratch.t, rows: rows, channels: c, bias: b.projectBias, gamma: b.gamma)
         profile?.add("bias + gamma + residual", &mark)
     }
