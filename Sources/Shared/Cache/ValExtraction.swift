@@ -76,7 +76,7 @@ struct ValSink: ShardSink {
 public enum ValExtraction {
     @discardableResult
     public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone,
-                           log: @escaping (String) -> Void = { print($0) }) throws -> CacheManifest {
+                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
         let dataset = try SegmentationDataset(root: o.dataRoot, list: o.list)
         let samples = o.limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
         if !o.skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
