@@ -47,7 +47,37 @@ struct FakeFeatures: EvalFeatures {
     }
 }
 
+/// A "backbone" at stride 1 whose single stage-3 channel is 1 where the input is red (normalised R > 1) else 0.
+final class RedDetectorBackbone: FeatureBackbone {
+    let name = "red-detector"
+    let stageChannels = [1, 1, 1, 1]
+    let stageStrides = [1, 1, 1, 1]
+    let weightsSHA256 = ""
+    func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
+        let data = (0..<(height * width)).map { image[$0 * 3] > 1 ? Float(1) : 0 }
+        return stages.map { _ in FeatureMap(height: height, width: width, channels: 1, data: data) }
+    }
+}
+
 final class EvaluatorTests: XCTestCase {
+    func testPredictorSegmentsAPhotoAndWritesThreePNGs() throws {
+        // 6×10 photo: red in columns 0..<4, grey elsewhere; long side 20 doubles it, windows 8×8 stride 5, flip.
+        var px = [UInt8](repeating: 128, count: 6 * 10 * 3)
+        for y in 0..<6 { for x in 0..<4 { px[(y * 10 + x) * 3] = 255; px[(y * 10 + x) * 3 + 1] = 0; px[(y * 10 + x) * 3 + 2] = 0 } }
+        let photo = RGBImage(width: 10, height: 6, pixels: px)
+        let p = EvalProtocol(mode: .slide, flip: true, crop: 8, stride: 5, longSide: 20)
+        let label = Predictor.segment(photo, backbone: RedDetectorBackbone(), head: OneHotHead(), evalProtocol: p, threads: 2)
+        XCTAssertEqual([label.width, label.height], [10, 6])
+        for y in 0..<6 { for x in 0..<10 { XCTAssertEqual(label.pixels[y * 10 + x], x < 4 ? 1 : 0, "(\(y),\(x))") } }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-predict-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let paths = try Predictor.writeOutputs(label, photo: photo, name: "p", to: dir)
+        XCTAssertEqual(try ImageIO.readLabel(paths[0]), label)
+        let colour = try ImageIO.readRGB(paths[1])
+        XCTAssertEqual(Array(colour.pixels[0..<3]), [128, 0, 0])  // class 1 = aeroplane colour
+        XCTAssertEqual(try ImageIO.readRGB(paths[2]).width, 10)
+    }
+
     func testEvaluateStreamsImagesIntoTheConfusionMatrix() throws {
         let p = EvalProtocol(mode: .slide, flip: true, crop: 4, stride: 3, longSide: 6)
         // Image A 3×6: the head predicts exactly `truth`; the label differs in one pixel and has one void pixel.
