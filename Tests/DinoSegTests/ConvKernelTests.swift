@@ -1,0 +1,43 @@
+import XCTest
+@testable import Shared
+
+/// im2col + GEMM 3×3 convolution against the direct reference, and col2im as the exact adjoint of im2col.
+final class ConvKernelTests: XCTestCase {
+    func testConv3x3GEMMMatchesDirect() {
+        let cases: [(n: Int, h: Int, w: Int, cin: Int, cout: Int, threads: Int)] = [
+            (1, 1, 1, 1, 1, 1), (2, 3, 5, 4, 6, 2), (1, 7, 7, 16, 8, 2), (3, 4, 2, 3, 5, 1), (1, 9, 6, 33, 17, 2),
+        ]
+        for (idx, t) in cases.enumerated() {
+            var rng = SplitMix64(seed: 21, idx)
+            let x = (0..<t.n * t.h * t.w * t.cin).map { _ in rng.nextFloat() * 2 - 1 }
+            let wgt = (0..<9 * t.cin * t.cout).map { _ in rng.nextFloat() * 2 - 1 }
+            var fast = [Float](repeating: 0, count: t.n * t.h * t.w * t.cout), ref = fast
+            var scratch = [Float](repeating: 0, count: Conv3x3.scratchCount(h: t.h, w: t.w, cin: t.cin))
+            Conv3x3.forward(out: &fast, inp: x, weight: wgt, bias: nil, n: t.n, h: t.h, w: t.w, cin: t.cin, cout: t.cout,
+                            scratch: &scratch, threads: t.threads)
+            let hw = t.h * t.w
+            for b in 0..<t.n {
+                x.withUnsafeBufferPointer { xp in ref.withUnsafeMutableBufferPointer { rp in
+                    conv3x3Naive(image: xp.baseAddress! + b * hw * t.cin, h: t.h, w: t.w, cin: t.cin, weight: wgt, cout: t.cout,
+                                 out: rp.baseAddress! + b * hw * t.cout) } }
+            }
+            for i in 0..<fast.count {
+                XCTAssertEqual(fast[i], ref[i], accuracy: 1e-4 * Float(9 * t.cin), "case \(idx) \(t), seed 21, element \(i)")
+            }
+        }
+    }
+
+    func testCol2imIsAdjointOfIm2col() {
+        for (idx, (h, w, c)) in [(1, 1, 1), (3, 4, 2), (5, 5, 7), (2, 9, 3)].enumerated() {
+            var rng = SplitMix64(seed: 22, idx)
+            let x = (0..<h * w * c).map { _ in rng.nextFloat() * 2 - 1 }
+            let y = (0..<h * w * 9 * c).map { _ in rng.nextFloat() * 2 - 1 }
+            var cols = [Float](repeating: 0, count: y.count), back = [Float](repeating: 0, count: x.count)
+            im2col3x3(image: x, h: h, w: w, c: c, cols: &cols, threads: 2)
+            col2im3x3(cols: y, h: h, w: w, c: c, image: &back, threads: 2)
+            let lhs = zip(cols, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            let rhs = zip(x, back).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-4 * max(1, abs(lhs)), "case \(idx) (\(h),\(w),\(c)), seed 22")
+        }
+    }
+}
