@@ -63,10 +63,19 @@ public enum Evaluator {
                                              checkpointStep: Int?, checkpoint: String?, backboneNote: String?,
                                              onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult
     where S.Element == EvalFeatures {
+        var it = images.makeIterator()
+        return try evaluate(head, next: { it.next() }, evalProtocol: evalProtocol, checkpointStep: checkpointStep,
+                            checkpoint: checkpoint, backboneNote: backboneNote, onImage: onImage)
+    }
+
+    /// Pulls images from `next` until it returns nil (a cache reader), holding one image at a time.
+    public static func evaluate(_ head: WindowLogits, next: () throws -> EvalFeatures?, evalProtocol: EvalProtocol,
+                                checkpointStep: Int?, checkpoint: String?, backboneNote: String?,
+                                onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
         let start = Date()
         var confusion = ConfusionMatrix(classes: head.classes)
         var count = 0
-        for f in images {
+        while let f = try next() {
             let g = f.geometry
             guard f.labelPixels.count == g.originalHeight * g.originalWidth else {
                 throw DinoSegError("val image \(f.id): label has \(f.labelPixels.count) pixels, expected \(g.originalHeight)×\(g.originalWidth)")
