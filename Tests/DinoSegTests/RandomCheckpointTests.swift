@@ -10,6 +10,7 @@ final class RandomCheckpointTests: XCTestCase {
         XCTAssertFalse(RandomCheckpoint.isRandom(weightsPath: dir + "/missing"))
         let backbone = try ConvNeXtBackbone(weightsPath: dir)
         XCTAssertEqual(backbone.stageChannels, [8, 16, 24, 32])
+        XCTAssertTrue(RandomCheckpoint.isRandom(backboneName: backbone.name), backbone.name)
         var rng = SplitMix64(seed: 3)
         let image = (0..<(64 * 64 * 3)).map { _ in Float(rng.normal()) }
         let maps = image.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: 64, width: 64, stages: [0, 3]) }

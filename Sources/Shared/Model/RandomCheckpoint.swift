@@ -8,6 +8,11 @@ import Foundation
 public enum RandomCheckpoint {
     public static let metadataKey = "dinoseg_random_weights"
     public static let label = "RANDOM-WEIGHT BACKBONE"
+    /// Appended to the backbone name (and so to cache manifests) when the weights are random.
+    public static let nameSuffix = "-RANDOM-WEIGHTS"
+
+    /// True for a backbone name recorded from random weights.
+    public static func isRandom(backboneName: String) -> Bool { backboneName.hasSuffix(nameSuffix) }
 
     /// HF-named tensors of a randomly initialised ConvNeXt: conv/linear U(±√(3/fan_in)), biases U(±0.01),
     /// LayerNorm weight 1 ± 0.1 and bias U(±0.01), gamma U(0.1, 0.5). Deterministic for the seed.
