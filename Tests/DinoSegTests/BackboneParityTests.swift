@@ -64,6 +64,31 @@ final class BackboneParityTests: XCTestCase {
         XCTAssertEqual(backbone.weightsSHA256.count, 64)
     }
 
+    /// A second fixture from scripts/make_backbone_fixture.py: channel counts that are not multiples of 8 (scalar
+    /// kernel tails) and an input of 71×99 (floor division at every stride).
+    func testOddSizedFixtureParity() throws {
+        let dir = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-odd").path
+        let backbone = try ConvNeXtBackbone(weightsPath: dir)
+        XCTAssertEqual(backbone.config, ConvNeXtConfig(hiddenSizes: [12, 20, 36, 44], depths: [1, 2, 1, 1]))
+        let (h, w) = (71, 99)
+        let nchw = try readFloats(dir + "/input.f32.bin")
+        var nhwc = [Float](repeating: 0, count: nchw.count)
+        for c in 0..<3 { for y in 0..<h { for x in 0..<w { nhwc[(y * w + x) * 3 + c] = nchw[(c * h + y) * w + x] } } }
+        let maps = backbone.forward(image: nhwc, height: h, width: w, stages: [0, 1, 2, 3])
+        let shapes = [(12, 17, 24), (20, 8, 12), (36, 4, 6), (44, 2, 3)]
+        for s in 0..<4 {
+            let ref = try readFloats(dir + "/stage\(s).f32.bin")
+            let (c, hh, ww) = shapes[s]
+            XCTAssertEqual([maps[s].channels, maps[s].height, maps[s].width], [c, hh, ww])
+            var maxErr: Float = 0, maxRef: Float = 0
+            for ch in 0..<c { for y in 0..<hh { for x in 0..<ww {
+                let r = ref[(ch * hh + y) * ww + x]
+                maxErr = max(maxErr, abs(maps[s].data[(y * ww + x) * c + ch] - r)); maxRef = max(maxRef, abs(r))
+            } } }
+            XCTAssertLessThan(maxErr / maxRef, 1e-5, "odd fixture stage \(s)")
+        }
+    }
+
     func testConcurrentForwardCallsAgree() throws {
         let backbone = try ConvNeXtBackbone(weightsPath: goldenDir)
         let input = try goldenInputNHWC()

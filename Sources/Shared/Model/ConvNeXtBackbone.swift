@@ -60,7 +60,8 @@ public final class ConvNeXtBackbone: FeatureBackbone {
 
     /// Runs stages 0...lastStage, calling `output(stage, h, w, C, data)` with each stage's raw output (valid only
     /// during the call).
-    public func run(image: UnsafePointer<Float>, height: Int, width: Int, through lastStage: Int,
+    /// `profile`, when given, accumulates the thread CPU time of each operation.
+    public func run(image: UnsafePointer<Float>, height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
                     output: (Int, Int, Int, Int, UnsafePointer<Float>) -> Void) {
         guard lastStage >= 0 else { return }
         let sizes = stageSizes(height: height, width: width)
@@ -72,34 +73,47 @@ public final class ConvNeXtBackbone: FeatureBackbone {
             let c = config.hiddenSizes[s]
             let (h, w) = sizes[s]
             let rows = h * w
+            var mark = profile?.start()
             if s == 0 {
                 patchConv(input: image, height: height, width: width, inChannels: config.inputChannels, patch: 4,
                           weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
+                profile?.add("stem conv 4x4 (GEMM)", &mark)
                 layerNormRows(input: scratch.x, rows: rows, channels: c, weight: sw.normWeight, bias: sw.normBias, eps: eps, output: scratch.x)
+                profile?.add("layernorm", &mark)
             } else {
                 let cin = config.hiddenSizes[s - 1]
                 let (ph, pw) = sizes[s - 1]
                 layerNormRows(input: scratch.x, rows: ph * pw, channels: cin, weight: sw.normWeight, bias: sw.normBias, eps: eps, output: scratch.t)
+                profile?.add("layernorm", &mark)
                 patchConv(input: scratch.t, height: ph, width: pw, inChannels: cin, patch: 2,
                           weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
+                profile?.add("downsample conv 2x2 (GEMM)", &mark)
             }
             if rows > 0 {
-                for block in sw.blocks { runBlock(block, scratch: scratch, height: h, width: w, channels: c, eps: eps) }
+                for block in sw.blocks { runBlock(block, scratch: scratch, height: h, width: w, channels: c, eps: eps, profile: profile) }
             }
             output(s, h, w, c, scratch.x)
         }
     }
 
     /// x ← x + gamma · (pw2(gelu(pw1(LN(dwconv(x)))))).
-    private func runBlock(_ b: ConvNeXtBlockWeights, scratch: Scratch, height: Int, width: Int, channels c: Int, eps: Float) {
+    private func runBlock(_ b: ConvNeXtBlockWeights, scratch: Scratch, height: Int, width: Int, channels c: Int, eps: Float,
+                          profile: OpProfile?) {
         let rows = height * width
+        var mark = profile?.start()
         depthwiseConv7x7(input: scratch.x, height: height, width: width, channels: c, weight: b.depthwise, bias: b.depthwiseBias,
                          output: scratch.t, padded: scratch.padded)
+        profile?.add("depthwise 7x7", &mark)
         layerNormRows(input: scratch.t, rows: rows, channels: c, weight: b.normWeight, bias: b.normBias, eps: eps, output: scratch.t)
+        profile?.add("layernorm", &mark)
         sgemm(m: rows, n: 4 * c, k: c, a: scratch.t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
+        profile?.add("pointwise C->4C (GEMM) C=\(c)", &mark)
         biasGELU(scratch.hidden, rows: rows, columns: 4 * c, bias: b.expandBias)
+        profile?.add("bias + GELU", &mark)
         sgemm(m: rows, n: c, k: 4 * c, a: scratch.hidden, lda: 4 * c, b: b.project, ldb: c, c: scratch.t, ldc: c)
+        profile?.add("pointwise 4C->C (GEMM) C=\(c)", &mark)
         addScaledResidual(scratch.x, update: scratch.t, rows: rows, channels: c, bias: b.projectBias, gamma: b.gamma)
+        profile?.add("bias + gamma + residual", &mark)
     }
 }
 
