@@ -126,6 +126,7 @@ public final class HDF5File {
             let plist = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
             defer { H5Pclose(plist) }
             H5Pset_chunk(plist, Int32(chunkDims.count), &chunkDims)
+            H5Pset_obj_track_times(plist, false)  // no timestamps: the same content gives the same bytes (and checksum)
             let ds = H5Dcreate2(id, name, dtype.fileType, space, 0, plist, 0)
             if ds < 0 { throw DinoSegError(file: path, "cannot create dataset '\(name)' \(shape) (disk full or name taken?)") }
             return HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: shape)
