@@ -20,10 +20,13 @@ final class HeadParityTests: XCTestCase {
     }
 
     func testMatchesPyTorch() throws {
-        for name in ["os8", "os4", "ppm", "plain"] {
-            let f = try fixture(name)
+        for variant in ["os8", "os4", "ppm", "plain"].flatMap({ v in [(v, true), (v, false)] }) {
+            let (fixtureName, winograd) = variant
+            let name = "\(fixtureName) (\(winograd ? "winograd" : "im2col"))"
+            let f = try fixture(fixtureName)
             let config = try JSONDecoder().decode(HeadConfig.self, from: Data(f.metadata["config"]!.utf8))
             let head = try SegmentationHead(config: config, seed: 1, threads: 2)
+            head.useWinograd = winograd
             try HeadCheckpoint.loadTorchState(f, prefix: "init.", into: head)
 
             var inputs: [Int: [Float]] = [:]

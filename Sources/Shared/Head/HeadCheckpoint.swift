@@ -10,9 +10,11 @@ public struct TrainProgress: Codable, Equatable, Sendable {
     public var batchInEpoch: Int
     public var seed: UInt64
     public var maxIter: Int
+    public var batchSize: Int
 
-    public init(step: Int, epoch: Int, batchInEpoch: Int, seed: UInt64, maxIter: Int) {
+    public init(step: Int, epoch: Int, batchInEpoch: Int, seed: UInt64, maxIter: Int, batchSize: Int) {
         self.step = step; self.epoch = epoch; self.batchInEpoch = batchInEpoch; self.seed = seed; self.maxIter = maxIter
+        self.batchSize = batchSize
     }
 }
 

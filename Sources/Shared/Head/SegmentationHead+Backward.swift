@@ -6,7 +6,6 @@ extension SegmentationHead {
     public func backward() {
         let s = saved!, ls = lossState!, cfg = config, ws = workspace
         let n = s.n, h = s.h, w = s.w, rows = n * h * w, k = cfg.numClasses, mid = cfg.classifierWidth, c = cfg.featureWidth
-        let scratch = ws.get("im2col", Conv3x3.scratchCount(h: h, w: w, cin: max(cfg.useFPN ? c : 0, cfg.classifierInput)))
 
         // loss → logits
         let upCount = n * ls.h * ls.w * k
@@ -35,9 +34,8 @@ extension SegmentationHead {
                              mean: ws.get("cls.mean", mid), rstd: ws.get("cls.rstd", mid), rows: rows, c: mid)
         let needInputGrad = cfg.useFPN || cfg.usePPM
         let dClsIn: UnsafeMutablePointer<Float>? = needInputGrad ? ws.get("d.cls.in", rows * cfg.classifierInput, zeroed: true) : nil
-        Conv3x3.backward(dinp: dClsIn, dweight: params.grad("cls.0.weight"), dbias: nil, dout: dC0, inp: s.clsInput,
-                         weight: params.value("cls.0.weight"), n: n, h: h, w: w, cin: cfg.classifierInput, cout: mid,
-                         scratch: scratch, threads: threads)
+        conv3x3Backward(dinp: dClsIn, dweight: params.grad("cls.0.weight"), dbias: nil, dout: dC0, inp: s.clsInput,
+                        weight: params.value("cls.0.weight"), n: n, h: h, w: w, cin: cfg.classifierInput, cout: mid)
 
         // PPM
         var dX = dClsIn
@@ -71,10 +69,9 @@ extension SegmentationHead {
         if cfg.useFPN, let dX {
             let levels = cfg.fpnLevels
             let dInner0 = ws.get("d.fpn.inner0", rows * c, zeroed: true)
-            Conv3x3.backward(dinp: dInner0, dweight: params.grad("fpn.layer_blocks.0.0.weight"),
-                             dbias: params.grad("fpn.layer_blocks.0.0.bias"), dout: dX, inp: ws.get("fpn.inner0", rows * c),
-                             weight: params.value("fpn.layer_blocks.0.0.weight"), n: n, h: h, w: w, cin: c, cout: c,
-                             scratch: scratch, threads: threads)
+            conv3x3Backward(dinp: dInner0, dweight: params.grad("fpn.layer_blocks.0.0.weight"),
+                            dbias: params.grad("fpn.layer_blocks.0.0.bias"), dout: dX, inp: ws.get("fpn.inner0", rows * c),
+                            weight: params.value("fpn.layer_blocks.0.0.weight"), n: n, h: h, w: w, cin: c, cout: c)
             for (i, level) in levels.enumerated() {
                 let sh = s.shapes[level]!, m = n * sh.h * sh.w
                 let dInner = ws.get("d.fpn.inner\(i)", m * c)

@@ -18,6 +18,8 @@ public final class SegmentationHead {
     public var batchesTracked: [String: Int64] = [:]
     public var threads: Int
     public let workspace = Workspace()
+    /// 3×3 convolutions: Winograd F(2×2,3×3) when the channel counts allow it, else im2col + GEMM.
+    public var useWinograd = true
 
     /// What the last forward saw (backward needs it).
     struct Saved {
@@ -103,8 +105,6 @@ public final class SegmentationHead {
         let cfg = config, c = cfg.featureWidth, ws = workspace
         let work = shapes[cfg.workingStage]!
         let h = work.h, w = work.w, rows = n * h * w
-        let scratch = ws.get("im2col", Conv3x3.scratchCount(h: h, w: w, cin: max(cfg.useFPN ? c : 0, cfg.classifierInput)))
-
         var x: UnsafePointer<Float>
         if cfg.useFPN {
             let levels = cfg.fpnLevels
@@ -121,10 +121,9 @@ public final class SegmentationHead {
                                         n: n, inH: coarse.h, inW: coarse.w, c: c, outH: s.h, outW: s.w, accumulate: true)
             }
             let out = ws.get("fpn.out", rows * c)
-            Conv3x3.forward(out: out, inp: ws.get("fpn.inner0", rows * c),
-                            weight: params.value("fpn.layer_blocks.0.0.weight"),
-                            bias: params.value("fpn.layer_blocks.0.0.bias"),
-                            n: n, h: h, w: w, cin: c, cout: c, scratch: scratch, threads: threads)
+            conv3x3Forward(out: out, inp: ws.get("fpn.inner0", rows * c),
+                           weight: params.value("fpn.layer_blocks.0.0.weight"),
+                           bias: params.value("fpn.layer_blocks.0.0.bias"), n: n, h: h, w: w, cin: c, cout: c)
             x = UnsafePointer(out)
         } else {
             x = stages[3]!
@@ -153,8 +152,8 @@ public final class SegmentationHead {
 
         let mid = cfg.classifierWidth, k = cfg.numClasses
         let c0 = ws.get("cls.conv", rows * mid), c1 = ws.get("cls.bn", rows * mid)
-        Conv3x3.forward(out: c0, inp: clsInput, weight: params.value("cls.0.weight"), bias: nil,
-                        n: n, h: h, w: w, cin: cfg.classifierInput, cout: mid, scratch: scratch, threads: threads)
+        conv3x3Forward(out: c0, inp: clsInput, weight: params.value("cls.0.weight"), bias: nil,
+                       n: n, h: h, w: w, cin: cfg.classifierInput, cout: mid)
         batchNorm(prefix: "cls.1", key: "cls", out: c1, inp: c0, rows: rows, c: mid, training: training)
         ReLU.forward(out: c1, inp: c1, count: rows * mid)
         var c3 = UnsafePointer(c1)
@@ -171,6 +170,33 @@ public final class SegmentationHead {
                         rows: rows, cin: mid, cout: k)
         saved = Saved(n: n, stages: stages, shapes: shapes, h: h, w: w, x: x, clsInput: clsInput, dropout: dropout, logits: logits)
         return (logits, h, w)
+    }
+
+    func conv3x3Forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, n: Int, h: Int, w: Int, cin: Int, cout: Int) {
+        if useWinograd && Conv3x3Winograd.supports(cin: cin, cout: cout) {
+            let scratch = workspace.get("winograd", Conv3x3Winograd.scratchCount(n: n, h: h, w: w, cin: cin, cout: cout))
+            Conv3x3Winograd.forward(out: out, inp: inp, weight: weight, bias: bias, n: n, h: h, w: w, cin: cin, cout: cout,
+                                    scratch: scratch, threads: threads)
+        } else {
+            let scratch = workspace.get("im2col", Conv3x3.scratchCount(h: h, w: w, cin: cin))
+            Conv3x3.forward(out: out, inp: inp, weight: weight, bias: bias, n: n, h: h, w: w, cin: cin, cout: cout,
+                            scratch: scratch, threads: threads)
+        }
+    }
+
+    func conv3x3Backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                         dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                         weight: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int) {
+        if useWinograd && Conv3x3Winograd.supports(cin: cin, cout: cout) {
+            let scratch = workspace.get("winograd", Conv3x3Winograd.scratchCount(n: n, h: h, w: w, cin: cin, cout: cout))
+            Conv3x3Winograd.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight,
+                                     n: n, h: h, w: w, cin: cin, cout: cout, scratch: scratch, threads: threads)
+        } else {
+            let scratch = workspace.get("im2col", Conv3x3.scratchCount(h: h, w: w, cin: cin))
+            Conv3x3.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight,
+                             n: n, h: h, w: w, cin: cin, cout: cout, scratch: scratch, threads: threads)
+        }
     }
 
     private func batchNorm(prefix: String, key: String, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
