@@ -125,7 +125,7 @@ public struct BenchResult {
                        engine, model, side, side, imagesPerSecond, msPerImage, gflopsPerSecond, gflopPerImage, threads, batch)
         if let m = peakMemoryMiB { s += String(format: ", peak memory %.0f MiB", m) }
         if let c = cpuNormalisedImagesPerSecond {
-            s += String(format: "\n  CPU-normalised: %.2f images/s (images × threads / worker CPU time; what %d uncontended cores would give)", c, threads)
+            s += String(format: "\n  CPU-normalised: %.2f images/s (images × threads / worker CPU time; what %d uncontended core(s) would give)", c, threads)
         }
         return s
     }
