@@ -252,3 +252,33 @@ extension BackboneParityTests {
         }
     }
 }
+
+extension BackboneParityTests {
+    /// Parity on any fixture written by scripts/make_backbone_fixture.py, e.g. the full tiny architecture at 224×224
+    /// (111 MB, so not committed): DINOSEG_BACKBONE_FIXTURE=/tmp/tiny-fx swift test --filter EnvironmentFixture.
+    func testEnvironmentFixtureParity() throws {
+        guard let dir = ProcessInfo.processInfo.environment["DINOSEG_BACKBONE_FIXTURE"] else {
+            throw XCTSkip("set DINOSEG_BACKBONE_FIXTURE to a fixture directory to run")
+        }
+        let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as? [String: Any])
+        let tensors = try XCTUnwrap(manifest["tensors"] as? [String: Any])
+        let inputShape = try XCTUnwrap((tensors["input"] as? [String: Any])?["shape"] as? [Int])
+        let (h, w) = (inputShape[2], inputShape[3])
+        let backbone = try ConvNeXtBackbone(weightsPath: dir)
+        let nchw = try readFloats(dir + "/input.f32.bin")
+        var nhwc = [Float](repeating: 0, count: nchw.count)
+        for c in 0..<3 { for y in 0..<h { for x in 0..<w { nhwc[(y * w + x) * 3 + c] = nchw[(c * h + y) * w + x] } } }
+        let maps = backbone.forward(image: nhwc, height: h, width: w, stages: [0, 1, 2, 3])
+        for s in 0..<4 {
+            let ref = try readFloats(dir + "/stage\(s).f32.bin")
+            let m = maps[s]
+            var maxErr: Float = 0, maxRef: Float = 0
+            for ch in 0..<m.channels { for y in 0..<m.height { for x in 0..<m.width {
+                let r = ref[(ch * m.height + y) * m.width + x]
+                maxErr = max(maxErr, abs(m.data[(y * m.width + x) * m.channels + ch] - r)); maxRef = max(maxRef, abs(r))
+            } } }
+            print("fixture \(dir) stage \(s): max|ours-ref|/max|ref| = \(maxErr / maxRef)")
+            XCTAssertLessThan(maxErr / maxRef, 1e-4, "stage \(s)")
+        }
+    }
+}
