@@ -33,6 +33,7 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     /// Several images of the same size in one pass: the pointwise GEMMs then see `images.count` times more rows per
     /// weight load (the late stages have few pixels and large weights). Returns, per image, the requested stages.
     public func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+        precondition(stages.allSatisfy { (0..<config.stageCount).contains($0) }, "stages \(stages) outside 0..<\(config.stageCount)")
         var maps = [[Int: FeatureMap]](repeating: [:], count: images.count)
         run(images: images, height: height, width: width, through: stages.max() ?? -1) { b, s, h, w, c, data in
             if stages.contains(s) {
