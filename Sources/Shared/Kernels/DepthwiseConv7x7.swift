@@ -39,16 +39,20 @@ public func depthwiseConv7x7(input: UnsafePointer<Float>, height: Int, width: In
         (row + (depthwisePad + width) * c).initialize(repeating: 0, count: depthwisePad * c)
     }
     let vecChannels = c - c % 8
-    let stripWidth = width - width % 6
     for y in 0..<height {
         let outRow = output + y * width * c
         // x outer, channel blocks inner: the 7 × 12-pixel input window of a strip (all channels) stays in L1.
+        // A remainder of 3–5 columns is done by one more strip moved left to end at the border (recomputing a few
+        // outputs costs less than 1-wide outputs, which need a weight load per FMA); 1–2 columns go 1-wide.
+        let remainder = width % 6
+        let stripEnd = width - remainder
         var x = 0
-        while x < stripWidth {
+        while x < stripEnd || (x == stripEnd && remainder >= 3 && width >= 6) {
+            let sx = min(x, width - 6)
             var cb = 0
             while cb < vecChannels {
-                depthwiseStrip6(padded + (y * pw + x) * c + cb, rowStride: pw * c, channels: c, weight: weight + cb,
-                                bias: load8(bias + cb), output: outRow + x * c + cb)
+                depthwiseStrip6(padded + (y * pw + sx) * c + cb, rowStride: pw * c, channels: c, weight: weight + cb,
+                                bias: load8(bias + cb), output: outRow + sx * c + cb)
                 cb += 8
             }
             x += 6
