@@ -98,7 +98,7 @@ public enum TrainExtraction {
                                                      stopAfterShards: o.stopAfterShards, progress: progress) { image, view in
             let (img, lab) = try loadSample(samples[image])
             var rng = augmentationRNG(seed: seed, imageIndex: image, view: view)
-            let (cropped, label, _) = augment(img, lab, recipe: recipe, rng: &rng)
+            let (cropped, label, _) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
             let input = normalise(cropped)
             let maps = input.withUnsafeBufferPointer {
                 backbone.forward(image: $0.baseAddress!, height: crop, width: crop, stages: stages)
