@@ -29,6 +29,9 @@ public struct ExtractTrain: ParsableCommand {
 
     public func run() throws {
         let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
-        try TrainExtraction.run(options, backbone: backbone)
+        let manifest = try TrainExtraction.run(options, backbone: backbone)
+        if !manifest.complete {
+            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
+        }
     }
 }

@@ -32,6 +32,9 @@ public struct ExtractVal: ParsableCommand {
 
     public func run() throws {
         let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
-        try ValExtraction.run(options, backbone: backbone)
+        let manifest = try ValExtraction.run(options, backbone: backbone)
+        if !manifest.complete {
+            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
+        }
     }
 }
