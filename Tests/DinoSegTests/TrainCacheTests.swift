@@ -166,6 +166,11 @@ final class TrainCacheTests: XCTestCase {
         XCTAssertThrowsError(try TrainExtraction.run(om, backbone: FakeBackbone()) { _ in }) {
             XCTAssertTrue("\($0)".contains("missing_one.jpg"), "\($0)")
         }
+        // An output path below a regular file cannot be created (this holds for root, too).
+        var of = options(root, root + "/m.txt/cache"); of.skipBad = true
+        XCTAssertThrowsError(try TrainExtraction.run(of, backbone: FakeBackbone()) { _ in }) {
+            XCTAssertTrue("\($0)".hasPrefix(root + "/m.txt/cache: cannot create output directory"), "\($0)")
+        }
         try FileManager.default.createDirectory(atPath: tmp + "/ro", withIntermediateDirectories: true)
         chmod(tmp + "/ro", 0o500)
         defer { chmod(tmp + "/ro", 0o700) }
