@@ -69,11 +69,12 @@ final class ExtractionPipeline<Sink: ShardSink> {
     private var aborted = false
     private let lookAhead: Int
 
-    init(shards: [ShardPlan], workers: Int, batch: Int = 1, skipBad: Bool, stopAfterShards: Int?, progress: ProgressLine,
-         process: @escaping Process) {
+    /// `lookAhead`: results that may wait for the writer (memory bound); default 3 batches per worker.
+    init(shards: [ShardPlan], workers: Int, batch: Int = 1, lookAhead: Int? = nil, skipBad: Bool, stopAfterShards: Int?,
+         progress: ProgressLine, process: @escaping Process) {
         self.shards = shards; self.workers = max(1, workers); self.batch = max(1, batch); self.skipBad = skipBad
         self.stopAfterShards = stopAfterShards; self.progress = progress; self.process = process
-        lookAhead = 3 * max(1, workers) * max(1, batch) + 2
+        self.lookAhead = max(1, lookAhead ?? 3 * max(1, workers) * max(1, batch) + 2)
         for (s, plan) in shards.enumerated() {
             let start = jobs.count
             for (i, image) in plan.images.enumerated() {

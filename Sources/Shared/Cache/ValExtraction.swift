@@ -130,7 +130,8 @@ public enum ValExtraction {
         let progress = ProgressLine(total: pendingImages, label: "images", quiet: o.quiet)
         let (mode, flip, crop, strideV, longSide, stages) = (o.mode, o.flip, o.crop, o.stride, o.longSide, o.stages)
         let batch = o.batch
-        let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, skipBad: o.skipBad,
+        // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
+        let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, lookAhead: 2 * o.workers, skipBad: o.skipBad,
                                                    stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
             jobs.map { job in
                 Result {
