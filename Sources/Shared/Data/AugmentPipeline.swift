@@ -1,0 +1,69 @@
+// The train augmentation of SPEC §2 (semseg's train transform) as data + one function. Random draws, in order:
+// scale u; rotate coin (+ angle when taken); blur coin; flip coin; crop row offset; crop column offset.
+// One generator per (seed, image index, view), so any view can be replayed alone.
+
+public struct AugmentationRecipe: Codable, Equatable {
+    public var scaleMin = 0.5, scaleMax = 2.0
+    public var rotateProbability = 0.5, rotateMaxDegrees = 10.0
+    public var blurProbability = 0.5
+    public var flipProbability = 0.5
+    public var crop = 224
+
+    public init() {}
+
+    /// One line recorded in cache manifests.
+    public var summary: String {
+        "semseg train: RandScale[\(scaleMin),\(scaleMax)] bilinear/nearest; RandRotate[-\(rotateMaxDegrees),\(rotateMaxDegrees)] p=\(rotateProbability) border mean/255; "
+            + "GaussianBlur 5x5 [1,4,6,4,1]/16 reflect101 p=\(blurProbability); HFlip p=\(flipProbability); "
+            + "Crop \(crop) rand pad mean/255; Normalize mean \(VOC.mean) std \(VOC.std)"
+    }
+}
+
+/// What was drawn for one view (for previews and tests).
+public struct AugmentationDraw: Equatable {
+    public var scale: Double
+    public var rotation: Double?
+    public var blur: Bool
+    public var flip: Bool
+    public var cropTop: Int, cropLeft: Int
+}
+
+public func augmentationRNG(seed: UInt64, imageIndex: Int, view: Int) -> SplitMix64 {
+    SplitMix64(seed: seed, imageIndex, view)
+}
+
+/// Runs steps 1–5 and returns the (not yet normalised) crop in 0...255, its label, and the draws.
+public func augment(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
+                    rng: inout SplitMix64) -> (FloatImage, LabelImage, AugmentationDraw) {
+    var img = FloatImage(image)
+    var lab = label
+
+    let s = rng.uniform(recipe.scaleMin, recipe.scaleMax)
+    let sw = scaledSize(img.width, s), sh = scaledSize(img.height, s)
+    img = scaleImage(img, outWidth: sw, outHeight: sh)
+    lab = scaleLabel(lab, outWidth: sw, outHeight: sh)
+
+    var rotation: Double? = nil
+    if rng.chance(recipe.rotateProbability) {
+        let angle = rng.uniform(-recipe.rotateMaxDegrees, recipe.rotateMaxDegrees)
+        img = rotateImage(img, angleDegrees: angle, border: VOC.mean)
+        lab = rotateLabel(lab, angleDegrees: angle)
+        rotation = angle
+    }
+
+    let blur = rng.chance(recipe.blurProbability)
+    if blur { img = blurImage(img) }
+
+    let flip = rng.chance(recipe.flipProbability)
+    if flip { img = flipImage(img); lab = flipLabel(lab) }
+
+    let pad = CropPadding(height: img.height, width: img.width, crop: recipe.crop)
+    if pad != CropPadding(height: 0, width: 0, crop: 0) {
+        img = padImage(img, pad, value: VOC.mean)
+        lab = padLabel(lab, pad)
+    }
+    let top = rng.int(in: 0...(img.height - recipe.crop)), left = rng.int(in: 0...(img.width - recipe.crop))
+    img = cropImage(img, top: top, left: left, size: recipe.crop)
+    lab = cropLabel(lab, top: top, left: left, size: recipe.crop)
+    return (img, lab, AugmentationDraw(scale: s, rotation: rotation, blur: blur, flip: flip, cropTop: top, cropLeft: left))
+}

@@ -1,0 +1,100 @@
+// A segmentation dataset = a VOC-style root + a split list. Two list formats are accepted:
+//   one id per line                          "2007_000032"
+//   semseg-style image/label pairs           "JPEGImages/2007_000032.jpg SegmentationClassAug/2007_000032.png"
+// With ids, labels come from SegmentationClassAug when that directory exists, else SegmentationClass.
+import Foundation
+
+public struct SegmentationSample: Equatable, Codable {
+    public var id: String
+    public var imagePath: String
+    public var labelPath: String
+}
+
+public struct SegmentationDataset {
+    public var root: String
+    public var listPath: String
+    public var samples: [SegmentationSample]
+
+    /// `list` may be a path (absolute, relative to the working directory, or relative to `root`) or a split name
+    /// such as "train" meaning ROOT/ImageSets/Segmentation/train.txt.
+    public init(root: String, list: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
+            throw DinoSegError(file: root, "dataset root not found (expected a directory with JPEGImages/)")
+        }
+        self.root = root
+        listPath = try SegmentationDataset.resolveList(root: root, list: list)
+        guard let text = try? String(contentsOfFile: listPath, encoding: .utf8) else {
+            throw DinoSegError(file: listPath, "cannot read list file")
+        }
+        let labelDir = SegmentationDataset.labelDirectory(root: root)
+        var samples: [SegmentationSample] = []
+        for (n, raw) in text.split(whereSeparator: \.isNewline).enumerated() {
+            let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            switch fields.count {
+            case 0: continue
+            case 1:
+                let id = fields[0]
+                samples.append(SegmentationSample(id: id, imagePath: "\(root)/JPEGImages/\(id).jpg",
+                                                  labelPath: "\(root)/\(labelDir)/\(id).png"))
+            case 2:
+                let id = URL(fileURLWithPath: fields[0]).deletingPathExtension().lastPathComponent
+                samples.append(SegmentationSample(id: id, imagePath: SegmentationDataset.join(root, fields[0]),
+                                                  labelPath: SegmentationDataset.join(root, fields[1])))
+            default:
+                throw DinoSegError(file: listPath, "line \(n + 1): expected an id or 'image label', got \(fields.count) fields")
+            }
+        }
+        if samples.isEmpty { throw DinoSegError(file: listPath, "list is empty") }
+        self.samples = samples
+    }
+
+    /// Every listed image and label file exists; otherwise an error naming the first missing files.
+    public func checkFilesExist() throws {
+        let fm = FileManager.default
+        var missing: [String] = []
+        for s in samples {
+            if !fm.fileExists(atPath: s.imagePath) { missing.append(s.imagePath) }
+            if !fm.fileExists(atPath: s.labelPath) { missing.append(s.labelPath) }
+        }
+        if !missing.isEmpty {
+            let shown = missing.prefix(3).joined(separator: ", ")
+            throw DinoSegError(file: listPath, "\(missing.count) listed file(s) missing: \(shown)\(missing.count > 3 ? ", …" : "")")
+        }
+    }
+
+    static func resolveList(root: String, list: String) throws -> String {
+        let fm = FileManager.default
+        let candidates = [list, "\(root)/\(list)", "\(root)/ImageSets/Segmentation/\(list).txt",
+                          "\(root)/ImageSets/Segmentation/\(list)"]
+        for c in candidates where fm.fileExists(atPath: c) { return c }
+        throw DinoSegError(file: list, "list file not found (tried it as a path, under \(root), and as \(root)/ImageSets/Segmentation/\(list).txt)")
+    }
+
+    /// SegmentationClassAug (SBD-augmented labels) when present, else SegmentationClass.
+    public static func labelDirectory(root: String) -> String {
+        FileManager.default.fileExists(atPath: "\(root)/SegmentationClassAug") ? "SegmentationClassAug" : "SegmentationClass"
+    }
+
+    static func join(_ root: String, _ path: String) -> String {
+        path.hasPrefix("/") ? path : "\(root)/\(path)"
+    }
+}
+
+/// Reads and checks one sample: image and label of the same size, label values 0..<numClasses or 255.
+public func loadSample(_ sample: SegmentationSample) throws -> (RGBImage, LabelImage) {
+    let image = try ImageIO.readRGB(sample.imagePath)
+    let label = try ImageIO.readLabel(sample.labelPath)
+    try validateLabel(label, path: sample.labelPath, image: image)
+    return (image, label)
+}
+
+public func validateLabel(_ label: LabelImage, path: String, image: RGBImage) throws {
+    guard label.width == image.width, label.height == image.height else {
+        throw DinoSegError(file: path, "label is \(label.width)x\(label.height) but its image is \(image.width)x\(image.height)")
+    }
+    let limit = UInt8(VOC.numClasses)
+    if let bad = label.pixels.first(where: { $0 >= limit && $0 != VOC.ignoreLabel }) {
+        throw DinoSegError(file: path, "label value \(bad) (expected 0–\(VOC.numClasses - 1) or 255)")
+    }
+}

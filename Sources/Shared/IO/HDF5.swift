@@ -1,0 +1,413 @@
+// A small HDF5 wrapper: files, chunked N-d datasets read/written in slabs along the first dimension, string and
+// integer attributes. The only Swift file that imports CHDF5.
+//
+// Float16 datasets are stored as IEEE binary16 little-endian (numpy float16 for h5py); conversion happens here in
+// Swift (Float16), not in HDF5's slow soft converter. Debian's serial HDF5 is not thread-safe, so every call into the
+// library holds one process-wide lock.
+import Foundation
+import CHDF5
+
+public enum HDF5DType: String, Codable, CaseIterable {
+    case f16, f32, u8, i32, i64
+
+    /// Bytes per element in the file.
+    public var size: Int {
+        switch self {
+        case .f16: return 2
+        case .f32, .i32: return 4
+        case .u8: return 1
+        case .i64: return 8
+        }
+    }
+
+    var fileType: hid_t {
+        _ = hdf5Lock
+        switch self {
+        case .f16: return chdf5_ieee_f16le()
+        case .f32: return chdf5_native_float()
+        case .u8: return chdf5_native_uint8()
+        case .i32: return chdf5_native_int32()
+        case .i64: return chdf5_native_int64()
+        }
+    }
+
+    init?(typeID t: hid_t) {
+        let cls = H5Tget_class(t), size = H5Tget_size(t)
+        switch (cls, size) {
+        case (H5T_FLOAT, 2): self = .f16
+        case (H5T_FLOAT, 4): self = .f32
+        case (H5T_INTEGER, 1) where H5Tget_sign(t) == H5T_SGN_NONE: self = .u8
+        case (H5T_INTEGER, 4) where H5Tget_sign(t) == H5T_SGN_2: self = .i32
+        case (H5T_INTEGER, 8) where H5Tget_sign(t) == H5T_SGN_2: self = .i64
+        default: return nil
+        }
+    }
+}
+
+/// Serialises all HDF5 calls (the serial library keeps global state).
+let hdf5Lock: NSRecursiveLock = {
+    _ = H5open()
+    chdf5_silence_errors()
+    _ = chdf5_ieee_f16le()  // builds the shared type once, before any thread can race on it
+    return NSRecursiveLock()
+}()
+
+@inline(__always) func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
+    hdf5Lock.lock()
+    defer { hdf5Lock.unlock() }
+    return try body()
+}
+
+private let accessReadOnly: UInt32 = 0, accessReadWrite: UInt32 = 1, accessTruncate: UInt32 = 2
+private let unlimitedSize = hsize_t.max
+private let variableLength = -1  // size_t(-1) as Swift imports size_t: HDF5's H5T_VARIABLE
+
+/// File access: closing the file also closes its datasets, so a closed file is really closed (and unlocked).
+private func strongCloseAccess() -> hid_t {
+    let fapl = H5Pcreate(H5P_CLS_FILE_ACCESS_ID_g)
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG)
+    return fapl
+}
+
+/// An open HDF5 file; closed on `close()` or deinit.
+public final class HDF5File {
+    public let path: String
+    private(set) var id: hid_t
+
+    private init(path: String, id: hid_t) { self.path = path; self.id = id }
+
+    /// Creates (or truncates) a file.
+    public static func create(_ path: String) throws -> HDF5File {
+        try withHDF5 {
+            let fapl = strongCloseAccess()
+            defer { H5Pclose(fapl) }
+            let id = H5Fcreate(path, accessTruncate, 0, fapl)
+            if id < 0 { throw DinoSegError(file: path, "cannot create HDF5 file (directory missing or not writable?)") }
+            return HDF5File(path: path, id: id)
+        }
+    }
+
+    public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
+        try withHDF5 {
+            guard FileManager.default.fileExists(atPath: path) else { throw DinoSegError(file: path, "file not found") }
+            let fapl = strongCloseAccess()
+            defer { H5Pclose(fapl) }
+            let id = H5Fopen(path, writable ? accessReadWrite : accessReadOnly, fapl)
+            if id < 0 { throw DinoSegError(file: path, "not a readable HDF5 file (truncated or corrupt?)") }
+            return HDF5File(path: path, id: id)
+        }
+    }
+
+    /// Flushes and closes; errors (e.g. disk full while flushing) are reported.
+    public func close() throws {
+        try withHDF5 {
+            guard id >= 0 else { return }
+            let flushed = H5Fflush(id, H5F_SCOPE_LOCAL)
+            let closed = H5Fclose(id)
+            id = -1
+            if flushed < 0 || closed < 0 { throw DinoSegError(file: path, "cannot finish writing HDF5 file (disk full?)") }
+        }
+    }
+
+    deinit { if id >= 0 { withHDF5 { _ = H5Fclose(id) } } }
+
+    /// Creates a chunked dataset. `chunk` defaults to one row of the first dimension (one sample per chunk).
+    /// With `extendable`, the first dimension can grow later (`HDF5Dataset.extend`).
+    public func createDataset(_ name: String, dtype: HDF5DType, shape: [Int], chunk: [Int]? = nil,
+                              extendable: Bool = false) throws -> HDF5Dataset {
+        try withHDF5 {
+            precondition(!shape.isEmpty)
+            var dims = shape.map { hsize_t($0) }
+            var maxDims = dims
+            if extendable { maxDims[0] = unlimitedSize }
+            var chunkDims = (chunk ?? ([1] + shape.dropFirst())).map { hsize_t(max(1, $0)) }
+            let space = H5Screate_simple(Int32(dims.count), &dims, &maxDims)
+            defer { H5Sclose(space) }
+            let plist = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
+            defer { H5Pclose(plist) }
+            H5Pset_chunk(plist, Int32(chunkDims.count), &chunkDims)
+            H5Pset_obj_track_times(plist, false)  // no timestamps: the same content gives the same bytes (and checksum)
+            let ds = H5Dcreate2(id, name, dtype.fileType, space, 0, plist, 0)
+            if ds < 0 { throw DinoSegError(file: path, "cannot create dataset '\(name)' \(shape) (disk full or name taken?)") }
+            return HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: shape)
+        }
+    }
+
+    public func dataset(_ name: String) throws -> HDF5Dataset {
+        try withHDF5 {
+            guard H5Lexists(id, name, 0) > 0 else { throw DinoSegError(file: path, "missing dataset '\(name)'") }
+            let ds = H5Dopen2(id, name, 0)
+            if ds < 0 { throw DinoSegError(file: path, "cannot open dataset '\(name)'") }
+            let t = H5Dget_type(ds)
+            defer { H5Tclose(t) }
+            guard let dtype = HDF5DType(typeID: t) else {
+                H5Dclose(ds)
+                throw DinoSegError(file: path, "dataset '\(name)' has an unsupported element type")
+            }
+            let space = H5Dget_space(ds)
+            defer { H5Sclose(space) }
+            let rank = Int(H5Sget_simple_extent_ndims(space))
+            var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+            H5Sget_simple_extent_dims(space, &dims, nil)
+            return HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: dims.prefix(rank).map { Int($0) })
+        }
+    }
+
+    /// Names of the datasets (and groups) at the root, sorted.
+    public func datasetNames() -> [String] {
+        withHDF5 {
+            var info = H5G_info_t()
+            guard H5Gget_info(id, &info) >= 0 else { return [] }
+            var names: [String] = []
+            for i in 0..<info.nlinks {
+                let n = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, 0)
+                guard n >= 0 else { continue }
+                var buf = [CChar](repeating: 0, count: Int(n) + 1)
+                H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, &buf, Int(n) + 1, 0)
+                names.append(String(cString: buf))
+            }
+            return names.sorted()
+        }
+    }
+
+    public func setAttribute(_ name: String, string value: String) throws {
+        try HDF5Attributes.setString(on: id, name, value, context: path)
+    }
+    public func setAttribute(_ name: String, int value: Int) throws {
+        try HDF5Attributes.setInt(on: id, name, value, context: path)
+    }
+    public func stringAttribute(_ name: String) throws -> String {
+        try HDF5Attributes.string(on: id, name, context: path)
+    }
+    public func intAttribute(_ name: String) throws -> Int {
+        try HDF5Attributes.int(on: id, name, context: path)
+    }
+}
+
+/// One dataset of an open file. Slabs are whole rows of the first dimension: rows start..<start+count.
+public final class HDF5Dataset {
+    public let file: HDF5File
+    public let name: String
+    public let dtype: HDF5DType
+    public private(set) var shape: [Int]
+    private var id: hid_t
+
+    init(file: HDF5File, name: String, id: hid_t, dtype: HDF5DType, shape: [Int]) {
+        self.file = file; self.name = name; self.id = id; self.dtype = dtype; self.shape = shape
+    }
+
+    deinit { withHDF5 { _ = H5Dclose(id) } }
+
+    /// Elements in one row (product of all dimensions but the first).
+    public var rowElements: Int { shape.dropFirst().reduce(1, *) }
+    private var where_: String { "\(file.path): dataset '\(name)'" }
+
+    /// Grows the first dimension to `rows` (dataset must have been created `extendable`).
+    public func extend(rows: Int) throws {
+        try withHDF5 {
+            var dims = shape.map { hsize_t($0) }
+            dims[0] = hsize_t(rows)
+            if H5Dset_extent(id, &dims) < 0 { throw DinoSegError("\(where_): cannot extend to \(rows) rows") }
+            shape[0] = rows
+        }
+    }
+
+    // MARK: writing
+
+    public func writeFloats(rows start: Int, _ values: UnsafeBufferPointer<Float>) throws {
+        switch dtype {
+        case .f32: try writeRaw(rows: start, values.count, UnsafeRawPointer(values.baseAddress!), memType: chdf5_native_float())
+        case .f16:
+            var half = [Float16](repeating: 0, count: values.count)
+            for i in 0..<values.count { half[i] = Float16(values[i]) }
+            try half.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_ieee_f16le()) }
+        default: throw DinoSegError("\(where_): cannot write floats to a \(dtype) dataset")
+        }
+    }
+    public func writeFloats(rows start: Int, _ values: [Float]) throws {
+        try values.withUnsafeBufferPointer { try writeFloats(rows: start, $0) }
+    }
+    public func writeUInt8(rows start: Int, _ values: [UInt8]) throws {
+        try requireType(.u8)
+        try values.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_native_uint8()) }
+    }
+    public func writeInt32(rows start: Int, _ values: [Int32]) throws {
+        try requireType(.i32)
+        try values.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_native_int32()) }
+    }
+    public func writeInt64(rows start: Int, _ values: [Int64]) throws {
+        try requireType(.i64)
+        try values.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_native_int64()) }
+    }
+
+    // MARK: reading
+
+    /// Reads rows start..<start+count as Float (f16 and f32 datasets) into `out` (count · rowElements values).
+    public func read(rows start: Int, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
+        let n = count * rowElements
+        precondition(out.count >= n)
+        switch dtype {
+        case .f32: try readRaw(rows: start, count, UnsafeMutableRawPointer(out.baseAddress!), memType: chdf5_native_float())
+        case .f16:
+            var half = [Float16](repeating: 0, count: n)
+            try half.withUnsafeMutableBytes { try readRaw(rows: start, count, $0.baseAddress!, memType: chdf5_ieee_f16le()) }
+            half.withUnsafeBufferPointer { h in
+                for i in 0..<n { out[i] = Float(h[i]) }
+            }
+        default: throw DinoSegError("\(where_): cannot read a \(dtype) dataset as floats")
+        }
+    }
+    public func readFloats(rows start: Int = 0, count: Int? = nil) throws -> [Float] {
+        let c = count ?? shape[0] - start
+        var out = [Float](repeating: 0, count: c * rowElements)
+        try out.withUnsafeMutableBufferPointer { try read(rows: start, count: c, into: $0) }
+        return out
+    }
+    public func readUInt8(rows start: Int = 0, count: Int? = nil) throws -> [UInt8] {
+        try requireType(.u8)
+        let c = count ?? shape[0] - start
+        var out = [UInt8](repeating: 0, count: c * rowElements)
+        try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_uint8()) }
+        return out
+    }
+    public func readInt32(rows start: Int = 0, count: Int? = nil) throws -> [Int32] {
+        try requireType(.i32)
+        let c = count ?? shape[0] - start
+        var out = [Int32](repeating: 0, count: c * rowElements)
+        try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_int32()) }
+        return out
+    }
+    public func readInt64(rows start: Int = 0, count: Int? = nil) throws -> [Int64] {
+        try requireType(.i64)
+        let c = count ?? shape[0] - start
+        var out = [Int64](repeating: 0, count: c * rowElements)
+        try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_int64()) }
+        return out
+    }
+
+    public func setAttribute(_ name: String, string value: String) throws {
+        try HDF5Attributes.setString(on: id, name, value, context: where_)
+    }
+    public func setAttribute(_ name: String, int value: Int) throws {
+        try HDF5Attributes.setInt(on: id, name, value, context: where_)
+    }
+    public func stringAttribute(_ name: String) throws -> String {
+        try HDF5Attributes.string(on: id, name, context: where_)
+    }
+    public func intAttribute(_ name: String) throws -> Int {
+        try HDF5Attributes.int(on: id, name, context: where_)
+    }
+
+    // MARK: internals
+
+    private func requireType(_ t: HDF5DType) throws {
+        if dtype != t { throw DinoSegError("\(where_): element type is \(dtype), expected \(t)") }
+    }
+
+    /// Selects rows start..<start+count in the file and a matching contiguous memory space.
+    private func withSlab(_ start: Int, _ count: Int, _ body: (hid_t, hid_t) -> herr_t) throws -> herr_t {
+        guard start >= 0, count >= 0, start + count <= shape[0] else {
+            throw DinoSegError("\(where_): rows \(start)..<\(start + count) outside 0..<\(shape[0])")
+        }
+        var offset = [hsize_t](repeating: 0, count: shape.count)
+        offset[0] = hsize_t(start)
+        var counts = shape.map { hsize_t($0) }
+        counts[0] = hsize_t(count)
+        let fileSpace = H5Dget_space(id)
+        defer { H5Sclose(fileSpace) }
+        H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offset, nil, &counts, nil)
+        let memSpace = H5Screate_simple(Int32(counts.count), &counts, nil)
+        defer { H5Sclose(memSpace) }
+        return body(memSpace, fileSpace)
+    }
+
+    private func writeRaw(rows start: Int, _ elements: Int, _ buffer: UnsafeRawPointer, memType: hid_t) throws {
+        try withHDF5 {
+            guard rowElements > 0, elements % rowElements == 0 else {
+                throw DinoSegError("\(where_): \(elements) values are not whole rows of \(rowElements)")
+            }
+            let rc = try withSlab(start, elements / rowElements) { mem, fs in H5Dwrite(id, memType, mem, fs, 0, buffer) }
+            if rc < 0 { throw DinoSegError("\(where_): write failed (disk full?)") }
+        }
+    }
+
+    private func readRaw(rows start: Int, _ count: Int, _ buffer: UnsafeMutableRawPointer, memType: hid_t) throws {
+        try withHDF5 {
+            let rc = try withSlab(start, count) { mem, fs in H5Dread(id, memType, mem, fs, 0, buffer) }
+            if rc < 0 { throw DinoSegError("\(where_): read failed (truncated or corrupt file?)") }
+        }
+    }
+}
+
+/// Scalar attributes on a file or dataset (strings are variable-length UTF-8: h5py returns them as str).
+enum HDF5Attributes {
+    static func setString(on loc: hid_t, _ name: String, _ value: String, context: String) throws {
+        try withHDF5 {
+            if H5Aexists(loc, name) > 0 { H5Adelete(loc, name) }
+            let type = H5Tcopy(chdf5_c_s1())
+            defer { H5Tclose(type) }
+            H5Tset_size(type, variableLength)
+            H5Tset_cset(type, H5T_CSET_UTF8)
+            let space = H5Screate(H5S_SCALAR)
+            defer { H5Sclose(space) }
+            let attr = H5Acreate2(loc, name, type, space, 0, 0)
+            if attr < 0 { throw DinoSegError("\(context): cannot create attribute '\(name)'") }
+            defer { H5Aclose(attr) }
+            let rc: herr_t = value.withCString { cstr in
+                var ptr: UnsafePointer<CChar>? = cstr
+                return H5Awrite(attr, type, &ptr)
+            }
+            if rc < 0 { throw DinoSegError("\(context): cannot write attribute '\(name)'") }
+        }
+    }
+
+    static func setInt(on loc: hid_t, _ name: String, _ value: Int, context: String) throws {
+        try withHDF5 {
+            if H5Aexists(loc, name) > 0 { H5Adelete(loc, name) }
+            let space = H5Screate(H5S_SCALAR)
+            defer { H5Sclose(space) }
+            let attr = H5Acreate2(loc, name, chdf5_native_int64(), space, 0, 0)
+            if attr < 0 { throw DinoSegError("\(context): cannot create attribute '\(name)'") }
+            defer { H5Aclose(attr) }
+            var v = Int64(value)
+            if H5Awrite(attr, chdf5_native_int64(), &v) < 0 { throw DinoSegError("\(context): cannot write attribute '\(name)'") }
+        }
+    }
+
+    static func string(on loc: hid_t, _ name: String, context: String) throws -> String {
+        try withHDF5 {
+            guard H5Aexists(loc, name) > 0 else { throw DinoSegError("\(context): missing attribute '\(name)'") }
+            let attr = H5Aopen(loc, name, 0)
+            defer { H5Aclose(attr) }
+            let fileType = H5Aget_type(attr)
+            defer { H5Tclose(fileType) }
+            guard H5Tget_class(fileType) == H5T_STRING else { throw DinoSegError("\(context): attribute '\(name)' is not a string") }
+            if H5Tis_variable_str(fileType) > 0 {
+                let memType = H5Tcopy(chdf5_c_s1())
+                defer { H5Tclose(memType) }
+                H5Tset_size(memType, variableLength)
+                H5Tset_cset(memType, H5Tget_cset(fileType))
+                var ptr: UnsafeMutablePointer<CChar>? = nil
+                if H5Aread(attr, memType, &ptr) < 0 { throw DinoSegError("\(context): cannot read attribute '\(name)'") }
+                guard let p = ptr else { return "" }
+                defer { free(p) }
+                return String(cString: p)
+            }
+            let size = H5Tget_size(fileType)
+            var buf = [CChar](repeating: 0, count: size + 1)
+            if H5Aread(attr, fileType, &buf) < 0 { throw DinoSegError("\(context): cannot read attribute '\(name)'") }
+            return String(cString: buf)
+        }
+    }
+
+    static func int(on loc: hid_t, _ name: String, context: String) throws -> Int {
+        try withHDF5 {
+            guard H5Aexists(loc, name) > 0 else { throw DinoSegError("\(context): missing attribute '\(name)'") }
+            let attr = H5Aopen(loc, name, 0)
+            defer { H5Aclose(attr) }
+            var v: Int64 = 0
+            if H5Aread(attr, chdf5_native_int64(), &v) < 0 { throw DinoSegError("\(context): cannot read attribute '\(name)'") }
+            return Int(v)
+        }
+    }
+}

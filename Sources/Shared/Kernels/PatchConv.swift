@@ -1,0 +1,76 @@
+// Non-overlapping strided convolution (kernel = stride = `patch`, no padding), as used by the ConvNeXt stem (4×4 s4)
+// and downsample layers (2×2 s2). Because patches do not overlap, it is a reshape (patchify) followed by one GEMM.
+//
+//   input   [height, width, inChannels]                  NHWC
+//   weight  [patch * patch * inChannels, outChannels]    packed by packPatchConvWeight, rows ordered (ky, kx, ci)
+//   bias    [outChannels]
+//   output  [height / patch, width / patch, outChannels] (floor division: trailing rows/columns are dropped)
+//   patches scratch [(height / patch) * (width / patch), patch * patch * inChannels]
+
+/// Copies every patch into one row of `patches` in (ky, kx, ci) order.
+public func patchify(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int, patch: Int,
+                     patches: UnsafeMutablePointer<Float>) {
+    let oh = height / patch, ow = width / patch
+    let run = patch * channels  // one patch row is contiguous in NHWC
+    for oy in 0..<oh {
+        for ox in 0..<ow {
+            var dst = patches + (oy * ow + ox) * patch * run
+            for ky in 0..<patch {
+                let src = input + ((oy * patch + ky) * width + ox * patch) * channels
+                dst.update(from: src, count: run)
+                dst += run
+            }
+        }
+    }
+}
+
+/// Repacks a PyTorch conv weight [out, in, kh, kw] into the GEMM layout [(ky, kx, ci), out].
+public func packPatchConvWeight(_ oihw: [Float], outChannels: Int, inChannels: Int, patch: Int) -> [Float] {
+    precondition(oihw.count == outChannels * inChannels * patch * patch)
+    var packed = [Float](repeating: 0, count: oihw.count)
+    for o in 0..<outChannels {
+        for i in 0..<inChannels {
+            for ky in 0..<patch {
+                for kx in 0..<patch {
+                    packed[((ky * patch + kx) * inChannels + i) * outChannels + o] = oihw[((o * inChannels + i) * patch + ky) * patch + kx]
+                }
+            }
+        }
+    }
+    return packed
+}
+
+/// Fast path: patchify + sgemm, bias pre-loaded into the output rows.
+public func patchConv(input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, patch: Int,
+                      weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+                      output: UnsafeMutablePointer<Float>, patches: UnsafeMutablePointer<Float>) {
+    let rows = (height / patch) * (width / patch)
+    let k = patch * patch * inChannels
+    guard rows > 0 else { return }
+    patchify(input: input, height: height, width: width, channels: inChannels, patch: patch, patches: patches)
+    for r in 0..<rows { (output + r * outChannels).update(from: bias, count: outChannels) }
+    sgemm(m: rows, n: outChannels, k: k, a: patches, lda: k, b: weight, ldb: outChannels, beta: 1, c: output, ldc: outChannels)
+}
+
+/// Reference: direct convolution with the unpacked PyTorch weight [out, in, kh, kw], accumulating in Double.
+public func patchConvNaive(input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, patch: Int,
+                           weightOIHW: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
+                           output: UnsafeMutablePointer<Float>) {
+    let oh = height / patch, ow = width / patch
+    for oy in 0..<oh {
+        for ox in 0..<ow {
+            for o in 0..<outChannels {
+                var s = Double(bias[o])
+                for i in 0..<inChannels {
+                    for ky in 0..<patch {
+                        for kx in 0..<patch {
+                            let v = input[((oy * patch + ky) * width + ox * patch + kx) * inChannels + i]
+                            s += Double(v) * Double(weightOIHW[((o * inChannels + i) * patch + ky) * patch + kx])
+                        }
+                    }
+                }
+                output[(oy * ow + ox) * outChannels + o] = Float(s)
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+
+/// Weights of one residual block, repacked for the kernels.
+public struct ConvNeXtBlockWeights {
+    public var depthwise: [Float]        // [7, 7, C]
+    public var depthwiseBias: [Float]    // [C]
+    public var normWeight: [Float]       // [C]
+    public var normBias: [Float]         // [C]
+    public var expand: [Float]           // [C, 4C]  (pointwise_conv1 transposed to [in, out])
+    public var expandBias: [Float]       // [4C]
+    public var project: [Float]          // [4C, C]  (pointwise_conv2 transposed)
+    public var projectBias: [Float]      // [C]
+    public var gamma: [Float]            // [C]
+}
+
+/// One stage: the patch convolution with its LayerNorm (after the conv in stage 0, before it otherwise), then blocks.
+public struct ConvNeXtStageWeights {
+    public var conv: [Float]             // [(ky, kx, ci), C]
+    public var convBias: [Float]         // [C]
+    public var normWeight: [Float]       // [C] (stage 0: C channels; later stages: previous stage's channels)
+    public var normBias: [Float]
+    public var blocks: [ConvNeXtBlockWeights]
+}
+
+/// How checkpoint keys are spelled: Hugging Face (`stages.i.layers.j.depthwise_conv.weight`) or Meta's original
+/// (`stages.i.j.dwconv.weight`, `downsample_layers.i.k.weight`), optionally under a `model.` prefix.
+public struct ConvNeXtKeyNaming: Equatable {
+    public enum Style: String { case huggingFace = "Hugging Face", meta = "Meta" }
+    public var style: Style
+    public var prefix: String
+
+    /// Detects the naming from the keys present.
+    public init(keys: [String]) {
+        let prefixed = keys.contains { $0.hasPrefix("model.stages.") || $0.hasPrefix("model.downsample_layers.") }
+        prefix = prefixed ? "model." : ""
+        let bare = keys.map { prefixed && $0.hasPrefix("model.") ? String($0.dropFirst(6)) : $0 }
+        style = bare.contains { $0.hasPrefix("downsample_layers.") } ? .meta : .huggingFace
+    }
+
+    public init(style: Style, prefix: String = "") { self.style = style; self.prefix = prefix }
+
+    /// The file's key for a Hugging Face key (without prefix).
+    public func fileKey(_ hf: String) -> String {
+        guard style == .meta else { return prefix + hf }
+        var parts = hf.split(separator: ".").map(String.init)
+        // stages.i.downsample_layers.k.X → downsample_layers.i.k.X
+        if parts.count >= 4, parts[0] == "stages", parts[2] == "downsample_layers" {
+            return prefix + (["downsample_layers", parts[1]] + parts[3...]).joined(separator: ".")
+        }
+        // stages.i.layers.j.X → stages.i.j.X with Meta's module names
+        if parts.count >= 5, parts[0] == "stages", parts[2] == "layers" {
+            parts.remove(at: 2)
+            let renames = ["depthwise_conv": "dwconv", "layer_norm": "norm", "pointwise_conv1": "pwconv1", "pointwise_conv2": "pwconv2"]
+            parts[3] = renames[parts[3]] ?? parts[3]
+            return prefix + parts.joined(separator: ".")
+        }
+        if hf.hasPrefix("layer_norm.") { return prefix + "norm." + hf.dropFirst("layer_norm.".count) }
+        return prefix + hf
+    }
+}
+
+/// Hugging Face key names of the weights the dense features need (the final `layer_norm` is not used).
+enum ConvNeXtKeys {
+    static func convWeight(_ s: Int) -> String { "stages.\(s).downsample_layers.\(s == 0 ? 0 : 1).weight" }
+    static func convBias(_ s: Int) -> String { "stages.\(s).downsample_layers.\(s == 0 ? 0 : 1).bias" }
+    static func norm(_ s: Int, _ p: String) -> String { "stages.\(s).downsample_layers.\(s == 0 ? 1 : 0).\(p)" }
+    static func block(_ s: Int, _ j: Int, _ rest: String) -> String { "stages.\(s).layers.\(j).\(rest)" }
+}
+
+public struct ConvNeXtWeights {
+    public var config: ConvNeXtConfig
+    public var stages: [ConvNeXtStageWeights]
+    /// Where the weights came from and which naming the file used (for messages and manifests).
+    public var source: String
+    public var naming: ConvNeXtKeyNaming?
+    public var sha256: String
+
+    /// Loads `path`: a directory holding `model.safetensors` (+ `config.json`, else the size is inferred from the
+    /// tensor shapes), or a `.safetensors` file (size inferred).
+    public static func load(path: String) throws -> ConvNeXtWeights {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw DinoSegError(file: path, "weights not found (pass a directory with config.json + model.safetensors, or a .safetensors file)")
+        }
+        var file = path
+        var config: ConvNeXtConfig? = nil
+        if isDir.boolValue {
+            file = (path as NSString).appendingPathComponent("model.safetensors")
+            guard FileManager.default.fileExists(atPath: file) else { throw DinoSegError(file: file, "file not found") }
+            let configPath = (path as NSString).appendingPathComponent("config.json")
+            if FileManager.default.fileExists(atPath: configPath) { config = try ConvNeXtConfig(configJSON: configPath) }
+        }
+        let st = try SafetensorsFile(path: file)
+        let naming = ConvNeXtKeyNaming(keys: Array(st.tensors.keys))
+        let cfg = try config ?? inferConfig(st, naming: naming)
+        var w = try load(st, config: cfg, naming: naming)
+        w.sha256 = try SHA256.hex(ofFile: file)
+        return w
+    }
+
+    /// Reads hidden sizes and depths from the tensor shapes.
+    public static func inferConfig(_ st: SafetensorsFile, naming: ConvNeXtKeyNaming) throws -> ConvNeXtConfig {
+        var sizes: [Int] = [], depths: [Int] = []
+        var s = 0
+        while let shape = st.tensors[naming.fileKey(ConvNeXtKeys.convWeight(s))]?.shape {
+            let expectedIn = s == 0 ? 3 : sizes[s - 1], k = s == 0 ? 4 : 2
+            guard shape.count == 4, shape[1] == expectedIn, shape[2] == k, shape[3] == k else {
+                throw DinoSegError(file: st.path, "tensor '\(naming.fileKey(ConvNeXtKeys.convWeight(s)))' has shape \(shape), expected [C, \(expectedIn), \(k), \(k)]")
+            }
+            sizes.append(shape[0])
+            var d = 0
+            while st.tensors[naming.fileKey(ConvNeXtKeys.block(s, d, "depthwise_conv.weight"))] != nil { d += 1 }
+            depths.append(d)
+            s += 1
+        }
+        guard !sizes.isEmpty else {
+            throw DinoSegError(file: st.path, "missing tensor '\(naming.fileKey(ConvNeXtKeys.convWeight(0)))' (expected shape [C, 3, 4, 4]); not a DINOv3 ConvNeXt checkpoint")
+        }
+        return ConvNeXtConfig(hiddenSizes: sizes, depths: depths)
+    }
+
+    /// Reads every tensor the model needs, checking names and shapes, and repacks them.
+    public static func load(_ st: SafetensorsFile, config: ConvNeXtConfig, naming: ConvNeXtKeyNaming) throws -> ConvNeXtWeights {
+        func tensor(_ hf: String, _ shape: [Int]) throws -> [Float] {
+            let key = naming.fileKey(hf)
+            guard let info = st.tensors[key] else {
+                throw DinoSegError(file: st.path, "missing tensor '\(key)' (expected shape \(shape), \(naming.style.rawValue) naming)")
+            }
+            guard info.shape == shape else {
+                throw DinoSegError(file: st.path, "tensor '\(key)' has shape \(info.shape), expected \(shape)")
+            }
+            return try st.floats(key)
+        }
+        var stages: [ConvNeXtStageWeights] = []
+        for s in 0..<config.stageCount {
+            let c = config.hiddenSizes[s]
+            let cin = s == 0 ? config.inputChannels : config.hiddenSizes[s - 1]
+            let k = s == 0 ? 4 : 2
+            let normChannels = s == 0 ? c : cin
+            let conv = try tensor(ConvNeXtKeys.convWeight(s), [c, cin, k, k])
+            var blocks: [ConvNeXtBlockWeights] = []
+            for j in 0..<config.depths[s] {
+                func t(_ rest: String, _ shape: [Int]) throws -> [Float] { try tensor(ConvNeXtKeys.block(s, j, rest), shape) }
+                blocks.append(ConvNeXtBlockWeights(
+                    depthwise: packDepthwiseWeight(try t("depthwise_conv.weight", [c, 1, 7, 7]), channels: c),
+                    depthwiseBias: try t("depthwise_conv.bias", [c]),
+                    normWeight: try t("layer_norm.weight", [c]),
+                    normBias: try t("layer_norm.bias", [c]),
+                    expand: transposed(try t("pointwise_conv1.weight", [4 * c, c]), rows: 4 * c, columns: c),
+                    expandBias: try t("pointwise_conv1.bias", [4 * c]),
+                    project: transposed(try t("pointwise_conv2.weight", [c, 4 * c]), rows: c, columns: 4 * c),
+                    projectBias: try t("pointwise_conv2.bias", [c]),
+                    gamma: try t("gamma", [c])))
+            }
+            stages.append(ConvNeXtStageWeights(
+                conv: packPatchConvWeight(conv, outChannels: c, inChannels: cin, patch: k),
+                convBias: try tensor(ConvNeXtKeys.convBias(s), [c]),
+                normWeight: try tensor(ConvNeXtKeys.norm(s, "weight"), [normChannels]),
+                normBias: try tensor(ConvNeXtKeys.norm(s, "bias"), [normChannels]),
+                blocks: blocks))
+        }
+        return ConvNeXtWeights(config: config, stages: stages, source: st.path, naming: naming, sha256: "")
+    }
+
+    /// Deterministic random weights (for benchmarks and tests): conv/linear U(±√(3/fan_in)), biases U(±0.01),
+    /// LayerNorm weights 1 ± 0.1, gamma U(0.1, 0.5). The checksum is the SHA-256 of the generated values.
+    public static func random(config: ConvNeXtConfig, seed: UInt64) -> ConvNeXtWeights {
+        var rng = SplitMix64(seed: seed)
+        var hasher = SHA256()
+        func values(_ n: Int, _ lo: Float, _ hi: Float) -> [Float] {
+            var v = [Float](repeating: 0, count: n)
+            for i in 0..<n { v[i] = lo + (hi - lo) * rng.nextFloat() }
+            v.withUnsafeBytes { hasher.update($0) }
+            return v
+        }
+        func fan(_ n: Int, _ fanIn: Int) -> [Float] { let a = (3 / Float(fanIn)).squareRoot(); return values(n, -a, a) }
+        var stages: [ConvNeXtStageWeights] = []
+        for s in 0..<config.stageCount {
+            let c = config.hiddenSizes[s]
+            let cin = s == 0 ? config.inputChannels : config.hiddenSizes[s - 1]
+            let k = s == 0 ? 4 : 2
+            let normChannels = s == 0 ? c : cin
+            var blocks: [ConvNeXtBlockWeights] = []
+            for _ in 0..<config.depths[s] {
+                blocks.append(ConvNeXtBlockWeights(
+                    depthwise: fan(49 * c, 49), depthwiseBias: values(c, -0.01, 0.01),
+                    normWeight: values(c, 0.9, 1.1), normBias: values(c, -0.01, 0.01),
+                    expand: fan(4 * c * c, c), expandBias: values(4 * c, -0.01, 0.01),
+                    project: fan(4 * c * c, 4 * c), projectBias: values(c, -0.01, 0.01),
+                    gamma: values(c, 0.1, 0.5)))
+            }
+            stages.append(ConvNeXtStageWeights(
+                conv: fan(k * k * cin * c, k * k * cin), convBias: values(c, -0.01, 0.01),
+                normWeight: values(normChannels, 0.9, 1.1), normBias: values(normChannels, -0.01, 0.01),
+                blocks: blocks))
+        }
+        return ConvNeXtWeights(config: config, stages: stages, source: "random(seed: \(seed))", naming: nil,
+                               sha256: hasher.finalizeHex())
+    }
+}
+
+/// [rows, columns] → [columns, rows].
+func transposed(_ m: [Float], rows: Int, columns: Int) -> [Float] {
+    var t = [Float](repeating: 0, count: m.count)
+    for r in 0..<rows { for c in 0..<columns { t[c * rows + r] = m[r * columns + c] } }
+    return t
+}

@@ -1,0 +1,165 @@
+import XCTest
+@testable import Shared
+
+final class AugmentTests: XCTestCase {
+    func ramp(_ w: Int, _ h: Int) -> FloatImage {
+        FloatImage(width: w, height: h, data: (0..<(w * h * 3)).map { Float($0 / 3) + Float($0 % 3) * 100 })
+    }
+
+    func testScaleSizesAndHalfPixelBilinear() {
+        XCTAssertEqual(scaledSize(500, 0.5), 250)
+        XCTAssertEqual(scaledSize(375, 0.5), 188)  // 187.5 → 188 (ties to even, as cv2's saturate_cast)
+        XCTAssertEqual(scaledSize(5, 0.5), 2)      // 2.5 → 2
+        // [0, 10] upsampled ×2 with half-pixel centres: [0, 2.5, 7.5, 10] (PyTorch/cv2 INTER_LINEAR).
+        let img = FloatImage(width: 2, height: 1, data: [0, 0, 0, 10, 10, 10])
+        let up = scaleImage(img, outWidth: 4, outHeight: 1)
+        XCTAssertEqual(stride(from: 0, to: 12, by: 3).map { up.data[$0] }, [0, 2.5, 7.5, 10])
+        // Labels: nearest, floor(dst · in/out).
+        let lab = LabelImage(width: 3, height: 1, pixels: [1, 2, 3])
+        XCTAssertEqual(scaleLabel(lab, outWidth: 6, outHeight: 1).pixels, [1, 1, 2, 2, 3, 3])
+        XCTAssertEqual(scaleLabel(lab, outWidth: 2, outHeight: 1).pixels, [1, 2])
+    }
+
+    func testRotationAboutHalfSizeCentreWithBorders() {
+        // 90° about (w/2, h/2) = (2, 2) on a 4×4 image maps dst (x, y) to src (4 − y, x): row y = 0 falls outside.
+        let w = 4
+        let lab = LabelImage(width: w, height: w, pixels: (0..<16).map { UInt8($0) })
+        let r = rotateLabel(lab, angleDegrees: 90)
+        for y in 0..<w {
+            for x in 0..<w {
+                let expected: UInt8 = y == 0 ? 255 : UInt8(x * w + (4 - y))
+                XCTAssertEqual(r.pixels[y * w + x], expected, "label at (\(x), \(y))")
+            }
+        }
+        let img = ramp(w, w)
+        let border: [Float] = [1, 2, 3]
+        let ri = rotateImage(img, angleDegrees: 90, border: border)
+        for y in 0..<w {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    let expected = y == 0 ? border[c] : img.data[(x * w + (4 - y)) * 3 + c]
+                    XCTAssertEqual(ri.data[(y * w + x) * 3 + c], expected, accuracy: 1e-4, "image at (\(x), \(y), \(c))")
+                }
+            }
+        }
+        // Angle 0 is the identity; a small angle blends the border colour into the corners only.
+        XCTAssertEqual(rotateImage(img, angleDegrees: 0, border: border), img)
+        XCTAssertEqual(rotateLabel(lab, angleDegrees: 0), lab)
+        let small = rotateLabel(LabelImage(width: 9, height: 9, pixels: [UInt8](repeating: 7, count: 81)), angleDegrees: 10)
+        XCTAssertEqual(small.pixels[4 * 9 + 4], 7)
+        XCTAssertEqual(small.pixels[0], 255)
+        // Half-way sample: 45°-free check of bilinear weights via a shifted inverse map.
+        let m = inverseRotation(width: 4, height: 2, angleDegrees: 30)
+        let (c30, s30) = (cos(Double.pi / 6), sin(Double.pi / 6))
+        XCTAssertEqual(m[0], c30, accuracy: 1e-12); XCTAssertEqual(m[1], -s30, accuracy: 1e-12)
+        // The centre (w/2, h/2) is a fixed point of the map.
+        XCTAssertEqual(m[0] * 2 + m[1] * 1 + m[2], 2, accuracy: 1e-12)
+        XCTAssertEqual(m[3] * 2 + m[4] * 1 + m[5], 1, accuracy: 1e-12)
+    }
+
+    func testBlurKernelAndReflect101() {
+        XCTAssertEqual((-3...7).map { reflect101($0, 5) }, [3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1])
+        // Impulse in the corner: reflect-101 folds taps −1, −2 onto 1, 2, so the row profile is [6, 4, 1]/16.
+        var data = [Float](repeating: 0, count: 7 * 7 * 3)
+        data[0] = 256; data[1] = 256; data[2] = 256
+        let b = blurImage(FloatImage(width: 7, height: 7, data: data))
+        let profile: [Float] = [6, 4, 1, 0, 0, 0, 0]
+        for y in 0..<7 {
+            for x in 0..<7 {
+                XCTAssertEqual(b.data[(y * 7 + x) * 3 + 1], profile[x] * profile[y], accuracy: 1e-4, "at (\(x), \(y))")
+            }
+        }
+        // Interior impulse gives the outer product of [1, 4, 6, 4, 1]/16; a constant image stays constant.
+        data = [Float](repeating: 0, count: 7 * 7 * 3)
+        data[(3 * 7 + 3) * 3] = 256
+        let c = blurImage(FloatImage(width: 7, height: 7, data: data))
+        XCTAssertEqual(c.data[(3 * 7 + 3) * 3], 36, accuracy: 1e-4)
+        XCTAssertEqual(c.data[(1 * 7 + 2) * 3], 4, accuracy: 1e-4)
+        XCTAssertEqual(c.data[(3 * 7 + 3) * 3 + 1], 0)
+        let flat = blurImage(FloatImage(width: 3, height: 2, data: [Float](repeating: 42, count: 18)))
+        XCTAssertTrue(flat.data.allSatisfy { abs($0 - 42) < 1e-4 })
+    }
+
+    func testPaddingSplitFlipAndCrop() {
+        XCTAssertEqual(CropPadding(height: 200, width: 221, crop: 224), CropPadding_(12, 12, 1, 2))
+        XCTAssertEqual(CropPadding(height: 300, width: 224, crop: 224), CropPadding_(0, 0, 0, 0))
+        let lab = LabelImage(width: 2, height: 1, pixels: [3, 4])
+        let padded = padLabel(lab, CropPadding(height: 1, width: 2, crop: 5))
+        XCTAssertEqual(padded.pixels, [255, 255, 255, 255, 255,
+                                       255, 255, 255, 255, 255,
+                                       255, 3, 4, 255, 255,
+                                       255, 255, 255, 255, 255,
+                                       255, 255, 255, 255, 255])
+        let pi = padImage(FloatImage(width: 1, height: 1, data: [9, 9, 9]), CropPadding(height: 1, width: 1, crop: 2), value: VOC.mean)
+        XCTAssertEqual(pi.data, [9, 9, 9] + VOC.mean + VOC.mean + VOC.mean)
+        XCTAssertEqual(flipLabel(LabelImage(width: 3, height: 1, pixels: [1, 2, 3])).pixels, [3, 2, 1])
+        XCTAssertEqual(flipImage(FloatImage(width: 2, height: 1, data: [1, 2, 3, 4, 5, 6])).data, [4, 5, 6, 1, 2, 3])
+        let crop = cropLabel(LabelImage(width: 3, height: 3, pixels: (0..<9).map { UInt8($0) }), top: 1, left: 1, size: 2)
+        XCTAssertEqual(crop.pixels, [4, 5, 7, 8])
+        let n = normalise(FloatImage(width: 1, height: 1, data: VOC.mean.enumerated().map { $0.element + VOC.std[$0.offset] }))
+        for v in n { XCTAssertEqual(v, 1, accuracy: 1e-5) }
+    }
+
+    func CropPadding_(_ t: Int, _ b: Int, _ l: Int, _ r: Int) -> CropPadding {
+        var p = CropPadding(height: 0, width: 0, crop: 0)
+        p.top = t; p.bottom = b; p.left = l; p.right = r
+        return p
+    }
+
+    func testPipelineDeterministicProbabilitiesAndLabels() {
+        var recipe = AugmentationRecipe()
+        recipe.crop = 16
+        let w = 20, h = 12
+        let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8($0 % 251) })
+        let label = LabelImage(width: w, height: h, pixels: (0..<(w * h)).map { UInt8(($0 / 7) % 5) })
+        var counts = (rotate: 0, blur: 0, flip: 0)
+        var scaleSum = 0.0
+        let seed: UInt64 = 7
+        let n = 1000
+        for i in 0..<n {
+            var rng = augmentationRNG(seed: seed, imageIndex: i, view: 0)
+            let (img, lab, draw) = augment(image, label, recipe: recipe, rng: &rng)
+            XCTAssertEqual(img.width, 16); XCTAssertEqual(lab.height, 16)
+            XCTAssertTrue(lab.pixels.allSatisfy { $0 < 5 || $0 == 255 }, "seed \(seed) image \(i): label values")
+            XCTAssertTrue((0.5..<2.0).contains(draw.scale))
+            if let a = draw.rotation { XCTAssertTrue(abs(a) <= 10); counts.rotate += 1 }
+            if draw.blur { counts.blur += 1 }
+            if draw.flip { counts.flip += 1 }
+            scaleSum += draw.scale
+        }
+        for (name, c) in [("rotate", counts.rotate), ("blur", counts.blur), ("flip", counts.flip)] {
+            XCTAssertEqual(Double(c) / Double(n), 0.5, accuracy: 0.06, "seed \(seed): \(name) frequency")
+        }
+        XCTAssertEqual(scaleSum / Double(n), 1.25, accuracy: 0.05, "seed \(seed): mean scale")
+        // Replay: same (seed, image, view) → identical output; another view → different.
+        var r1 = augmentationRNG(seed: seed, imageIndex: 3, view: 1), r2 = augmentationRNG(seed: seed, imageIndex: 3, view: 1)
+        var r3 = augmentationRNG(seed: seed, imageIndex: 3, view: 2)
+        let a = augment(image, label, recipe: recipe, rng: &r1), b = augment(image, label, recipe: recipe, rng: &r2)
+        let c = augment(image, label, recipe: recipe, rng: &r3)
+        XCTAssertEqual(a.0, b.0); XCTAssertEqual(a.1, b.1)
+        XCTAssertNotEqual(a.2, c.2)
+    }
+
+    func testPipelineStepsComposeAsReference() {
+        // Re-run the steps by hand from the recorded draws: the pipeline applies exactly these, in this order.
+        let w = 30, h = 25
+        let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { UInt8(($0 * 37) % 256) })
+        let label = LabelImage(width: w, height: h, pixels: (0..<(w * h)).map { UInt8($0 % 21) })
+        var recipe = AugmentationRecipe()
+        recipe.crop = 24
+        for view in 0..<6 {
+            var rng = augmentationRNG(seed: 11, imageIndex: 0, view: view)
+            let (img, lab, d) = augment(image, label, recipe: recipe, rng: &rng)
+            var x = FloatImage(image), l = label
+            let sw = scaledSize(w, d.scale), sh = scaledSize(h, d.scale)
+            x = scaleImage(x, outWidth: sw, outHeight: sh); l = scaleLabel(l, outWidth: sw, outHeight: sh)
+            if let a = d.rotation { x = rotateImage(x, angleDegrees: a, border: VOC.mean); l = rotateLabel(l, angleDegrees: a) }
+            if d.blur { x = blurImage(x) }
+            if d.flip { x = flipImage(x); l = flipLabel(l) }
+            let p = CropPadding(height: x.height, width: x.width, crop: 24)
+            x = padImage(x, p, value: VOC.mean); l = padLabel(l, p)
+            XCTAssertEqual(cropImage(x, top: d.cropTop, left: d.cropLeft, size: 24), img, "seed 11 view \(view)")
+            XCTAssertEqual(cropLabel(l, top: d.cropTop, left: d.cropLeft, size: 24), lab, "seed 11 view \(view)")
+        }
+    }
+}

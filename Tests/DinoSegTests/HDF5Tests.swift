@@ -1,0 +1,82 @@
+import XCTest
+@testable import Shared
+
+/// Runs python3 with a script; nil when python3 or h5py is unavailable (the test then skips).
+func runPythonWithH5py(_ script: String) throws -> String? {
+    func run(_ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3"] + args
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+    guard let probe = try? run(["-c", "import h5py, numpy"]), probe.0 == 0 else { return nil }
+    let (status, out) = try run(["-c", script])
+    if status != 0 { throw DinoSegError("python failed: \(out)") }
+    return out
+}
+
+final class HDF5Tests: XCTestCase {
+    func testRoundTripAllTypesAndAttributes() throws {
+        let dir = try makeTempDir("h5")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/t.h5"
+        let f = try HDF5File.create(path)
+        let a = try f.createDataset("a16", dtype: .f16, shape: [3, 2, 2])
+        let values: [Float] = (0..<12).map { Float($0) * 0.5 - 2 }
+        try a.writeFloats(rows: 0, Array(values[0..<4]))
+        try a.writeFloats(rows: 1, Array(values[4..<12]))
+        try a.setAttribute("note", string: "héllo")
+        let b = try f.createDataset("b32", dtype: .f32, shape: [2, 3])
+        try b.writeFloats(rows: 0, [1.25, -3, 1e-8, 4, 5, 6])
+        let u = try f.createDataset("u", dtype: .u8, shape: [4], chunk: [4])
+        try u.writeUInt8(rows: 0, [0, 7, 255, 3])
+        let i = try f.createDataset("i", dtype: .i32, shape: [2, 2])
+        try i.writeInt32(rows: 0, [Int32(-1), 2, 3, Int32.max])
+        let l = try f.createDataset("l", dtype: .i64, shape: [0], chunk: [1024], extendable: true)
+        try l.extend(rows: 3)
+        try l.writeInt64(rows: 0, [Int64(1) << 40, -5, 0])
+        try f.setAttribute("manifest", string: "{\"x\":1}")
+        try f.setAttribute("count", int: 42)
+        try f.close()
+
+        let g = try HDF5File.open(path)
+        XCTAssertEqual(g.datasetNames(), ["a16", "b32", "i", "l", "u"])
+        let a2 = try g.dataset("a16")
+        XCTAssertEqual(a2.dtype, .f16); XCTAssertEqual(a2.shape, [3, 2, 2])
+        XCTAssertEqual(try a2.readFloats(), values)  // multiples of 0.5 are exact in f16
+        XCTAssertEqual(try a2.readFloats(rows: 2, count: 1), Array(values[8..<12]))
+        XCTAssertEqual(try a2.stringAttribute("note"), "héllo")
+        XCTAssertEqual(try g.dataset("b32").readFloats(), [1.25, -3, 1e-8, 4, 5, 6])
+        XCTAssertEqual(try g.dataset("u").readUInt8(), [0, 7, 255, 3])
+        XCTAssertEqual(try g.dataset("i").readInt32(), [-1, 2, 3, Int32.max])
+        XCTAssertEqual(try g.dataset("l").readInt64(), [Int64(1) << 40, -5, 0])
+        XCTAssertEqual(try g.stringAttribute("manifest"), "{\"x\":1}")
+        XCTAssertEqual(try g.intAttribute("count"), 42)
+        XCTAssertThrowsError(try g.dataset("nope")) { XCTAssertEqual("\($0)", "\(path): missing dataset 'nope'") }
+        XCTAssertThrowsError(try g.dataset("u").readFloats()) { XCTAssertTrue("\($0)".contains("dataset 'u'")) }
+        XCTAssertThrowsError(try a2.readFloats(rows: 2, count: 2)) { XCTAssertTrue("\($0)".contains("outside")) }
+        try g.close()
+
+        // h5py sees numpy float16 and the string attribute as str.
+        if let out = try runPythonWithH5py("""
+            import h5py
+            f = h5py.File('\(path)', 'r')
+            print(f['a16'].dtype, f['a16'].shape, f['a16'][1, 0, 1], f['u'].dtype, f['l'].dtype, f.attrs['manifest'], f.attrs['count'])
+            """) {
+            XCTAssertEqual(out.trimmingCharacters(in: .whitespacesAndNewlines), "float16 (3, 2, 2) 0.5 uint8 int64 {\"x\":1} 42")
+        }
+
+        // A truncated file is refused with its name.
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: path))
+        XCTAssertThrowsError(try { let h = try HDF5File.open(path); _ = try h.dataset("a16").readFloats() }()) {
+            XCTAssertTrue("\($0)".hasPrefix(path), "\($0)")
+        }
+    }
+}
