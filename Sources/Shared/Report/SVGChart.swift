@@ -95,8 +95,9 @@ public enum SVGChart {
                     + "height=\"\(fmt(clamped * ph))\" fill=\"\(colour)\"><title>\(escape(s.name)) · "
                     + "\(escape(categories[ci])): \(String(format: "%.4f", v))</title></rect>"
             }
-            svg += "<rect x=\"\(fmt(left + 8 + Double(si) * 170))\" y=\"24\" width=\"10\" height=\"8\" fill=\"\(colour)\"/>"
-            svg += "<text x=\"\(fmt(left + 22 + Double(si) * 170))\" y=\"32\" font-size=\"10\">\(escape(s.name))</text>"
+            let lx = left + 8 + Double(si) * 320
+            svg += "<rect x=\"\(fmt(lx))\" y=\"24\" width=\"10\" height=\"8\" fill=\"\(colour)\"/>"
+            svg += "<text x=\"\(fmt(lx + 14))\" y=\"32\" font-size=\"10\">\(escape(s.name))</text>"
         }
         for (ci, name) in categories.enumerated() {
             let x = left + (Double(ci) + 0.5) * groupW, y = top + ph + 8
