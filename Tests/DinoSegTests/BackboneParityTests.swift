@@ -230,3 +230,24 @@ func writeRawSafetensors(path: String, _ entries: [(String, [Int], String, Data)
     file.append(json); file.append(body)
     try file.write(to: URL(fileURLWithPath: path))
 }
+
+extension BackboneParityTests {
+    /// A batch of different images gives each image's single-image result (the batch only stacks GEMM rows).
+    func testBatchedForwardMatchesSingle() throws {
+        let backbone = try ConvNeXtBackbone(weightsPath: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-odd").path)
+        var rng = SplitMix64(seed: 77)
+        let (h, w) = (45, 70)
+        let images = (0..<3).map { _ in (0..<(h * w * 3)).map { _ in Float(rng.normal()) } }
+        let single = images.map { backbone.forward(image: $0, height: h, width: w, stages: [0, 1, 2, 3]) }
+        let pointers = images.map { im -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: im.count); p.initialize(from: im, count: im.count); return p
+        }
+        defer { pointers.forEach { $0.deallocate() } }
+        let batched = backbone.forward(images: pointers.map { UnsafePointer($0) }, height: h, width: w, stages: [3, 0])
+        for i in 0..<3 {
+            XCTAssertEqual(batched[i][0].data.count, single[i][3].data.count)
+            for (a, b) in zip(batched[i][0].data, single[i][3].data) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "image \(i) stage 3 seed 77") }
+            for (a, b) in zip(batched[i][1].data, single[i][0].data) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(b)), "image \(i) stage 0 seed 77") }
+        }
+    }
+}

@@ -18,6 +18,10 @@ public struct ExtractBench: ParsableCommand {
     var threads: Int = Parallel.defaultThreads
     @Option(help: "Timed images (after one warm-up image per thread).")
     var images: Int = 40
+    @Option(help: "Images per forward call in each worker (more rows per weight load in the late stages).")
+    var batch: Int = 4
+    @Option(name: .customLong("repeat"), help: "Timed repetitions; the best is reported (the machine may be shared).")
+    var repeats: Int = 3
     @Option(help: "Input side length.")
     var resolution: Int = 224
     @Flag(help: "Print one JSON object per line instead of text.")
@@ -31,6 +35,8 @@ public struct ExtractBench: ParsableCommand {
 
     public func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
+        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
         guard images >= 1 else { throw ValidationError("--images must be at least 1") }
         guard resolution >= 32 else { throw ValidationError("--resolution must be at least 32") }
     }
@@ -44,17 +50,24 @@ public struct ExtractBench: ParsableCommand {
             backbone = ConvNeXtBackbone(weights: .random(config: config, seed: 2025))
         }
         if profile {
-            let p = BackboneBenchmark.profile(backbone: backbone, side: resolution, images: max(1, images / threads))
+            let calls = max(1, images / threads / batch)
+            let p = BackboneBenchmark.profile(backbone: backbone, side: resolution, batch: batch, calls: calls)
             let total = Double(p.total)
             for op in p.order {
                 let ns = Double(p.nanoseconds[op]!)
-                let ms = ns / 1e6 / Double(max(1, images / threads))
+                let ms = ns / 1e6 / Double(calls * batch)
                 if json { print("{\"op\":\(jsonString(op)),\"ms_per_image\":\(String(format: "%.2f", ms)),\"share\":\(String(format: "%.4f", ns / total))}") }
-                else { print(String(format: "  %-28@ %7.2f ms/image  %5.1f%%", op, ms, 100 * ns / total)) }
+                else { print(String(format: "  %@ %7.2f ms/image  %5.1f%%", op.padding(toLength: 34, withPad: " ", startingAt: 0), ms, 100 * ns / total)) }
             }
-            if !json { print(String(format: "  %-28@ %7.2f ms/image (single thread, thread CPU time)", "total", total / 1e6 / Double(max(1, images / threads)))) }
+            if !json { print(String(format: "  %@ %7.2f ms/image (single thread, thread CPU time, batch %d)", "total".padding(toLength: 34, withPad: " ", startingAt: 0), total / 1e6 / Double(calls * batch), batch)) }
         }
-        let result = BackboneBenchmark.run(backbone: backbone, side: resolution, threads: threads, images: images)
+        let runs = (0..<repeats).map { _ in
+            BackboneBenchmark.run(backbone: backbone, side: resolution, threads: threads, batch: batch, images: images)
+        }
+        let result = runs.max { $0.imagesPerSecond < $1.imagesPerSecond }!
+        if !json && repeats > 1 {
+            print("runs (images/s): " + runs.map { String(format: "%.2f", $0.imagesPerSecond) }.joined(separator: " ") + "; best:")
+        }
         let line = result.jsonLine(engine: "swift", model: backbone.name)
         if json { print(line) } else { print(result.text(engine: "DinoSeg (Swift)", model: backbone.name)) }
         guard !noTorch else { return }
@@ -80,6 +93,7 @@ public struct ExtractBench: ParsableCommand {
 public struct BenchResult {
     public var images: Int
     public var seconds: Double
+    public var batch: Int = 1
     public var threads: Int
     public var side: Int
     public var gflopPerImage: Double
@@ -92,7 +106,7 @@ public struct BenchResult {
     func jsonLine(engine: String, model: String, extra: [String: Double] = [:]) -> String {
         var fields: [(String, String)] = [
             ("engine", jsonString(engine)), ("model", jsonString(model)), ("resolution", "\(side)"),
-            ("images", "\(images)"), ("threads", "\(threads)"),
+            ("images", "\(images)"), ("threads", "\(threads)"), ("batch", "\(batch)"),
             ("images_per_second", String(format: "%.3f", imagesPerSecond)), ("ms_per_image", String(format: "%.2f", msPerImage)),
             ("gflop_per_image", String(format: "%.3f", gflopPerImage)), ("gflops_per_second", String(format: "%.1f", gflopsPerSecond)),
         ]
@@ -102,8 +116,8 @@ public struct BenchResult {
     }
 
     func text(engine: String, model: String) -> String {
-        var s = String(format: "%@ %@ %dx%d: %.2f images/s, %.1f ms/image (per image, wall / images), %.1f GFLOP/s (%.2f GFLOP/image), %d threads",
-                       engine, model, side, side, imagesPerSecond, msPerImage, gflopsPerSecond, gflopPerImage, threads)
+        var s = String(format: "%@ %@ %dx%d: %.2f images/s, %.1f ms/image (per image, wall / images), %.1f GFLOP/s (%.2f GFLOP/image), %d threads, batch %d",
+                       engine, model, side, side, imagesPerSecond, msPerImage, gflopsPerSecond, gflopPerImage, threads, batch)
         if let m = peakMemoryMiB { s += String(format: ", peak memory %.0f MiB", m) }
         return s
     }
@@ -123,22 +137,25 @@ public func peakMemoryMiB() -> Double {
 
 public enum BackboneBenchmark {
     /// Single-threaded pass over `images` images with per-operation CPU times (after one warm-up).
-    public static func profile(backbone: ConvNeXtBackbone, side: Int, images: Int) -> OpProfile {
+    public static func profile(backbone: ConvNeXtBackbone, side: Int, batch: Int, calls: Int) -> OpProfile {
         var rng = SplitMix64(seed: 7)
         let input = (0..<(side * side * 3)).map { _ in Float(rng.normal()) }
         let savedBLAS = blasThreads()
         setBLASThreads(1)
         defer { setBLASThreads(savedBLAS) }
         let last = backbone.config.stageCount - 1
-        backbone.run(image: input, height: side, width: side, through: last) { _, _, _, _, _ in }
         let p = OpProfile()
-        for _ in 0..<images { backbone.run(image: input, height: side, width: side, through: last, profile: p) { _, _, _, _, _ in } }
+        input.withUnsafeBufferPointer { inp in
+            let images = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
+            backbone.run(images: images, height: side, width: side, through: last) { _, _, _, _, _, _ in }
+            for _ in 0..<calls { backbone.run(images: images, height: side, width: side, through: last, profile: p) { _, _, _, _, _, _ in } }
+        }
         return p
     }
 
     /// Runs `images` forward passes on `threads` workers (each one image at a time, BLAS single-threaded),
     /// after one warm-up pass per worker.
-    public static func run(backbone: ConvNeXtBackbone, side: Int, threads: Int, images: Int) -> BenchResult {
+    public static func run(backbone: ConvNeXtBackbone, side: Int, threads: Int, batch: Int, images: Int) -> BenchResult {
         var rng = SplitMix64(seed: 7)
         var input = [Float](repeating: 0, count: side * side * 3)
         for i in input.indices { input[i] = Float(rng.normal()) }
@@ -146,22 +163,25 @@ public enum BackboneBenchmark {
         setBLASThreads(1)
         defer { setBLASThreads(savedBLAS) }
         let lastStage = backbone.config.stageCount - 1
+        let calls = (images + batch - 1) / batch
         input.withUnsafeBufferPointer { inp in
+            let batchImages = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
             Parallel.forEach(threads, threads: threads) { _ in
-                backbone.run(image: inp.baseAddress!, height: side, width: side, through: lastStage) { _, _, _, _, _ in }
+                backbone.run(images: batchImages, height: side, width: side, through: lastStage) { _, _, _, _, _, _ in }
             }
         }
         let counter = WorkCounter()
         let start = DispatchTime.now().uptimeNanoseconds
         input.withUnsafeBufferPointer { inp in
+            let batchImages = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
             Parallel.forEach(threads, threads: threads) { _ in
-                while counter.next() < images {
-                    backbone.run(image: inp.baseAddress!, height: side, width: side, through: lastStage) { _, _, _, _, _ in }
+                while counter.next() < calls {
+                    backbone.run(images: batchImages, height: side, width: side, through: lastStage) { _, _, _, _, _, _ in }
                 }
             }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return BenchResult(images: images, seconds: seconds, threads: threads, side: side,
+        return BenchResult(images: calls * batch, seconds: seconds, batch: batch, threads: threads, side: side,
                            gflopPerImage: backbone.config.flops(height: side, width: side) / 1e9, peakMemoryMiB: peakMemoryMiB())
     }
 }
@@ -209,7 +229,8 @@ public enum TorchBenchmark {
             return .failure(DinoSegError("python3 with torch did not run (\(why)); \(hint)"))
         }
         let n = (obj["images"] as? Int) ?? images
-        return .success(BenchResult(images: n, seconds: Double(n) / ips, threads: (obj["threads"] as? Int) ?? threads, side: side,
+        return .success(BenchResult(images: n, seconds: Double(n) / ips, batch: (obj["batch"] as? Int) ?? 1,
+                                    threads: (obj["threads"] as? Int) ?? threads, side: side,
                                     gflopPerImage: config.flops(height: side, width: side) / 1e9,
                                     peakMemoryMiB: (obj["peak_memory_mib"] as? NSNumber)?.doubleValue))
     }

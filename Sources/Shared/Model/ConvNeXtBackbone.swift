@@ -28,92 +28,133 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     }
 
     public func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
-        var maps = [Int: FeatureMap]()
-        run(image: image, height: height, width: width, through: stages.max() ?? -1) { s, h, w, c, data in
-            if stages.contains(s) { maps[s] = FeatureMap(height: h, width: w, channels: c, data: Array(UnsafeBufferPointer(start: data, count: h * w * c))) }
-        }
-        return stages.map { maps[$0]! }
+        forward(images: [image], height: height, width: width, stages: stages)[0]
     }
+
+    /// Several images of the same size in one pass: the pointwise GEMMs then see `images.count` times more rows per
+    /// weight load (the late stages have few pixels and large weights). Returns, per image, the requested stages.
+    public func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+        var maps = [[Int: FeatureMap]](repeating: [:], count: images.count)
+        run(images: images, height: height, width: width, through: stages.max() ?? -1) { b, s, h, w, c, data in
+            if stages.contains(s) {
+                maps[b][s] = FeatureMap(height: h, width: w, channels: c, data: Array(UnsafeBufferPointer(start: data, count: h * w * c)))
+            }
+        }
+        return maps.map { m in stages.map { m[$0]! } }
+    }
+
+    /// Rows of the block MLP processed at once: keeps the expanded [rows, 4C] activation near 1.5 MiB (in L2) for the
+    /// early stages, but never splits below 512 rows (late stages are limited by weight loads, not activations).
+    static func mlpChunkRows(channels: Int) -> Int { max(512, (3 << 19) / (4 * channels * 4)) }
 
     /// Per-call working memory, sized for the largest stage.
     private struct Scratch {
-        var x: UnsafeMutablePointer<Float>        // current activation [h, w, C]
+        var x: UnsafeMutablePointer<Float>        // current activation [batch, h, w, C]
         var t: UnsafeMutablePointer<Float>        // dwconv / LayerNorm output, then projection output
-        var hidden: UnsafeMutablePointer<Float>   // expanded activation [h, w, 4C]
-        var padded: UnsafeMutablePointer<Float>   // zero-bordered dwconv input
+        var hidden: UnsafeMutablePointer<Float>   // expanded activation of one row chunk [rows, 4C]
+        var padded: UnsafeMutablePointer<Float>   // zero-bordered dwconv input (one image)
         var patches: UnsafeMutablePointer<Float>  // patchify rows
         func free() { for p in [x, t, hidden, padded, patches] { p.deallocate() } }
     }
 
-    private func makeScratch(sizes: [(height: Int, width: Int)], height: Int, width: Int) -> Scratch {
-        var act = 1, hid = 1, pad = 1, patches = max(1, sizes[0].height * sizes[0].width * 16 * config.inputChannels)
+    private func makeScratch(sizes: [(height: Int, width: Int)], batch: Int) -> Scratch {
+        var act = 1, hid = 1, pad = 1, patches = max(1, batch * sizes[0].height * sizes[0].width * 16 * config.inputChannels)
         for (s, size) in sizes.enumerated() {
-            let c = config.hiddenSizes[s], hw = size.height * size.width
-            act = max(act, hw * c)
-            hid = max(hid, hw * 4 * c)
+            let c = config.hiddenSizes[s], rows = batch * size.height * size.width
+            act = max(act, rows * c)
+            hid = max(hid, min(rows, Self.mlpChunkRows(channels: c)) * 4 * c)
             pad = max(pad, depthwisePaddedCount(height: size.height, width: size.width, channels: c))
-            if s > 0 { patches = max(patches, hw * 4 * config.hiddenSizes[s - 1]) }
+            if s > 0 { patches = max(patches, rows * 4 * config.hiddenSizes[s - 1]) }
         }
         return Scratch(x: .allocate(capacity: act), t: .allocate(capacity: max(act, patches)), hidden: .allocate(capacity: hid),
                        padded: .allocate(capacity: pad), patches: .allocate(capacity: patches))
     }
 
-    /// Runs stages 0...lastStage, calling `output(stage, h, w, C, data)` with each stage's raw output (valid only
-    /// during the call).
-    /// `profile`, when given, accumulates the thread CPU time of each operation.
+    /// Runs stages 0...lastStage on one image (see the batched form).
     public func run(image: UnsafePointer<Float>, height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
                     output: (Int, Int, Int, Int, UnsafePointer<Float>) -> Void) {
-        guard lastStage >= 0 else { return }
+        run(images: [image], height: height, width: width, through: lastStage, profile: profile) { _, s, h, w, c, d in output(s, h, w, c, d) }
+    }
+
+    /// Runs stages 0...lastStage on a batch of images, calling `output(image, stage, h, w, C, data)` with each raw
+    /// stage output (valid only during the call). `profile`, when given, accumulates the thread CPU time per operation.
+    public func run(images: [UnsafePointer<Float>], height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
+                    output: (Int, Int, Int, Int, Int, UnsafePointer<Float>) -> Void) {
+        guard lastStage >= 0, !images.isEmpty else { return }
+        let batch = images.count
         let sizes = stageSizes(height: height, width: width)
-        let scratch = makeScratch(sizes: sizes, height: height, width: width)
+        let scratch = makeScratch(sizes: sizes, batch: batch)
         defer { scratch.free() }
         let eps = config.layerNormEps
+        let cin0 = config.inputChannels
         for s in 0...min(lastStage, config.stageCount - 1) {
             let sw = weights.stages[s]
             let c = config.hiddenSizes[s]
             let (h, w) = sizes[s]
-            let rows = h * w
+            let rows = batch * h * w
             var mark = profile?.start()
             if s == 0 {
-                patchConv(input: image, height: height, width: width, inChannels: config.inputChannels, patch: 4,
-                          weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
+                if batch == 1 {
+                    patchConv(input: images[0], height: height, width: width, inChannels: cin0, patch: 4,
+                              weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
+                } else {
+                    // Gather the images into one [batch, H, W, 3] block (the batched conv reads them contiguously).
+                    let packed = UnsafeMutablePointer<Float>.allocate(capacity: batch * height * width * cin0)
+                    defer { packed.deallocate() }
+                    for (b, im) in images.enumerated() { (packed + b * height * width * cin0).update(from: im, count: height * width * cin0) }
+                    patchConv(input: packed, batch: batch, height: height, width: width, inChannels: cin0, patch: 4,
+                              weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
+                }
                 profile?.add("stem conv 4x4 (GEMM)", &mark)
                 layerNormRows(input: scratch.x, rows: rows, channels: c, weight: sw.normWeight, bias: sw.normBias, eps: eps, output: scratch.x)
                 profile?.add("layernorm", &mark)
             } else {
                 let cin = config.hiddenSizes[s - 1]
                 let (ph, pw) = sizes[s - 1]
-                layerNormRows(input: scratch.x, rows: ph * pw, channels: cin, weight: sw.normWeight, bias: sw.normBias, eps: eps, output: scratch.t)
+                layerNormRows(input: scratch.x, rows: batch * ph * pw, channels: cin, weight: sw.normWeight, bias: sw.normBias, eps: eps, output: scratch.t)
                 profile?.add("layernorm", &mark)
-                patchConv(input: scratch.t, height: ph, width: pw, inChannels: cin, patch: 2,
+                patchConv(input: scratch.t, batch: batch, height: ph, width: pw, inChannels: cin, patch: 2,
                           weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
                 profile?.add("downsample conv 2x2 (GEMM)", &mark)
             }
             if rows > 0 {
-                for block in sw.blocks { runBlock(block, scratch: scratch, height: h, width: w, channels: c, eps: eps, profile: profile) }
+                for block in sw.blocks {
+                    runBlock(block, scratch: scratch, batch: batch, height: h, width: w, channels: c, eps: eps, profile: profile)
+                }
             }
-            output(s, h, w, c, scratch.x)
+            for b in 0..<batch { output(b, s, h, w, c, scratch.x + b * h * w * c) }
         }
     }
 
-    /// x ← x + gamma · (pw2(gelu(pw1(LN(dwconv(x)))))).
-    private func runBlock(_ b: ConvNeXtBlockWeights, scratch: Scratch, height: Int, width: Int, channels c: Int, eps: Float,
-                          profile: OpProfile?) {
-        let rows = height * width
+    /// x ← x + gamma · (pw2(gelu(pw1(LN(dwconv(x)))))); the MLP runs in row chunks so [rows, 4C] stays in cache.
+    private func runBlock(_ b: ConvNeXtBlockWeights, scratch: Scratch, batch: Int, height: Int, width: Int, channels c: Int,
+                          eps: Float, profile: OpProfile?) {
+        let perImage = height * width
+        let rows = batch * perImage
         var mark = profile?.start()
-        depthwiseConv7x7(input: scratch.x, height: height, width: width, channels: c, weight: b.depthwise, bias: b.depthwiseBias,
-                         output: scratch.t, padded: scratch.padded)
+        for i in 0..<batch {
+            depthwiseConv7x7(input: scratch.x + i * perImage * c, height: height, width: width, channels: c, weight: b.depthwise,
+                             bias: b.depthwiseBias, output: scratch.t + i * perImage * c, padded: scratch.padded)
+        }
         profile?.add("depthwise 7x7", &mark)
         layerNormRows(input: scratch.t, rows: rows, channels: c, weight: b.normWeight, bias: b.normBias, eps: eps, output: scratch.t)
         profile?.add("layernorm", &mark)
-        sgemm(m: rows, n: 4 * c, k: c, a: scratch.t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
-        profile?.add("pointwise C->4C (GEMM) C=\(c)", &mark)
-        biasGELU(scratch.hidden, rows: rows, columns: 4 * c, bias: b.expandBias)
-        profile?.add("bias + GELU", &mark)
-        sgemm(m: rows, n: c, k: 4 * c, a: scratch.hidden, lda: 4 * c, b: b.project, ldb: c, c: scratch.t, ldc: c)
-        profile?.add("pointwise 4C->C (GEMM) C=\(c)", &mark)
-        addScaledResidual(scratch.x, update: scratch.t, rows: rows, channels: c, bias: b.projectBias, gamma: b.gamma)
-        profile?.add("bias + gamma + residual", &mark)
+        let chunk = Self.mlpChunkRows(channels: c)
+        var r0 = 0
+        while r0 < rows {
+            let n = min(chunk, rows - r0)
+            let t = scratch.t + r0 * c
+            sgemm(m: n, n: 4 * c, k: c, a: t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
+            profile?.add("pointwise C->4C (GEMM) C=\(c)", &mark)
+            biasGELU(scratch.hidden, rows: n, columns: 4 * c, bias: b.expandBias)
+            profile?.add("bias + GELU", &mark)
+            // The chunk's LayerNorm input is no longer needed: the projection overwrites it in place.
+            sgemm(m: n, n: c, k: 4 * c, a: scratch.hidden, lda: 4 * c, b: b.project, ldb: c, c: t, ldc: c)
+            profile?.add("pointwise 4C->C (GEMM) C=\(c)", &mark)
+            addScaledResidual(scratch.x + r0 * c, update: t, rows: n, channels: c, bias: b.projectBias, gamma: b.gamma)
+            profile?.add("bias + gamma + residual", &mark)
+            r0 += n
+        }
     }
 }
 
