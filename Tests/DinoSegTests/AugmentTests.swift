@@ -163,3 +163,26 @@ final class AugmentTests: XCTestCase {
         }
     }
 }
+
+final class AugmentCropTests: XCTestCase {
+    /// The fast crop-only path equals the whole-image reference for many draws (sizes below and above the crop).
+    func testFastPathMatchesReference() {
+        var recipe = AugmentationRecipe()
+        recipe.crop = 48
+        let seed: UInt64 = 21
+        var rng0 = SplitMix64(seed: seed)
+        for trial in 0..<60 {
+            let w = rng0.int(in: 10...70), h = rng0.int(in: 10...70)
+            let image = RGBImage(width: w, height: h, pixels: (0..<(w * h * 3)).map { _ in UInt8(rng0.next() % 256) })
+            let label = LabelImage(width: w, height: h, pixels: (0..<(w * h)).map { _ in UInt8(rng0.next() % 21) })
+            var a = augmentationRNG(seed: seed, imageIndex: trial, view: 0), b = a
+            let ref = augment(image, label, recipe: recipe, rng: &a)
+            let fast = augmentCrop(image, label, recipe: recipe, rng: &b)
+            XCTAssertEqual(fast.2, ref.2, "seed \(seed) trial \(trial): draws")
+            XCTAssertEqual(fast.1, ref.1, "seed \(seed) trial \(trial): label (\(w)x\(h), \(ref.2))")
+            let err = zip(fast.0.data, ref.0.data).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(err, 1e-3, "seed \(seed) trial \(trial): image (\(w)x\(h), \(ref.2))")
+            XCTAssertEqual(a, b, "seed \(seed) trial \(trial): same number of draws")
+        }
+    }
+}

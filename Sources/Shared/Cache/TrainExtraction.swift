@@ -52,7 +52,7 @@ public enum TrainExtraction {
     /// Runs (or resumes) the extraction; returns the manifest as saved.
     @discardableResult
     public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone,
-                           log: @escaping (String) -> Void = { print($0) }) throws -> CacheManifest {
+                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
         let dataset = try SegmentationDataset(root: o.dataRoot, list: o.list)
         let samples = o.limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
         if !o.skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
@@ -98,7 +98,7 @@ public enum TrainExtraction {
                                                      stopAfterShards: o.stopAfterShards, progress: progress) { image, view in
             let (img, lab) = try loadSample(samples[image])
             var rng = augmentationRNG(seed: seed, imageIndex: image, view: view)
-            let (cropped, label, _) = augment(img, lab, recipe: recipe, rng: &rng)
+            let (cropped, label, _) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
             let input = normalise(cropped)
             let maps = input.withUnsafeBufferPointer {
                 backbone.forward(image: $0.baseAddress!, height: crop, width: crop, stages: stages)
