@@ -130,6 +130,18 @@ final class LayerGradientTests: XCTestCase {
                                 SoftmaxCrossEntropy.backward(dlogits: &g, probs: probs, labels: labels, pixels: pixels, k: k, valid: r.valid)
                                 return [g.map { $0 * d[0] }] }))
         }
+        do { // the in-place variant used by the training step (probs overwritten by the gradient, logits aliasing probs)
+            let pixels = 10, k = 5
+            let labels: [UInt8] = [255, 4, 1, 2, 1, 255, 3, 0, 0, 1]
+            all.append(Case(name: "softmax-ce in place", seed: 101, tensors: [Self.random(pixels * k, &rng, scale: 3)],
+                            forward: { t in var buf = t[0]
+                                return [Float(SoftmaxCrossEntropy.forward(probs: &buf, logits: t[0], labels: labels, pixels: pixels, k: k).loss)] },
+                            backward: { t, d in var buf = t[0]
+                                let r = buf.withUnsafeMutableBufferPointer { b in
+                                    SoftmaxCrossEntropy.forward(probs: b.baseAddress!, logits: b.baseAddress!, labels: labels, pixels: pixels, k: k) }
+                                SoftmaxCrossEntropy.backwardInPlace(probs: &buf, labels: labels, pixels: pixels, k: k, valid: r.valid)
+                                return [buf.map { $0 * d[0] }] }))
+        }
         return all
     }
 

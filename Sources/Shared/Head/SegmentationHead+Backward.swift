@@ -9,9 +9,9 @@ extension SegmentationHead {
 
         // loss → logits
         let upCount = n * ls.h * ls.w * k
-        let dUp = ws.get("d.logits.up", upCount, zeroed: true)
-        SoftmaxCrossEntropy.backward(dlogits: dUp, probs: ws.get("logits.up", upCount), labels: ls.labels,
-                                     pixels: n * ls.h * ls.w, k: k, valid: ls.valid, threads: threads)
+        let dUp = ws.get("logits.up", upCount)   // probabilities become their gradient in place
+        SoftmaxCrossEntropy.backwardInPlace(probs: dUp, labels: ls.labels, pixels: n * ls.h * ls.w, k: k, valid: ls.valid,
+                                            threads: threads)
         let dLogits = ws.get("d.logits", rows * k, zeroed: true)
         BilinearResize.backward(dinp: dLogits, dout: dUp, n: n, inH: h, inW: w, c: k, outH: ls.h, outW: ls.w, threads: threads)
 
@@ -31,7 +31,7 @@ extension SegmentationHead {
         let dC0 = ws.get("d.cls.conv", rows * mid, zeroed: true)
         BatchNorm2d.backward(dinp: dC0, dgamma: params.grad("cls.1.weight"), dbeta: params.grad("cls.1.bias"), dout: dBN,
                              inp: ws.get("cls.conv", rows * mid), gamma: params.value("cls.1.weight"),
-                             mean: ws.get("cls.mean", mid), rstd: ws.get("cls.rstd", mid), rows: rows, c: mid)
+                             mean: ws.get("cls.mean", mid), rstd: ws.get("cls.rstd", mid), rows: rows, c: mid, threads: threads)
         let needInputGrad = cfg.useFPN || cfg.usePPM
         let dClsIn: UnsafeMutablePointer<Float>? = needInputGrad ? ws.get("d.cls.in", rows * cfg.classifierInput, zeroed: true) : nil
         conv3x3Backward(dinp: dClsIn, dweight: params.grad("cls.0.weight"), dbias: nil, dout: dC0, inp: s.clsInput,

@@ -205,12 +205,12 @@ public final class SegmentationHead {
         if training {
             BatchNorm2d.forwardTrain(out: out, inp: inp, gamma: params.value("\(prefix).weight"), beta: params.value("\(prefix).bias"),
                                      mean: mean, rstd: rstd, runningMean: stats.value("\(prefix).running_mean"),
-                                     runningVar: stats.value("\(prefix).running_var"), rows: rows, c: c)
+                                     runningVar: stats.value("\(prefix).running_var"), rows: rows, c: c, threads: threads)
             batchesTracked[prefix, default: 0] += 1
         } else {
             BatchNorm2d.forwardEval(out: out, inp: inp, gamma: params.value("\(prefix).weight"), beta: params.value("\(prefix).bias"),
                                     mean: mean, rstd: rstd, runningMean: stats.value("\(prefix).running_mean"),
-                                    runningVar: stats.value("\(prefix).running_var"), rows: rows, c: c)
+                                    runningVar: stats.value("\(prefix).running_var"), rows: rows, c: c, threads: threads)
         }
     }
 

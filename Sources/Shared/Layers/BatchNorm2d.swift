@@ -5,7 +5,8 @@
 //   mean, rstd     [c]         saved by forward (batch statistics in training, running statistics in eval)
 //   runningMean, runningVar [c]  updated in training: r ← (1 − momentum)·r + momentum·stat, with the UNBIASED variance
 //
-// Training uses the batch mean and the biased variance; eps = 1e-5.
+// Training uses the batch mean and the biased variance; eps = 1e-5. Rows are split across `threads`; per-channel sums
+// are taken in Float over blocks of rows and combined in Double, so they stay accurate for large maps.
 
 public enum BatchNorm2d {
     public static let eps: Float = 1e-5
@@ -15,18 +16,13 @@ public enum BatchNorm2d {
                                     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                     mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                     runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
-                                    rows: Int, c: Int) {
-        var sum = [Double](repeating: 0, count: c)
-        var sq = [Double](repeating: 0, count: c)
-        sum.withUnsafeMutableBufferPointer { s in
-            for r in 0..<rows { let x = inp + r * c; for j in 0..<c { s[j] += Double(x[j]) } }
+                                    rows: Int, c: Int, threads: Int = 1) {
+        let sum = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
+            for j in 0..<c { acc[j] += x[j] }
         }
         for j in 0..<c { mean[j] = Float(sum[j] / Double(rows)) }
-        sq.withUnsafeMutableBufferPointer { s in
-            for r in 0..<rows {
-                let x = inp + r * c
-                for j in 0..<c { let d = Double(x[j] - mean[j]); s[j] += d * d }
-            }
+        let sq = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
+            for j in 0..<c { let d = x[j] - mean[j]; acc[j] += d * d }
         }
         for j in 0..<c {
             let varBiased = sq[j] / Double(rows)
@@ -35,7 +31,7 @@ public enum BatchNorm2d {
             runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mean[j]
             runningVar[j] = (1 - momentum) * runningVar[j] + momentum * Float(varUnbiased)
         }
-        normalise(out: out, inp: inp, gamma: gamma, beta: beta, mean: mean, rstd: rstd, rows: rows, c: c)
+        normalise(out: out, inp: inp, gamma: gamma, beta: beta, mean: mean, rstd: rstd, rows: rows, c: c, threads: threads)
     }
 
     /// Eval: normalise with the running statistics (mean/rstd are filled from them).
@@ -43,23 +39,26 @@ public enum BatchNorm2d {
                                    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                    mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                    runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
-                                   rows: Int, c: Int) {
+                                   rows: Int, c: Int, threads: Int = 1) {
         for j in 0..<c {
             mean[j] = runningMean[j]
             rstd[j] = 1 / (runningVar[j] + eps).squareRoot()
         }
-        normalise(out: out, inp: inp, gamma: gamma, beta: beta, mean: mean, rstd: rstd, rows: rows, c: c)
+        normalise(out: out, inp: inp, gamma: gamma, beta: beta, mean: mean, rstd: rstd, rows: rows, c: c, threads: threads)
     }
 
     static func normalise(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                           gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
-                          mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int) {
+                          mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int) {
         var scale = [Float](repeating: 0, count: c), shift = scale
         for j in 0..<c { scale[j] = gamma[j] * rstd[j]; shift[j] = beta[j] - mean[j] * scale[j] }
         scale.withUnsafeBufferPointer { sc in shift.withUnsafeBufferPointer { sh in
-            for r in 0..<rows {
-                let x = inp + r * c, y = out + r * c
-                for j in 0..<c { y[j] = x[j] * sc[j] + sh[j] }
+            let a = sc.baseAddress!, b = sh.baseAddress!
+            Parallel.forRanges(rows, parts: threads) { range in
+                for r in range {
+                    let x = inp + r * c, y = out + r * c
+                    for j in 0..<c { y[j] = x[j] * a[j] + b[j] }
+                }
             }
         } }
     }
@@ -69,17 +68,15 @@ public enum BatchNorm2d {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
                                 dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int) {
-        var sdy = [Double](repeating: 0, count: c), sdyx = sdy
-        sdy.withUnsafeMutableBufferPointer { a in sdyx.withUnsafeMutableBufferPointer { b in
-            for r in 0..<rows {
-                let x = inp + r * c, g = dout + r * c
-                for j in 0..<c {
-                    let xhat = (x[j] - mean[j]) * rstd[j]
-                    a[j] += Double(g[j]); b[j] += Double(g[j] * xhat)
-                }
-            }
-        } }
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int = 1) {
+        let sdy = channelSums(rows: rows, c: c, threads: threads, inp: inp) { _, acc, r in
+            let g = dout + r * c
+            for j in 0..<c { acc[j] += g[j] }
+        }
+        let sdyx = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, r in
+            let g = dout + r * c
+            for j in 0..<c { acc[j] += g[j] * (x[j] - mean[j]) * rstd[j] }
+        }
         var k1 = [Float](repeating: 0, count: c), k2 = k1, k3 = k1
         for j in 0..<c {
             dgamma[j] += Float(sdyx[j]); dbeta[j] += Float(sdy[j])
@@ -88,13 +85,44 @@ public enum BatchNorm2d {
             k3[j] = Float(sdyx[j] / Double(rows))
         }
         k1.withUnsafeBufferPointer { a in k2.withUnsafeBufferPointer { b in k3.withUnsafeBufferPointer { d in
-            for r in 0..<rows {
-                let x = inp + r * c, g = dout + r * c, dx = dinp + r * c
-                for j in 0..<c {
-                    let xhat = (x[j] - mean[j]) * rstd[j]
-                    dx[j] += a[j] * (g[j] - b[j] - xhat * d[j])
+            let pa = a.baseAddress!, pb = b.baseAddress!, pd = d.baseAddress!
+            Parallel.forRanges(rows, parts: threads) { range in
+                for r in range {
+                    let x = inp + r * c, g = dout + r * c, dx = dinp + r * c
+                    for j in 0..<c {
+                        let xhat = (x[j] - mean[j]) * rstd[j]
+                        dx[j] += pa[j] * (g[j] - pb[j] - xhat * pd[j])
+                    }
                 }
             }
         } } }
+    }
+
+    /// Σ over rows of a per-row contribution `add(row pointer, accumulator, row index)`, per channel: Float partial
+    /// sums over blocks of 64 rows, combined in Double, rows split across threads.
+    static func channelSums(rows: Int, c: Int, threads: Int, inp: UnsafePointer<Float>,
+                            _ add: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Double] {
+        let parts = max(1, min(threads, rows))
+        var totals = [Double](repeating: 0, count: parts * c)
+        totals.withUnsafeMutableBufferPointer { tb in
+            let t = tb.baseAddress!
+            Parallel.forEach(parts, threads: parts) { part in
+                let lo = rows * part / parts, hi = rows * (part + 1) / parts
+                let acc = UnsafeMutablePointer<Float>.allocate(capacity: c)
+                defer { acc.deallocate() }
+                let total = t + part * c
+                var r0 = lo
+                while r0 < hi {
+                    let r1 = min(hi, r0 + 64)
+                    acc.initialize(repeating: 0, count: c)
+                    for r in r0..<r1 { add(inp + r * c, acc, r) }
+                    for j in 0..<c { total[j] += Double(acc[j]) }
+                    r0 = r1
+                }
+            }
+        }
+        var out = [Double](repeating: 0, count: c)
+        for p in 0..<parts { for j in 0..<c { out[j] += totals[p * c + j] } }
+        return out
     }
 }

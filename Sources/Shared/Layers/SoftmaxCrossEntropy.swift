@@ -57,4 +57,22 @@ public enum SoftmaxCrossEntropy {
             }
         }
     }
+
+    /// The same gradient written over `probs` (no separate buffer to clear): probs ← (probs − onehot)/valid on
+    /// labelled pixels, 0 on ignored ones. Used by the training step, where probs are not needed afterwards.
+    public static func backwardInPlace(probs: UnsafeMutablePointer<Float>, labels: UnsafePointer<UInt8>, pixels: Int, k: Int,
+                                       valid: Int, threads: Int = 1) {
+        let scale: Float = valid > 0 ? 1 / Float(valid) : 0
+        Parallel.forRanges(pixels, parts: max(1, threads)) { range in
+            for p in range {
+                let y = labels[p], d = probs + p * k
+                if y == ignoreLabel {
+                    d.update(repeating: 0, count: k)
+                } else {
+                    for j in 0..<k { d[j] *= scale }
+                    d[Int(y)] -= scale
+                }
+            }
+        }
+    }
 }

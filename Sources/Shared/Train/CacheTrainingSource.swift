@@ -1,0 +1,28 @@
+/// A train feature cache (written by `extract`) as a training source, read through the data module's
+/// `TrainCacheReader` (background prefetch, shuffled shard order then shuffle within a buffer).
+public final class CacheTrainingSource: HeadTrainingSource {
+    public let reader: TrainCacheReader
+    public let name: String
+
+    public init(directory: String) throws {
+        reader = try TrainCacheReader(directory: directory)
+        name = directory
+        guard reader.manifest.kind == .train else {
+            throw DinoSegError(file: directory, "is a \(reader.manifest.kind.rawValue) cache; training needs a train cache (extract train)")
+        }
+    }
+
+    public var stageChannels: [Int] { reader.manifest.config.backbone.hiddenSizes }
+    public var availableStages: [Int] { reader.manifest.stages }
+    public var samplesPerEpoch: Int { reader.samplesPerEpoch() }
+
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+        let stream = reader.batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages)
+        let crop = reader.manifest.config.crop
+        return {
+            guard let b = try stream.nextBatch() else { return nil }
+            return HeadTrainBatch(count: b.count, stages: b.stages, stageShapes: b.stageShapes, labels: b.labels,
+                                  labelHeight: crop, labelWidth: crop)
+        }
+    }
+}
