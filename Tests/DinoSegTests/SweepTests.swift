@@ -31,7 +31,7 @@ final class SweepTests: XCTestCase {
             return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
                                     stageFeatures: s.stages, stageShapesPerWindow: shapes)
         }
-        let eval = EvalSettings(open: { var it = val.makeIterator(); return { it.next() } }, evalProtocol: p,
+        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p,
                                 backboneNote: "FAKE BACKBONE")
         let dir = NSTemporaryDirectory() + "dinoseg-sweep-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)

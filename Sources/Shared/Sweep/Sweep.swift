@@ -87,6 +87,10 @@ public enum Sweep {
                                        mIoU: history.map { [Double($0.epoch), $0.mIoU] }))
             output("\(entry.modelName): \(entry.result.summaryLine)  [\(entry.result.protocolLine)]")
             try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: [])
+            if StopSignal.isRequested {
+                output("stopped; run the same command again to continue (finished jobs are kept)")
+                return entries
+            }
         }
         let best = bestIndex(entries)
         let examples = try best.map { try collectExamples(entries[$0], eval: eval, count: s.examples, photoDirectory: s.photoDirectory) } ?? []
@@ -118,7 +122,7 @@ public enum Sweep {
         guard count > 0 else { return [] }
         let (head, _) = try RunCheckpoints.loadHead(entry.runDirectory + "/" + TrainAndEvaluate.checkpointName,
                                                     threads: Parallel.defaultThreads)
-        let next = try eval.open()
+        let next = try eval.open(head.requiredStages)
         var out: [ReportExample] = []
         while out.count < count, let f = try next() {
             let pred = try Evaluator.predict(head, features: f, evalProtocol: eval.evalProtocol)

@@ -4,8 +4,9 @@ import Foundation
 // boundary and resumes exactly from last.safetensors), and between sessions the in-memory head is evaluated on the
 // val cache. The mIoU curve goes to eval-history.json in the run directory.
 
-/// A val cache opened afresh for every evaluation: returns a function handing out one image at a time.
-public typealias ValImageReader = () throws -> () throws -> EvalFeatures?
+/// A val cache opened afresh for every evaluation, reading the given stages: returns a function handing out one image
+/// at a time.
+public typealias ValImageReader = (_ stages: [Int]) throws -> () throws -> EvalFeatures?
 
 /// Where the evaluations of a run go and how they are labelled.
 public struct EvalSettings {
@@ -81,7 +82,7 @@ public enum TrainAndEvaluate {
 
     public static func evaluate(_ head: WindowLogits, eval: EvalSettings, step: Int?, checkpoint: String?,
                                 onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
-        let next = try eval.open()
+        let next = try eval.open(head.requiredStages)
         return try Evaluator.evaluate(head, next: next, evalProtocol: eval.evalProtocol, checkpointStep: step,
                                       checkpoint: checkpoint, backboneNote: eval.backboneNote, onImage: onImage)
     }
