@@ -13,6 +13,8 @@ public struct HeadTrainEval: ParsableCommand {
     @Option(name: .long, help: "Head checkpoint (default: the run's latest).") var checkpoint: String?
     @Option(name: .long, help: "Threads for the head.") var threads: Int = Parallel.defaultThreads
     @Flag(name: .long, help: "Print metrics.json instead of the table.") var json = false
+    @Option(name: .customLong("save-predictions"), help: "Also write each prediction as an index PNG (ID.png) into this directory.")
+    var savePredictions: String?
 
     public init() {}
 
@@ -30,9 +32,17 @@ public struct HeadTrainEval: ParsableCommand {
         }
         if !json {
             print("evaluating \(head.config.variantName) from \(ckpt) on \(valCache) (\(manifest.imageIDs.count) images, backbone \(manifest.config.backbone.name))")
-            print("protocol: \(eval.evalProtocol)" + (eval.backboneNote.map { "; \($0)" } ?? ""))
         }
-        let result = try TrainAndEvaluate.evaluate(head, eval: eval, step: step, checkpoint: ckpt)
+        if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var saveError: Error? = nil
+        let result = try TrainAndEvaluate.evaluate(head, eval: eval, step: step, checkpoint: ckpt) { f, pred in
+            guard let dir = savePredictions, saveError == nil else { return }
+            do {
+                try ImageIO.writeGreyPNG(pred, width: f.geometry.originalWidth, height: f.geometry.originalHeight,
+                                         to: dir + "/" + f.id + ".png")
+            } catch { saveError = error }
+        }
+        if let e = saveError { throw e }
         try result.write(to: runDirectory)
         if json {
             print(String(decoding: try result.jsonData(), as: UTF8.self))
