@@ -48,12 +48,16 @@ public enum TrainAndEvaluate {
         var lastLoss: Double? = nil
         var result: EvalResult? = nil
         var steps = 0
+        var session = 0
         while true {
+            session += 1
+            // The trainer prints its resolved configuration (JSON) at every start; once is enough.
+            let quiet: (String) -> Void = { line in if session == 1 || !line.hasPrefix("{") { output(line) } }
             var opts = options
             if evalEvery > 0 { opts.stopAfterSteps = evalEvery * max(1, stepsPerEpoch) }
             let resume = FileManager.default.fileExists(atPath: runDirectory + "/" + checkpointName)
             let trainer = HeadTrainer(head: head, options: opts, source: source, runDirectory: runDirectory,
-                                      resume: resume, output: output)
+                                      resume: resume, output: quiet)
             let start = Date()
             let summary = try trainer.run()
             trainSeconds += Date().timeIntervalSince(start)
