@@ -55,6 +55,7 @@ final class EndToEndDemoTests: XCTestCase {
         XCTAssertGreaterThan(m.mIoUPresent, 0.6, "seed \(seed): majority baseline is \(background / 4)")
         XCTAssertGreaterThan(m.mIoU, 0.6 * 4 / 21, "seed \(seed)")
         XCTAssertGreaterThan(m.allAcc, background + 0.08, "seed \(seed): must beat predicting background everywhere")
+        print("e2e: background fraction \(background), mIoU \(m.mIoU), mIoU present \(m.mIoUPresent), allAcc \(m.allAcc)")
         let foregroundLearned = (1..<21).filter { result.confusion.target[$0] > 0 && m.iou[$0] > 0.4 }.count
         XCTAssertEqual(foregroundLearned, 3, "seed \(seed): per-class IoU \(m.iou)")
 
