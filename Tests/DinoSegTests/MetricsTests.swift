@@ -39,6 +39,9 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(s.iou[3], 0)
         XCTAssertEqual(s.iou[0], 4.0 / 6, accuracy: 1e-9)
         XCTAssertEqual(s.mIoU, (4.0 / 6) / 21, accuracy: 1e-9)
+        // The extra "classes present" mean (not a semseg number) only averages class 0 here.
+        XCTAssertEqual(s.presentClasses, 1)
+        XCTAssertEqual(s.mIoUPresent, 4.0 / 6, accuracy: 1e-9)
     }
 
     func testVoidAndOutOfRangeLabelsAreIgnored() {

@@ -38,7 +38,11 @@ public struct EvalResult: Codable, Equatable {
     }
 
     public var summaryLine: String {
-        String(format: "mIoU %.4f  mAcc %.4f  allAcc %.4f", metrics.mIoU, metrics.mAcc, metrics.allAcc)
+        var s = String(format: "mIoU %.4f  mAcc %.4f  allAcc %.4f", metrics.mIoU, metrics.mAcc, metrics.allAcc)
+        if metrics.presentClasses < confusion.classes {
+            s += String(format: "  (mIoU over the %d classes in the ground truth: %.4f)", metrics.presentClasses, metrics.mIoUPresent)
+        }
+        return s
     }
 
     /// Per-class table: index, name, IoU, accuracy, pixels labelled.

@@ -69,6 +69,10 @@ public struct SegmentationMetrics: Equatable, Codable {
     public var mIoU: Double
     public var mAcc: Double
     public var allAcc: Double
+    /// Not a semseg number: mean IoU over the classes that occur in the ground truth only. Shown beside mIoU for data
+    /// sets with fewer than 21 classes (the synthetic one), where the 21-class mean is capped at present/21.
+    public var presentClasses: Int
+    public var mIoUPresent: Double
 
     public static let epsilon = 1e-10
 
@@ -81,5 +85,9 @@ public struct SegmentationMetrics: Equatable, Codable {
         mIoU = iou.reduce(0, +) / Double(confusion.classes)
         mAcc = accuracy.reduce(0, +) / Double(confusion.classes)
         allAcc = i.reduce(0, +) / (t.reduce(0, +) + Self.epsilon)
+        let present = (0..<confusion.classes).filter { t[$0] > 0 }
+        presentClasses = present.count
+        let perClass = iou
+        mIoUPresent = present.isEmpty ? 0 : present.map { perClass[$0] }.reduce(0, +) / Double(present.count)
     }
 }

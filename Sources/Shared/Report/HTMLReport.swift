@@ -55,7 +55,7 @@ public enum HTMLReport {
 
         h += "<h2>Results</h2><table><tr><th>#</th><th>model</th><th>mIoU</th><th>mAcc</th><th>allAcc</th>"
         if isVOC { h += "<th>published mIoU</th><th>published mAcc</th><th>published allAcc</th>" }
-        h += "<th>epochs</th><th>train time</th><th>checkpoint step</th></tr>"
+        h += "<th>mIoU (classes present)</th><th>epochs</th><th>train time</th><th>checkpoint step</th></tr>"
         for (i, e) in entries.enumerated() {
             let m = e.result.metrics
             let mark = i == best ? " <b>(best)</b>" : ""
@@ -66,7 +66,7 @@ public enum HTMLReport {
                     h += "<td>\(f4(p.mIoU)) (row \(p.number))</td><td>\(f4(p.mAcc))</td><td>\(f4(p.allAcc))</td>"
                 } else { h += "<td>—</td><td>—</td><td>—</td>" }
             }
-            h += "<td>\(e.epochs)</td><td>\(ResultsTable.duration(e.trainSeconds))</td>"
+            h += "<td>\(f4(m.mIoUPresent)) (\(m.presentClasses))</td><td>\(e.epochs)</td><td>\(ResultsTable.duration(e.trainSeconds))</td>"
             h += "<td>\(e.result.checkpointStep.map(String.init) ?? "—")</td></tr>"
         }
         h += "</table>"
@@ -99,7 +99,7 @@ public enum HTMLReport {
             for ex in examples {
                 h += "<div class=\"ex\">"
                 if let p = ex.photo { h += "<figure><img alt=\"photo \(esc(ex.id))\" src=\"\(try dataURI(p))\"><figcaption>\(esc(ex.id))</figcaption></figure>" }
-                h += "<figure><img alt=\"ground truth \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.label)))\"><figcaption>ground truth</figcaption></figure>"
+                h += "<figure><img alt=\"ground truth \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.label)))\"><figcaption>\(esc(ex.id)) ground truth</figcaption></figure>"
                 h += "<figure><img alt=\"prediction \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.prediction)))\"><figcaption>prediction</figcaption></figure>"
                 if let p = ex.photo, let o = try? ImageIO.overlay(ex.prediction, on: p) {
                     h += "<figure><img alt=\"overlay \(esc(ex.id))\" src=\"\(try dataURI(o))\"><figcaption>overlay</figcaption></figure>"

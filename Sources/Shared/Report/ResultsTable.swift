@@ -91,12 +91,13 @@ public enum ResultsTable {
         var md = "# \(title)\n\n"
         for n in notes { md += "- \(n)\n" }
         if let p = entries.first?.result.evalProtocol { md += "- Evaluation protocol: \(p).\n" }
+        md += "- mIoU, mAcc, allAcc: semseg definitions (mean over all 21 classes). \"mIoU (classes present)\" averages only the classes that occur in the val ground truth (their number in brackets); it is not a published metric.\n"
         md += "\n"
         if isVOC {
-            md += "| # | model | mIoU | mAcc | allAcc | published mIoU | published mAcc | published allAcc | epochs | train time |\n"
-            md += "|---|---|---|---|---|---|---|---|---|---|\n"
+            md += "| # | model | mIoU | mAcc | allAcc | published mIoU | published mAcc | published allAcc | mIoU (classes present) | epochs | train time |\n"
+            md += "|---|---|---|---|---|---|---|---|---|---|---|\n"
         } else {
-            md += "| # | model | mIoU | mAcc | allAcc | epochs | train time |\n|---|---|---|---|---|---|---|\n"
+            md += "| # | model | mIoU | mAcc | allAcc | mIoU (classes present) | epochs | train time |\n|---|---|---|---|---|---|---|---|\n"
         }
         for (i, e) in entries.enumerated() {
             let m = e.result.metrics
@@ -108,7 +109,7 @@ public enum ResultsTable {
                     row += " — | — | — |"
                 }
             }
-            row += " \(e.epochs) | \(duration(e.trainSeconds)) |"
+            row += " \(f4(m.mIoUPresent)) (\(m.presentClasses)) | \(e.epochs) | \(duration(e.trainSeconds)) |"
             md += row + "\n"
         }
         if isVOC {
@@ -122,15 +123,18 @@ public enum ResultsTable {
     }
 
     public static func csv(_ entries: [SweepEntry]) -> String {
-        var lines = ["variant,fpn_width,output_stride,epochs,mIoU,mAcc,allAcc,train_seconds,final_loss,checkpoint_step,"
+        var lines = ["variant,fpn_width,output_stride,epochs,mIoU,mAcc,allAcc,mIoU_present,classes_present,train_seconds,final_loss,checkpoint_step,"
                      + "protocol,run_directory"]
         for e in entries {
             let m = e.result.metrics
-            lines.append([e.variant.rawValue, e.width.map(String.init) ?? "", String(e.outputStride), String(e.epochs),
-                          f4(m.mIoU), f4(m.mAcc), f4(m.allAcc), String(format: "%.1f", e.trainSeconds),
-                          e.finalLoss.map { String(format: "%.5f", $0) } ?? "",
-                          e.result.checkpointStep.map(String.init) ?? "",
-                          "\"\(e.result.evalProtocol)\"", e.runDirectory].joined(separator: ","))
+            let width: String = e.width.map { String($0) } ?? ""
+            let loss: String = e.finalLoss.map { String(format: "%.5f", $0) } ?? ""
+            let step: String = e.result.checkpointStep.map { String($0) } ?? ""
+            var fields: [String] = [e.variant.rawValue, width, String(e.outputStride), String(e.epochs)]
+            fields += [f4(m.mIoU), f4(m.mAcc), f4(m.allAcc), f4(m.mIoUPresent), String(m.presentClasses)]
+            fields += [String(format: "%.1f", e.trainSeconds), loss, step]
+            fields += ["\"\(e.result.evalProtocol)\"", e.runDirectory]
+            lines.append(fields.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -32,10 +32,13 @@ public enum SVGChart {
     public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series],
                                  yRange: ClosedRange<Double>? = nil, width: Int = 560, height: Int = 300) -> String {
         let all = series.flatMap(\.points).filter { $0.y.isFinite }
+        // The legend sits under the plot, one row per series, so long names never cover the lines.
+        let legendHeight = 14 * series.count
         let left = 56.0, right = 16.0, top = 28.0, bottom = 42.0
         let w = Double(width), h = Double(height), pw = w - left - right, ph = h - top - bottom
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" "
-            + "viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(escape(title))\">"
+        let fullHeight = height + legendHeight
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(fullHeight)\" "
+            + "viewBox=\"0 0 \(width) \(fullHeight)\" role=\"img\" aria-label=\"\(escape(title))\">"
         svg += "<text x=\"\(fmt(w / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"14\">\(escape(title))</text>"
         guard !all.isEmpty else {
             return svg + "<text x=\"\(fmt(w / 2))\" y=\"\(fmt(h / 2))\" text-anchor=\"middle\">no data</text></svg>"
@@ -64,9 +67,9 @@ public enum SVGChart {
             } else {
                 svg += "<polyline fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" points=\"\(pts.joined(separator: " "))\"/>"
             }
-            let ly = top + 12 + Double(i) * 13
-            svg += "<rect x=\"\(fmt(left + pw - 150))\" y=\"\(fmt(ly - 8))\" width=\"10\" height=\"8\" fill=\"\(colour)\"/>"
-            svg += "<text x=\"\(fmt(left + pw - 136))\" y=\"\(fmt(ly))\" font-size=\"10\">\(escape(s.name))</text>"
+            let ly = h + 10 + Double(i) * 14
+            svg += "<rect x=\"\(fmt(left))\" y=\"\(fmt(ly - 8))\" width=\"10\" height=\"8\" fill=\"\(colour)\"/>"
+            svg += "<text x=\"\(fmt(left + 14))\" y=\"\(fmt(ly))\" font-size=\"10\">\(escape(s.name))</text>"
         }
         return svg + "</svg>"
     }
@@ -95,8 +98,9 @@ public enum SVGChart {
                     + "height=\"\(fmt(clamped * ph))\" fill=\"\(colour)\"><title>\(escape(s.name)) · "
                     + "\(escape(categories[ci])): \(String(format: "%.4f", v))</title></rect>"
             }
-            svg += "<rect x=\"\(fmt(left + 8 + Double(si) * 170))\" y=\"24\" width=\"10\" height=\"8\" fill=\"\(colour)\"/>"
-            svg += "<text x=\"\(fmt(left + 22 + Double(si) * 170))\" y=\"32\" font-size=\"10\">\(escape(s.name))</text>"
+            let lx = left + 8 + Double(si) * 320
+            svg += "<rect x=\"\(fmt(lx))\" y=\"24\" width=\"10\" height=\"8\" fill=\"\(colour)\"/>"
+            svg += "<text x=\"\(fmt(lx + 14))\" y=\"32\" font-size=\"10\">\(escape(s.name))</text>"
         }
         for (ci, name) in categories.enumerated() {
             let x = left + (Double(ci) + 0.5) * groupW, y = top + ph + 8
