@@ -64,6 +64,31 @@ final class BackboneParityTests: XCTestCase {
         XCTAssertEqual(backbone.weightsSHA256.count, 64)
     }
 
+    /// A second fixture from scripts/make_backbone_fixture.py: channel counts that are not multiples of 8 (scalar
+    /// kernel tails) and an input of 71×99 (floor division at every stride).
+    func testOddSizedFixtureParity() throws {
+        let dir = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-odd").path
+        let backbone = try ConvNeXtBackbone(weightsPath: dir)
+        XCTAssertEqual(backbone.config, ConvNeXtConfig(hiddenSizes: [12, 20, 36, 44], depths: [1, 2, 1, 1]))
+        let (h, w) = (71, 99)
+        let nchw = try readFloats(dir + "/input.f32.bin")
+        var nhwc = [Float](repeating: 0, count: nchw.count)
+        for c in 0..<3 { for y in 0..<h { for x in 0..<w { nhwc[(y * w + x) * 3 + c] = nchw[(c * h + y) * w + x] } } }
+        let maps = backbone.forward(image: nhwc, height: h, width: w, stages: [0, 1, 2, 3])
+        let shapes = [(12, 17, 24), (20, 8, 12), (36, 4, 6), (44, 2, 3)]
+        for s in 0..<4 {
+            let ref = try readFloats(dir + "/stage\(s).f32.bin")
+            let (c, hh, ww) = shapes[s]
+            XCTAssertEqual([maps[s].channels, maps[s].height, maps[s].width], [c, hh, ww])
+            var maxErr: Float = 0, maxRef: Float = 0
+            for ch in 0..<c { for y in 0..<hh { for x in 0..<ww {
+                let r = ref[(ch * hh + y) * ww + x]
+                maxErr = max(maxErr, abs(maps[s].data[(y * ww + x) * c + ch] - r)); maxRef = max(maxRef, abs(r))
+            } } }
+            XCTAssertLessThan(maxErr / maxRef, 1e-5, "odd fixture stage \(s)")
+        }
+    }
+
     func testConcurrentForwardCallsAgree() throws {
         let backbone = try ConvNeXtBackbone(weightsPath: goldenDir)
         let input = try goldenInputNHWC()
@@ -204,4 +229,56 @@ func writeRawSafetensors(path: String, _ entries: [(String, [Int], String, Data)
     var file = Data(bytes: &len, count: 8)
     file.append(json); file.append(body)
     try file.write(to: URL(fileURLWithPath: path))
+}
+
+extension BackboneParityTests {
+    /// A batch of different images gives each image's single-image result bit for bit (the batch only stacks GEMM rows;
+    /// the reduction order of every output element is unchanged), so cached features do not depend on batching.
+    func testBatchedForwardMatchesSingle() throws {
+        let backbone = try ConvNeXtBackbone(weightsPath: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-odd").path)
+        var rng = SplitMix64(seed: 77)
+        let (h, w) = (45, 70)
+        let images = (0..<3).map { _ in (0..<(h * w * 3)).map { _ in Float(rng.normal()) } }
+        let single = images.map { backbone.forward(image: $0, height: h, width: w, stages: [0, 1, 2, 3]) }
+        let pointers = images.map { im -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: im.count); p.initialize(from: im, count: im.count); return p
+        }
+        defer { pointers.forEach { $0.deallocate() } }
+        let batched = backbone.forward(images: pointers.map { UnsafePointer($0) }, height: h, width: w, stages: [3, 0])
+        for i in 0..<3 {
+            XCTAssertEqual(batched[i][0].data.count, single[i][3].data.count)
+            XCTAssertEqual(batched[i][0].data, single[i][3].data, "image \(i) stage 3 seed 77")
+            XCTAssertEqual(batched[i][1].data, single[i][0].data, "image \(i) stage 0 seed 77")
+        }
+    }
+}
+
+extension BackboneParityTests {
+    /// Parity on any fixture written by scripts/make_backbone_fixture.py, e.g. the full tiny architecture at 224×224
+    /// (111 MB, so not committed): DINOSEG_BACKBONE_FIXTURE=/tmp/tiny-fx swift test --filter EnvironmentFixture.
+    func testEnvironmentFixtureParity() throws {
+        guard let dir = ProcessInfo.processInfo.environment["DINOSEG_BACKBONE_FIXTURE"] else {
+            throw XCTSkip("set DINOSEG_BACKBONE_FIXTURE to a fixture directory to run")
+        }
+        let manifest = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/manifest.json"))) as? [String: Any])
+        let tensors = try XCTUnwrap(manifest["tensors"] as? [String: Any])
+        let inputShape = try XCTUnwrap((tensors["input"] as? [String: Any])?["shape"] as? [Int])
+        let (h, w) = (inputShape[2], inputShape[3])
+        let backbone = try ConvNeXtBackbone(weightsPath: dir)
+        let nchw = try readFloats(dir + "/input.f32.bin")
+        var nhwc = [Float](repeating: 0, count: nchw.count)
+        for c in 0..<3 { for y in 0..<h { for x in 0..<w { nhwc[(y * w + x) * 3 + c] = nchw[(c * h + y) * w + x] } } }
+        let maps = backbone.forward(image: nhwc, height: h, width: w, stages: [0, 1, 2, 3])
+        for s in 0..<4 {
+            let ref = try readFloats(dir + "/stage\(s).f32.bin")
+            let m = maps[s]
+            var maxErr: Float = 0, maxRef: Float = 0
+            for ch in 0..<m.channels { for y in 0..<m.height { for x in 0..<m.width {
+                let r = ref[(ch * m.height + y) * m.width + x]
+                maxErr = max(maxErr, abs(m.data[(y * m.width + x) * m.channels + ch] - r)); maxRef = max(maxRef, abs(r))
+            } } }
+            print("fixture \(dir) stage \(s): max|ours-ref|/max|ref| = \(maxErr / maxRef)")
+            XCTAssertLessThan(maxErr / maxRef, 1e-4, "stage \(s)")
+        }
+    }
 }

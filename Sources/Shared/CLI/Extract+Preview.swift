@@ -33,7 +33,7 @@ public struct ExtractPreview: ParsableCommand {
             var row: [RGBImage] = []
             for v in 0..<views {
                 var rng = augmentationRNG(seed: seed, imageIndex: i, view: v)
-                let (crop, label, d) = augment(img, lab, recipe: recipe, rng: &rng)
+                let (crop, label, d) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
                 let rgb = crop.toRGB(), coloured = ImageIO.colourise(label)
                 try ImageIO.writePNG(rgb, to: "\(out)/\(s.id)-view\(v).png")
                 try ImageIO.writePNG(coloured, to: "\(out)/\(s.id)-view\(v)-label.png")

@@ -22,13 +22,16 @@ public struct ExtractTrain: ParsableCommand {
     var options: TrainExtractionOptions {
         var o = TrainExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
         o.views = views; o.stages = cache.stageList; o.dtype = cache.dtype; o.shardSize = cache.shardSize ?? 256
-        o.workers = cache.workers; o.seed = seed; o.limit = dataset.limit; o.skipBad = cache.skipBad
+        o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.skipBad = cache.skipBad
         o.stopAfterShards = cache.stopAfterShards
         return o
     }
 
     public func run() throws {
         let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
-        try TrainExtraction.run(options, backbone: backbone)
+        let manifest = try TrainExtraction.run(options, backbone: backbone)
+        if !manifest.complete {
+            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
+        }
     }
 }

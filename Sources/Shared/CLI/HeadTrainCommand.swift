@@ -5,6 +5,6 @@ public struct HeadTrainCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "headtrain",
         abstract: "Train, evaluate, sweep and apply FPN/PPM segmentation heads on cached backbone features.",
-        subcommands: [HeadTrainTrain.self, HeadTrainBench.self])
+        subcommands: [HeadTrainTrain.self, HeadTrainEval.self, HeadTrainSweep.self, HeadTrainPredict.self, HeadTrainBench.self])
     public init() {}
 }

@@ -10,7 +10,10 @@ import Foundation
 // |erf| → 1); in GELU that is ≤ 2.1e-7 relative. libm erff is ~1 ulp but scalar (≈8× slower in this loop).
 
 @inline(__always) func erfApprox8(_ v: SIMD8<Float>) -> SIMD8<Float> {
-    let x = pointwiseMax(pointwiseMin(v, SIMD8(repeating: 4)), SIMD8(repeating: -4))
+    // Clamp with compare + select (pointwiseMin/Max are not inlined and cost two calls per vector).
+    var x = v
+    x.replace(with: 4, where: x .> 4)
+    x.replace(with: -4, where: x .< -4)
     let x2 = x * x
     var p = SIMD8<Float>(repeating: -2.72614225801306e-10)
     p = SIMD8(repeating: 2.77068142495902e-08).addingProduct(p, x2)

@@ -1,11 +1,12 @@
 // Non-overlapping strided convolution (kernel = stride = `patch`, no padding), as used by the ConvNeXt stem (4×4 s4)
 // and downsample layers (2×2 s2). Because patches do not overlap, it is a reshape (patchify) followed by one GEMM.
 //
-//   input   [height, width, inChannels]                  NHWC
-//   weight  [patch * patch * inChannels, outChannels]    packed by packPatchConvWeight, rows ordered (ky, kx, ci)
+//   input   [batch, height, width, inChannels]                  NHWC
+//   weight  [patch * patch * inChannels, outChannels]           packed by packPatchConvWeight, rows ordered (ky, kx, ci)
 //   bias    [outChannels]
-//   output  [height / patch, width / patch, outChannels] (floor division: trailing rows/columns are dropped)
-//   patches scratch [(height / patch) * (width / patch), patch * patch * inChannels]
+//   output  [batch, height / patch, width / patch, outChannels] (floor division: trailing rows/columns are dropped)
+//   patches scratch [batch * (height / patch) * (width / patch), patch * patch * inChannels]
+// The whole batch is one GEMM (more rows per weight load).
 
 /// Copies every patch into one row of `patches` in (ky, kx, ci) order.
 public func patchify(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int, patch: Int,
@@ -41,13 +42,25 @@ public func packPatchConvWeight(_ oihw: [Float], outChannels: Int, inChannels: I
 }
 
 /// Fast path: patchify + sgemm, bias pre-loaded into the output rows.
-public func patchConv(input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, patch: Int,
+public func patchConv(input: UnsafePointer<Float>, batch: Int = 1, height: Int, width: Int, inChannels: Int, patch: Int,
                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
                       output: UnsafeMutablePointer<Float>, patches: UnsafeMutablePointer<Float>) {
-    let rows = (height / patch) * (width / patch)
+    let perImage = (height / patch) * (width / patch)
+    let rows = batch * perImage
     let k = patch * patch * inChannels
     guard rows > 0 else { return }
-    patchify(input: input, height: height, width: width, channels: inChannels, patch: patch, patches: patches)
+    for b in 0..<batch {
+        patchify(input: input + b * height * width * inChannels, height: height, width: width, channels: inChannels,
+                 patch: patch, patches: patches + b * perImage * k)
+    }
+    patchRowsGEMM(patches: patches, rows: rows, patchSize: k, weight: weight, bias: bias, outChannels: outChannels, output: output)
+}
+
+/// The GEMM half of patchConv, for callers that patchify themselves (e.g. images that are not contiguous):
+/// output[rows, outChannels] = patches[rows, patchSize] · weight[patchSize, outChannels] + bias.
+public func patchRowsGEMM(patches: UnsafePointer<Float>, rows: Int, patchSize k: Int, weight: UnsafePointer<Float>,
+                          bias: UnsafePointer<Float>, outChannels: Int, output: UnsafeMutablePointer<Float>) {
+    guard rows > 0 else { return }
     for r in 0..<rows { (output + r * outChannels).update(from: bias, count: outChannels) }
     sgemm(m: rows, n: outChannels, k: k, a: patches, lda: k, b: weight, ldb: outChannels, beta: 1, c: output, ldc: outChannels)
 }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+
+/// `extract image`: the four stage outputs of one image → HDF5 datasets stage0 … stage3, each [1, H, W, C] (NHWC).
+public struct ExtractImage: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Compute the backbone's stage 0–3 feature maps of one JPEG/PNG image and write them to an HDF5 file.")
+
+    @Argument(help: "Input image (JPEG or PNG, RGB or grey).")
+    var path: String
+    @Option(help: "Weights: directory with config.json + model.safetensors, or a .safetensors file.")
+    var weights: String
+    @Option(help: "Output HDF5 file.")
+    var out: String
+    @Flag(help: "Store float16 instead of float32.")
+    var half = false
+    @Option(help: "Resize the image to N×N (bilinear) first; default: use it at its own size.")
+    var resize: Int?
+
+    public init() {}
+
+    public func validate() throws {
+        if let r = resize, r < 32 { throw ValidationError("--resize must be at least 32 (the backbone's total stride)") }
+    }
+
+    public func run() throws {
+        let options = ImageFeatureOptions(imagePath: path, weightsPath: weights, outputPath: out,
+                                          dtype: half ? .f16 : .f32, resize: resize)
+        let summary = try ImageFeatures.extract(options)
+        print(summary)
+    }
+}
+
+/// Everything `extract image` needs, filled from the flags.
+public struct ImageFeatureOptions {
+    public var imagePath: String
+    public var weightsPath: String
+    public var outputPath: String
+    public var dtype: HDF5DType
+    public var resize: Int?
+}
+
+public enum ImageFeatures {
+    /// Reads the image, runs the backbone (BLAS on all cores) and writes the HDF5 file atomically; returns a summary line.
+    public static func extract(_ o: ImageFeatureOptions) throws -> String {
+        let image = try ImageIO.readRGB(o.imagePath)
+        var width = image.width, height = image.height
+        var rgb = image.pixels.map(Float.init)
+        if let side = o.resize {
+            var resized = [Float](repeating: 0, count: side * side * 3)
+            resizeBilinear(src: rgb, inH: height, inW: width, channels: 3, dst: &resized, outH: side, outW: side)
+            rgb = resized; width = side; height = side
+        }
+        guard width >= 32, height >= 32 else {
+            throw DinoSegError(file: o.imagePath, "image is \(width)×\(height); the backbone needs at least 32×32 (use --resize)")
+        }
+        let backbone = try ConvNeXtBackbone(weightsPath: o.weightsPath)
+        var input = [Float](repeating: 0, count: rgb.count)
+        ConvNeXtInput.normalize(rgb: rgb, pixels: width * height, output: &input)
+        let stages = Array(0..<backbone.config.stageCount)
+        let maps = backbone.forward(image: input, height: height, width: width, stages: stages)
+        try write(maps, to: o.outputPath, dtype: o.dtype, attributes: [
+            "model": backbone.name, "weights_sha256": backbone.weightsSHA256, "image": o.imagePath, "layout": "NHWC",
+        ], sizes: ["input_height": height, "input_width": width])
+        let shapes = maps.map { "[1, \($0.height), \($0.width), \($0.channels)]" }.joined(separator: " ")
+        return "\(o.outputPath): \(backbone.name) features of \(o.imagePath) (\(width)×\(height)), \(o.dtype.rawValue): \(shapes)"
+    }
+
+    /// Writes datasets stage0 … stageN as [1, H, W, C] with file attributes; the file appears only when complete.
+    public static func write(_ maps: [FeatureMap], to path: String, dtype: HDF5DType,
+                             attributes: [String: String], sizes: [String: Int]) throws {
+        try AtomicWrite.withTemporary(for: path) { tmp in
+            let file = try HDF5File.create(tmp)
+            for (s, m) in maps.enumerated() {
+                let ds = try file.createDataset("stage\(s)", dtype: dtype, shape: [1, m.height, m.width, m.channels])
+                try ds.writeFloats(rows: 0, m.data)
+            }
+            for (k, v) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(k, string: v) }
+            for (k, v) in sizes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(k, int: v) }
+            try file.close()
+        }
+    }
+}

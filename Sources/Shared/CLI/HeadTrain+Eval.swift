@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+
+/// `headtrain eval`: a trained head on a val cache, semseg metrics, per-class table, confusion.csv and metrics.json.
+public struct HeadTrainEval: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a trained head on a val feature cache (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
+
+    @Option(name: .customLong("run"), help: "Run directory; metrics.json and confusion.csv are written into it.")
+    var runDirectory: String
+    @Option(name: .customLong("val-cache"), help: "Val feature cache (from `extract val`).") var valCache: String
+    @Option(name: .long, help: "Head checkpoint (default: the run's latest).") var checkpoint: String?
+    @Option(name: .long, help: "Threads for the head.") var threads: Int = Parallel.defaultThreads
+    @Flag(name: .long, help: "Print metrics.json instead of the table.") var json = false
+    @Option(name: .customLong("save-predictions"), help: "Also write each prediction as an index PNG (ID.png) into this directory.")
+    var savePredictions: String?
+
+    public init() {}
+
+    public func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    public func run() throws {
+        let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory).path
+        let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)
+        setBLASThreads(threads)
+        let (eval, manifest) = try ValCacheEval.settings(directory: valCache)
+        guard manifest.config.backbone.hiddenSizes == head.config.stageChannels else {
+            throw DinoSegError(file: valCache, "features have stage channels \(manifest.config.backbone.hiddenSizes), the head (\(ckpt)) expects \(head.config.stageChannels)")
+        }
+        if !json {
+            print("evaluating \(head.config.variantName) from \(ckpt) on \(valCache) (\(manifest.imageIDs.count) images, backbone \(manifest.config.backbone.name))")
+        }
+        if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var saveError: Error? = nil
+        let result = try TrainAndEvaluate.evaluate(head, eval: eval, step: step, checkpoint: ckpt) { f, pred in
+            guard let dir = savePredictions, saveError == nil else { return }
+            do {
+                try ImageIO.writeGreyPNG(pred, width: f.geometry.originalWidth, height: f.geometry.originalHeight,
+                                         to: dir + "/" + f.id + ".png")
+            } catch { saveError = error }
+        }
+        if let e = saveError { throw e }
+        try result.write(to: runDirectory)
+        if json {
+            print(String(decoding: try result.jsonData(), as: UTF8.self))
+        } else {
+            print(result.report)
+            print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", result.seconds,
+                         Double(result.images) / max(result.seconds, 1e-9), runDirectory))
+        }
+    }
+}

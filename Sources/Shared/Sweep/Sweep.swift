@@ -1,0 +1,166 @@
+import Foundation
+
+// `headtrain sweep`: every requested head variant (and FPN width) trained on the same cache and evaluated with the same
+// protocol, then results.md, results.csv and report.html in the sweep directory. Variants without an FPN ignore the
+// widths and run once. A finished job (metrics.json beside a checkpoint at the last step) is not retrained.
+
+public struct SweepJob: Equatable {
+    public var variant: SweepVariant
+    public var width: Int?
+
+    public var name: String { variant.runName(width: width) }
+
+    /// Non-FPN variants once, FPN variants once per width, in the order given.
+    public static func plan(variants: [SweepVariant], widths: [Int]) -> [SweepJob] {
+        variants.flatMap { v in v.usesFPN ? widths.map { SweepJob(variant: v, width: $0) } : [SweepJob(variant: v, width: nil)] }
+    }
+
+    public func headConfig(stageChannels: [Int], outputStride: Int) -> HeadConfig {
+        HeadConfig(stageChannels: stageChannels, fpnWidth: width ?? 1024, outputStride: outputStride,
+                   useFPN: variant.usesFPN, usePPM: variant.usesPPM)
+    }
+}
+
+/// What the dataset behind a cache is, from its image ids; decides whether published numbers are shown.
+public enum DatasetKind: String, Codable {
+    case voc, synthetic, custom
+
+    public static func detect(imageIDs: [String]) -> DatasetKind {
+        if !imageIDs.isEmpty && imageIDs.allSatisfy({ $0.hasPrefix("synth_") }) { return .synthetic }
+        let vocID = { (id: String) -> Bool in
+            let parts = id.split(separator: "_")
+            return parts.count == 2 && parts[0].count == 4 && parts[1].count == 6 && parts.allSatisfy { $0.allSatisfy(\.isNumber) }
+        }
+        if !imageIDs.isEmpty && imageIDs.allSatisfy(vocID) { return .voc }
+        return .custom
+    }
+}
+
+public struct SweepSettings {
+    public var jobs: [SweepJob]
+    public var outputStride: Int
+    public var train: TrainOptions
+    public var evalEvery: Int
+    public var examples: Int
+    public var runDirectory: String
+    public var dataset: DatasetKind
+    /// Where the val photos are (for the report's examples), when known.
+    public var photoDirectory: String?
+
+    public init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
+                runDirectory: String, dataset: DatasetKind, photoDirectory: String?) {
+        self.jobs = jobs; self.outputStride = outputStride; self.train = train; self.evalEvery = evalEvery
+        self.examples = examples; self.runDirectory = runDirectory; self.dataset = dataset
+        self.photoDirectory = photoDirectory
+    }
+}
+
+public enum Sweep {
+    /// Trains and evaluates every job, then writes the tables and the report. Returns the entries in job order.
+    @discardableResult
+    public static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
+                           output: @escaping (String) -> Void) throws -> [SweepEntry] {
+        try FileManager.default.createDirectory(atPath: s.runDirectory, withIntermediateDirectories: true)
+        var entries: [SweepEntry] = []
+        var curves: [ReportCurves] = []
+        let stepsPerEpoch = source.samplesPerEpoch / s.train.batch
+        for (i, job) in s.jobs.enumerated() {
+            let config = job.headConfig(stageChannels: source.stageChannels, outputStride: s.outputStride)
+            let dir = s.runDirectory + "/" + job.name
+            output("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
+            let entry: SweepEntry
+            if let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) {
+                output("already trained and evaluated; \(done.result.summaryLine) (delete \(dir) to redo)")
+                entry = done
+            } else {
+                let trained = try TrainAndEvaluate.run(head: config, options: s.train, source: source, runDirectory: dir,
+                                                       eval: eval, evalEvery: s.evalEvery, output: output)
+                entry = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
+                                   epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
+                                   finalLoss: trained.finalLoss, result: trained.result)
+                try AtomicWrite.write(JSONEncoder().encode(entry), to: dir + "/sweep-entry.json")
+            }
+            entries.append(entry)
+            let history = (try? JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/eval-history.json")))) ?? []
+            curves.append(ReportCurves(loss: TrainAndEvaluate.lossCurve(runDirectory: dir, stepsPerEpoch: stepsPerEpoch,
+                                                                         bucket: max(1, stepsPerEpoch / 8)),
+                                       mIoU: history.map { [Double($0.epoch), $0.mIoU] }))
+            output("\(entry.modelName): \(entry.result.summaryLine)  [\(entry.result.protocolLine)]")
+            try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: [])
+            if StopSignal.isRequested {
+                output("stopped; run the same command again to continue (finished jobs are kept)")
+                return entries
+            }
+        }
+        let best = bestIndex(entries)
+        let examples = try best.map { try collectExamples(entries[$0], eval: eval, count: s.examples, photoDirectory: s.photoDirectory) } ?? []
+        try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: examples)
+        if let b = best {
+            try AtomicWrite.write(Data((entries[b].runDirectory + "\n").utf8), to: s.runDirectory + "/best.txt")
+            output("best: \(entries[b].modelName) \(entries[b].result.summaryLine) → \(entries[b].runDirectory)")
+        }
+        output("wrote \(s.runDirectory)/results.md, results.csv, report.html")
+        return entries
+    }
+
+    public static func bestIndex(_ entries: [SweepEntry]) -> Int? {
+        entries.indices.max { entries[$0].result.metrics.mIoU < entries[$1].result.metrics.mIoU }
+    }
+
+    /// A job whose run directory already holds its final evaluation.
+    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int) throws -> SweepEntry? {
+        guard let data = FileManager.default.contents(atPath: dir + "/sweep-entry.json"),
+              let entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
+              entry.variant == job.variant, entry.width == job.width, entry.outputStride == s.outputStride,
+              entry.epochs == s.train.epochs, entry.result.checkpointStep == s.train.epochs * stepsPerEpoch
+        else { return nil }
+        return entry
+    }
+
+    /// Predictions of the best head on the first `count` val images, with photos when they can be found.
+    static func collectExamples(_ entry: SweepEntry, eval: EvalSettings, count: Int, photoDirectory: String?) throws -> [ReportExample] {
+        guard count > 0 else { return [] }
+        let (head, _) = try RunCheckpoints.loadHead(entry.runDirectory + "/" + TrainAndEvaluate.checkpointName,
+                                                    threads: Parallel.defaultThreads)
+        let next = try eval.open(head.requiredStages)
+        var out: [ReportExample] = []
+        while out.count < count, let f = try next() {
+            let pred = try Evaluator.predict(head, features: f, evalProtocol: eval.evalProtocol)
+            let g = f.geometry
+            let photo = photoDirectory.flatMap { try? ImageIO.readRGB($0 + "/" + f.id + ".jpg") }
+                .flatMap { $0.width == g.originalWidth && $0.height == g.originalHeight ? $0 : nil }
+            out.append(ReportExample(id: f.id, photo: photo,
+                                     label: LabelImage(width: g.originalWidth, height: g.originalHeight, pixels: f.labelPixels),
+                                     prediction: LabelImage(width: g.originalWidth, height: g.originalHeight, pixels: pred)))
+        }
+        return out
+    }
+
+    /// The labels every output of the sweep carries.
+    public static func notes(_ s: SweepSettings, eval: EvalSettings, stepsPerEpoch: Int?) -> (title: String, warning: String?, notes: [String]) {
+        var warnings: [String] = []
+        if let note = eval.backboneNote { warnings.append(note) }
+        if s.dataset != .voc { warnings.append("\(s.dataset.rawValue.uppercased()) DATASET") }
+        let title = "DinoSeg sweep" + (warnings.isEmpty ? "" : " — " + warnings.joined(separator: ", "))
+        let warning = warnings.isEmpty ? nil
+            : warnings.joined(separator: ", ") + ": these numbers test the pipeline and are not comparable with the published DINOv3 results."
+        var notes = [
+            "Dataset: \(s.dataset == .voc ? "PASCAL VOC 2012 (published numbers shown beside ours)" : s.dataset == .synthetic ? "synthetic (extract synth)" : "custom")",
+            "Training: \(s.train.epochs) epochs, batch \(s.train.batch), lr \(s.train.lr) poly \(s.train.power), momentum \(s.train.momentum), weight decay \(s.train.weightDecay), seed \(s.train.seed); output stride \(s.outputStride)",
+        ]
+        if let n = stepsPerEpoch { notes.append("\(n) steps per epoch; evaluation every \(s.evalEvery == 0 ? "run (end only)" : "\(s.evalEvery) epoch(s)")") }
+        return (title, warning, notes)
+    }
+
+    static func writeOutputs(_ s: SweepSettings, entries: [SweepEntry], curves: [ReportCurves], eval: EvalSettings,
+                             examples: [ReportExample]) throws {
+        let (title, warning, notes) = Self.notes(s, eval: eval, stepsPerEpoch: nil)
+        let mdNotes = (warning.map { ["**\($0)**"] } ?? []) + notes
+        try AtomicWrite.write(Data(ResultsTable.markdown(entries, title: title, isVOC: s.dataset == .voc, notes: mdNotes).utf8),
+                              to: s.runDirectory + "/results.md")
+        try AtomicWrite.write(Data(ResultsTable.csv(entries).utf8), to: s.runDirectory + "/results.csv")
+        let html = try HTMLReport.render(title: title, notes: notes, warning: warning, entries: entries, curves: curves,
+                                         best: bestIndex(entries), examples: examples, isVOC: s.dataset == .voc)
+        try AtomicWrite.write(Data(html.utf8), to: s.runDirectory + "/report.html")
+    }
+}
