@@ -73,7 +73,8 @@ demo: deps release
 
 # ---------------------------------------------------------------------------------------------------------------
 # The real experiment: make voc VOC=/path/to/VOCdevkit/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny-pretrain-lvd1689m
-# Needs VOC 2012 + SBD (SegmentationClassAug, train_aug list) and the DINOv3 weights. See README "make voc" for time/disk.
+# Needs VOC 2012 + SBD (SegmentationClassAug, train_aug list; SBD=DIR if not under VOC) and the DINOv3 weights.
+# See README "make voc" for time and disk.
 VOC_VIEWS ?= 8
 VOC_EPOCHS ?= 50
 VOC_WIDTHS ?= 256,512,768,1024,2048
@@ -81,15 +82,19 @@ VOC_VARIANTS ?= head,ppm,fpn,fpn-ppm
 VOC_CACHE ?= cache/voc
 VOC_RUN ?= runs/voc
 VOC_OS ?= 8
+# Output stride 8 reads stages 1-3 only; stride 4 (what the published code ran) also needs stage 0 (53% of the bytes).
+VOC_STAGES_8 := 1,2,3
+VOC_STAGES_4 := 0,1,2,3
+VOC_STAGES ?= $(VOC_STAGES_$(VOC_OS))
 
 voc: deps release
 	@if [ -z "$(VOC)" ] || [ -z "$(WEIGHTS)" ]; then \
 	  echo "usage: make voc VOC=/path/to/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny (see README)"; exit 2; fi
-	$(BIN)/extract check-voc $(VOC)
+	$(BIN)/extract check-voc $(VOC) $(if $(SBD),--sbd $(SBD))
 	$(BIN)/extract train --data $(VOC) --list $(VOC)/ImageSets/Segmentation/train_aug.txt --weights $(WEIGHTS) \
-	  --views $(VOC_VIEWS) --out $(VOC_CACHE)-train
+	  --views $(VOC_VIEWS) --stages $(VOC_STAGES) --out $(VOC_CACHE)-train
 	$(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
-	  --mode slide --flip --out $(VOC_CACHE)-val
+	  --mode slide --flip --stages $(VOC_STAGES) --out $(VOC_CACHE)-val
 	$(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
-	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 10
+	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"
