@@ -5,6 +5,6 @@ public struct HeadTrainCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "headtrain",
         abstract: "Train, evaluate, sweep and apply FPN/PPM segmentation heads on cached backbone features.",
-        subcommands: [])
+        subcommands: [HeadTrainBench.self, HeadTrainPredict.self])
     public init() {}
 }

@@ -8,7 +8,8 @@ import Foundation
 public final class ConvNeXtBackbone: FeatureBackbone {
     public let weights: ConvNeXtWeights
     public var config: ConvNeXtConfig { weights.config }
-    public var name: String { config.modelName }
+    /// The name recorded in cache manifests; random weights say so, so every downstream number is labelled.
+    public var name: String { config.modelName + (weights.isRandom ? RandomCheckpoint.nameSuffix : "") }
     public var stageChannels: [Int] { config.hiddenSizes }
     public var stageStrides: [Int] { config.stageStrides }
     public var weightsSHA256: String { weights.sha256 }

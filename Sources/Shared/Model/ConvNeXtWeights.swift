@@ -74,6 +74,8 @@ public struct ConvNeXtWeights {
     public var source: String
     public var naming: ConvNeXtKeyNaming?
     public var sha256: String
+    /// Random weights (generated, or a file marked by `extract random-weights`): results are not DINOv3 results.
+    public var isRandom = false
 
     /// Loads `path`: a directory holding `model.safetensors` (+ `config.json`, else the size is inferred from the
     /// tensor shapes), or a `.safetensors` file (size inferred).
@@ -95,6 +97,7 @@ public struct ConvNeXtWeights {
         let cfg = try config ?? inferConfig(st, naming: naming)
         var w = try load(st, config: cfg, naming: naming)
         w.sha256 = try SHA256.hex(ofFile: file)
+        w.isRandom = st.metadata[RandomCheckpoint.metadataKey] == "true"
         return w
     }
 
@@ -195,7 +198,7 @@ public struct ConvNeXtWeights {
                 blocks: blocks))
         }
         return ConvNeXtWeights(config: config, stages: stages, source: "random(seed: \(seed))", naming: nil,
-                               sha256: hasher.finalizeHex())
+                               sha256: hasher.finalizeHex(), isRandom: true)
     }
 }
 

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+
+/// `extract train`: K augmented views per image → view-grouped HDF5 shards.
+public struct ExtractTrain: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Extract backbone features of K augmented 224x224 views per training image into a resumable shard cache.",
+        discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C stops after the current shard.")
+
+    @OptionGroup var dataset: DatasetOptions
+    @OptionGroup var cache: CacheWriteOptions
+    @Option(name: .long, help: "Augmented views per image (epoch e of training uses view e mod K).") var views: Int = 1
+    @Option(name: .long, help: "Seed of the augmentation (each (seed, image, view) is replayable).") var seed: UInt64 = 0
+
+    public init() {}
+
+    public func validate() throws {
+        guard views >= 1 else { throw ValidationError("--views must be ≥ 1") }
+    }
+
+    var options: TrainExtractionOptions {
+        var o = TrainExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
+        o.views = views; o.stages = cache.stageList; o.dtype = cache.dtype; o.shardSize = cache.shardSize ?? 256
+        o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.skipBad = cache.skipBad
+        o.stopAfterShards = cache.stopAfterShards
+        return o
+    }
+
+    public func run() throws {
+        let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
+        let manifest = try TrainExtraction.run(options, backbone: backbone)
+        if !manifest.complete {
+            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
+        }
+    }
+}

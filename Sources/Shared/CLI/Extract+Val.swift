@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+
+/// `extract val`: evaluation windows (SPEC §4) → HDF5 shards with geometry and original labels.
+public struct ExtractVal: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "val",
+        abstract: "Extract backbone features of the evaluation windows (long side 512, 224 windows, stride 150) into a shard cache.",
+        discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C stops after the current shard.")
+
+    @OptionGroup var dataset: DatasetOptions
+    @OptionGroup var cache: CacheWriteOptions
+    @Option(name: .long, help: "slide: 224x224 windows at the stride; whole: one pass on the padded image.") var mode: ValMode = .slide
+    @Flag(name: .long, help: "Also store the features of each horizontally flipped window.") var flip = false
+    @Option(name: .long, help: "Resize so the long side is this many pixels.") var longSide: Int = 512
+    @Option(name: .long, help: "Window stride (slide mode).") var stride: Int = 150
+
+    public init() {}
+
+    public func validate() throws {
+        guard longSide >= 32 else { throw ValidationError("--long-side must be ≥ 32") }
+        guard stride >= 1 else { throw ValidationError("--stride must be ≥ 1") }
+    }
+
+    var options: ValExtractionOptions {
+        var o = ValExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
+        o.mode = mode; o.flip = flip; o.longSide = longSide; o.stride = stride
+        o.stages = cache.stageList; o.dtype = cache.dtype; o.shardSize = cache.shardSize ?? 64
+        o.workers = cache.workers; o.batch = cache.batch; o.limit = dataset.limit; o.skipBad = cache.skipBad; o.stopAfterShards = cache.stopAfterShards
+        return o
+    }
+
+    public func run() throws {
+        let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
+        let manifest = try ValExtraction.run(options, backbone: backbone)
+        if !manifest.complete {
+            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
+        }
+    }
+}

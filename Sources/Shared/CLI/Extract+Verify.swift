@@ -1,0 +1,25 @@
+import ArgumentParser
+import Foundation
+
+/// `extract verify`: checks every shard of a cache against its manifest.
+public struct ExtractVerify: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "verify", abstract: "Check a feature cache: every shard's checksum, datasets and row counts against the manifest.")
+
+    @Argument(help: "Cache directory (holds manifest.json).") var directory: String
+    public init() {}
+
+    public func run() throws {
+        let report = try CacheVerifier.verify(directory: directory)
+        let m = report.manifest
+        let samples = m.shards.reduce(0) { $0 + $1.samples }, bytes = m.shards.reduce(0) { $0 + $1.bytes }
+        print("\(directory): \(m.kind.rawValue) cache, \(m.config.backbone.name), stages \(m.stages), \(m.config.dtype), "
+              + "\(m.shards.count)/\(m.plannedShards) shards, \(samples) samples, \(formatBytes(Double(bytes)))")
+        if !m.skipped.isEmpty { print("  \(m.skipped.count) image(s) were skipped at extraction (see manifest.json)") }
+        for p in report.problems { print("  problem: \(p)") }
+        if !report.problems.isEmpty {
+            throw DinoSegError(file: directory, "\(report.problems.count) problem(s); re-run the extract command to redo damaged or missing shards")
+        }
+        print("  OK: \(report.checkedShards) shards verified")
+    }
+}

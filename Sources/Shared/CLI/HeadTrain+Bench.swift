@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+
+/// Options that choose a head variant (shared by train and bench).
+public struct HeadVariantOptions: ParsableArguments {
+    @Option(name: .customLong("fpn-width"), help: "FPN channel width.") public var fpnWidth: Int = 1024
+    @Option(name: .customLong("output-stride"), help: "FPN output stride: 8 (F1..F3) or 4 (F0..F3).") public var outputStride: Int = 8
+    @Flag(name: .customLong("no-fpn"), help: "No FPN: the head runs on stage 3.") public var noFPN = false
+    @Flag(name: .customLong("no-ppm"), help: "No pyramid pooling module.") public var noPPM = false
+    public init() {}
+
+    public func validate() throws {
+        guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
+        guard fpnWidth >= 4 else { throw ValidationError("--fpn-width must be at least 4") }
+    }
+
+    public func headConfig(stageChannels: [Int]) -> HeadConfig {
+        HeadConfig(stageChannels: stageChannels, fpnWidth: fpnWidth, outputStride: outputStride, useFPN: !noFPN, usePPM: !noPPM)
+    }
+}
+
+/// `headtrain bench`: samples/s and GFLOP/s of a full training step on random tiny-backbone features, beside PyTorch.
+public struct HeadTrainBench: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training steps (forward + backward + SGD) of a head on random features, beside PyTorch eager.")
+
+    @OptionGroup public var variant: HeadVariantOptions
+    @Option(help: "Batch size.") public var batch: Int = 32
+    @Option(help: "Timed steps (after one warm-up step).") public var steps: Int = 3
+    @Option(help: "Threads (BLAS and the head's own loops).") public var threads: Int = Parallel.defaultThreads
+    @Flag(help: "One JSON object per line.") public var json = false
+    @Flag(name: .customLong("no-torch"), help: "Do not run the PyTorch comparison.") public var noTorch = false
+    @Option(name: .customLong("torch-script"), help: "The PyTorch benchmark script.")
+    public var torchScript: String = "scripts/bench_torch_head.py"
+
+    public init() {}
+
+    public func validate() throws {
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+
+    public func run() throws {
+        let head = variant.headConfig(stageChannels: [96, 192, 384, 768])
+        try head.validate()
+        let cfg = HeadBenchConfig(head: head, batch: batch, steps: steps, threads: threads)
+        if !json {
+            print("bench: \(head.variantName), batch \(batch), \(threads) threads, \(steps) timed steps, tiny-backbone features 56/28/14/7")
+        }
+        let r = try HeadBench.run(cfg)
+        var torchRate: Double?
+        if !noTorch { torchRate = try runTorch() }
+        if json {
+            var obj: [String: Any] = [
+                "impl": "swift", "variant": head.variantName, "fpn_width": head.fpnWidth, "output_stride": head.outputStride,
+                "fpn": head.useFPN, "ppm": head.usePPM, "batch": batch, "threads": threads, "steps": steps,
+                "samples_per_second": r.samplesPerSecond, "gflops_per_second": r.gflopsPerSecond,
+                "seconds_per_step": r.secondsPerStep, "gflop_per_step": r.gflopPerStep,
+                "activation_bytes": r.activationBytes, "parameters": r.parameterCount,
+            ]
+            if let torchRate { obj["torch_samples_per_second"] = torchRate; obj["ratio_vs_torch"] = r.samplesPerSecond / torchRate }
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(String(format: "activation memory: %.1f MiB (%.1f MiB per sample), parameters: %d",
+                         Double(r.activationBytes) / 1_048_576, Double(r.activationBytes) / 1_048_576 / Double(batch), r.parameterCount))
+            print(String(format: "swift:   %.2f samples/s, %.1f GFLOP/s (%.1f GFLOP per step, %.2f s/step)",
+                         r.samplesPerSecond, r.gflopsPerSecond, r.gflopPerStep, r.secondsPerStep))
+            if let torchRate {
+                print(String(format: "pytorch: %.2f samples/s  →  swift/pytorch = %.2f×", torchRate, r.samplesPerSecond / torchRate))
+            }
+        }
+    }
+
+    /// Runs the PyTorch script; nil (with a note) when python3/torch or the script is not available.
+    func runTorch() throws -> Double? {
+        guard FileManager.default.fileExists(atPath: torchScript) else {
+            if !json { print("pytorch: skipped (\(torchScript) not found; run from the repository root)") }
+            return nil
+        }
+        var args = [torchScript, "--fpn-width", "\(variant.fpnWidth)", "--output-stride", "\(variant.outputStride)",
+                    "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(threads)"]
+        if variant.noFPN { args.append("--no-fpn") }
+        if variant.noPPM { args.append("--no-ppm") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3"] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch {
+            if !json { print("pytorch: skipped (cannot run python3)") }
+            return nil
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0,
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last,
+              let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let rate = obj["samples_per_second"] as? Double else {
+            if !json { print("pytorch: skipped (torch not importable or the script failed)") }
+            return nil
+        }
+        return rate
+    }
+}

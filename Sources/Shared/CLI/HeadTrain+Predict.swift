@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+
+/// `headtrain predict`: backbone + trained head on new photos, with the evaluation protocol.
+public struct HeadTrainPredict: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Segment photos with the backbone and a trained head; writes index, colour and overlay PNGs per image.")
+
+    @Option(name: .customLong("run"), help: "Run directory (its latest checkpoint is used unless --checkpoint is given).")
+    var runDirectory: String?
+    @Option(name: .long, help: "Head checkpoint (.safetensors).") var checkpoint: String?
+    @Option(name: .long, help: "Backbone weights: directory with config.json + model.safetensors, or a .safetensors file.")
+    var weights: String
+    @Option(name: .long, help: "Output directory (default RUN/predictions).") var out: String?
+    @Option(name: .long, help: "Worker threads (default: all cores).") var threads: Int = Parallel.defaultThreads
+    @OptionGroup var protocolOptions: EvalProtocolOptions
+    @Argument(help: "JPEG or PNG images.") var images: [String]
+
+    public init() {}
+
+    public func validate() throws {
+        guard runDirectory != nil || checkpoint != nil else { throw ValidationError("pass --run DIR or --checkpoint FILE") }
+        guard out != nil || runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
+        guard !images.isEmpty else { throw ValidationError("give at least one image") }
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    public func run() throws {
+        let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory!).path
+        let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)
+        let backbone = try ConvNeXtBackbone(weightsPath: weights)
+        guard backbone.stageChannels == head.config.stageChannels else {
+            throw DinoSegError(file: weights, "backbone stage channels \(backbone.stageChannels) do not match the head's \(head.config.stageChannels) (\(ckpt))")
+        }
+        let outDir = out ?? runDirectory! + "/predictions"
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let p = protocolOptions.evalProtocol
+        let note = RandomCheckpoint.isRandom(weightsPath: weights) ? "; \(RandomCheckpoint.label)" : ""
+        print("predict: \(head.config.variantName), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)\(note)")
+        // Windows run in parallel through the backbone, one single-threaded BLAS per worker.
+        let savedBLAS = blasThreads()
+        setBLASThreads(1)
+        defer { setBLASThreads(savedBLAS) }
+        for path in images {
+            let start = Date()
+            let photo = try ImageIO.readRGB(path)
+            let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
+            let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
+            let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
+            print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
+                         Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
+        }
+    }
+}

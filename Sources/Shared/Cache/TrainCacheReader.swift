@@ -1,0 +1,222 @@
+// Reading a train cache: epoch e uses view e mod K. Order: shards of that view shuffled, then samples shuffled inside
+// a buffer of a few consecutive shards (reads stay local, order is still well mixed). Batches are assembled on a
+// background thread one ahead of the consumer, f16 converted to Float.
+import Foundation
+
+public struct SampleRef: Equatable {
+    public var shard: Int   // index into manifest.shards
+    public var row: Int
+}
+
+public struct TrainBatch {
+    public var count: Int
+    /// stage k → [count, Hk, Wk, Ck]
+    public var stages: [Int: [Float]]
+    /// [count, crop, crop]
+    public var labels: [UInt8]
+    public var stageShapes: [Int: (h: Int, w: Int, c: Int)]
+    /// Image index of each sample.
+    public var imageIndices: [Int]
+}
+
+/// Opens shard files on demand and keeps them open.
+final class ShardHandles {
+    let directory: String
+    private var open: [String: HDF5File] = [:]
+    private var datasets: [String: HDF5Dataset] = [:]
+    private let lock = NSLock()
+    init(directory: String) { self.directory = directory }
+
+    /// A dataset of a shard, opened once.
+    func dataset(_ file: String, _ name: String) throws -> HDF5Dataset {
+        let key = file + "/" + name
+        lock.lock()
+        if let d = datasets[key] { lock.unlock(); return d }
+        lock.unlock()
+        let d = try self.file(file).dataset(name)
+        lock.lock(); datasets[key] = d; lock.unlock()
+        return d
+    }
+
+    func file(_ name: String) throws -> HDF5File {
+        lock.lock(); defer { lock.unlock() }
+        if let f = open[name] { return f }
+        let f = try HDF5File.open("\(directory)/\(name)")
+        open[name] = f
+        return f
+    }
+}
+
+/// Checks that a manifest describes a complete cache of the expected kind whose shard files are present with the
+/// recorded sizes (the full checksum check is `extract verify`).
+func validateCache(directory: String, kind: CacheKind) throws -> CacheManifest {
+    let m = try CacheManifest.load(directory: directory)
+    guard m.kind == kind else {
+        throw DinoSegError(file: directory, "this is a \(m.kind.rawValue) cache, expected a \(kind.rawValue) cache")
+    }
+    guard m.complete else {
+        throw DinoSegError(file: directory, "cache is incomplete (\(m.shards.count) of \(m.plannedShards) shards); "
+                           + "re-run the extract command that created it to finish it")
+    }
+    for s in m.shards {
+        let path = "\(directory)/\(s.file)"
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        guard let size else { throw DinoSegError(file: path, "shard missing (run `extract verify \(directory)`)") }
+        if size != s.bytes {
+            throw DinoSegError(file: path, "shard is \(size) bytes, manifest says \(s.bytes) (run `extract verify \(directory)`)")
+        }
+    }
+    return m
+}
+
+public final class TrainCacheReader {
+    public let directory: String
+    public let manifest: CacheManifest
+    let handles: ShardHandles
+
+    public init(directory: String) throws {
+        self.directory = directory
+        manifest = try validateCache(directory: directory, kind: .train)
+        handles = ShardHandles(directory: directory)
+    }
+
+    /// Images per epoch (one view each).
+    public func samplesPerEpoch() -> Int {
+        manifest.shards.filter { $0.view == 0 }.reduce(0) { $0 + $1.samples }
+    }
+
+    public func stageShape(_ k: Int) -> (h: Int, w: Int, c: Int) {
+        let s = manifest.trainStageSize(stage: k)
+        return (s, s, manifest.channels(stage: k))
+    }
+
+    /// Shards mixed together in the shuffle buffer.
+    public static let shuffleBufferShards = 4
+
+    public func epochOrder(epoch: Int, seed: UInt64) -> [SampleRef] {
+        let view = epoch % max(1, manifest.views)
+        var shardOrder = manifest.shards.indices.filter { manifest.shards[$0].view == view }
+        var rng = SplitMix64(seed: seed, epoch, 1)
+        shardOrder.shuffle(using: &rng)
+        var order: [SampleRef] = []
+        var group = 0
+        for start in stride(from: 0, to: shardOrder.count, by: TrainCacheReader.shuffleBufferShards) {
+            var buffer: [SampleRef] = []
+            for s in shardOrder[start..<min(shardOrder.count, start + TrainCacheReader.shuffleBufferShards)] {
+                for r in 0..<manifest.shards[s].samples { buffer.append(SampleRef(shard: s, row: r)) }
+            }
+            var g = SplitMix64(seed: seed, epoch, 2, group)
+            buffer.shuffle(using: &g)
+            order += buffer
+            group += 1
+        }
+        return order
+    }
+
+    /// Full batches of epoch `epoch` from batch `startBatch` on (the last partial batch is dropped).
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int = 0, stages: [Int]) -> BatchStream {
+        let order = epochOrder(epoch: epoch, seed: seed)
+        let count = order.count / max(1, batchSize)
+        let groups = (min(startBatch, count)..<count).map { b in Array(order[(b * batchSize)..<((b + 1) * batchSize)]) }
+        return BatchStream(groups: groups) { [self] refs in try self.readBatch(refs, stages: stages) }
+    }
+
+    /// Reads the given samples into one batch.
+    public func readBatch(_ refs: [SampleRef], stages: [Int]) throws -> TrainBatch {
+        for k in stages where !manifest.stages.contains(k) {
+            throw DinoSegError(file: directory, "stage \(k) is not in this cache (it has stages \(manifest.stages))")
+        }
+        let n = refs.count, crop = manifest.config.crop
+        var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
+        var out: [Int: [Float]] = [:]
+        for k in stages {
+            let s = stageShape(k)
+            shapes[k] = s
+            out[k] = [Float](repeating: 0, count: n * s.h * s.w * s.c)
+        }
+        var labels = [UInt8](repeating: 0, count: n * crop * crop)
+        var indices = [Int](repeating: 0, count: n)
+        for (i, ref) in refs.enumerated() {
+            let file = manifest.shards[ref.shard].file
+            for k in stages {
+                let per = shapes[k]!.h * shapes[k]!.w * shapes[k]!.c
+                let ds = try handles.dataset(file, "stage\(k)")
+                try out[k]!.withUnsafeMutableBufferPointer { buf in
+                    try ds.read(rows: ref.row, count: 1, into: UnsafeMutableBufferPointer(rebasing: buf[(i * per)..<((i + 1) * per)]))
+                }
+            }
+            let lab = try handles.dataset(file, "label").readUInt8(rows: ref.row, count: 1)
+            labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
+            indices[i] = Int(try handles.dataset(file, "image_index").readInt32(rows: ref.row, count: 1)[0])
+        }
+        return TrainBatch(count: n, stages: out, labels: labels, stageShapes: shapes, imageIndices: indices)
+    }
+}
+
+/// Batches produced one ahead on a background thread. Iterate with `nextBatch()` (throws on a read error), or as a
+/// Sequence (stops at the first error, which is then in `failure`).
+public final class BatchStream: Sequence, IteratorProtocol {
+    public let count: Int
+    public private(set) var failure: Error?
+    private let prefetch: Prefetcher<TrainBatch>
+
+    init(groups: [[SampleRef]], read: @escaping ([SampleRef]) throws -> TrainBatch) {
+        count = groups.count
+        prefetch = Prefetcher(count: groups.count, depth: 2) { i in try read(groups[i]) }
+    }
+
+    public func nextBatch() throws -> TrainBatch? { try prefetch.next() }
+
+    public func next() -> TrainBatch? {
+        do { return try prefetch.next() } catch { failure = error; return nil }
+    }
+}
+
+/// Produces items 0..<count in order on a background thread, at most `depth` ahead of the consumer. The thread
+/// stops after a failure, at the end, or when the prefetcher is released.
+final class Prefetcher<T> {
+    private final class State {
+        let cond = NSCondition()
+        var ready: [Int: Result<T, Error>] = [:]
+        var consumed = 0
+        var cancelled = false
+        var producerDone = false
+    }
+    private let state = State()
+    private let count: Int
+
+    init(count: Int, depth: Int, produce: @escaping (Int) throws -> T) {
+        self.count = count
+        let s = state
+        let thread = Thread {
+            defer { s.cond.lock(); s.producerDone = true; s.cond.broadcast(); s.cond.unlock() }
+            for i in 0..<count {
+                s.cond.lock()
+                while !s.cancelled && i >= s.consumed + depth { s.cond.wait() }
+                let stop = s.cancelled
+                s.cond.unlock()
+                if stop { return }
+                let r = Result { try produce(i) }
+                s.cond.lock(); s.ready[i] = r; s.cond.broadcast(); s.cond.unlock()
+                if case .failure = r { return }
+            }
+        }
+        thread.start()
+    }
+
+    deinit {
+        state.cond.lock(); state.cancelled = true; state.cond.broadcast(); state.cond.unlock()
+    }
+
+    func next() throws -> T? {
+        let s = state
+        s.cond.lock()
+        defer { s.cond.unlock() }
+        guard s.consumed < count else { return nil }
+        while s.ready[s.consumed] == nil && !s.producerDone { s.cond.wait() }
+        guard let r = s.ready.removeValue(forKey: s.consumed) else { return nil }
+        s.consumed += 1
+        s.cond.broadcast()
+        return try r.get()
+    }
+}

@@ -1,0 +1,172 @@
+// `extract train`: K augmented views of every image through the frozen backbone, into view-grouped shards.
+import Foundation
+
+public struct TrainExtractionOptions {
+    public var dataRoot: String
+    public var list: String
+    public var out: String
+    public var views = 1
+    public var stages = [0, 1, 2, 3]
+    public var dtype = HDF5DType.f16
+    public var shardSize = 256
+    public var workers = Parallel.defaultThreads
+    /// Images per backbone call in each worker.
+    public var batch = 4
+    public var seed: UInt64 = 0
+    public var limit: Int? = nil
+    public var skipBad = false
+    /// Test hook (and hidden CLI option): stop as if interrupted after this many shards of this run.
+    public var stopAfterShards: Int? = nil
+    public var quiet = false
+    public var recipe = AugmentationRecipe()
+
+    public init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+}
+
+/// Train shards: view v holds shards v·S ..< (v+1)·S, each with `shardSize` consecutive images (the last fewer).
+public func planTrainShards(imageCount: Int, views: Int, shardSize: Int) -> [ShardPlan] {
+    let perView = (imageCount + shardSize - 1) / shardSize
+    var plans: [ShardPlan] = []
+    for v in 0..<views {
+        for s in 0..<perView {
+            plans.append(ShardPlan(index: v * perView + s, view: v,
+                                   images: Array((s * shardSize)..<min(imageCount, (s + 1) * shardSize))))
+        }
+    }
+    return plans
+}
+
+struct TrainSink: ShardSink {
+    let directory: String
+    let config: CacheConfig
+    let shapes: [Int: (Int, Int, Int)]
+    var writer: TrainShardWriter? = nil
+
+    mutating func begin(_ plan: ShardPlan) throws {
+        writer = try TrainShardWriter(directory: directory, config: config, index: plan.index, view: plan.view, shapes: shapes)
+    }
+    mutating func append(_ result: TrainSample) throws { try writer!.append(result) }
+    mutating func finish() throws -> CacheShardEntry { defer { writer = nil }; return try writer!.finish() }
+    mutating func abandon() { writer?.abandon(); writer = nil }
+}
+
+public enum TrainExtraction {
+    /// Runs (or resumes) the extraction; returns the manifest as saved.
+    @discardableResult
+    public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone,
+                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
+        let dataset = try SegmentationDataset(root: o.dataRoot, list: o.list)
+        let samples = o.limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
+        if !o.skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
+        guard o.stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {
+            throw DinoSegError("--stages \(o.stages): the backbone has stages 0...\(backbone.stageChannels.count - 1)")
+        }
+        let config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
+                                 dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
+                                 dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
+                                 imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad)
+        let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
+        try CacheDirectory.prepare(o.out)
+        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [])
+        var manifest = try CacheDirectory.resume(directory: o.out, fresh: fresh, log: log)
+        let done = Set(manifest.shards.map(\.index))
+        let pending = plans.filter { !done.contains($0.index) }
+
+        // The plan.
+        let crop = o.recipe.crop
+        let sampleBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: crop,
+                                                      width: crop, dtype: o.dtype) + crop * crop + 8
+        let pendingSamples = pending.reduce(0) { $0 + $1.images.count }
+        let needed = Double(pendingSamples * sampleBytes)
+        log("extract train: \(samples.count) images × \(o.views) views = \(samples.count * o.views) samples in \(plans.count) shards "
+            + "(\(o.shardSize) per shard, grouped by view); \(pending.count) shards to do")
+        log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), seed \(o.seed), "
+            + "\(o.workers) workers")
+        log("  augmentation: \(o.recipe.summary)")
+        log("  output \(o.out): about \(formatBytes(Double(sampleBytes))) per sample, \(formatBytes(needed)) to write"
+            + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
+        try CacheDirectory.checkDisk(o.out, needed: needed)
+        try manifest.save(directory: o.out)
+        if pending.isEmpty { log("nothing to do: all \(plans.count) shards are present and verified"); return manifest }
+
+        setBLASThreads(1)
+        let secondsPerImage = CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: crop)
+        let estimate = Double(pendingSamples) * secondsPerImage / Double(max(1, min(o.workers, ProcessInfo.processInfo.activeProcessorCount)))
+        log(String(format: "  estimated time %@ (probe: %.2f s per image per worker)", formatDuration(estimate), secondsPerImage))
+
+        let progress = ProgressLine(total: pendingSamples, label: "images", quiet: o.quiet)
+        let recipe = o.recipe, seed = o.seed, stages = o.stages
+        let pipeline = ExtractionPipeline<TrainSink>(shards: pending, workers: o.workers, batch: o.batch, skipBad: o.skipBad,
+                                                     stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
+            // Decode and augment each image (failures stay per image), then one backbone call for the batch.
+            let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
+                Result {
+                    let (img, lab) = try loadSample(samples[job.image])
+                    var rng = augmentationRNG(seed: seed, imageIndex: job.image, view: job.view)
+                    let (cropped, label, _) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
+                    return (normalise(cropped), label.pixels)
+                }
+            }
+            let inputs = prepared.compactMap { try? $0.get().input }
+            var maps = forwardBatch(backbone, inputs: inputs, height: crop, width: crop, stages: stages).makeIterator()
+            return zip(jobs, prepared).map { job, p in
+                p.map { TrainSample(imageIndex: job.image, view: job.view, features: maps.next()!, label: $0.label) }
+            }
+        }
+        var shapes: [Int: (Int, Int, Int)] = [:]
+        for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
+        var sink = TrainSink(directory: o.out, config: config, shapes: shapes)
+
+        InterruptHandler.install()
+        defer { InterruptHandler.uninstall() }
+        let start = Date()
+        let outcome: PipelineOutcome
+        do {
+            outcome = try pipeline.run(sink: &sink) { entry, skipped in
+                manifest.shards.append(entry)
+                manifest.shards.sort { $0.index < $1.index }
+                for s in skipped {
+                    let line = "\(samples[s.image].id): \(s.reason)"
+                    if !manifest.skipped.contains(line) { manifest.skipped.append(line) }
+                }
+                try manifest.save(directory: o.out)
+            }
+        } catch {
+            progress.finishLine()
+            throw error
+        }
+        progress.finishLine()
+        let elapsed = Date().timeIntervalSince(start)
+        let written = outcome.finished.reduce(0) { $0 + $1.samples }
+        log(String(format: "wrote %d shards (%d samples) in %@, %.2f images/s", outcome.finished.count, written,
+                   formatDuration(elapsed), Double(written + outcome.skipped.count) / max(elapsed, 1e-9)))
+        if !manifest.skipped.isEmpty { log("skipped \(manifest.skipped.count) bad image(s), listed in the manifest") }
+        if outcome.stoppedEarly {
+            log("stopped early: \(manifest.shards.count) of \(manifest.plannedShards) shards are done; re-run the same command to resume")
+        }
+        return manifest
+    }
+}
+
+/// One backbone call for several same-sized inputs when the backbone supports it (ConvNeXt's batched forward reuses
+/// each weight load for all images), else one call per input.
+func forwardBatch(_ backbone: FeatureBackbone, inputs: [[Float]], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+    if inputs.isEmpty { return [] }
+    guard inputs.count > 1, let convnext = backbone as? ConvNeXtBackbone else {
+        return inputs.map { x in x.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: height, width: width, stages: stages) } }
+    }
+    let pointers = inputs.map { x -> UnsafeMutablePointer<Float> in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: x.count)
+        p.initialize(from: x, count: x.count)
+        return p
+    }
+    defer { pointers.forEach { $0.deallocate() } }
+    return convnext.forward(images: pointers.map { UnsafePointer($0) }, height: height, width: width, stages: stages)
+}
+
+extension SegmentationDataset {
+    init(copying d: SegmentationDataset, samples: [SegmentationSample]) {
+        self = d
+        self.samples = samples
+    }
+}

@@ -1,0 +1,200 @@
+// `extract val`: the evaluation protocol of SPEC §4 stored as features. Each image is resized so its long side is
+// `longSide` (bilinear, half-pixel), padded to at least crop×crop with the mean colour (half before, rest after), and
+// normalised; then either every 224×224 window at stride 150 (slide) or the whole padded canvas (whole) goes through
+// the backbone, with --flip also the horizontally flipped window. The original-resolution label is stored alongside.
+import Foundation
+
+public struct ValExtractionOptions {
+    public var dataRoot: String
+    public var list: String
+    public var out: String
+    public var mode = ValMode.slide
+    public var flip = false
+    public var longSide = 512
+    public var crop = 224
+    public var stride = 150
+    public var stages = [0, 1, 2, 3]
+    public var dtype = HDF5DType.f16
+    /// Images per shard.
+    public var shardSize = 64
+    public var workers = Parallel.defaultThreads
+    /// Windows per backbone call.
+    public var batch = 4
+    public var limit: Int? = nil
+    public var skipBad = false
+    public var stopAfterShards: Int? = nil
+    public var quiet = false
+
+    public init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+
+    var protocolSummary: String {
+        "\(mode.rawValue): resize long side \(longSide) bilinear, pad to \(crop) with mean"
+            + (mode == .slide ? ", \(crop)x\(crop) windows stride \(stride) (last aligned to border)" : ", whole padded image")
+            + (flip ? ", plus horizontal flip" : "")
+    }
+}
+
+/// Spatial size of stage k for an input of `pixels` (floor division by 4, then by 2 per stage).
+public func stageSize(_ pixels: Int, stage k: Int) -> Int {
+    var s = pixels / 4
+    for _ in 0..<k { s /= 2 }
+    return s
+}
+
+/// Resized, padded and normalised canvas of one image: [paddedH, paddedW, 3].
+public func evalCanvas(_ image: RGBImage, geometry g: EvalGeometry) -> FloatImage {
+    let resized = scaleImage(FloatImage(image), outWidth: g.resizedWidth, outHeight: g.resizedHeight)
+    var p = CropPadding(height: 0, width: 0, crop: 0)
+    p.top = g.padTop; p.bottom = g.paddedHeight - g.resizedHeight - g.padTop
+    p.left = g.padLeft; p.right = g.paddedWidth - g.resizedWidth - g.padLeft
+    let padded = padImage(resized, p, value: VOC.mean)
+    return FloatImage(width: padded.width, height: padded.height, data: normalise(padded))
+}
+
+/// Window rectangles (y, x, h, w) of the protocol in the padded canvas.
+public func evalWindows(_ g: EvalGeometry, mode: ValMode, crop: Int, stride: Int) -> [(y: Int, x: Int, h: Int, w: Int)] {
+    switch mode {
+    case .whole: return [(0, 0, g.paddedHeight, g.paddedWidth)]
+    case .slide:
+        return SlidingWindow.windows(height: g.paddedHeight, width: g.paddedWidth, crop: crop, stride: stride)
+            .map { ($0.y, $0.x, crop, crop) }
+    }
+}
+
+struct ValSink: ShardSink {
+    let directory: String
+    let config: CacheConfig
+    let shapes: [Int: (Int, Int, Int)]
+    var writer: ValShardWriter? = nil
+
+    mutating func begin(_ plan: ShardPlan) throws {
+        writer = try ValShardWriter(directory: directory, config: config, index: plan.index, shapes: shapes)
+    }
+    mutating func append(_ result: ValSample) throws { try writer!.append(result) }
+    mutating func finish() throws -> CacheShardEntry { defer { writer = nil }; return try writer!.finish() }
+    mutating func abandon() { writer?.abandon(); writer = nil }
+}
+
+public enum ValExtraction {
+    @discardableResult
+    public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone,
+                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
+        let dataset = try SegmentationDataset(root: o.dataRoot, list: o.list)
+        let samples = o.limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
+        if !o.skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
+        guard o.stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {
+            throw DinoSegError("--stages \(o.stages): the backbone has stages 0...\(backbone.stageChannels.count - 1)")
+        }
+        var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
+                                 augmentation: o.protocolSummary, seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
+                                 listFile: absolutePath(dataset.listPath), imageCount: samples.count,
+                                 shardSize: o.shardSize, skipBad: o.skipBad)
+        config.mode = o.mode; config.flip = o.flip; config.longSide = o.longSide; config.stride = o.stride
+        let perShard = o.shardSize
+        let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
+            ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
+        }
+        try CacheDirectory.prepare(o.out)
+        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [])
+        var manifest = try CacheDirectory.resume(directory: o.out, fresh: fresh, log: log)
+        let done = Set(manifest.shards.map(\.index))
+        let pending = plans.filter { !done.contains($0.index) }
+        let pendingImages = pending.reduce(0) { $0 + $1.images.count }
+
+        // Storage shape of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.
+        let side = o.mode == .slide ? o.crop : max(o.longSide, o.crop)
+        var shapes: [Int: (Int, Int, Int)] = [:]
+        for k in o.stages { shapes[k] = (stageSize(side, stage: k), stageSize(side, stage: k), backbone.stageChannels[k]) }
+        // Typical VOC image 500×375 → 512×384 canvas: 6 windows when sliding.
+        let typical = EvalGeometry(height: 375, width: 500, longSide: o.longSide, crop: o.crop)
+        let windowsPerImage = evalWindows(typical, mode: o.mode, crop: o.crop, stride: o.stride).count * (o.flip ? 2 : 1)
+        let windowBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: side,
+                                                      width: side, dtype: o.dtype) + 20
+        let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
+        log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
+        log("  protocol: \(o.protocolSummary)")
+        log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers")
+        log("  output \(o.out): about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"
+            + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
+        try CacheDirectory.checkDisk(o.out, needed: needed)
+        try manifest.save(directory: o.out)
+        if pending.isEmpty { log("nothing to do: all \(plans.count) shards are present and verified"); return manifest }
+
+        setBLASThreads(1)
+        let probe = CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: o.crop)
+        let cropArea = Double(o.crop * o.crop)
+        let windowCost = o.mode == .slide ? probe : probe * Double(typical.paddedHeight * typical.paddedWidth) / cropArea
+        let estimate = Double(pendingImages * windowsPerImage) * windowCost / Double(max(1, min(o.workers, ProcessInfo.processInfo.activeProcessorCount)))
+        log(String(format: "  estimated time %@ (probe: %.2f s per 224x224 window per worker)", formatDuration(estimate), probe))
+
+        let progress = ProgressLine(total: pendingImages, label: "images", quiet: o.quiet)
+        let (mode, flip, crop, strideV, longSide, stages) = (o.mode, o.flip, o.crop, o.stride, o.longSide, o.stages)
+        let batch = o.batch
+        // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
+        let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, lookAhead: 2 * o.workers, skipBad: o.skipBad,
+                                                   stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
+            jobs.map { job in
+                Result {
+                    let (img, lab) = try loadSample(samples[job.image])
+                    let g = EvalGeometry(height: img.height, width: img.width, longSide: longSide, crop: crop)
+                    let canvas = evalCanvas(img, geometry: g)
+                    var inputs: [(y: Int, x: Int, h: Int, w: Int, flipped: Bool, data: [Float])] = []
+                    for r in evalWindows(g, mode: mode, crop: crop, stride: strideV) {
+                        let region = (r.h == canvas.height && r.w == canvas.width) ? canvas : cropRegion(canvas, r.y, r.x, r.h, r.w)
+                        inputs.append((r.y, r.x, r.h, r.w, false, region.data))
+                        if flip { inputs.append((r.y, r.x, r.h, r.w, true, flipImage(region).data)) }
+                    }
+                    // All windows of an image have one size: run them through the backbone in batches.
+                    var windows: [ValWindow] = []
+                    for start in stride(from: 0, to: inputs.count, by: batch) {
+                        let chunk = Array(inputs[start..<min(inputs.count, start + batch)])
+                        let maps = forwardBatch(backbone, inputs: chunk.map(\.data), height: chunk[0].h, width: chunk[0].w, stages: stages)
+                        for (w, m) in zip(chunk, maps) {
+                            windows.append(ValWindow(y: w.y, x: w.x, height: w.h, width: w.w, flipped: w.flipped, features: m))
+                        }
+                    }
+                    return ValSample(imageIndex: job.image, geometry: g, label: lab.pixels, windows: windows)
+                }
+            }
+        }
+        var sink = ValSink(directory: o.out, config: config, shapes: shapes)
+        InterruptHandler.install()
+        defer { InterruptHandler.uninstall() }
+        let start = Date()
+        let outcome: PipelineOutcome
+        do {
+            outcome = try pipeline.run(sink: &sink) { entry, skipped in
+                manifest.shards.append(entry)
+                manifest.shards.sort { $0.index < $1.index }
+                for s in skipped {
+                    let line = "\(samples[s.image].id): \(s.reason)"
+                    if !manifest.skipped.contains(line) { manifest.skipped.append(line) }
+                }
+                try manifest.save(directory: o.out)
+            }
+        } catch {
+            progress.finishLine()
+            throw error
+        }
+        progress.finishLine()
+        let elapsed = Date().timeIntervalSince(start)
+        let images = outcome.finished.reduce(0) { $0 + $1.images }, windows = outcome.finished.reduce(0) { $0 + $1.samples }
+        log(String(format: "wrote %d shards (%d images, %d windows) in %@, %.2f images/s", outcome.finished.count, images, windows,
+                   formatDuration(elapsed), Double(images + outcome.skipped.count) / max(elapsed, 1e-9)))
+        if !manifest.skipped.isEmpty { log("skipped \(manifest.skipped.count) bad image(s), listed in the manifest") }
+        if outcome.stoppedEarly {
+            log("stopped early: \(manifest.shards.count) of \(manifest.plannedShards) shards are done; re-run the same command to resume")
+        }
+        return manifest
+    }
+}
+
+/// Rectangle (y, x, h, w) of a float image.
+func cropRegion(_ image: FloatImage, _ y: Int, _ x: Int, _ h: Int, _ w: Int) -> FloatImage {
+    var out = [Float](repeating: 0, count: h * w * 3)
+    for r in 0..<h {
+        let s = ((y + r) * image.width + x) * 3
+        for i in 0..<(w * 3) { out[r * w * 3 + i] = image.data[s + i] }
+    }
+    return FloatImage(width: w, height: h, data: out)
+}

@@ -1,0 +1,91 @@
+import Foundation
+
+// What one evaluation produced, how it is printed, and the files it leaves in the run directory
+// (metrics.json, confusion.csv). Every printout carries the protocol so no number travels without it.
+
+public struct EvalResult: Codable, Equatable {
+    public var evalProtocol: EvalProtocol
+    /// Training step of the evaluated checkpoint (nil when unknown).
+    public var checkpointStep: Int?
+    public var checkpoint: String?
+    public var images: Int
+    public var confusion: ConfusionMatrix
+    public var metrics: SegmentationMetrics
+    /// Printed beside every number when the features do not come from real DINOv3 weights.
+    public var backboneNote: String?
+    public var seconds: Double
+
+    public init(evalProtocol: EvalProtocol, checkpointStep: Int?, checkpoint: String?, images: Int,
+                confusion: ConfusionMatrix, backboneNote: String?, seconds: Double) {
+        self.evalProtocol = evalProtocol; self.checkpointStep = checkpointStep; self.checkpoint = checkpoint
+        self.images = images; self.confusion = confusion; self.metrics = SegmentationMetrics(confusion)
+        self.backboneNote = backboneNote; self.seconds = seconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case evalProtocol = "protocol", checkpointStep = "checkpoint_step", checkpoint, images, confusion, metrics
+        case backboneNote = "backbone_note", seconds
+    }
+
+    /// "protocol: slide 224×224 stride 150, flip on, long side 512; checkpoint step 1234 (…); 1449 images"
+    public var protocolLine: String {
+        var s = "protocol: \(evalProtocol)"
+        if let step = checkpointStep { s += "; checkpoint step \(step)" }
+        if let c = checkpoint { s += " (\((c as NSString).lastPathComponent))" }
+        s += "; \(images) images"
+        if let note = backboneNote { s += "; \(note)" }
+        return s
+    }
+
+    public var summaryLine: String {
+        String(format: "mIoU %.4f  mAcc %.4f  allAcc %.4f", metrics.mIoU, metrics.mAcc, metrics.allAcc)
+    }
+
+    /// Per-class table: index, name, IoU, accuracy, pixels labelled.
+    public func classTable(names: [String] = VOC.classNames) -> String {
+        let target = confusion.target
+        var lines = ["class  name          IoU     Acc     pixels"]
+        for c in 0..<confusion.classes {
+            let name = c < names.count ? names[c] : "class\(c)"
+            lines.append(String(format: "%5d  %@ %.4f  %.4f  %lld", c, name.padding(toLength: 13, withPad: " ", startingAt: 0),
+                                metrics.iou[c], metrics.accuracy[c], target[c]))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Everything a person reads after `headtrain eval`.
+    public var report: String {
+        [protocolLine, summaryLine, classTable(), protocolLine].joined(separator: "\n")
+    }
+
+    /// 21×21 raw counts, header row of predicted class names, one row per ground-truth class.
+    public func confusionCSV(names: [String] = VOC.classNames) -> String {
+        let k = confusion.classes
+        var lines = ["label\\prediction," + (0..<k).map { names[$0] }.joined(separator: ",")]
+        for t in 0..<k {
+            lines.append(names[t] + "," + (0..<k).map { String(confusion[t, $0]) }.joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public func jsonData() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(self)
+    }
+
+    /// Writes metrics.json and confusion.csv into `directory` (atomically).
+    public func write(to directory: String, prefix: String = "") throws {
+        try AtomicWrite.write(jsonData(), to: directory + "/\(prefix)metrics.json")
+        try AtomicWrite.write(Data(confusionCSV().utf8), to: directory + "/\(prefix)confusion.csv")
+    }
+
+    public static func read(_ path: String) throws -> EvalResult {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DinoSegError(file: path, "cannot read metrics")
+        }
+        do { return try JSONDecoder().decode(EvalResult.self, from: data) } catch {
+            throw DinoSegError(file: path, "not a metrics.json written by headtrain eval (\(error))")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+// Finding and loading the head checkpoint of a run directory, whatever the trainer named its files: every
+// `*.safetensors` in the run directory (and its `checkpoints/` subdirectory) that carries a head config is a
+// candidate, and the one with the highest training step wins.
+
+public enum RunCheckpoints {
+    public struct Found {
+        public var path: String
+        public var step: Int?
+    }
+
+    /// Candidate checkpoints of a run, ordered by step (unknown steps first).
+    public static func list(run: String) throws -> [Found] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: run, isDirectory: &isDir), isDir.boolValue else {
+            throw DinoSegError(file: run, "run directory not found")
+        }
+        var found: [Found] = []
+        for dir in [run, run + "/checkpoints"] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for name in names where name.hasSuffix(".safetensors") && !name.hasPrefix(".") {
+                let path = dir + "/" + name
+                guard let file = try? SafetensorsFile(path: path), file.metadata["config"] != nil else { continue }
+                let step = file.metadata["progress"].flatMap { try? JSONDecoder().decode(TrainProgress.self, from: Data($0.utf8)) }?.step
+                found.append(Found(path: path, step: step))
+            }
+        }
+        return found.sorted { ($0.step ?? -1, $0.path) < ($1.step ?? -1, $1.path) }
+    }
+
+    /// The latest checkpoint of a run.
+    public static func latest(run: String) throws -> Found {
+        guard let last = try list(run: run).last else {
+            throw DinoSegError(file: run, "no head checkpoint (*.safetensors with a head config) in the run directory; train first or pass --checkpoint")
+        }
+        return last
+    }
+
+    /// A head in eval mode with the checkpoint's weights, and the checkpoint's training step.
+    public static func loadHead(_ path: String, threads: Int) throws -> (head: SegmentationHead, step: Int?) {
+        let config = try HeadCheckpoint.config(of: path)
+        let head = try SegmentationHead(config: config, threads: threads)
+        let progress = try HeadCheckpoint.load(path, into: head)
+        return (head, progress?.step)
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+
+// Turning per-window logits into a full-resolution prediction (SPEC §4, semseg's scale_process):
+//
+//   for every window (and its horizontal flip): softmax over classes, flip back, add into a padded-size canvas and
+//   count the windows covering each pixel → divide → cut the padding → bilinear resize to the original size → argmax.
+//
+// A window and its flipped twin each add once, so dividing by the count averages the pair first and the overlapping
+// positions second — the same numbers as semseg's (softmax + flipped softmax) / 2 per window.
+//
+// Layouts: logits of one window [height, width, classes]; canvas [paddedHeight, paddedWidth, classes]; all NHWC.
+
+/// Slide (224×224 windows, stride 150) or whole image (one window covering the padded canvas).
+public enum EvalMode: String, Codable, CaseIterable {
+    case slide, whole
+}
+
+/// Everything that decides which numbers an evaluation produces; printed with every result.
+public struct EvalProtocol: Codable, Equatable, CustomStringConvertible {
+    public var mode: EvalMode
+    public var flip: Bool
+    public var crop: Int
+    public var stride: Int
+    public var longSide: Int
+
+    public init(mode: EvalMode = .slide, flip: Bool = true, crop: Int = 224, stride: Int = 150, longSide: Int = 512) {
+        self.mode = mode; self.flip = flip; self.crop = crop; self.stride = stride; self.longSide = longSide
+    }
+
+    public var description: String {
+        let windows = mode == .slide ? "slide \(crop)×\(crop) stride \(stride)" : "whole image (padded to ≥\(crop))"
+        return "\(windows), flip \(flip ? "on" : "off"), long side \(longSide)"
+    }
+
+    public func geometry(height: Int, width: Int) -> EvalGeometry {
+        EvalGeometry(height: height, width: width, longSide: longSide, crop: crop)
+    }
+
+    /// Size of every window on the padded canvas.
+    public func windowSize(_ g: EvalGeometry) -> (height: Int, width: Int) {
+        mode == .slide ? (crop, crop) : (g.paddedHeight, g.paddedWidth)
+    }
+
+    /// Windows in evaluation order: row-major positions, each followed by its flipped twin when flip is on.
+    public func windows(_ g: EvalGeometry) -> [EvalWindow] {
+        let corners = mode == .slide
+            ? SlidingWindow.windows(height: g.paddedHeight, width: g.paddedWidth, crop: crop, stride: stride)
+            : [(y: 0, x: 0)]
+        return corners.flatMap { c in
+            flip ? [EvalWindow(y: c.y, x: c.x, flipped: false), EvalWindow(y: c.y, x: c.x, flipped: true)]
+                 : [EvalWindow(y: c.y, x: c.x, flipped: false)]
+        }
+    }
+}
+
+/// One window on the padded canvas; `flipped` means the head saw the horizontally mirrored crop.
+public struct EvalWindow: Equatable, Codable {
+    public var y: Int, x: Int, flipped: Bool
+    public init(y: Int, x: Int, flipped: Bool) { self.y = y; self.x = x; self.flipped = flipped }
+}
+
+/// In-place softmax over the last axis of [pixels, classes].
+public func softmaxRows(_ p: UnsafeMutablePointer<Float>, pixels: Int, classes: Int) {
+    for i in 0..<pixels {
+        let row = p + i * classes
+        var m = row[0]
+        for k in 1..<classes where row[k] > m { m = row[k] }
+        var s: Float = 0
+        for k in 0..<classes { let e = expf(row[k] - m); row[k] = e; s += e }
+        let inv = 1 / s
+        for k in 0..<classes { row[k] *= inv }
+    }
+}
+
+/// Sum of window probabilities over the padded canvas, with the number of windows covering each pixel.
+public struct ProbabilityCanvas {
+    public let height: Int, width: Int, classes: Int
+    public private(set) var sum: [Float]
+    public private(set) var count: [Float]
+
+    public init(height: Int, width: Int, classes: Int) {
+        self.height = height; self.width = width; self.classes = classes
+        sum = [Float](repeating: 0, count: height * width * classes)
+        count = [Float](repeating: 0, count: height * width)
+    }
+
+    /// Adds probabilities [winH, winW, classes] of the window whose top-left corner is (y, x); a flipped window's
+    /// column c lands on canvas column x + winW − 1 − c.
+    public mutating func add(probabilities prob: UnsafePointer<Float>, y: Int, x: Int, winH: Int, winW: Int,
+                             flipped: Bool) {
+        precondition(y >= 0 && x >= 0 && y + winH <= height && x + winW <= width,
+                     "window \(winH)x\(winW) at (\(y),\(x)) outside the \(height)x\(width) canvas")
+        let k = classes, w = width
+        sum.withUnsafeMutableBufferPointer { s in
+            count.withUnsafeMutableBufferPointer { n in
+                for r in 0..<winH {
+                    for c in 0..<winW {
+                        let cx = flipped ? x + winW - 1 - c : x + c
+                        let dst = s.baseAddress! + ((y + r) * w + cx) * k
+                        let src = prob + (r * winW + c) * k
+                        for j in 0..<k { dst[j] += src[j] }
+                        n[(y + r) * w + cx] += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// Average probabilities; pixels no window covered stay 0.
+    public func averaged() -> [Float] {
+        var out = sum
+        let k = classes
+        out.withUnsafeMutableBufferPointer { o in
+            for i in 0..<(height * width) where count[i] > 0 {
+                let inv = 1 / count[i]
+                for j in 0..<k { o[i * k + j] *= inv }
+            }
+        }
+        return out
+    }
+}
+
+/// Copies the rows top..<top+h and columns left..<left+w of an NHWC map [height, width, channels].
+public func cropMap(_ src: [Float], height: Int, width: Int, channels: Int,
+                    top: Int, left: Int, h: Int, w: Int) -> [Float] {
+    precondition(top >= 0 && left >= 0 && top + h <= height && left + w <= width, "crop outside the map")
+    var out = [Float](repeating: 0, count: h * w * channels)
+    let rowLen = w * channels
+    src.withUnsafeBufferPointer { s in
+        out.withUnsafeMutableBufferPointer { o in
+            for r in 0..<h {
+                let from = s.baseAddress! + ((top + r) * width + left) * channels
+                (o.baseAddress! + r * rowLen).update(from: from, count: rowLen)
+            }
+        }
+    }
+    return out
+}
+
+/// Index of the largest value per pixel (first one on ties, like numpy/torch argmax).
+public func argmaxClasses(_ p: [Float], pixels: Int, classes: Int) -> [UInt8] {
+    precondition(classes <= 256 && p.count == pixels * classes)
+    var out = [UInt8](repeating: 0, count: pixels)
+    p.withUnsafeBufferPointer { s in
+        for i in 0..<pixels {
+            let row = s.baseAddress! + i * classes
+            var best = 0
+            for k in 1..<classes where row[k] > row[best] { best = k }
+            out[i] = UInt8(best)
+        }
+    }
+    return out
+}
+
+public enum SlidingWindowEval {
+    /// Probability map at the original image size [originalHeight, originalWidth, classes] from the logits of all
+    /// windows, `logits` = [windows.count, winH, winW, classes] in the order of `windows`.
+    public static func probabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+                                     classes: Int, logits: [Float]) -> [Float] {
+        let perWindow = winH * winW * classes
+        precondition(logits.count == windows.count * perWindow,
+                     "got \(logits.count) logits for \(windows.count) windows of \(winH)x\(winW)x\(classes)")
+        var canvas = ProbabilityCanvas(height: g.paddedHeight, width: g.paddedWidth, classes: classes)
+        var prob = [Float](repeating: 0, count: perWindow)
+        for (i, win) in windows.enumerated() {
+            prob.withUnsafeMutableBufferPointer { p in
+                logits.withUnsafeBufferPointer { l in
+                    p.baseAddress!.update(from: l.baseAddress! + i * perWindow, count: perWindow)
+                }
+                softmaxRows(p.baseAddress!, pixels: winH * winW, classes: classes)
+                canvas.add(probabilities: p.baseAddress!, y: win.y, x: win.x, winH: winH, winW: winW,
+                           flipped: win.flipped)
+            }
+        }
+        let resized = cropMap(canvas.averaged(), height: g.paddedHeight, width: g.paddedWidth, channels: classes,
+                              top: g.padTop, left: g.padLeft, h: g.resizedHeight, w: g.resizedWidth)
+        if g.resizedHeight == g.originalHeight && g.resizedWidth == g.originalWidth { return resized }
+        var out = [Float](repeating: 0, count: g.originalHeight * g.originalWidth * classes)
+        resized.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                resizeBilinear(src: s.baseAddress!, inH: g.resizedHeight, inW: g.resizedWidth, channels: classes,
+                               dst: o.baseAddress!, outH: g.originalHeight, outW: g.originalWidth)
+            }
+        }
+        return out
+    }
+
+    /// Class index per original pixel [originalHeight, originalWidth].
+    public static func predict(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+                               classes: Int, logits: [Float]) -> [UInt8] {
+        let p = probabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
+        return argmaxClasses(p, pixels: g.originalHeight * g.originalWidth, classes: classes)
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// Where a training run is: enough to continue it exactly. Random streams (shuffle, dropout) are derived from
+/// (seed, epoch, step), so seed + position is the whole RNG state.
+public struct TrainProgress: Codable, Equatable, Sendable {
+    /// Optimizer steps done so far (= the poly schedule's iteration k of the next step).
+    public var step: Int
+    /// Epoch and batch index within it of the next batch to train on.
+    public var epoch: Int
+    public var batchInEpoch: Int
+    public var seed: UInt64
+    public var maxIter: Int
+    public var batchSize: Int
+
+    public init(step: Int, epoch: Int, batchInEpoch: Int, seed: UInt64, maxIter: Int, batchSize: Int) {
+        self.step = step; self.epoch = epoch; self.batchInEpoch = batchInEpoch; self.seed = seed; self.maxIter = maxIter
+        self.batchSize = batchSize
+    }
+}
+
+/// Head checkpoints: safetensors with the PyTorch state_dict of the head (names and OIHW layouts as a PyTorch module
+/// would have them: `head.load_state_dict(...)` works on the mirror module of scripts/make_head_fixture.py), plus
+///   optimizer.momentum.<param>   SGD momentum buffers, PyTorch layout
+///   metadata: "config" (HeadConfig JSON), "progress" (TrainProgress JSON), "format" = "dinoseg-head-1", and any extras.
+public enum HeadCheckpoint {
+    public static let format = "dinoseg-head-1"
+
+    public static func save(_ head: SegmentationHead, to path: String, progress: TrainProgress? = nil,
+                            extraMetadata: [String: String] = [:]) throws {
+        var floats: [(name: String, shape: [Int], values: [Float])] = []
+        let p = head.params
+        for v in p.views {
+            floats.append((v.name, v.torchShape, p.torchLayout(p.values, view: v)))
+            if progress != nil { floats.append(("optimizer.momentum.\(v.name)", v.torchShape, p.torchLayout(p.momentum, view: v))) }
+        }
+        for v in head.stats.views { floats.append((v.name, v.torchShape, head.stats.torchLayout(head.stats.values, view: v))) }
+        let ints = head.batchesTracked.map { (name: "\($0.key).num_batches_tracked", shape: [Int](), values: [$0.value]) }
+        var meta = extraMetadata
+        meta["format"] = format
+        meta["config"] = String(decoding: try JSONEncoder().encode(head.config), as: UTF8.self)
+        if let progress { meta["progress"] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self) }
+        try SafetensorsFile.write(path: path, floats: floats, integers: ints, metadata: meta)
+    }
+
+    /// The head config stored in a checkpoint.
+    public static func config(of path: String) throws -> HeadConfig {
+        let file = try SafetensorsFile(path: path)
+        guard let json = file.metadata["config"], let cfg = try? JSONDecoder().decode(HeadConfig.self, from: Data(json.utf8)) else {
+            throw DinoSegError(file: path, "not a DinoSeg head checkpoint (no head config in the metadata)")
+        }
+        return cfg
+    }
+
+    /// Loads parameters, BN statistics and (when present) momentum into `head`; returns the stored progress.
+    /// Refuses a checkpoint made for a different head, naming the first key whose shape differs.
+    @discardableResult
+    public static func load(_ path: String, into head: SegmentationHead) throws -> TrainProgress? {
+        let file = try SafetensorsFile(path: path)
+        let stored = try config(of: path)
+        if stored != head.config {
+            throw DinoSegError(file: path, "checkpoint is for \(describe(stored)), but the head is \(describe(head.config))")
+        }
+        try loadTorchState(file, prefix: "", into: head)
+        for v in head.params.views where file.tensors["optimizer.momentum.\(v.name)"] != nil {
+            let m = try tensor(file, "optimizer.momentum.\(v.name)", shape: v.torchShape)
+            m.withUnsafeBufferPointer { head.params.fromTorchLayout($0.baseAddress!, into: head.params.momentum + v.offset, view: v) }
+        }
+        guard let json = file.metadata["progress"] else { return nil }
+        guard let progress = try? JSONDecoder().decode(TrainProgress.self, from: Data(json.utf8)) else {
+            throw DinoSegError(file: path, "corrupt training progress in the metadata")
+        }
+        return progress
+    }
+
+    /// Loads `<prefix><name>` for every parameter, BN statistic and num_batches_tracked of the head.
+    public static func loadTorchState(_ file: SafetensorsFile, prefix: String, into head: SegmentationHead) throws {
+        for arena in [head.params, head.stats] {
+            for v in arena.views {
+                let values = try tensor(file, prefix + v.name, shape: v.torchShape)
+                values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
+            }
+        }
+        for key in head.batchesTracked.keys {
+            let name = prefix + key + ".num_batches_tracked"
+            if file.tensors[name] != nil { head.batchesTracked[key] = try file.integers(name).first ?? 0 }
+        }
+    }
+
+    static func tensor(_ file: SafetensorsFile, _ name: String, shape: [Int]) throws -> [Float] {
+        guard let info = file.tensors[name] else { throw DinoSegError(file: file.path, "missing tensor '\(name)'") }
+        guard info.shape == shape else {
+            throw DinoSegError(file: file.path, "tensor '\(name)' has shape \(info.shape), the head expects \(shape)")
+        }
+        return try file.floats(name)
+    }
+
+    static func describe(_ c: HeadConfig) -> String {
+        "\(c.variantName) (stage channels \(c.stageChannels.map(String.init).joined(separator: ",")), \(c.numClasses) classes, classifier width \(c.classifierWidth))"
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+
+// All trainable parameters, their gradients and their SGD momentum in three flat buffers, with named views.
+// One flat buffer makes zeroing gradients and the optimizer step single loops, and keeps pointers stable.
+
+/// How a parameter is stored here versus in PyTorch (checkpoints convert between the two).
+public enum ParameterLayout: String, Codable {
+    /// PyTorch [cout, cin, 1, 1] (or [cout, cin]); stored [cin, cout].
+    case conv1x1
+    /// PyTorch [cout, cin, 3, 3]; stored [ky, kx, cin, cout].
+    case conv3x3
+    /// A vector [count], identical in both.
+    case vector
+}
+
+public struct ParameterView {
+    public var name: String          // PyTorch state_dict key
+    public var offset: Int
+    public var count: Int
+    public var torchShape: [Int]
+    public var layout: ParameterLayout
+    /// U(−bound, bound) initial values, or nil for a constant.
+    public var initBound: Float?
+    public var initConstant: Float
+}
+
+public final class ParameterArena {
+    public private(set) var views: [ParameterView] = []
+    public private(set) var count = 0
+    public private(set) var values: UnsafeMutablePointer<Float>
+    public private(set) var grads: UnsafeMutablePointer<Float>
+    public private(set) var momentum: UnsafeMutablePointer<Float>
+    private var index: [String: Int] = [:]
+
+    /// Declares parameters first (`add`), then `allocate()` once.
+    public init() {
+        values = .allocate(capacity: 1); grads = .allocate(capacity: 1); momentum = .allocate(capacity: 1)
+    }
+
+    deinit { values.deallocate(); grads.deallocate(); momentum.deallocate() }
+
+    @discardableResult
+    public func add(_ name: String, torchShape: [Int], layout: ParameterLayout, initBound: Float? = nil,
+                    initConstant: Float = 0) -> Int {
+        precondition(index[name] == nil, "duplicate parameter \(name)")
+        let n = torchShape.reduce(1, *)
+        index[name] = views.count
+        views.append(ParameterView(name: name, offset: count, count: n, torchShape: torchShape, layout: layout,
+                                   initBound: initBound, initConstant: initConstant))
+        count += n
+        return views.count - 1
+    }
+
+    public func allocate() {
+        values.deallocate(); grads.deallocate(); momentum.deallocate()
+        values = .allocate(capacity: max(1, count)); values.initialize(repeating: 0, count: max(1, count))
+        grads = .allocate(capacity: max(1, count)); grads.initialize(repeating: 0, count: max(1, count))
+        momentum = .allocate(capacity: max(1, count)); momentum.initialize(repeating: 0, count: max(1, count))
+    }
+
+    public func view(_ name: String) -> ParameterView? { index[name].map { views[$0] } }
+    public func value(_ name: String) -> UnsafeMutablePointer<Float> { values + views[index[name]!].offset }
+    public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads + views[index[name]!].offset }
+
+    /// PyTorch default initialisation for every parameter, each from its own seeded stream (independent of order).
+    public func initialise(seed: UInt64) {
+        for (i, v) in views.enumerated() {
+            let p = values + v.offset
+            if let bound = v.initBound {
+                var rng = SplitMix64(seed: seed, 1, i)
+                var torchOrder = [Float](repeating: 0, count: v.count)
+                for j in 0..<v.count { torchOrder[j] = Float(rng.uniform(-Double(bound), Double(bound))) }
+                torchOrder.withUnsafeBufferPointer { fromTorchLayout($0.baseAddress!, into: p, view: v) }
+            } else {
+                p.update(repeating: v.initConstant, count: v.count)
+            }
+        }
+        momentum.update(repeating: 0, count: count)
+        grads.update(repeating: 0, count: count)
+    }
+
+    public func zeroGrads() { grads.update(repeating: 0, count: count) }
+
+    /// SGD with momentum and weight decay, PyTorch semantics: v ← μ·v + (g + λ·w); w ← w − lr·v.
+    public func sgdStep(lr: Float, momentum mu: Float, weightDecay: Float) {
+        let w = values, g = grads, v = momentum
+        for i in 0..<count {
+            let d = g[i] + weightDecay * w[i]
+            let vi = mu * v[i] + d
+            v[i] = vi
+            w[i] -= lr * vi
+        }
+    }
+
+    // MARK: layout conversion
+
+    /// Copies a parameter from PyTorch order into its stored layout.
+    public func fromTorchLayout(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, view v: ParameterView) {
+        switch v.layout {
+        case .vector:
+            dst.update(from: src, count: v.count)
+        case .conv1x1:
+            let cout = v.torchShape[0], cin = v.count / cout
+            for o in 0..<cout { for i in 0..<cin { dst[i * cout + o] = src[o * cin + i] } }
+        case .conv3x3:
+            let cout = v.torchShape[0], cin = v.torchShape[1]
+            for o in 0..<cout { for i in 0..<cin { for t in 0..<9 { dst[(t * cin + i) * cout + o] = src[(o * cin + i) * 9 + t] } } }
+        }
+    }
+
+    /// The stored buffer (values, momentum or grads at `base`) of one parameter in PyTorch order.
+    public func torchLayout(_ base: UnsafePointer<Float>, view v: ParameterView) -> [Float] {
+        let src = base + v.offset
+        var out = [Float](repeating: 0, count: v.count)
+        switch v.layout {
+        case .vector:
+            for i in 0..<v.count { out[i] = src[i] }
+        case .conv1x1:
+            let cout = v.torchShape[0], cin = v.count / cout
+            for o in 0..<cout { for i in 0..<cin { out[o * cin + i] = src[i * cout + o] } }
+        case .conv3x3:
+            let cout = v.torchShape[0], cin = v.torchShape[1]
+            for o in 0..<cout { for i in 0..<cin { for t in 0..<9 { out[(o * cin + i) * 9 + t] = src[(t * cin + i) * cout + o] } } }
+        }
+        return out
+    }
+}
+
+/// Poly learning-rate schedule: lr_k = base · (1 − k/maxIter)^power.
+public func polyLearningRate(base: Double, iteration k: Int, maxIter: Int, power: Double = 0.9) -> Double {
+    guard maxIter > 0 else { return base }
+    return base * pow(max(0, 1 - Double(k) / Double(maxIter)), power)
+}

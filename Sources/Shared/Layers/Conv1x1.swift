@@ -1,0 +1,55 @@
+// 1×1 convolution on channels-last maps = one matrix multiply over all pixels.
+//
+//   inp    [rows, cin]      rows = N·H·W
+//   weight [cin, cout]      (PyTorch's [cout, cin, 1, 1] transposed; converted on checkpoint save/load)
+//   bias   [cout] or nil
+//   out    [rows, cout]
+
+public enum Conv1x1 {
+    /// out = inp · weight + bias
+    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               rows: Int, cin: Int, cout: Int) {
+        if let bias {
+            for r in 0..<rows { (out + r * cout).update(from: bias, count: cout) }
+        }
+        sgemm(m: rows, n: cout, k: cin, a: inp, lda: cin, b: weight, ldb: cout,
+              beta: bias == nil ? 0 : 1, c: out, ldc: cout)
+    }
+
+    /// dweight += inpᵀ · dout;  dbias += Σ_rows dout;  dinp += dout · weightᵀ (skipped when dinp is nil).
+    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
+                                inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                rows: Int, cin: Int, cout: Int) {
+        sgemm(transA: true, m: cin, n: cout, k: rows, a: inp, lda: cin, b: dout, ldb: cout,
+              beta: 1, c: dweight, ldc: cout)
+        if let dbias { addColumnSums(dout, rows: rows, cols: cout, into: dbias) }
+        if let dinp {
+            sgemm(transB: true, m: rows, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout,
+                  beta: 1, c: dinp, ldc: cin)
+        }
+    }
+}
+
+/// sums[j] += Σ_i m[i, j] for a row-major [rows, cols] matrix (bias gradients).
+public func addColumnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
+    // Float partial sums per block of rows keep the inner loop vectorised; blocks are combined in Double.
+    let block = 256
+    var total = [Double](repeating: 0, count: cols)
+    var partial = [Float](repeating: 0, count: cols)
+    partial.withUnsafeMutableBufferPointer { p in
+        var r0 = 0
+        while r0 < rows {
+            let r1 = min(rows, r0 + block)
+            p.update(repeating: 0)
+            for r in r0..<r1 {
+                let row = m + r * cols
+                for j in 0..<cols { p[j] += row[j] }
+            }
+            for j in 0..<cols { total[j] += Double(p[j]) }
+            r0 = r1
+        }
+    }
+    for j in 0..<cols { sums[j] += Float(total[j]) }
+}

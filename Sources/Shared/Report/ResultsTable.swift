@@ -1,0 +1,141 @@
+import Foundation
+
+// The sweep's results as data (one entry per trained head) and the two tables written from them: results.md in the
+// form of SPEC §5 (published numbers beside ours when the dataset is VOC) and results.csv.
+
+/// The ablation rows of the report: which head modules sit on the frozen backbone.
+public enum SweepVariant: String, Codable, CaseIterable {
+    case head, ppm, fpn, fpnPPM = "fpn-ppm"
+
+    public var usesFPN: Bool { self == .fpn || self == .fpnPPM }
+    public var usesPPM: Bool { self == .ppm || self == .fpnPPM }
+
+    /// "DINOv3 + FPN(768) + PPM + head"
+    public func modelName(width: Int?) -> String {
+        var parts = ["DINOv3"]
+        if usesFPN { parts.append("FPN(\(width.map(String.init) ?? "?"))") }
+        if usesPPM { parts.append("PPM") }
+        parts.append("head")
+        return parts.joined(separator: " + ")
+    }
+
+    /// Short run-directory name: "head", "ppm", "fpn768", "fpn768-ppm".
+    public func runName(width: Int?) -> String {
+        switch self {
+        case .head, .ppm: return rawValue
+        case .fpn: return "fpn\(width ?? 0)"
+        case .fpnPPM: return "fpn\(width ?? 0)-ppm"
+        }
+    }
+}
+
+/// SPEC §5, PASCAL VOC 2012 val.
+public enum PublishedResults {
+    public struct Row {
+        public var number: Int, model: String, mIoU: Double, mAcc: Double, allAcc: Double
+        public var variant: SweepVariant?, width: Int?
+    }
+
+    public static let rows: [Row] = [
+        Row(number: 1, model: "ResNet-50 + PPM + head (original PSPNet)", mIoU: 0.7705, mAcc: 0.8513, allAcc: 0.9489),
+        Row(number: 2, model: "DINOv3 + head", mIoU: 0.7599, mAcc: 0.8634, allAcc: 0.9427, variant: .head),
+        Row(number: 3, model: "DINOv3 + PPM + head", mIoU: 0.7630, mAcc: 0.8654, allAcc: 0.9430, variant: .ppm),
+        Row(number: 4, model: "DINOv3 + FPN(768) + head", mIoU: 0.7870, mAcc: 0.8738, allAcc: 0.9530,
+            variant: .fpn, width: 768),
+        Row(number: 5, model: "DINOv3 + FPN(768) + PPM + head", mIoU: 0.8156, mAcc: 0.8989, allAcc: 0.9591,
+            variant: .fpnPPM, width: 768),
+        Row(number: 6, model: "ResNet-50 + PPM + head (reproduced)", mIoU: 0.7641, mAcc: 0.8483, allAcc: 0.9476),
+        Row(number: 7, model: "ResNet-50 with stride restored (OS 32) + PPM + head", mIoU: 0.7528, mAcc: 0.8361,
+            allAcc: 0.9421),
+        Row(number: 8, model: "DINOv3 + FPN(512) + PPM + head", mIoU: 0.8132, mAcc: 0.9028, allAcc: 0.9586,
+            variant: .fpnPPM, width: 512),
+        Row(number: 9, model: "DINOv3 + FPN(1024) + PPM + head (final)", mIoU: 0.8162, mAcc: 0.9061, allAcc: 0.9595,
+            variant: .fpnPPM, width: 1024),
+        Row(number: 10, model: "DINOv3 + FPN(2048) + PPM + head", mIoU: 0.8180, mAcc: 0.9062, allAcc: 0.9597,
+            variant: .fpnPPM, width: 2048),
+    ]
+
+    /// The published row for a variant/width, if the report has one.
+    public static func row(variant: SweepVariant, width: Int?) -> Row? {
+        rows.first { $0.variant == variant && (!variant.usesFPN || $0.width == width) }
+    }
+}
+
+/// One trained and evaluated head of a sweep.
+public struct SweepEntry: Codable, Equatable {
+    public var variant: SweepVariant
+    public var width: Int?
+    public var outputStride: Int
+    public var epochs: Int
+    public var runDirectory: String
+    public var trainSeconds: Double
+    public var finalLoss: Double?
+    public var result: EvalResult
+
+    public init(variant: SweepVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
+                trainSeconds: Double, finalLoss: Double?, result: EvalResult) {
+        self.variant = variant; self.width = variant.usesFPN ? width : nil; self.outputStride = outputStride
+        self.epochs = epochs; self.runDirectory = runDirectory; self.trainSeconds = trainSeconds
+        self.finalLoss = finalLoss; self.result = result
+    }
+
+    public var modelName: String { variant.modelName(width: width) }
+}
+
+public enum ResultsTable {
+    static func f4(_ v: Double) -> String { String(format: "%.4f", v) }
+
+    /// results.md: our numbers per trained head, the published ones beside them when `isVOC`, and the notes that say
+    /// what the numbers are (dataset, backbone, protocol).
+    public static func markdown(_ entries: [SweepEntry], title: String, isVOC: Bool, notes: [String]) -> String {
+        var md = "# \(title)\n\n"
+        for n in notes { md += "- \(n)\n" }
+        if let p = entries.first?.result.evalProtocol { md += "- Evaluation protocol: \(p).\n" }
+        md += "\n"
+        if isVOC {
+            md += "| # | model | mIoU | mAcc | allAcc | published mIoU | published mAcc | published allAcc | epochs | train time |\n"
+            md += "|---|---|---|---|---|---|---|---|---|---|\n"
+        } else {
+            md += "| # | model | mIoU | mAcc | allAcc | epochs | train time |\n|---|---|---|---|---|---|---|\n"
+        }
+        for (i, e) in entries.enumerated() {
+            let m = e.result.metrics
+            var row = "| \(i + 1) | \(e.modelName) (OS \(e.outputStride)) | \(f4(m.mIoU)) | \(f4(m.mAcc)) | \(f4(m.allAcc)) |"
+            if isVOC {
+                if let p = PublishedResults.row(variant: e.variant, width: e.width) {
+                    row += " \(f4(p.mIoU)) (row \(p.number)) | \(f4(p.mAcc)) | \(f4(p.allAcc)) |"
+                } else {
+                    row += " — | — | — |"
+                }
+            }
+            row += " \(e.epochs) | \(duration(e.trainSeconds)) |"
+            md += row + "\n"
+        }
+        if isVOC {
+            md += "\nPublished (SPEC §5, VOC 2012 val, PyTorch on one RTX 4090), for reference:\n\n"
+            md += "| # | model | mIoU | mAcc | allAcc |\n|---|---|---|---|---|\n"
+            for r in PublishedResults.rows {
+                md += "| \(r.number) | \(r.model) | \(f4(r.mIoU)) | \(f4(r.mAcc)) | \(f4(r.allAcc)) |\n"
+            }
+        }
+        return md
+    }
+
+    public static func csv(_ entries: [SweepEntry]) -> String {
+        var lines = ["variant,fpn_width,output_stride,epochs,mIoU,mAcc,allAcc,train_seconds,final_loss,checkpoint_step,"
+                     + "protocol,run_directory"]
+        for e in entries {
+            let m = e.result.metrics
+            lines.append([e.variant.rawValue, e.width.map(String.init) ?? "", String(e.outputStride), String(e.epochs),
+                          f4(m.mIoU), f4(m.mAcc), f4(m.allAcc), String(format: "%.1f", e.trainSeconds),
+                          e.finalLoss.map { String(format: "%.5f", $0) } ?? "",
+                          e.result.checkpointStep.map(String.init) ?? "",
+                          "\"\(e.result.evalProtocol)\"", e.runDirectory].joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func duration(_ s: Double) -> String {
+        s < 60 ? String(format: "%.0f s", s) : s < 3600 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Times full training steps (forward, loss, backward, SGD) of a head on random features and labels.
+public struct HeadBenchConfig: Sendable {
+    public var head: HeadConfig
+    public var batch: Int
+    public var steps: Int
+    public var threads: Int
+    /// Spatial sizes of stages 0...3 (the tiny backbone at 224: 56, 28, 14, 7).
+    public var stageSizes: [Int] = [56, 28, 14, 7]
+    public var labelSize = 224
+
+    public init(head: HeadConfig, batch: Int, steps: Int, threads: Int) {
+        self.head = head; self.batch = batch; self.steps = steps; self.threads = threads
+    }
+}
+
+public struct HeadBenchResult: Sendable {
+    public var samplesPerSecond: Double
+    public var gflopsPerSecond: Double
+    public var secondsPerStep: Double
+    public var gflopPerStep: Double
+    public var activationBytes: Int
+    public var parameterCount: Int
+    public var lastLoss: Double
+}
+
+public enum HeadBench {
+    public static func run(_ cfg: HeadBenchConfig) throws -> HeadBenchResult {
+        setBLASThreads(cfg.threads)
+        let head = try SegmentationHead(config: cfg.head, seed: 1, threads: cfg.threads)
+        var rng = SplitMix64(seed: 2)
+        var shapes: [Int: SegmentationHead.StageShape] = [:]
+        var buffers: [Int: UnsafeMutablePointer<Float>] = [:]
+        for s in cfg.head.requiredStages {
+            let size = cfg.stageSizes[s], c = cfg.head.stageChannels[s]
+            shapes[s] = (size, size, c)
+            let count = cfg.batch * size * size * c
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            for i in 0..<count { p[i] = Float(rng.normal()) }
+            buffers[s] = p
+        }
+        defer { buffers.values.forEach { $0.deallocate() } }
+        let stages = buffers.mapValues { UnsafePointer($0) }
+        let labelCount = cfg.batch * cfg.labelSize * cfg.labelSize
+        let labels = (0..<labelCount).map { _ in UInt8(rng.next() % UInt64(cfg.head.numClasses)) }
+
+        var loss = 0.0
+        func step(_ k: Int) {
+            head.params.zeroGrads()
+            head.forward(stages: stages, shapes: shapes, batch: cfg.batch, training: true, dropoutSeed: UInt64(k))
+            loss = labels.withUnsafeBufferPointer {
+                head.loss(labels: $0.baseAddress!, labelHeight: cfg.labelSize, labelWidth: cfg.labelSize).loss
+            }
+            head.backward()
+            head.sgdStep(lr: 0.01, momentum: 0.9, weightDecay: 1e-4)
+        }
+        step(0)  // warm-up: allocates the workspace
+        let start = DispatchTime.now().uptimeNanoseconds
+        for k in 1...max(1, cfg.steps) { step(k) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(1, cfg.steps))
+        let flops = cfg.head.flops(batch: cfg.batch, shapes: shapes).trainingStep
+        return HeadBenchResult(samplesPerSecond: Double(cfg.batch) / seconds, gflopsPerSecond: flops / seconds / 1e9,
+                               secondsPerStep: seconds, gflopPerStep: flops / 1e9, activationBytes: head.workspace.bytes,
+                               parameterCount: head.params.count, lastLoss: loss)
+    }
+}

@@ -1,0 +1,21 @@
+/// Optimisation settings of a training run (SPEC §3 "Training"); the defaults are the published ones.
+public struct TrainOptions: Codable, Equatable, Sendable {
+    public var epochs = 50
+    public var batch = 32
+    public var lr = 0.01
+    public var power = 0.9
+    public var momentum: Float = 0.9
+    public var weightDecay: Float = 1e-4
+    public var seed: UInt64 = 0
+    public var threads = 2
+    /// A human log line every this many steps (JSON lines are written for every step).
+    public var logInterval = 20
+    /// Also save last.safetensors every this many steps (0: only at epoch ends and on stop).
+    public var checkpointEvery = 200
+    /// Keep a checkpoint per epoch (epoch-NNN.safetensors) besides last.safetensors.
+    public var keepEpochCheckpoints = false
+    /// Stop (saving a checkpoint, as Ctrl-C does) after this many steps in this session; for tests and time limits.
+    public var stopAfterSteps: Int? = nil
+
+    public init() {}
+}

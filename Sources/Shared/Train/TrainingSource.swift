@@ -1,0 +1,96 @@
+// What the trainer needs from a feature cache: batches of stage features (NHWC) with their label crops, shuffled per
+// epoch, resumable at a batch index.
+
+public struct HeadTrainBatch {
+    public var count: Int
+    /// stage → [count, h, w, c] features
+    public var stages: [Int: [Float]]
+    public var stageShapes: [Int: (h: Int, w: Int, c: Int)]
+    /// [count, labelHeight, labelWidth], 255 = ignore
+    public var labels: [UInt8]
+    public var labelHeight: Int
+    public var labelWidth: Int
+
+    public init(count: Int, stages: [Int: [Float]], stageShapes: [Int: (h: Int, w: Int, c: Int)], labels: [UInt8],
+                labelHeight: Int, labelWidth: Int) {
+        self.count = count; self.stages = stages; self.stageShapes = stageShapes; self.labels = labels
+        self.labelHeight = labelHeight; self.labelWidth = labelWidth
+    }
+}
+
+public protocol HeadTrainingSource {
+    /// A human name for messages (the cache directory).
+    var name: String { get }
+    /// Channels of stages 0...3 of the backbone the features come from.
+    var stageChannels: [Int] { get }
+    /// Stages stored in the cache.
+    var availableStages: [Int] { get }
+    /// Samples in one epoch (each epoch reads one view of every image).
+    var samplesPerEpoch: Int { get }
+    /// Full batches of epoch `epoch` from batch index `startBatch` on (the last partial batch is dropped); the order
+    /// depends only on (seed, epoch).
+    func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch?
+}
+
+extension HeadTrainingSource {
+    /// Refuses a source that cannot feed the head, with a hint.
+    public func check(fits head: HeadConfig) throws {
+        let missing = head.requiredStages.filter { !availableStages.contains($0) }
+        if !missing.isEmpty {
+            let hint = head.useFPN && head.outputStride == 4 && missing == [0]
+                ? "use --output-stride 8 (needs stages 1-3) or extract the cache with stage 0"
+                : "extract the cache with stages \(head.requiredStages.map(String.init).joined(separator: ","))"
+            throw DinoSegError(file: name, "the cache has stages \(availableStages) but \(head.variantName) needs stage \(missing.map(String.init).joined(separator: ",")); \(hint)")
+        }
+        for s in head.requiredStages where stageChannels[s] != head.stageChannels[s] {
+            throw DinoSegError(file: name, "stage \(s) has \(stageChannels[s]) channels but the head expects \(head.stageChannels[s])")
+        }
+    }
+}
+
+/// Samples held in memory (tests and small synthetic caches): `views[v][i]` is view v of image i; epoch e uses view
+/// e mod K, in an order shuffled by (seed, epoch).
+public final class InMemoryTrainingSource: HeadTrainingSource {
+    public struct Sample {
+        public var stages: [Int: [Float]]   // [h, w, c] each
+        public var labels: [UInt8]
+        public init(stages: [Int: [Float]], labels: [UInt8]) { self.stages = stages; self.labels = labels }
+    }
+
+    public let name: String
+    public let stageChannels: [Int]
+    public let availableStages: [Int]
+    public let stageSizes: [Int: (h: Int, w: Int)]
+    public let labelHeight: Int, labelWidth: Int
+    public let views: [[Sample]]
+
+    public init(name: String, stageChannels: [Int], stageSizes: [Int: (h: Int, w: Int)], labelHeight: Int, labelWidth: Int,
+                views: [[Sample]]) {
+        self.name = name; self.stageChannels = stageChannels; self.stageSizes = stageSizes
+        self.availableStages = stageSizes.keys.sorted()
+        self.labelHeight = labelHeight; self.labelWidth = labelWidth; self.views = views
+    }
+
+    public var samplesPerEpoch: Int { views.first?.count ?? 0 }
+
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+        let samples = views[epoch % views.count]
+        var order = Array(samples.indices)
+        var rng = SplitMix64(seed: seed, 11, epoch)
+        order.shuffle(using: &rng)
+        let batchCount = samples.count / batchSize
+        var next = startBatch
+        return { [self] in
+            guard next < batchCount else { return nil }
+            let picked = order[(next * batchSize)..<((next + 1) * batchSize)]
+            next += 1
+            var feats: [Int: [Float]] = [:], shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
+            for s in stages {
+                feats[s] = picked.flatMap { samples[$0].stages[s]! }
+                shapes[s] = (stageSizes[s]!.h, stageSizes[s]!.w, stageChannels[s])
+            }
+            return HeadTrainBatch(count: batchSize, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
+                                  labelHeight: labelHeight, labelWidth: labelWidth)
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import XCTest
+import Foundation
+@testable import Shared
+
+/// The Swift head against PyTorch (fixtures written by scripts/make_head_fixture.py): logits, loss, every gradient,
+/// and parameters + BN running stats after 3 SGD steps (momentum, weight decay, poly lr). Dropout is p = 0 there.
+final class HeadParityTests: XCTestCase {
+    /// max |a − b| / max |b| over one tensor.
+    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
+        precondition(a.count == b.count)
+        var num: Float = 0, den: Float = 1e-12
+        for i in 0..<a.count { num = max(num, abs(a[i] - b[i])); den = max(den, abs(b[i])) }
+        return num / den
+    }
+
+    func fixture(_ name: String) throws -> SafetensorsFile {
+        let path = try XCTUnwrap(Bundle.module.path(forResource: "head_\(name)", ofType: "safetensors", inDirectory: "Fixtures"),
+                                 "fixture head_\(name) missing (run scripts/make_head_fixture.py)")
+        return try SafetensorsFile(path: path)
+    }
+
+    func testMatchesPyTorch() throws {
+        for variant in ["os8", "os4", "ppm", "plain"].flatMap({ v in [(v, true), (v, false)] }) {
+            let (fixtureName, winograd) = variant
+            let name = "\(fixtureName) (\(winograd ? "winograd" : "im2col"))"
+            let f = try fixture(fixtureName)
+            let config = try JSONDecoder().decode(HeadConfig.self, from: Data(f.metadata["config"]!.utf8))
+            let head = try SegmentationHead(config: config, seed: 1, threads: 2)
+            head.useWinograd = winograd
+            try HeadCheckpoint.loadTorchState(f, prefix: "init.", into: head)
+
+            var inputs: [Int: [Float]] = [:]
+            var shapes: [Int: SegmentationHead.StageShape] = [:]
+            for s in 0..<4 {
+                let info = f.tensors["input.stage\(s)"]!
+                inputs[s] = try f.floats("input.stage\(s)")
+                shapes[s] = (info.shape[1], info.shape[2], info.shape[3])
+            }
+            let n = f.tensors["input.stage0"]!.shape[0]
+            let labels = try f.integers("labels").map { UInt8($0) }
+            let lh = f.tensors["labels"]!.shape[1], lw = f.tensors["labels"]!.shape[2]
+            let lr = Double(f.metadata["lr"]!)!, mu = Float(f.metadata["momentum"]!)!, wd = Float(f.metadata["weight_decay"]!)!
+            let maxIter = Int(f.metadata["max_iter"]!)!
+
+            let pointers = inputs.mapValues { arr -> UnsafeMutablePointer<Float> in
+                let p = UnsafeMutablePointer<Float>.allocate(capacity: arr.count); p.initialize(from: arr, count: arr.count); return p
+            }
+            defer { pointers.values.forEach { $0.deallocate() } }
+            let stages = pointers.mapValues { UnsafePointer($0) }
+
+            try labels.withUnsafeBufferPointer { lab in
+                for step in 0..<3 {
+                    head.params.zeroGrads()
+                    let out = head.forward(stages: stages, shapes: shapes, batch: n, training: true)
+                    let loss = head.loss(labels: lab.baseAddress!, labelHeight: lh, labelWidth: lw)
+                    head.backward()
+                    if step == 0 {
+                        let want = try f.floats("loss")[0]
+                        XCTAssertEqual(Float(loss.loss), want, accuracy: 1e-4 * abs(want), "\(name): loss")
+                        let logits = Array(UnsafeBufferPointer(start: out.logits, count: n * out.h * out.w * config.numClasses))
+                        let e = relativeError(logits, try f.floats("logits"))
+                        XCTAssertLessThanOrEqual(e, 1e-4, "\(name): logits relative error \(e)")
+                        for v in head.params.views {
+                            let g = head.params.torchLayout(head.params.grads, view: v)
+                            let e = relativeError(g, try f.floats("grad.\(v.name)"))
+                            XCTAssertLessThanOrEqual(e, 1e-4, "\(name): gradient of \(v.name) relative error \(e)")
+                        }
+                    }
+                    let rate = polyLearningRate(base: lr, iteration: step, maxIter: maxIter)
+                    head.sgdStep(lr: Float(rate), momentum: mu, weightDecay: wd)
+                }
+            }
+            for v in head.params.views {
+                // Compare the change over 3 steps, which is much smaller than the weights themselves.
+                let initial = try f.floats("init.\(v.name)"), want = try f.floats("step3.\(v.name)")
+                let got = head.params.torchLayout(head.params.values, view: v)
+                let e = relativeError(zip(got, initial).map { $0 - $1 }, zip(want, initial).map { $0 - $1 })
+                XCTAssertLessThanOrEqual(e, 1e-3, "\(name): update of \(v.name) after 3 steps, relative error \(e)")
+                XCTAssertLessThanOrEqual(relativeError(got, want), 1e-4, "\(name): \(v.name) after 3 steps")
+            }
+            for v in head.stats.views {
+                let got = head.stats.torchLayout(head.stats.values, view: v)
+                let e = relativeError(got, try f.floats("step3.\(v.name)"))
+                XCTAssertLessThanOrEqual(e, 1e-4, "\(name): \(v.name) after 3 steps, relative error \(e)")
+            }
+            for (key, count) in head.batchesTracked {
+                XCTAssertEqual(count, try f.integers("step3.\(key).num_batches_tracked").first, "\(name): \(key).num_batches_tracked")
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import XCTest
+@testable import Shared
+
+final class ValCacheTests: XCTestCase {
+    func testSlideFlipAndWholeModes() throws {
+        let tmp = try makeTempDir("valcache")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var c = SyntheticDatasetConfig()
+        c.trainCount = 0; c.valCount = 3; c.seed = 4; c.minSide = 40; c.maxSide = 120
+        try SyntheticDataset.write(to: tmp + "/data", config: c)
+        let backbone = FakeBackbone()
+        let samples = try SegmentationDataset(root: tmp + "/data", list: "val").samples
+
+        for mode in ValMode.allCases {
+            var o = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/\(mode.rawValue)")
+            o.mode = mode; o.flip = true; o.longSide = 300; o.shardSize = 2; o.workers = 2; o.quiet = true
+            // Interrupted after the first shard, then resumed.
+            o.stopAfterShards = 1
+            let partial = try ValExtraction.run(o, backbone: backbone) { _ in }
+            XCTAssertEqual(partial.shards.count, 1)
+            o.stopAfterShards = nil
+            let m = try ValExtraction.run(o, backbone: backbone) { _ in }
+            XCTAssertTrue(m.complete)
+            XCTAssertTrue(try CacheVerifier.verify(directory: o.out).problems.isEmpty)
+
+            let reader = try ValCacheReader(directory: o.out)
+            XCTAssertEqual(reader.imageCount, 3)
+            var seen = 0
+            for img in reader.images(stages: [1, 2]) {
+                let (rgb, lab) = try loadSample(samples[img.index])
+                XCTAssertEqual(img.id, samples[img.index].id)
+                let g = EvalGeometry(height: rgb.height, width: rgb.width, longSide: 300, crop: 224)
+                XCTAssertEqual(img.geometry, g)
+                XCTAssertEqual(img.label, lab.pixels)
+                let rects = evalWindows(g, mode: mode, crop: 224, stride: 150)
+                XCTAssertEqual(img.windows.map { [$0.y, $0.x, $0.flipped ? 1 : 0] },
+                               rects.flatMap { [[$0.y, $0.x, 0], [$0.y, $0.x, 1]] }, "\(mode) image \(img.index)")
+                // The last (flipped) window's features equal a direct computation.
+                let r = rects.last!
+                let canvas = evalCanvas(rgb, geometry: g)
+                let input = flipImage(cropRegion(canvas, r.y, r.x, r.h, r.w))
+                let maps = input.data.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: r.h, width: r.w, stages: [1, 2]) }
+                for (i, k) in [1, 2].enumerated() {
+                    let s = img.stageShapes[k]!
+                    XCTAssertEqual([s.h, s.w, s.c], [maps[i].height, maps[i].width, maps[i].channels], "\(mode) stage \(k)")
+                    let per = s.h * s.w * s.c
+                    XCTAssertEqual(img.stages[k]!.count, img.windows.count * per)
+                    let got = img.stages[k]![((img.windows.count - 1) * per)...]
+                    let err = zip(got, maps[i].data).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+                    XCTAssertLessThan(err, 2e-3, "\(mode) image \(img.index) stage \(k)")
+                }
+                seen += 1
+            }
+            XCTAssertEqual(seen, 3)
+            if let out = try runPythonWithH5py("""
+                import h5py
+                f = h5py.File('\(o.out)/shard-00000.h5', 'r')
+                print(sorted(f.keys()))
+                print(f['stage1'].dtype, f['stage1'].shape[1:], f['window_yx'].shape[1], f['image_info'].shape, f['label_offset'].dtype, f['label_data'].dtype)
+                """) {
+                let side = mode == .slide ? 224 : 300
+                XCTAssertEqual(out.split(separator: "\n").map(String.init), [
+                    "['image_info', 'label_data', 'label_offset', 'stage0', 'stage1', 'stage2', 'stage3', 'window_flipped', 'window_hw', 'window_image', 'window_yx']",
+                    "float16 (\(side / 8), \(side / 8), 12) 2 (2, 9) int64 uint8",
+                ])
+            }
+        }
+    }
+}
