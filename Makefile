@@ -25,7 +25,7 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
-	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build
+	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing
 
 clean:
 	rm -rf .build

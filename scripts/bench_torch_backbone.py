@@ -95,16 +95,16 @@ def main():
         for _ in range(2):
             model(x)
         steps = max(1, a.images // a.batch)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             model(x)
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = steps * a.batch
     gflop = flops(hs, ds, a.resolution, a.resolution) / 1e9
     r = {
         "engine": "torch", "torch_version": torch.__version__, "resolution": a.resolution, "images": n, "batch": a.batch,
         "threads": a.threads, "channels_last": a.channels_last, "images_per_second": n / dt, "ms_per_image": 1000 * dt / n,
-        "gflop_per_image": gflop, "gflops_per_second": gflop * n / dt,
+        "cpu_seconds": cpu, "cpu_normalised_images_per_second": n * a.threads / cpu, "gflop_per_image": gflop, "gflops_per_second": gflop * n / dt,
         "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     if a.json:

@@ -18,6 +18,18 @@ final class AugmentTests: XCTestCase {
         let lab = LabelImage(width: 3, height: 1, pixels: [1, 2, 3])
         XCTAssertEqual(scaleLabel(lab, outWidth: 6, outHeight: 1).pixels, [1, 1, 2, 2, 3, 3])
         XCTAssertEqual(scaleLabel(lab, outWidth: 2, outHeight: 1).pixels, [1, 2])
+        // With a factor (cv2.resize fx=s), the mapping uses 1/s, not in/out: 5 px × 0.5 → 2 px sampling source
+        // 0.5 and 2.5 (the size ratio 2.5 would sample 0.75 and 3.25).
+        let row = FloatImage(width: 5, height: 1, data: [0, 10, 20, 30, 40].flatMap { [Float($0), 0, 0] })
+        let half = scaleImage(row, factor: 0.5)
+        XCTAssertEqual(half.width, 2)
+        XCTAssertEqual([half.data[0], half.data[3]], [5, 25])
+        XCTAssertEqual(scaleLabel(LabelImage(width: 5, height: 1, pixels: [1, 2, 3, 4, 5]), factor: 0.5).pixels, [1, 3])
+        // Upscaling 3 px × 1.7 → 5 px: floor(d / 1.7) = 0, 0, 1, 1, 2.
+        XCTAssertEqual(scaleLabel(lab, factor: 1.7).pixels, [1, 1, 2, 2, 3, 1, 1, 2, 2, 3])  // 1 row → round(1.7) = 2 rows
+        let upF = scaleImage(FloatImage(width: 3, height: 1, data: [0, 0, 0, 17, 0, 0, 34, 0, 0]), factor: 1.7)
+        // Source of d = 2: (2.5 / 1.7) − 0.5 = 0.97059 → 0.97059 · 17.
+        XCTAssertEqual(upF.data[6], Float((2.5 / 1.7 - 0.5) * 17), accuracy: 1e-4)
     }
 
     func testRotationAboutHalfSizeCentreWithBorders() {
@@ -151,8 +163,7 @@ final class AugmentTests: XCTestCase {
             var rng = augmentationRNG(seed: 11, imageIndex: 0, view: view)
             let (img, lab, d) = augment(image, label, recipe: recipe, rng: &rng)
             var x = FloatImage(image), l = label
-            let sw = scaledSize(w, d.scale), sh = scaledSize(h, d.scale)
-            x = scaleImage(x, outWidth: sw, outHeight: sh); l = scaleLabel(l, outWidth: sw, outHeight: sh)
+            x = scaleImage(x, factor: d.scale); l = scaleLabel(l, factor: d.scale)
             if let a = d.rotation { x = rotateImage(x, angleDegrees: a, border: VOC.mean); l = rotateLabel(l, angleDegrees: a) }
             if d.blur { x = blurImage(x) }
             if d.flip { x = flipImage(x); l = flipLabel(l) }

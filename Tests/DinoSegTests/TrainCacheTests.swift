@@ -166,6 +166,11 @@ final class TrainCacheTests: XCTestCase {
         XCTAssertThrowsError(try TrainExtraction.run(om, backbone: FakeBackbone()) { _ in }) {
             XCTAssertTrue("\($0)".contains("missing_one.jpg"), "\($0)")
         }
+        // An output path below a regular file cannot be created (this holds for root, too).
+        var of = options(root, root + "/m.txt/cache"); of.skipBad = true
+        XCTAssertThrowsError(try TrainExtraction.run(of, backbone: FakeBackbone()) { _ in }) {
+            XCTAssertTrue("\($0)".hasPrefix(root + "/m.txt/cache: cannot create output directory"), "\($0)")
+        }
         try FileManager.default.createDirectory(atPath: tmp + "/ro", withIntermediateDirectories: true)
         chmod(tmp + "/ro", 0o500)
         defer { chmod(tmp + "/ro", 0o700) }
@@ -175,5 +180,47 @@ final class TrainCacheTests: XCTestCase {
                 XCTAssertTrue("\($0)".hasPrefix(tmp + "/ro/cache: cannot create output directory"), "\($0)")
             }
         }
+    }
+}
+
+final class BatchedForwardTests: XCTestCase {
+    /// Batched and single-image forward passes give bit-identical features, so shards do not depend on how a worker
+    /// grouped its images.
+    func testBatchedForwardIsBitIdentical() throws {
+        guard let dir = Bundle.module.path(forResource: "golden-small", ofType: nil, inDirectory: "Fixtures") else {
+            return XCTFail("missing fixture golden-small")
+        }
+        let backbone = try ConvNeXtBackbone(weightsPath: dir)
+        var rng = SplitMix64(seed: 12)
+        let inputs = (0..<3).map { _ in (0..<(64 * 96 * 3)).map { _ in Float(rng.normal()) } }
+        let batched = forwardBatch(backbone, inputs: inputs, height: 64, width: 96, stages: [0, 1, 2, 3])
+        for (i, x) in inputs.enumerated() {
+            let single = x.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: 64, width: 96, stages: [0, 1, 2, 3]) }
+            for s in 0..<4 { XCTAssertEqual(single[s].data, batched[i][s].data, "seed 12 image \(i) stage \(s)") }
+        }
+    }
+}
+
+final class RealBackboneExtractionTests: XCTestCase {
+    /// With the real (small random-weight) ConvNeXt: --batch 3 and --batch 1 write identical shards.
+    func testBatchSizeDoesNotChangeShards() throws {
+        guard let weights = Bundle.module.path(forResource: "golden-small", ofType: nil, inDirectory: "Fixtures") else {
+            return XCTFail("missing fixture golden-small")
+        }
+        let tmp = try makeTempDir("realbb")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var c = SyntheticDatasetConfig()
+        c.trainCount = 5; c.valCount = 0; c.seed = 8; c.minSide = 60; c.maxSide = 150
+        try SyntheticDataset.write(to: tmp + "/data", config: c)
+        let backbone = try ConvNeXtBackbone(weightsPath: weights)
+        var hashes: [[String]] = []
+        for batch in [1, 3] {
+            var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/b\(batch)")
+            o.batch = batch; o.shardSize = 4; o.workers = 2; o.quiet = true; o.seed = 8
+            let m = try TrainExtraction.run(o, backbone: backbone) { _ in }
+            XCTAssertEqual(m.config.backbone.hiddenSizes, [16, 32, 48, 64])
+            hashes.append(m.shards.map(\.sha256))
+        }
+        XCTAssertEqual(hashes[0], hashes[1], "seed 8: shards differ between --batch 1 and --batch 3")
     }
 }

@@ -52,6 +52,18 @@ final class ValCacheTests: XCTestCase {
                 seen += 1
             }
             XCTAssertEqual(seen, 3)
+            if let out = try runPythonWithH5py("""
+                import h5py
+                f = h5py.File('\(o.out)/shard-00000.h5', 'r')
+                print(sorted(f.keys()))
+                print(f['stage1'].dtype, f['stage1'].shape[1:], f['window_yx'].shape[1], f['image_info'].shape, f['label_offset'].dtype, f['label_data'].dtype)
+                """) {
+                let side = mode == .slide ? 224 : 300
+                XCTAssertEqual(out.split(separator: "\n").map(String.init), [
+                    "['image_info', 'label_data', 'label_offset', 'stage0', 'stage1', 'stage2', 'stage3', 'window_flipped', 'window_hw', 'window_image', 'window_yx']",
+                    "float16 (\(side / 8), \(side / 8), 12) 2 (2, 9) int64 uint8",
+                ])
+            }
         }
     }
 }

@@ -93,7 +93,11 @@ public struct ExtractBench: ParsableCommand {
 public struct BenchResult {
     public var images: Int
     public var seconds: Double
+    /// Total CPU time of the worker threads (nil when unknown): with a shared, busy machine, images per CPU-second per
+    /// worker shows what the workers achieve while they actually run.
+    public var cpuSeconds: Double? = nil
     public var batch: Int = 1
+    public var cpuNormalisedImagesPerSecond: Double? { cpuSeconds.map { Double(images) * Double(threads) / $0 } }
     public var threads: Int
     public var side: Int
     public var gflopPerImage: Double
@@ -111,6 +115,7 @@ public struct BenchResult {
             ("gflop_per_image", String(format: "%.3f", gflopPerImage)), ("gflops_per_second", String(format: "%.1f", gflopsPerSecond)),
         ]
         if let m = peakMemoryMiB { fields.append(("peak_memory_mib", String(format: "%.1f", m))) }
+        if let c = cpuNormalisedImagesPerSecond { fields.append(("cpu_normalised_images_per_second", String(format: "%.3f", c))) }
         for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append((k, String(format: "%.3f", v))) }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
@@ -119,6 +124,9 @@ public struct BenchResult {
         var s = String(format: "%@ %@ %dx%d: %.2f images/s, %.1f ms/image (per image, wall / images), %.1f GFLOP/s (%.2f GFLOP/image), %d threads, batch %d",
                        engine, model, side, side, imagesPerSecond, msPerImage, gflopsPerSecond, gflopPerImage, threads, batch)
         if let m = peakMemoryMiB { s += String(format: ", peak memory %.0f MiB", m) }
+        if let c = cpuNormalisedImagesPerSecond {
+            s += String(format: "\n  CPU-normalised: %.2f images/s (images × threads / worker CPU time; what %d uncontended core(s) would give)", c, threads)
+        }
         return s
     }
 }
@@ -166,24 +174,48 @@ public enum BackboneBenchmark {
         let calls = (images + batch - 1) / batch
         input.withUnsafeBufferPointer { inp in
             let batchImages = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
-            Parallel.forEach(threads, threads: threads) { _ in
+            runOnThreads(threads) {
                 backbone.run(images: batchImages, height: side, width: side, through: lastStage) { _, _, _, _, _, _ in }
             }
         }
         let counter = WorkCounter()
+        let cpu = CPUTimeTotal()
         let start = DispatchTime.now().uptimeNanoseconds
         input.withUnsafeBufferPointer { inp in
             let batchImages = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
-            Parallel.forEach(threads, threads: threads) { _ in
+            runOnThreads(threads) {
+                let t0 = OpProfile.threadCPUTime()
                 while counter.next() < calls {
                     backbone.run(images: batchImages, height: side, width: side, through: lastStage) { _, _, _, _, _, _ in }
                 }
+                cpu.add(OpProfile.threadCPUTime() - t0)
             }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return BenchResult(images: calls * batch, seconds: seconds, batch: batch, threads: threads, side: side,
+        return BenchResult(images: calls * batch, seconds: seconds, cpuSeconds: cpu.seconds, batch: batch, threads: threads, side: side,
                            gflopPerImage: backbone.config.flops(height: side, width: side) / 1e9, peakMemoryMiB: peakMemoryMiB())
     }
+}
+
+/// Runs `body` on exactly `count` dedicated threads (GCD would cap the width at the core count, and the benchmark
+/// must report the threads it really used) and waits for all of them.
+func runOnThreads(_ count: Int, _ body: @escaping () -> Void) {
+    let group = DispatchGroup()
+    for _ in 0..<count {
+        group.enter()
+        let t = Thread { body(); group.leave() }
+        t.stackSize = 8 << 20
+        t.start()
+    }
+    group.wait()
+}
+
+/// Sum of the workers' thread CPU times.
+final class CPUTimeTotal: @unchecked Sendable {
+    private var ns: UInt64 = 0
+    private let lock = NSLock()
+    func add(_ v: UInt64) { lock.lock(); ns += v; lock.unlock() }
+    var seconds: Double { lock.lock(); defer { lock.unlock() }; return Double(ns) / 1e9 }
 }
 
 /// A shared counter handing out work items to threads.
@@ -229,7 +261,7 @@ public enum TorchBenchmark {
             return .failure(DinoSegError("python3 with torch did not run (\(why)); \(hint)"))
         }
         let n = (obj["images"] as? Int) ?? images
-        return .success(BenchResult(images: n, seconds: Double(n) / ips, batch: (obj["batch"] as? Int) ?? 1,
+        return .success(BenchResult(images: n, seconds: Double(n) / ips, cpuSeconds: (obj["cpu_seconds"] as? NSNumber)?.doubleValue, batch: (obj["batch"] as? Int) ?? 1,
                                     threads: (obj["threads"] as? Int) ?? threads, side: side,
                                     gflopPerImage: config.flops(height: side, width: side) / 1e9,
                                     peakMemoryMiB: (obj["peak_memory_mib"] as? NSNumber)?.doubleValue))

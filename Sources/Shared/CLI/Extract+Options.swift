@@ -33,6 +33,8 @@ public struct CacheWriteOptions: ParsableArguments {
     var shardSize: Int?
     @Option(name: .long, help: "Worker threads, one per core (each runs the backbone single-threaded).")
     var workers: Int = Parallel.defaultThreads
+    @Option(name: .long, help: "Images (train) or windows (val) per backbone call in each worker.")
+    var batch: Int = 4
     @Flag(name: .long, help: "Skip unreadable or invalid images (logged, and listed in the manifest) instead of stopping.")
     var skipBad = false
     @Option(name: .long, help: .hidden) var stopAfterShards: Int?
@@ -45,6 +47,7 @@ public struct CacheWriteOptions: ParsableArguments {
         guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && (0...3).contains($0!) }), Set(stageList).count == stageList.count else {
             throw ValidationError("--stages must be distinct numbers in 0...3, e.g. 0,1,2,3 (got '\(stages)')")
         }
+        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
         guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
         if let s = shardSize, s < 1 { throw ValidationError("--shard-size must be ≥ 1") }
     }

@@ -26,7 +26,7 @@ public struct ExtractVal: ParsableCommand {
         var o = ValExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
         o.mode = mode; o.flip = flip; o.longSide = longSide; o.stride = stride
         o.stages = cache.stageList; o.dtype = cache.dtype; o.shardSize = cache.shardSize ?? 64
-        o.workers = cache.workers; o.limit = dataset.limit; o.skipBad = cache.skipBad; o.stopAfterShards = cache.stopAfterShards
+        o.workers = cache.workers; o.batch = cache.batch; o.limit = dataset.limit; o.skipBad = cache.skipBad; o.stopAfterShards = cache.stopAfterShards
         return o
     }
 

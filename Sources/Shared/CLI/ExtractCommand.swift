@@ -5,7 +5,7 @@ public struct ExtractCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "extract",
         abstract: "Compute DINOv3 ConvNeXt features for images and datasets and store them in HDF5 shards.",
-        subcommands: [ExtractImage.self, ExtractBench.self, ExtractSynth.self, ExtractCheckVOC.self, ExtractTrain.self,
-                      ExtractVal.self, ExtractVerify.self, ExtractPreview.self, ExtractRandomWeights.self])
+        subcommands: [ExtractImage.self, ExtractTrain.self, ExtractVal.self, ExtractVerify.self, ExtractPreview.self,
+                      ExtractCheckVOC.self, ExtractSynth.self, ExtractRandomWeights.self, ExtractBench.self])
     public init() {}
 }

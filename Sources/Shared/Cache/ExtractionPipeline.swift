@@ -44,13 +44,16 @@ struct PipelineOutcome {
 }
 
 final class ExtractionPipeline<Sink: ShardSink> {
-    typealias Process = (_ image: Int, _ view: Int) throws -> Sink.Result
+    /// Turns a few consecutive jobs (image, view) into one result or error each (a worker batches them so the
+    /// backbone sees several images per call).
+    typealias Process = (_ jobs: [(image: Int, view: Int)]) -> [Result<Sink.Result, Error>]
 
     private enum Slot { case pending, done(Sink.Result), failed(String) }
     private struct Job { var shard: Int; var image: Int; var view: Int }
 
     let shards: [ShardPlan]
     let workers: Int
+    let batch: Int
     let skipBad: Bool
     let stopAfterShards: Int?
     let process: Process
@@ -58,6 +61,7 @@ final class ExtractionPipeline<Sink: ShardSink> {
 
     private let cond = NSCondition()
     private var jobs: [Job] = []
+    private var groupEnd: [Int] = []
     private var slots: [Slot] = []
     private var nextJob = 0
     private var jobLimit = 0          // workers take jobs below this index
@@ -65,13 +69,20 @@ final class ExtractionPipeline<Sink: ShardSink> {
     private var aborted = false
     private let lookAhead: Int
 
-    init(shards: [ShardPlan], workers: Int, skipBad: Bool, stopAfterShards: Int?, progress: ProgressLine,
-         process: @escaping Process) {
-        self.shards = shards; self.workers = max(1, workers); self.skipBad = skipBad
+    /// `lookAhead`: results that may wait for the writer (memory bound); default 3 batches per worker.
+    init(shards: [ShardPlan], workers: Int, batch: Int = 1, lookAhead: Int? = nil, skipBad: Bool, stopAfterShards: Int?,
+         progress: ProgressLine, process: @escaping Process) {
+        self.shards = shards; self.workers = max(1, workers); self.batch = max(1, batch); self.skipBad = skipBad
         self.stopAfterShards = stopAfterShards; self.progress = progress; self.process = process
-        lookAhead = 4 * max(1, workers) + 2
+        self.lookAhead = max(1, lookAhead ?? 3 * max(1, workers) * max(1, batch) + 2)
         for (s, plan) in shards.enumerated() {
-            for image in plan.images { jobs.append(Job(shard: s, image: image, view: plan.view)) }
+            let start = jobs.count
+            for (i, image) in plan.images.enumerated() {
+                jobs.append(Job(shard: s, image: image, view: plan.view))
+                // Batches are fixed groups inside a shard, so their composition never depends on thread timing
+                // or on where an interrupted run stopped.
+                groupEnd.append(start + min(plan.images.count, (i / self.batch + 1) * self.batch))
+            }
         }
         slots = Array(repeating: .pending, count: jobs.count)
         jobLimit = jobs.count
@@ -136,16 +147,22 @@ final class ExtractionPipeline<Sink: ShardSink> {
         while true {
             cond.lock()
             while !aborted && nextJob < jobLimit && nextJob >= written + lookAhead { cond.wait() }
+            assert(aborted || nextJob >= jobLimit || groupEnd[nextJob] > nextJob)
             if aborted || nextJob >= jobLimit { cond.unlock(); return }
-            let j = nextJob
-            nextJob += 1
+            let first = nextJob
+            let n = min(groupEnd[first], jobLimit) - first
+            nextJob += n
             cond.unlock()
 
-            let job = jobs[j]
-            let slot: Slot
-            do { slot = .done(try process(job.image, job.view)) } catch { slot = .failed("\(error)") }
+            let taken = (first..<(first + n)).map { (image: jobs[$0].image, view: jobs[$0].view) }
+            let results = process(taken)
             cond.lock()
-            slots[j] = slot
+            for (i, r) in results.enumerated() {
+                switch r {
+                case .success(let v): slots[first + i] = .done(v)
+                case .failure(let e): slots[first + i] = .failed("\(e)")
+                }
+            }
             cond.broadcast()
             cond.unlock()
         }

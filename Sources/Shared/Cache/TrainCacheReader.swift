@@ -23,8 +23,20 @@ public struct TrainBatch {
 final class ShardHandles {
     let directory: String
     private var open: [String: HDF5File] = [:]
+    private var datasets: [String: HDF5Dataset] = [:]
     private let lock = NSLock()
     init(directory: String) { self.directory = directory }
+
+    /// A dataset of a shard, opened once.
+    func dataset(_ file: String, _ name: String) throws -> HDF5Dataset {
+        let key = file + "/" + name
+        lock.lock()
+        if let d = datasets[key] { lock.unlock(); return d }
+        lock.unlock()
+        let d = try self.file(file).dataset(name)
+        lock.lock(); datasets[key] = d; lock.unlock()
+        return d
+    }
 
     func file(_ name: String) throws -> HDF5File {
         lock.lock(); defer { lock.unlock() }
@@ -125,17 +137,17 @@ public final class TrainCacheReader {
         var labels = [UInt8](repeating: 0, count: n * crop * crop)
         var indices = [Int](repeating: 0, count: n)
         for (i, ref) in refs.enumerated() {
-            let f = try handles.file(manifest.shards[ref.shard].file)
+            let file = manifest.shards[ref.shard].file
             for k in stages {
                 let per = shapes[k]!.h * shapes[k]!.w * shapes[k]!.c
-                let ds = try f.dataset("stage\(k)")
+                let ds = try handles.dataset(file, "stage\(k)")
                 try out[k]!.withUnsafeMutableBufferPointer { buf in
                     try ds.read(rows: ref.row, count: 1, into: UnsafeMutableBufferPointer(rebasing: buf[(i * per)..<((i + 1) * per)]))
                 }
             }
-            let lab = try f.dataset("label").readUInt8(rows: ref.row, count: 1)
+            let lab = try handles.dataset(file, "label").readUInt8(rows: ref.row, count: 1)
             labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
-            indices[i] = Int(try f.dataset("image_index").readInt32(rows: ref.row, count: 1)[0])
+            indices[i] = Int(try handles.dataset(file, "image_index").readInt32(rows: ref.row, count: 1)[0])
         }
         return TrainBatch(count: n, stages: out, labels: labels, stageShapes: shapes, imageIndices: indices)
     }

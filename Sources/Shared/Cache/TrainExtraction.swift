@@ -10,6 +10,8 @@ public struct TrainExtractionOptions {
     public var dtype = HDF5DType.f16
     public var shardSize = 256
     public var workers = Parallel.defaultThreads
+    /// Images per backbone call in each worker.
+    public var batch = 4
     public var seed: UInt64 = 0
     public var limit: Int? = nil
     public var skipBad = false
@@ -94,16 +96,22 @@ public enum TrainExtraction {
 
         let progress = ProgressLine(total: pendingSamples, label: "images", quiet: o.quiet)
         let recipe = o.recipe, seed = o.seed, stages = o.stages
-        let pipeline = ExtractionPipeline<TrainSink>(shards: pending, workers: o.workers, skipBad: o.skipBad,
-                                                     stopAfterShards: o.stopAfterShards, progress: progress) { image, view in
-            let (img, lab) = try loadSample(samples[image])
-            var rng = augmentationRNG(seed: seed, imageIndex: image, view: view)
-            let (cropped, label, _) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
-            let input = normalise(cropped)
-            let maps = input.withUnsafeBufferPointer {
-                backbone.forward(image: $0.baseAddress!, height: crop, width: crop, stages: stages)
+        let pipeline = ExtractionPipeline<TrainSink>(shards: pending, workers: o.workers, batch: o.batch, skipBad: o.skipBad,
+                                                     stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
+            // Decode and augment each image (failures stay per image), then one backbone call for the batch.
+            let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
+                Result {
+                    let (img, lab) = try loadSample(samples[job.image])
+                    var rng = augmentationRNG(seed: seed, imageIndex: job.image, view: job.view)
+                    let (cropped, label, _) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
+                    return (normalise(cropped), label.pixels)
+                }
             }
-            return TrainSample(imageIndex: image, view: view, features: maps, label: label.pixels)
+            let inputs = prepared.compactMap { try? $0.get().input }
+            var maps = forwardBatch(backbone, inputs: inputs, height: crop, width: crop, stages: stages).makeIterator()
+            return zip(jobs, prepared).map { job, p in
+                p.map { TrainSample(imageIndex: job.image, view: job.view, features: maps.next()!, label: $0.label) }
+            }
         }
         var shapes: [Int: (Int, Int, Int)] = [:]
         for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
@@ -138,6 +146,22 @@ public enum TrainExtraction {
         }
         return manifest
     }
+}
+
+/// One backbone call for several same-sized inputs when the backbone supports it (ConvNeXt's batched forward reuses
+/// each weight load for all images), else one call per input.
+func forwardBatch(_ backbone: FeatureBackbone, inputs: [[Float]], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+    if inputs.isEmpty { return [] }
+    guard inputs.count > 1, let convnext = backbone as? ConvNeXtBackbone else {
+        return inputs.map { x in x.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: height, width: width, stages: stages) } }
+    }
+    let pointers = inputs.map { x -> UnsafeMutablePointer<Float> in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: x.count)
+        p.initialize(from: x, count: x.count)
+        return p
+    }
+    defer { pointers.forEach { $0.deallocate() } }
+    return convnext.forward(images: pointers.map { UnsafePointer($0) }, height: height, width: width, stages: stages)
 }
 
 extension SegmentationDataset {

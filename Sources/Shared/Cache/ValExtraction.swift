@@ -18,6 +18,8 @@ public struct ValExtractionOptions {
     /// Images per shard.
     public var shardSize = 64
     public var workers = Parallel.defaultThreads
+    /// Windows per backbone call.
+    public var batch = 4
     public var limit: Int? = nil
     public var skipBad = false
     public var stopAfterShards: Int? = nil
@@ -127,23 +129,33 @@ public enum ValExtraction {
 
         let progress = ProgressLine(total: pendingImages, label: "images", quiet: o.quiet)
         let (mode, flip, crop, strideV, longSide, stages) = (o.mode, o.flip, o.crop, o.stride, o.longSide, o.stages)
-        let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, skipBad: o.skipBad,
-                                                   stopAfterShards: o.stopAfterShards, progress: progress) { image, _ in
-            let (img, lab) = try loadSample(samples[image])
-            let g = EvalGeometry(height: img.height, width: img.width, longSide: longSide, crop: crop)
-            let canvas = evalCanvas(img, geometry: g)
-            var windows: [ValWindow] = []
-            for r in evalWindows(g, mode: mode, crop: crop, stride: strideV) {
-                let region = (r.h == canvas.height && r.w == canvas.width) ? canvas : cropRegion(canvas, r.y, r.x, r.h, r.w)
-                for flipped in flip ? [false, true] : [false] {
-                    let input = flipped ? flipImage(region) : region
-                    let maps = input.data.withUnsafeBufferPointer {
-                        backbone.forward(image: $0.baseAddress!, height: r.h, width: r.w, stages: stages)
+        let batch = o.batch
+        // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
+        let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, lookAhead: 2 * o.workers, skipBad: o.skipBad,
+                                                   stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
+            jobs.map { job in
+                Result {
+                    let (img, lab) = try loadSample(samples[job.image])
+                    let g = EvalGeometry(height: img.height, width: img.width, longSide: longSide, crop: crop)
+                    let canvas = evalCanvas(img, geometry: g)
+                    var inputs: [(y: Int, x: Int, h: Int, w: Int, flipped: Bool, data: [Float])] = []
+                    for r in evalWindows(g, mode: mode, crop: crop, stride: strideV) {
+                        let region = (r.h == canvas.height && r.w == canvas.width) ? canvas : cropRegion(canvas, r.y, r.x, r.h, r.w)
+                        inputs.append((r.y, r.x, r.h, r.w, false, region.data))
+                        if flip { inputs.append((r.y, r.x, r.h, r.w, true, flipImage(region).data)) }
                     }
-                    windows.append(ValWindow(y: r.y, x: r.x, height: r.h, width: r.w, flipped: flipped, features: maps))
+                    // All windows of an image have one size: run them through the backbone in batches.
+                    var windows: [ValWindow] = []
+                    for start in stride(from: 0, to: inputs.count, by: batch) {
+                        let chunk = Array(inputs[start..<min(inputs.count, start + batch)])
+                        let maps = forwardBatch(backbone, inputs: chunk.map(\.data), height: chunk[0].h, width: chunk[0].w, stages: stages)
+                        for (w, m) in zip(chunk, maps) {
+                            windows.append(ValWindow(y: w.y, x: w.x, height: w.h, width: w.w, flipped: w.flipped, features: m))
+                        }
+                    }
+                    return ValSample(imageIndex: job.image, geometry: g, label: lab.pixels, windows: windows)
                 }
             }
-            return ValSample(imageIndex: image, geometry: g, label: lab.pixels, windows: windows)
         }
         var sink = ValSink(directory: o.out, config: config, shapes: shapes)
         InterruptHandler.install()

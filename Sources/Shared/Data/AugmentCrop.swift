@@ -12,9 +12,10 @@ struct PixelBox {
     var isEmpty: Bool { height == 0 || width == 0 }
 }
 
-/// Rows/columns box of the bilinear resize of `src` (inH×inW) to outH×outW, same arithmetic as `resizeBilinear`.
-func resizeBilinearBox(_ src: [Float], inH: Int, inW: Int, outH: Int, outW: Int, box b: PixelBox) -> [Float] {
-    let ty = BilinearTaps(inSize: inH, outSize: outH), tx = BilinearTaps(inSize: inW, outSize: outW)
+/// A box of a bilinear resize of `src` (inH×inW, 3 channels) with the given row/column taps; same arithmetic as
+/// `resizeBilinear`.
+func resizeBilinearBox(_ src: [Float], inH: Int, inW: Int, taps: (BilinearTaps, BilinearTaps), box b: PixelBox) -> [Float] {
+    let (ty, tx) = taps
     var out = [Float](repeating: 0, count: b.height * b.width * 3)
     src.withUnsafeBufferPointer { s in
         out.withUnsafeMutableBufferPointer { o in
@@ -63,6 +64,7 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
     for i in 0..<(crop * crop) { for k in 0..<3 { outImage[3 * i + k] = VOC.mean[k] } }
     if !region.isEmpty {
         let src = image.pixels.map { Float($0) }
+        let taps = (factorTaps(inSize: image.height, outSize: H, factor: s), factorTaps(inSize: image.width, outSize: W, factor: s))
         // Rotated (or just scaled) values on `need`.
         var rotated: [Float]
         if let angle = rotation {
@@ -74,10 +76,10 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
             }
             let box = PixelBox(y0: max(0, Int(minY.rounded(.down)) - 1), y1: min(H, Int(maxY.rounded(.down)) + 3),
                                x0: max(0, Int(minX.rounded(.down)) - 1), x1: min(W, Int(maxX.rounded(.down)) + 3))
-            let scaled = box.isEmpty ? [] : resizeBilinearBox(src, inH: image.height, inW: image.width, outH: H, outW: W, box: box)
+            let scaled = box.isEmpty ? [] : resizeBilinearBox(src, inH: image.height, inW: image.width, taps: taps, box: box)
             rotated = rotateBox(scaled, box: box, width: W, height: H, inverse: m, need: need, border: VOC.mean)
         } else {
-            rotated = resizeBilinearBox(src, inH: image.height, inW: image.width, outH: H, outW: W, box: need)
+            rotated = resizeBilinearBox(src, inH: image.height, inW: image.width, taps: taps, box: need)
         }
         // Blur (rows, then columns), only on `region`.
         let values: [Float]
@@ -108,7 +110,7 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
                 sy = Int((m[3] * Double(x) + m[4] * Double(y) + m[5] + 0.5).rounded(.down))
                 guard sx >= 0, sx < W, sy >= 0, sy < H else { continue }
             }
-            let ly = nearestSourceIndex(sy, inSize: label.height, outSize: H), lx = nearestSourceIndex(sx, inSize: label.width, outSize: W)
+            let ly = factorNearestIndex(sy, inSize: label.height, factor: s), lx = factorNearestIndex(sx, inSize: label.width, factor: s)
             outLabel[i * crop + j] = label.pixels[ly * label.width + lx]
         }
     }

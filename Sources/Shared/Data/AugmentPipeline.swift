@@ -39,9 +39,8 @@ public func augment(_ image: RGBImage, _ label: LabelImage, recipe: Augmentation
     var lab = label
 
     let s = rng.uniform(recipe.scaleMin, recipe.scaleMax)
-    let sw = scaledSize(img.width, s), sh = scaledSize(img.height, s)
-    img = scaleImage(img, outWidth: sw, outHeight: sh)
-    lab = scaleLabel(lab, outWidth: sw, outHeight: sh)
+    img = scaleImage(img, factor: s)
+    lab = scaleLabel(lab, factor: s)
 
     var rotation: Double? = nil
     if rng.chance(recipe.rotateProbability) {

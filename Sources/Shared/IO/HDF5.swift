@@ -69,6 +69,14 @@ private func strongCloseAccess() -> hid_t {
     return fapl
 }
 
+/// Dataset access without HDF5's per-dataset chunk cache: samples are one chunk each and read or written whole, once,
+/// so caching only copies them (and, with many shards open, would hold ~1 MiB per dataset).
+private func noChunkCacheAccess() -> hid_t {
+    let dapl = H5Pcreate(H5P_CLS_DATASET_ACCESS_ID_g)
+    H5Pset_chunk_cache(dapl, -1, 0, -1)
+    return dapl
+}
+
 /// An open HDF5 file; closed on `close()` or deinit.
 public final class HDF5File {
     public let path: String
@@ -127,7 +135,9 @@ public final class HDF5File {
             defer { H5Pclose(plist) }
             H5Pset_chunk(plist, Int32(chunkDims.count), &chunkDims)
             H5Pset_obj_track_times(plist, false)  // no timestamps: the same content gives the same bytes (and checksum)
-            let ds = H5Dcreate2(id, name, dtype.fileType, space, 0, plist, 0)
+            let dapl = noChunkCacheAccess()
+            defer { H5Pclose(dapl) }
+            let ds = H5Dcreate2(id, name, dtype.fileType, space, 0, plist, dapl)
             if ds < 0 { throw DinoSegError(file: path, "cannot create dataset '\(name)' \(shape) (disk full or name taken?)") }
             return HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: shape)
         }
@@ -136,7 +146,9 @@ public final class HDF5File {
     public func dataset(_ name: String) throws -> HDF5Dataset {
         try withHDF5 {
             guard H5Lexists(id, name, 0) > 0 else { throw DinoSegError(file: path, "missing dataset '\(name)'") }
-            let ds = H5Dopen2(id, name, 0)
+            let dapl = noChunkCacheAccess()
+            defer { H5Pclose(dapl) }
+            let ds = H5Dopen2(id, name, dapl)
             if ds < 0 { throw DinoSegError(file: path, "cannot open dataset '\(name)'") }
             let t = H5Dget_type(ds)
             defer { H5Tclose(t) }

@@ -7,7 +7,7 @@
 //   padded  scratch [(height + 6) * (width + 6) * channels]
 //
 // The fast kernel copies the input into a zero-bordered buffer (so the inner loops have no bounds checks) and
-// vectorises over 8 channels, computing 4 neighbouring output pixels at once so each weight vector load feeds 4 FMAs.
+// vectorises over 8 channels, computing 6 neighbouring output pixels at once so each weight vector load feeds 6 FMAs.
 
 public let depthwiseKernel = 7
 let depthwisePad = 3
@@ -39,44 +39,37 @@ public func depthwiseConv7x7(input: UnsafePointer<Float>, height: Int, width: In
         (row + (depthwisePad + width) * c).initialize(repeating: 0, count: depthwisePad * c)
     }
     let vecChannels = c - c % 8
-    let quadWidth = width - width % 4
     for y in 0..<height {
         let outRow = output + y * width * c
-        var cb = 0
-        while cb < vecChannels {
-            let b = load8(bias + cb)
-            var x = 0
-            while x < quadWidth {
-                var a0 = b, a1 = b, a2 = b, a3 = b
-                for ky in 0..<7 {
-                    let src = padded + ((y + ky) * pw + x) * c + cb  // padded column x = input column x - 3
-                    let w = weight + ky * 7 * c + cb
-                    var i0 = load8(src), i1 = load8(src + c), i2 = load8(src + 2 * c)
-                    for kx in 0..<7 {
-                        let wv = load8(w + kx * c)
-                        let i3 = load8(src + (kx + 3) * c)
-                        a0 = a0.addingProduct(i0, wv)
-                        a1 = a1.addingProduct(i1, wv)
-                        a2 = a2.addingProduct(i2, wv)
-                        a3 = a3.addingProduct(i3, wv)
-                        i0 = i1; i1 = i2; i2 = i3
-                    }
-                }
-                let dst = outRow + x * c + cb
-                store8(a0, dst); store8(a1, dst + c); store8(a2, dst + 2 * c); store8(a3, dst + 3 * c)
-                x += 4
+        // x outer, channel blocks inner: the 7 × 12-pixel input window of a strip (all channels) stays in L1.
+        // A remainder of 3–5 columns is done by one more strip moved left to end at the border (recomputing a few
+        // outputs costs less than 1-wide outputs, which need a weight load per FMA); 1–2 columns go 1-wide.
+        let remainder = width % 6
+        let stripEnd = width - remainder
+        var x = 0
+        while x < stripEnd || (x == stripEnd && remainder >= 3 && width >= 6) {
+            let sx = min(x, width - 6)
+            var cb = 0
+            while cb < vecChannels {
+                depthwiseStrip6(padded + (y * pw + sx) * c + cb, rowStride: pw * c, channels: c, weight: weight + cb,
+                                bias: load8(bias + cb), output: outRow + sx * c + cb)
+                cb += 8
             }
-            while x < width {
-                var a = b
+            x += 6
+        }
+        while x < width {
+            var cb = 0
+            while cb < vecChannels {
+                var a = load8(bias + cb)
                 for ky in 0..<7 {
                     let src = padded + ((y + ky) * pw + x) * c + cb
                     let w = weight + ky * 7 * c + cb
                     for kx in 0..<7 { a = a.addingProduct(load8(src + kx * c), load8(w + kx * c)) }
                 }
                 store8(a, outRow + x * c + cb)
-                x += 1
+                cb += 8
             }
-            cb += 8
+            x += 1
         }
         // Channels that do not fill a vector.
         for ch in vecChannels..<c {
@@ -91,6 +84,33 @@ public func depthwiseConv7x7(input: UnsafePointer<Float>, height: Int, width: In
             }
         }
     }
+}
+
+/// Six neighbouring outputs × 8 channels: each weight load feeds 6 FMAs; the inputs in flight slide one column per tap.
+/// `src` points at the top-left padded input of the first output (padded row y, column x).
+@inline(__always) private func depthwiseStrip6(_ src: UnsafeMutablePointer<Float>, rowStride: Int, channels c: Int,
+                                               weight: UnsafePointer<Float>, bias b: SIMD8<Float>,
+                                               output dst: UnsafeMutablePointer<Float>) {
+    var a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b
+    for ky in 0..<7 {
+        let row = src + ky * rowStride
+        let w = weight + ky * 7 * c
+        var i0 = load8(row), i1 = load8(row + c), i2 = load8(row + 2 * c)
+        var i3 = load8(row + 3 * c), i4 = load8(row + 4 * c)
+        for kx in 0..<7 {
+            let wv = load8(w + kx * c)
+            let i5 = load8(row + (kx + 5) * c)
+            a0 = a0.addingProduct(i0, wv)
+            a1 = a1.addingProduct(i1, wv)
+            a2 = a2.addingProduct(i2, wv)
+            a3 = a3.addingProduct(i3, wv)
+            a4 = a4.addingProduct(i4, wv)
+            a5 = a5.addingProduct(i5, wv)
+            i0 = i1; i1 = i2; i2 = i3; i3 = i4; i4 = i5
+        }
+    }
+    store8(a0, dst); store8(a1, dst + c); store8(a2, dst + 2 * c)
+    store8(a3, dst + 3 * c); store8(a4, dst + 4 * c); store8(a5, dst + 5 * c)
 }
 
 /// Reference with the PyTorch weight layout [channels, 1, 7, 7] and explicit bounds checks, accumulating in Double.

@@ -53,6 +53,14 @@ public func patchConv(input: UnsafePointer<Float>, batch: Int = 1, height: Int, 
         patchify(input: input + b * height * width * inChannels, height: height, width: width, channels: inChannels,
                  patch: patch, patches: patches + b * perImage * k)
     }
+    patchRowsGEMM(patches: patches, rows: rows, patchSize: k, weight: weight, bias: bias, outChannels: outChannels, output: output)
+}
+
+/// The GEMM half of patchConv, for callers that patchify themselves (e.g. images that are not contiguous):
+/// output[rows, outChannels] = patches[rows, patchSize] · weight[patchSize, outChannels] + bias.
+public func patchRowsGEMM(patches: UnsafePointer<Float>, rows: Int, patchSize k: Int, weight: UnsafePointer<Float>,
+                          bias: UnsafePointer<Float>, outChannels: Int, output: UnsafeMutablePointer<Float>) {
+    guard rows > 0 else { return }
     for r in 0..<rows { (output + r * outChannels).update(from: bias, count: outChannels) }
     sgemm(m: rows, n: outChannels, k: k, a: patches, lda: k, b: weight, ldb: outChannels, beta: 1, c: output, ldc: outChannels)
 }

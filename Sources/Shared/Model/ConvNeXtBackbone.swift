@@ -3,8 +3,8 @@ import Foundation
 /// The frozen DINOv3 ConvNeXt (inference only), NHWC, matching transformers' DINOv3ConvNextModel stage outputs.
 ///
 /// forward: image [height, width, 3] normalised RGB → stage s output [height/4/2^s, width/4/2^s, C_s] (floor division
-/// at each step). Each call allocates its own scratch, so several threads may run forward concurrently (one image per
-/// core; call `setBLASThreads(1)` in that mode so BLAS does not oversubscribe the cores).
+/// at each step). Each call uses its own scratch buffers (taken from a pool), so several threads may run forward
+/// concurrently (one image or batch per core; call `setBLASThreads(1)` in that mode so BLAS does not oversubscribe).
 public final class ConvNeXtBackbone: FeatureBackbone {
     public let weights: ConvNeXtWeights
     public var config: ConvNeXtConfig { weights.config }
@@ -34,6 +34,7 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     /// Several images of the same size in one pass: the pointwise GEMMs then see `images.count` times more rows per
     /// weight load (the late stages have few pixels and large weights). Returns, per image, the requested stages.
     public func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+        precondition(stages.allSatisfy { (0..<config.stageCount).contains($0) }, "stages \(stages) outside 0..<\(config.stageCount)")
         var maps = [[Int: FeatureMap]](repeating: [:], count: images.count)
         run(images: images, height: height, width: width, through: stages.max() ?? -1) { b, s, h, w, c, data in
             if stages.contains(s) {
@@ -47,17 +48,29 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     /// early stages, but never splits below 512 rows (late stages are limited by weight loads, not activations).
     static func mlpChunkRows(channels: Int) -> Int { max(512, (3 << 19) / (4 * channels * 4)) }
 
-    /// Per-call working memory, sized for the largest stage.
-    private struct Scratch {
-        var x: UnsafeMutablePointer<Float>        // current activation [batch, h, w, C]
-        var t: UnsafeMutablePointer<Float>        // dwconv / LayerNorm output, then projection output
-        var hidden: UnsafeMutablePointer<Float>   // expanded activation of one row chunk [rows, 4C]
-        var padded: UnsafeMutablePointer<Float>   // zero-bordered dwconv input (one image)
-        var patches: UnsafeMutablePointer<Float>  // patchify rows
-        func free() { for p in [x, t, hidden, padded, patches] { p.deallocate() } }
+    /// Working memory of one forward call, sized for the largest stage.
+    private final class Scratch {
+        let sizes: [Int]                           // capacities of the buffers below, in floats
+        let x: UnsafeMutablePointer<Float>        // current activation [batch, h, w, C]
+        let t: UnsafeMutablePointer<Float>        // dwconv / LayerNorm output, then projection output
+        let hidden: UnsafeMutablePointer<Float>   // expanded activation of one row chunk [rows, 4C]
+        let padded: UnsafeMutablePointer<Float>   // zero-bordered dwconv input (one image)
+        let patches: UnsafeMutablePointer<Float>  // patchify rows
+        init(_ sizes: [Int]) {
+            self.sizes = sizes
+            x = .allocate(capacity: sizes[0]); t = .allocate(capacity: sizes[1]); hidden = .allocate(capacity: sizes[2])
+            padded = .allocate(capacity: sizes[3]); patches = .allocate(capacity: sizes[4])
+        }
+        func fits(_ need: [Int]) -> Bool { zip(sizes, need).allSatisfy { $0 >= $1 } }
+        deinit { for p in [x, t, hidden, padded, patches] { p.deallocate() } }
     }
 
-    private func makeScratch(sizes: [(height: Int, width: Int)], batch: Int) -> Scratch {
+    /// Scratch buffers not in use. A call takes one (or makes one) and returns it, so concurrent calls never share
+    /// memory, and repeated calls reuse already-faulted pages instead of paying page faults on every image.
+    private var freeScratch: [Scratch] = []
+    private let scratchLock = NSLock()
+
+    private func scratchSizes(sizes: [(height: Int, width: Int)], batch: Int) -> [Int] {
         var act = 1, hid = 1, pad = 1, patches = max(1, batch * sizes[0].height * sizes[0].width * 16 * config.inputChannels)
         for (s, size) in sizes.enumerated() {
             let c = config.hiddenSizes[s], rows = batch * size.height * size.width
@@ -66,8 +79,22 @@ public final class ConvNeXtBackbone: FeatureBackbone {
             pad = max(pad, depthwisePaddedCount(height: size.height, width: size.width, channels: c))
             if s > 0 { patches = max(patches, rows * 4 * config.hiddenSizes[s - 1]) }
         }
-        return Scratch(x: .allocate(capacity: act), t: .allocate(capacity: max(act, patches)), hidden: .allocate(capacity: hid),
-                       padded: .allocate(capacity: pad), patches: .allocate(capacity: patches))
+        return [act, max(act, patches), hid, pad, patches]
+    }
+
+    private func takeScratch(_ need: [Int]) -> Scratch {
+        scratchLock.lock()
+        defer { scratchLock.unlock() }
+        if let i = freeScratch.firstIndex(where: { $0.fits(need) }) { return freeScratch.remove(at: i) }
+        // Drop a too-small buffer set rather than keep it (sizes change only when the input size does).
+        if !freeScratch.isEmpty { freeScratch.removeFirst() }
+        return Scratch(need)
+    }
+
+    private func returnScratch(_ s: Scratch) {
+        scratchLock.lock()
+        freeScratch.append(s)
+        scratchLock.unlock()
     }
 
     /// Runs stages 0...lastStage on one image (see the batched form).
@@ -83,8 +110,8 @@ public final class ConvNeXtBackbone: FeatureBackbone {
         guard lastStage >= 0, !images.isEmpty else { return }
         let batch = images.count
         let sizes = stageSizes(height: height, width: width)
-        let scratch = makeScratch(sizes: sizes, batch: batch)
-        defer { scratch.free() }
+        let scratch = takeScratch(scratchSizes(sizes: sizes, batch: batch))
+        defer { returnScratch(scratch) }
         let eps = config.layerNormEps
         let cin0 = config.inputChannels
         for s in 0...min(lastStage, config.stageCount - 1) {
@@ -94,17 +121,13 @@ public final class ConvNeXtBackbone: FeatureBackbone {
             let rows = batch * h * w
             var mark = profile?.start()
             if s == 0 {
-                if batch == 1 {
-                    patchConv(input: images[0], height: height, width: width, inChannels: cin0, patch: 4,
-                              weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
-                } else {
-                    // Gather the images into one [batch, H, W, 3] block (the batched conv reads them contiguously).
-                    let packed = UnsafeMutablePointer<Float>.allocate(capacity: batch * height * width * cin0)
-                    defer { packed.deallocate() }
-                    for (b, im) in images.enumerated() { (packed + b * height * width * cin0).update(from: im, count: height * width * cin0) }
-                    patchConv(input: packed, batch: batch, height: height, width: width, inChannels: cin0, patch: 4,
-                              weight: sw.conv, bias: sw.convBias, outChannels: c, output: scratch.x, patches: scratch.patches)
+                // Each image is patchified straight into its rows of the patch matrix; one GEMM for the batch.
+                let k = 16 * cin0
+                for (b, im) in images.enumerated() {
+                    patchify(input: im, height: height, width: width, channels: cin0, patch: 4, patches: scratch.patches + b * h * w * k)
                 }
+                patchRowsGEMM(patches: scratch.patches, rows: rows, patchSize: k, weight: sw.conv, bias: sw.convBias,
+                              outChannels: c, output: scratch.x)
                 profile?.add("stem conv 4x4 (GEMM)", &mark)
                 layerNormRows(input: scratch.x, rows: rows, channels: c, weight: sw.normWeight, bias: sw.normBias, eps: eps, output: scratch.x)
                 profile?.add("layernorm", &mark)
