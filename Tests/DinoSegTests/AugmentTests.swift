@@ -69,6 +69,29 @@ final class AugmentTests: XCTestCase {
         XCTAssertEqual(m[3] * 2 + m[4] * 1 + m[5], 1, accuracy: 1e-12)
     }
 
+    func testRotationUsesOpenCVFixedPoint() {
+        // A horizontal ramp (value = 10·x): bilinear reads it at the source x rounded to 1/32 pixel, as cv2.warpAffine.
+        let w = 12, h = 12
+        let img = FloatImage(width: w, height: h, data: (0..<(w * h)).flatMap { [Float(10 * ($0 % w)), 0, 0] })
+        let angle = 3.3
+        let r = rotateImage(img, angleDegrees: angle, border: [0, 0, 0])
+        let m = inverseRotation(width: w, height: h, angleDegrees: angle)
+        for (x, y) in [(5, 6), (7, 3), (4, 8)] {
+            let fixedX = Int(((m[1] * Double(y) + m[2]) * 1024).rounded()) + 16 + Int((m[0] * Double(x) * 1024).rounded())
+            let quantised = Double(fixedX >> 5) / 32
+            let exact = m[0] * Double(x) + m[1] * Double(y) + m[2]
+            XCTAssertEqual(Double(r.data[(y * w + x) * 3]), 10 * quantised, accuracy: 1e-4, "(\(x), \(y))")
+            XCTAssertNotEqual(Double(r.data[(y * w + x) * 3]), 10 * exact, accuracy: 1e-3, "(\(x), \(y)) should be quantised")
+        }
+        // Nearest rounds to the closest source pixel.
+        let lab = LabelImage(width: w, height: h, pixels: (0..<(w * h)).map { UInt8($0 % w) })
+        let rl = rotateLabel(lab, angleDegrees: angle)
+        for (x, y) in [(5, 6), (7, 3), (4, 8)] {
+            let exact = m[0] * Double(x) + m[1] * Double(y) + m[2]
+            XCTAssertEqual(Int(rl.pixels[y * w + x]), Int(exact.rounded()), "label at (\(x), \(y))")
+        }
+    }
+
     func testBlurKernelAndReflect101() {
         XCTAssertEqual((-3...7).map { reflect101($0, 5) }, [3, 2, 1, 0, 1, 2, 3, 4, 3, 2, 1])
         // Impulse in the corner: reflect-101 folds taps −1, −2 onto 1, 2, so the row profile is [6, 4, 1]/16.

@@ -9,10 +9,10 @@ final class FakeBackbone: FeatureBackbone {
     let weightsSHA256 = String(repeating: "ab", count: 32)
     let projections: [[Float]]   // [3, Ck]
 
-    init(channels: [Int] = [8, 12, 16, 20], seed: UInt64 = 1) {
+    init(channels: [Int] = [8, 12, 16, 20], seed: UInt64 = 1, gain: Float = 1) {
         stageChannels = channels
         var rng = SplitMix64(seed: seed)
-        projections = channels.map { c in (0..<(3 * c)).map { _ in Float(rng.normal()) } }
+        projections = channels.map { c in (0..<(3 * c)).map { _ in gain * Float(rng.normal()) } }
     }
 
     func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {

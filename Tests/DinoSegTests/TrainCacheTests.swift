@@ -160,6 +160,14 @@ final class TrainCacheTests: XCTestCase {
         XCTAssertTrue(m.skipped[1].contains("truncated or corrupt JPEG"), "\(m.skipped)")
         XCTAssertEqual(try TrainCacheReader(directory: tmp + "/d").samplesPerEpoch(), 1)
 
+        // Features beyond the float16 range are refused (f32 stores them).
+        var big = options(root, tmp + "/big"); big.skipBad = true; big.views = 1
+        XCTAssertThrowsError(try TrainExtraction.run(big, backbone: FakeBackbone(gain: 1e6)) { _ in }) {
+            XCTAssertTrue("\($0)".contains("does not fit float16; use --dtype f32"), "\($0)")
+        }
+        big.dtype = .f32; big.out = tmp + "/big32"
+        XCTAssertTrue(try TrainExtraction.run(big, backbone: FakeBackbone(gain: 1e6)) { _ in }.complete)
+
         // Missing list entries and an unwritable output directory.
         try "synth_train_00000\nmissing_one\n".write(toFile: root + "/m.txt", atomically: true, encoding: .utf8)
         var om = options(root, tmp + "/e"); om.list = root + "/m.txt"

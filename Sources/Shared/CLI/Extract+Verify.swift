@@ -10,7 +10,13 @@ public struct ExtractVerify: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let report = try CacheVerifier.verify(directory: directory)
+        var progress: ProgressLine? = nil
+        let report = try CacheVerifier.verify(directory: directory) { done, total in
+            if progress == nil { progress = ProgressLine(total: total, label: "shards") }
+            if done > 0 { progress!.advance() }
+        }
+        progress?.advance()
+        progress?.finishLine()
         let m = report.manifest
         let samples = m.shards.reduce(0) { $0 + $1.samples }, bytes = m.shards.reduce(0) { $0 + $1.bytes }
         print("\(directory): \(m.kind.rawValue) cache, \(m.config.backbone.name), stages \(m.stages), \(m.config.dtype), "

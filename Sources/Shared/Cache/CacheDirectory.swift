@@ -30,6 +30,7 @@ enum CacheDirectory {
         }
         var kept = fresh
         kept.skipped = []
+        if !old.shards.isEmpty { log("verifying the checksums of \(old.shards.count) finished shard(s)…") }
         for entry in old.shards {
             let file = "\(directory)/\(entry.file)"
             guard FileManager.default.fileExists(atPath: file) else { log("\(entry.file): missing, will redo it"); continue }

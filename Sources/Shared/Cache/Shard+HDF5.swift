@@ -48,6 +48,15 @@ enum ShardFile {
     }
 }
 
+/// float16 holds magnitudes up to 65504; a larger feature would silently become infinity.
+func checkHalfRange(_ map: FeatureMap, stage k: Int, file: String) throws {
+    var largest: Float = 0
+    map.data.withUnsafeBufferPointer { p in for v in p { largest = max(largest, abs(v)) } }
+    if !(largest <= 65504) {
+        throw DinoSegError(file: file, "stage \(k) feature magnitude \(largest) does not fit float16; use --dtype f32")
+    }
+}
+
 /// Stage datasets of one shard, created on first use with the map sizes of the first sample.
 struct StageDatasets {
     var sets: [Int: HDF5Dataset] = [:]
@@ -63,6 +72,7 @@ struct StageDatasets {
     /// val windows) go to the top-left corner, zero elsewhere.
     func write(stage k: Int, row: Int, map: FeatureMap) throws {
         let ds = sets[k]!
+        if ds.dtype == .f16 { try checkHalfRange(map, stage: k, file: ds.file.path) }
         if ds.shape[0] <= row { try ds.extend(rows: row + 1) }
         let (h, w, c) = (ds.shape[1], ds.shape[2], ds.shape[3])
         if map.height == h && map.width == w {

@@ -68,7 +68,8 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
         // Rotated (or just scaled) values on `need`.
         var rotated: [Float]
         if let angle = rotation {
-            let m = inverseRotation(width: W, height: H, angleDegrees: angle)
+            let sampler = AffineSampler(width: W, height: H, angleDegrees: angle)
+            let m = sampler.m
             var minX = Double.infinity, maxX = -Double.infinity, minY = Double.infinity, maxY = -Double.infinity
             for (cy, cx) in [(need.y0, need.x0), (need.y0, need.x1 - 1), (need.y1 - 1, need.x0), (need.y1 - 1, need.x1 - 1)] {
                 let sx = m[0] * Double(cx) + m[1] * Double(cy) + m[2], sy = m[3] * Double(cx) + m[4] * Double(cy) + m[5]
@@ -77,7 +78,7 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
             let box = PixelBox(y0: max(0, Int(minY.rounded(.down)) - 1), y1: min(H, Int(maxY.rounded(.down)) + 3),
                                x0: max(0, Int(minX.rounded(.down)) - 1), x1: min(W, Int(maxX.rounded(.down)) + 3))
             let scaled = box.isEmpty ? [] : resizeBilinearBox(src, inH: image.height, inW: image.width, taps: taps, box: box)
-            rotated = rotateBox(scaled, box: box, width: W, height: H, inverse: m, need: need, border: VOC.mean)
+            rotated = rotateBox(scaled, box: box, width: W, height: H, sampler: sampler, need: need, border: VOC.mean)
         } else {
             rotated = resizeBilinearBox(src, inH: image.height, inW: image.width, taps: taps, box: need)
         }
@@ -96,7 +97,7 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
 
     // Label: nearest scale → nearest rotation (outside 255) → flip → pad 255 → crop, per output pixel.
     var outLabel = [UInt8](repeating: VOC.ignoreLabel, count: crop * crop)
-    let m = rotation.map { inverseRotation(width: W, height: H, angleDegrees: $0) }
+    let labelSampler = rotation.map { AffineSampler(width: W, height: H, angleDegrees: $0) }
     for i in 0..<crop {
         let y = oy + i
         guard y >= 0, y < H else { continue }
@@ -105,9 +106,8 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
             guard x >= 0, x < W else { continue }
             if flip { x = W - 1 - x }
             var sy = y, sx = x
-            if let m {
-                sx = Int((m[0] * Double(x) + m[1] * Double(y) + m[2] + 0.5).rounded(.down))
-                sy = Int((m[3] * Double(x) + m[4] * Double(y) + m[5] + 0.5).rounded(.down))
+            if let labelSampler {
+                (sx, sy) = labelSampler.nearest(x, y)
                 guard sx >= 0, sx < W, sy >= 0, sy < H else { continue }
             }
             let ly = factorNearestIndex(sy, inSize: label.height, factor: s), lx = factorNearestIndex(sx, inSize: label.width, factor: s)
@@ -118,7 +118,7 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
 }
 
 /// `rotateImage` restricted to `need`, reading the scaled image from `box` (which holds every in-image tap).
-func rotateBox(_ src: [Float], box: PixelBox, width w: Int, height h: Int, inverse m: [Double], need: PixelBox,
+func rotateBox(_ src: [Float], box: PixelBox, width w: Int, height h: Int, sampler: AffineSampler, need: PixelBox,
                border: [Float]) -> [Float] {
     var out = [Float](repeating: 0, count: need.height * need.width * 3)
     let bw = box.width
@@ -126,22 +126,12 @@ func rotateBox(_ src: [Float], box: PixelBox, width w: Int, height h: Int, inver
         out.withUnsafeMutableBufferPointer { dst in
             for y in need.y0..<need.y1 {
                 for x in need.x0..<need.x1 {
-                    let sx = m[0] * Double(x) + m[1] * Double(y) + m[2]
-                    let sy = m[3] * Double(x) + m[4] * Double(y) + m[5]
-                    let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
-                    let fx = Float(sx - Double(x0)), fy = Float(sy - Double(y0))
+                    let p = sampler.linear(x, y)
                     let o = ((y - need.y0) * need.width + (x - need.x0)) * 3
-                    let x1 = x0 + 1, y1 = y0 + 1
-                    let in0 = y0 >= 0 && y0 < h, in1 = y1 >= 0 && y1 < h
-                    let inL = x0 >= 0 && x0 < w, inR = x1 >= 0 && x1 < w
-                    @inline(__always) func at(_ yy: Int, _ xx: Int, _ k: Int) -> Float { s[((yy - box.y0) * bw + (xx - box.x0)) * 3 + k] }
                     for k in 0..<3 {
-                        let v00 = in0 && inL ? at(y0, x0, k) : border[k]
-                        let v01 = in0 && inR ? at(y0, x1, k) : border[k]
-                        let v10 = in1 && inL ? at(y1, x0, k) : border[k]
-                        let v11 = in1 && inR ? at(y1, x1, k) : border[k]
-                        let top = v00 + fx * (v01 - v00), bottom = v10 + fx * (v11 - v10)
-                        dst[o + k] = top + fy * (bottom - top)
+                        dst[o + k] = warpSample(p, width: w, height: h, channel: k, border: border[k]) { yy, xx, c in
+                            s[((yy - box.y0) * bw + (xx - box.x0)) * 3 + c]
+                        }
                     }
                 }
             }

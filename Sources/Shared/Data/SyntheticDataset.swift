@@ -89,11 +89,12 @@ public enum SyntheticDataset {
                 rx: rng.uniform(0.12, 0.35) * side, ry: rng.uniform(0.12, 0.35) * side,
                 angle: rng.uniform(0, Double.pi), ellipse: rng.chance(0.5)))
         }
-        let classes = [0] + config.objectClasses
-        var looks: [Int: ClassAppearance] = [:]
-        var phases: [Int: Double] = [:]
-        for c in classes { looks[c] = ClassAppearance(classIndex: c); phases[c] = rng.uniform(0, 2 * Double.pi) }
+        // Per-class appearance and texture phase, indexed by class (0...20).
+        var looks = (0..<VOC.numClasses).map { ClassAppearance(classIndex: $0) }
+        var phases = [Double](repeating: 0, count: VOC.numClasses)
+        for c in [0] + config.objectClasses { phases[c] = rng.uniform(0, 2 * Double.pi) }
         let brightness = Float(rng.uniform(0.85, 1.15))
+        for c in 0..<VOC.numClasses { looks[c].colour = (brightness * looks[c].colour.0, brightness * looks[c].colour.1, brightness * looks[c].colour.2) }
 
         var classMap = [UInt8](repeating: 0, count: w * h)
         var pixels = [UInt8](repeating: 0, count: w * h * 3)
@@ -102,13 +103,12 @@ public enum SyntheticDataset {
                 var c = 0
                 for s in shapes where s.contains(Double(x), Double(y)) { c = s.classIndex }  // later shapes on top
                 classMap[y * w + x] = UInt8(c)
-                let look = looks[c]!
-                let t = look.amplitude * look.texture(Double(x), Double(y), phase: phases[c]!)
-                let base = [look.colour.0, look.colour.1, look.colour.2]
-                for k in 0..<3 {
-                    let v = brightness * base[k] + t + Float(rng.normal()) * 8
-                    pixels[(y * w + x) * 3 + k] = UInt8(max(0, min(255, v.rounded())))
-                }
+                let look = looks[c]
+                let t = look.amplitude * look.texture(Double(x), Double(y), phase: phases[c])
+                let o = (y * w + x) * 3
+                pixels[o] = UInt8(max(0, min(255, (look.colour.0 + t + Float(rng.normal()) * 8).rounded())))
+                pixels[o + 1] = UInt8(max(0, min(255, (look.colour.1 + t + Float(rng.normal()) * 8).rounded())))
+                pixels[o + 2] = UInt8(max(0, min(255, (look.colour.2 + t + Float(rng.normal()) * 8).rounded())))
             }
         }
         let label = LabelImage(width: w, height: h, pixels: voidBorders(classMap, width: w, height: h, radius: config.borderRadius))
