@@ -35,56 +35,62 @@ public typealias WinogradVector = SIMD8<Float>
 public enum WinogradF2x3 {
     public static func tiles(h: Int, w: Int) -> (th: Int, tw: Int) { ((h + 1) / 2, (w + 1) / 2) }
 
-    /// u = G g Gᵀ for every (ci, co).
-    public static func transformWeights(weight: UnsafePointer<Float>, cin: Int, cout: Int, u: UnsafeMutablePointer<Float>) {
-        let plane = cin * cout
-        for ci in 0..<cin {
-            let g = weight + ci * cout, tap = cin * cout   // tap t of (ci, co) is g[t·tap + co]
-            let o = u + ci * cout
-            for co in 0..<cout {
-                let g00 = g[co], g01 = g[tap + co], g02 = g[2 * tap + co]
-                let g10 = g[3 * tap + co], g11 = g[4 * tap + co], g12 = g[5 * tap + co]
-                let g20 = g[6 * tap + co], g21 = g[7 * tap + co], g22 = g[8 * tap + co]
-                // G g: 4 rows × 3 columns
-                let r0 = (g00, g01, g02)
-                let r1 = (0.5 * (g00 + g10 + g20), 0.5 * (g01 + g11 + g21), 0.5 * (g02 + g12 + g22))
-                let r2 = (0.5 * (g00 - g10 + g20), 0.5 * (g01 - g11 + g21), 0.5 * (g02 - g12 + g22))
-                let r3 = (g20, g21, g22)
-                @inline(__always) func row(_ i: Int, _ r: (Float, Float, Float)) {
-                    o[(i * 4) * plane + co] = r.0
-                    o[(i * 4 + 1) * plane + co] = 0.5 * (r.0 + r.1 + r.2)
-                    o[(i * 4 + 2) * plane + co] = 0.5 * (r.0 - r.1 + r.2)
-                    o[(i * 4 + 3) * plane + co] = r.2
+    /// u = G g Gᵀ for every (ci, co); cout % 8 == 0. Input channels are split across threads.
+    public static func transformWeights(weight: UnsafePointer<Float>, cin: Int, cout: Int, u: UnsafeMutablePointer<Float>,
+                                        threads: Int = 1) {
+        let plane = cin * cout, tap = cin * cout   // tap t of (ci, co) is weight[t·tap + ci·cout + co]
+        let half = WinogradVector(repeating: 0.5)
+        Parallel.forRanges(cin, parts: threads) { cis in
+            for ci in cis {
+                let g = weight + ci * cout, o = u + ci * cout
+                var co = 0
+                while co < cout {
+                    let p = g + co
+                    let g00 = wLoad(p), g01 = wLoad(p + tap), g02 = wLoad(p + 2 * tap)
+                    let g10 = wLoad(p + 3 * tap), g11 = wLoad(p + 4 * tap), g12 = wLoad(p + 5 * tap)
+                    let g20 = wLoad(p + 6 * tap), g21 = wLoad(p + 7 * tap), g22 = wLoad(p + 8 * tap)
+                    // G g: 4 rows × 3 columns
+                    let r10 = half * (g00 + g10 + g20), r11 = half * (g01 + g11 + g21), r12 = half * (g02 + g12 + g22)
+                    let r20 = half * (g00 - g10 + g20), r21 = half * (g01 - g11 + g21), r22 = half * (g02 - g12 + g22)
+                    @inline(__always) func row(_ i: Int, _ a: WinogradVector, _ b: WinogradVector, _ c: WinogradVector) {
+                        let q = o + co + i * 4 * plane
+                        wStore(a, q)
+                        wStore(half * (a + b + c), q + plane)
+                        wStore(half * (a - b + c), q + 2 * plane)
+                        wStore(c, q + 3 * plane)
+                    }
+                    row(0, g00, g01, g02); row(1, r10, r11, r12); row(2, r20, r21, r22); row(3, g20, g21, g22)
+                    co += 8
                 }
-                row(0, r0); row(1, r1); row(2, r2); row(3, r3)
             }
         }
     }
 
-    /// dweight += Gᵀ du G (the adjoint of transformWeights).
-    public static func transformWeightsBackward(du: UnsafePointer<Float>, cin: Int, cout: Int, dweight: UnsafeMutablePointer<Float>) {
+    /// dweight += Gᵀ du G (the adjoint of transformWeights); cout % 8 == 0.
+    public static func transformWeightsBackward(du: UnsafePointer<Float>, cin: Int, cout: Int, dweight: UnsafeMutablePointer<Float>,
+                                                threads: Int = 1) {
         let plane = cin * cout, tap = cin * cout
-        for ci in 0..<cin {
-            let d = du + ci * cout, g = dweight + ci * cout
-            for co in 0..<cout {
-                // rows i: adjoint along j (columns) → 3 values per row
-                var a = (Float(0), Float(0), Float(0)), b = a, c = a, e = a
-                for i in 0..<4 {
-                    let d0 = d[(i * 4) * plane + co], d1 = d[(i * 4 + 1) * plane + co]
-                    let d2 = d[(i * 4 + 2) * plane + co], d3 = d[(i * 4 + 3) * plane + co]
-                    let r = (d0 + 0.5 * (d1 + d2), 0.5 * (d1 - d2), 0.5 * (d1 + d2) + d3)
-                    switch i { case 0: a = r; case 1: b = r; case 2: c = r; default: e = r }
+        let half = WinogradVector(repeating: 0.5)
+        Parallel.forRanges(cin, parts: threads) { cis in
+            for ci in cis {
+                let d = du + ci * cout, g = dweight + ci * cout
+                var co = 0
+                while co < cout {
+                    // adjoint along j for each row i: (d0, d1, d2, d3) → (d0 + ½(d1+d2), ½(d1−d2), ½(d1+d2) + d3)
+                    @inline(__always) func rowAdj(_ i: Int) -> (WinogradVector, WinogradVector, WinogradVector) {
+                        let q = d + co + i * 4 * plane
+                        let d0 = wLoad(q), d1 = wLoad(q + plane), d2 = wLoad(q + 2 * plane), d3 = wLoad(q + 3 * plane)
+                        let s = half * (d1 + d2)
+                        return (d0 + s, half * (d1 - d2), s + d3)
+                    }
+                    let a = rowAdj(0), b = rowAdj(1), c = rowAdj(2), e = rowAdj(3)
+                    // adjoint along i: row 0 ← a + ½(b + c); row 1 ← ½(b − c); row 2 ← ½(b + c) + e
+                    @inline(__always) func add(_ t: Int, _ v: WinogradVector) { let q = g + co + t * tap; wStore(wLoad(q) + v, q) }
+                    add(0, a.0 + half * (b.0 + c.0)); add(1, a.1 + half * (b.1 + c.1)); add(2, a.2 + half * (b.2 + c.2))
+                    add(3, half * (b.0 - c.0)); add(4, half * (b.1 - c.1)); add(5, half * (b.2 - c.2))
+                    add(6, half * (b.0 + c.0) + e.0); add(7, half * (b.1 + c.1) + e.1); add(8, half * (b.2 + c.2) + e.2)
+                    co += 8
                 }
-                // adjoint along i: row 0 ← a + ½(b + c); row 1 ← ½(b − c); row 2 ← ½(b + c) + e
-                g[co] += a.0 + 0.5 * (b.0 + c.0)
-                g[tap + co] += a.1 + 0.5 * (b.1 + c.1)
-                g[2 * tap + co] += a.2 + 0.5 * (b.2 + c.2)
-                g[3 * tap + co] += 0.5 * (b.0 - c.0)
-                g[4 * tap + co] += 0.5 * (b.1 - c.1)
-                g[5 * tap + co] += 0.5 * (b.2 - c.2)
-                g[6 * tap + co] += 0.5 * (b.0 + c.0) + e.0
-                g[7 * tap + co] += 0.5 * (b.1 + c.1) + e.1
-                g[8 * tap + co] += 0.5 * (b.2 + c.2) + e.2
             }
         }
     }

@@ -44,7 +44,7 @@ public enum Conv3x3Winograd {
                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
         let buf = Buffers(scratch, n: n, h: h, w: w, cin: cin, cout: cout)
         let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
-        WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u)
+        WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads)
         let slice = sliceImages(n: n, h: h, w: w)
         var b0 = 0
         while b0 < n {
@@ -69,7 +69,7 @@ public enum Conv3x3Winograd {
         let buf = Buffers(scratch, n: n, h: h, w: w, cin: cin, cout: cout)
         let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
         if let dbias { addColumnSums(dout, rows: n * h * w, cols: cout, into: dbias) }
-        if dinp != nil { WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u) }
+        if dinp != nil { WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads) }
         buf.du.update(repeating: 0, count: 16 * cin * cout)
         let slice = sliceImages(n: n, h: h, w: w)
         var b0 = 0
@@ -91,6 +91,6 @@ public enum Conv3x3Winograd {
             }
             b0 += nb
         }
-        WinogradF2x3.transformWeightsBackward(du: buf.du, cin: cin, cout: cout, dweight: dweight)
+        WinogradF2x3.transformWeightsBackward(du: buf.du, cin: cin, cout: cout, dweight: dweight, threads: threads)
     }
 }

@@ -85,6 +85,11 @@ public final class HeadTrainer {
                 progress.step += 1
                 progress.batchInEpoch += 1
                 stepsThisSession += 1
+                if stepsThisSession == 1 {
+                    log.human(String(format: "activation memory: %.1f MiB for a batch of %d (%.1f MiB per sample); %d parameters",
+                                     Double(head.workspace.bytes) / 1_048_576, options.batch,
+                                     Double(head.workspace.bytes) / 1_048_576 / Double(options.batch), head.params.count))
+                }
                 losses.append(loss)
                 lastLoss = loss
                 intervalLoss += loss; intervalSteps += 1
