@@ -30,6 +30,8 @@ public struct HeadTrainBench: ParsableCommand {
     @Option(help: "Timed steps (after one warm-up step).") public var steps: Int = 3
     @Option(help: "Threads (BLAS and the head's own loops).") public var threads: Int = Parallel.defaultThreads
     @Flag(help: "One JSON object per line.") public var json = false
+    @Flag(name: .customLong("im2col"), help: "3×3 convolutions by im2col + GEMM (the reference path) instead of Winograd.")
+    public var im2col = false
     @Flag(name: .customLong("no-torch"), help: "Do not run the PyTorch comparison.") public var noTorch = false
     @Option(name: .customLong("torch-script"), help: "The PyTorch benchmark script.")
     public var torchScript: String = "scripts/bench_torch_head.py"
@@ -45,16 +47,17 @@ public struct HeadTrainBench: ParsableCommand {
     public func run() throws {
         let head = variant.headConfig(stageChannels: [96, 192, 384, 768])
         try head.validate()
-        let cfg = HeadBenchConfig(head: head, batch: batch, steps: steps, threads: threads)
+        var cfg = HeadBenchConfig(head: head, batch: batch, steps: steps, threads: threads)
+        cfg.useWinograd = !im2col
         if !json {
-            print("bench: \(head.variantName), batch \(batch), \(threads) threads, \(steps) timed steps, tiny-backbone features 56/28/14/7")
+            print("bench: \(head.variantName), batch \(batch), \(threads) threads, \(steps) timed steps, tiny-backbone features 56/28/14/7, 3×3 convolutions by \(im2col ? "im2col + GEMM" : "Winograd F(2×2,3×3)")")
         }
         let r = try HeadBench.run(cfg)
         var torchRate: Double?
         if !noTorch { torchRate = try runTorch() }
         if json {
             var obj: [String: Any] = [
-                "impl": "swift", "variant": head.variantName, "fpn_width": head.fpnWidth, "output_stride": head.outputStride,
+                "impl": "swift", "conv3x3": im2col ? "im2col" : "winograd", "variant": head.variantName, "fpn_width": head.fpnWidth, "output_stride": head.outputStride,
                 "fpn": head.useFPN, "ppm": head.usePPM, "batch": batch, "threads": threads, "steps": steps,
                 "samples_per_second": r.samplesPerSecond, "gflops_per_second": r.gflopsPerSecond,
                 "seconds_per_step": r.secondsPerStep, "gflop_per_step": r.gflopPerStep,

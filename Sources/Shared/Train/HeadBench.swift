@@ -9,6 +9,8 @@ public struct HeadBenchConfig: Sendable {
     /// Spatial sizes of stages 0...3 (the tiny backbone at 224: 56, 28, 14, 7).
     public var stageSizes: [Int] = [56, 28, 14, 7]
     public var labelSize = 224
+    /// 3×3 convolutions by Winograd (default) or by the im2col + GEMM reference path.
+    public var useWinograd = true
 
     public init(head: HeadConfig, batch: Int, steps: Int, threads: Int) {
         self.head = head; self.batch = batch; self.steps = steps; self.threads = threads
@@ -29,6 +31,7 @@ public enum HeadBench {
     public static func run(_ cfg: HeadBenchConfig) throws -> HeadBenchResult {
         setBLASThreads(cfg.threads)
         let head = try SegmentationHead(config: cfg.head, seed: 1, threads: cfg.threads)
+        head.useWinograd = cfg.useWinograd
         var rng = SplitMix64(seed: 2)
         var shapes: [Int: SegmentationHead.StageShape] = [:]
         var buffers: [Int: UnsafeMutablePointer<Float>] = [:]
