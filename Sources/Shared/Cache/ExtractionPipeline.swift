@@ -88,6 +88,34 @@ final class ExtractionPipeline<Sink: ShardSink> {
         jobLimit = jobs.count
     }
 
+    /// Runs under the Ctrl-C handler, recording each finished shard (and each skipped image, by id) in `manifest`,
+    /// which is saved after every shard so an interruption loses nothing. Returns the outcome and the elapsed time.
+    func runRecording(sink: inout Sink, manifest: inout CacheManifest, directory: String,
+                      imageIDs: [String]) throws -> (outcome: PipelineOutcome, seconds: Double) {
+        InterruptHandler.install()
+        defer { InterruptHandler.uninstall() }
+        let start = Date()
+        defer { progress.finishLine() }
+        let outcome = try run(sink: &sink) { entry, skipped in
+            manifest.shards.append(entry)
+            manifest.shards.sort { $0.index < $1.index }
+            for s in skipped {
+                let line = "\(imageIDs[s.image]): \(s.reason)"
+                if !manifest.skipped.contains(line) { manifest.skipped.append(line) }
+            }
+            try manifest.save(directory: directory)
+        }
+        return (outcome, Date().timeIntervalSince(start))
+    }
+
+    /// The closing lines every extraction prints: skipped images and how to resume an early stop.
+    static func reportEnd(_ outcome: PipelineOutcome, manifest: CacheManifest, log: (String) -> Void) {
+        if !manifest.skipped.isEmpty { log("skipped \(manifest.skipped.count) bad image(s), listed in the manifest") }
+        if outcome.stoppedEarly {
+            log("stopped early: \(manifest.shards.count) of \(manifest.plannedShards) shards are done; re-run the same command to resume")
+        }
+    }
+
     /// Runs everything; `onShardFinished` is called (on this thread) after each shard is safely renamed into place.
     func run(sink: inout Sink, onShardFinished: (CacheShardEntry, [(image: Int, reason: String)]) throws -> Void) throws -> PipelineOutcome {
         var outcome = PipelineOutcome()

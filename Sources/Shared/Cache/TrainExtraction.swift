@@ -117,33 +117,12 @@ public enum TrainExtraction {
         for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
         var sink = TrainSink(directory: o.out, config: config, shapes: shapes)
 
-        InterruptHandler.install()
-        defer { InterruptHandler.uninstall() }
-        let start = Date()
-        let outcome: PipelineOutcome
-        do {
-            outcome = try pipeline.run(sink: &sink) { entry, skipped in
-                manifest.shards.append(entry)
-                manifest.shards.sort { $0.index < $1.index }
-                for s in skipped {
-                    let line = "\(samples[s.image].id): \(s.reason)"
-                    if !manifest.skipped.contains(line) { manifest.skipped.append(line) }
-                }
-                try manifest.save(directory: o.out)
-            }
-        } catch {
-            progress.finishLine()
-            throw error
-        }
-        progress.finishLine()
-        let elapsed = Date().timeIntervalSince(start)
+        let (outcome, elapsed) = try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out,
+                                                           imageIDs: samples.map(\.id))
         let written = outcome.finished.reduce(0) { $0 + $1.samples }
         log(String(format: "wrote %d shards (%d samples) in %@, %.2f images/s", outcome.finished.count, written,
                    formatDuration(elapsed), Double(written + outcome.skipped.count) / max(elapsed, 1e-9)))
-        if !manifest.skipped.isEmpty { log("skipped \(manifest.skipped.count) bad image(s), listed in the manifest") }
-        if outcome.stoppedEarly {
-            log("stopped early: \(manifest.shards.count) of \(manifest.plannedShards) shards are done; re-run the same command to resume")
-        }
+        ExtractionPipeline<TrainSink>.reportEnd(outcome, manifest: manifest, log: log)
         return manifest
     }
 }
