@@ -7,7 +7,8 @@ import Foundation
 //
 // erf uses the rational approximation of Eigen/XLA (odd degree-13 numerator, even degree-8 denominator, input clamped
 // to ±4 where float erf is ±1). Measured against Double erf over [−5, 5]: max relative error 4.2e-7 (≈7 ulp near
-// |erf| → 1); in GELU that is ≤ 2.1e-7 relative. libm erff is ~1 ulp but scalar (≈8× slower in this loop).
+// |erf| → 1); in GELU that is ≤ 2.1e-7 relative. glibc erff is ~1 ulp but
+// scalar: 129 ms for the 8.6 M GELUs of one tiny image at 224, against 3.7 ms here (BENCHMARKS.md).
 
 @inline(__always) func erfApprox8(_ v: SIMD8<Float>) -> SIMD8<Float> {
     // Clamp with compare + select (pointwiseMin/Max are not inlined and cost two calls per vector).
