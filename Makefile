@@ -30,6 +30,20 @@ test: deps
 clean:
 	rm -rf .build
 
+# Benchmarks (printed as images/s, samples/s, GFLOP/s and the ratio against PyTorch when torch is importable):
+# the tiny backbone at 224, then a training step of FPN + PPM + head at output stride 8, batch 32, widths 256/512/1024.
+bench: release
+	$(BIN)/extract bench
+	for w in 256 512 1024; do $(BIN)/headtrain bench --fpn-width $$w --output-stride 8 --batch 32 || exit 1; done
+
+# Regenerates the reference fixtures with transformers / PyTorch (pip install torch transformers safetensors).
+# The golden-small fixture is a copy of shared/golden/small, made by the same script with its defaults.
+FIXTURES := Tests/DinoSegTests/Fixtures
+fixtures:
+	python3 scripts/make_backbone_fixture.py $(FIXTURES)/golden-odd --hidden-sizes 12,20,36,44 --depths 1,2,1,1 \
+	  --height 71 --width 99 --seed 7
+	python3 scripts/make_head_fixture.py
+
 # ---------------------------------------------------------------------------------------------------------------
 # The demo: the whole pipeline on a synthetic dataset with a RANDOM-WEIGHT tiny backbone (no downloads needed).
 # Every number it prints is labelled RANDOM-WEIGHT BACKBONE / synthetic: it shows the machinery works, nothing more.
