@@ -38,25 +38,27 @@ DEMO_TRAIN ?= 64
 DEMO_VAL ?= 16
 DEMO_VIEWS ?= 2
 DEMO_EPOCHS ?= 6
-DEMO_WIDTHS ?= 128,256
+DEMO_EVAL_EVERY ?= 3
+DEMO_WIDTHS ?= 64,128
 DEMO_VARIANTS ?= head,ppm,fpn,fpn-ppm
 DEMO_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
 
 demo: deps release
 	@start=$$(date +%s); set -e; \
+	echo "== DinoSeg demo: synthetic data, RANDOM-WEIGHT tiny backbone (the numbers only show that the pipeline works)"; \
 	echo "== [1/7] synthetic dataset ($(DEMO_TRAIN) train + $(DEMO_VAL) val images) → $(DEMO_DIR)/data"; \
 	$(BIN)/extract synth --out $(DEMO_DIR)/data --train $(DEMO_TRAIN) --val $(DEMO_VAL); \
 	echo "== [2/7] RANDOM-WEIGHT tiny backbone → $(DEMO_DIR)/random-tiny"; \
 	[ -f $(DEMO_DIR)/random-tiny/model.safetensors ] || $(BIN)/extract random-weights --size tiny --out $(DEMO_DIR)/random-tiny; \
 	echo "== [3/7] train features: $(DEMO_VIEWS) augmented views per image → $(DEMO_DIR)/cache/train"; \
 	$(BIN)/extract train --data $(DEMO_DIR)/data --list $(DEMO_DIR)/data/ImageSets/Segmentation/train.txt \
-	  --weights $(DEMO_DIR)/random-tiny --views $(DEMO_VIEWS) --out $(DEMO_DIR)/cache/train; \
+	  --weights $(DEMO_DIR)/random-tiny --views $(DEMO_VIEWS) --stages 1,2,3 --out $(DEMO_DIR)/cache/train; \
 	echo "== [4/7] val windows (slide 224, stride 150, flip) → $(DEMO_DIR)/cache/val"; \
 	$(BIN)/extract val --data $(DEMO_DIR)/data --list $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt \
-	  --weights $(DEMO_DIR)/random-tiny --mode slide --flip --out $(DEMO_DIR)/cache/val; \
+	  --weights $(DEMO_DIR)/random-tiny --mode slide --flip --stages 1,2,3 --out $(DEMO_DIR)/cache/val; \
 	echo "== [5/7] sweep: variants $(DEMO_VARIANTS), FPN widths $(DEMO_WIDTHS), $(DEMO_EPOCHS) epochs"; \
 	$(BIN)/headtrain sweep --cache $(DEMO_DIR)/cache/train --val-cache $(DEMO_DIR)/cache/val --run $(DEMO_DIR)/runs/sweep \
-	  --variants $(DEMO_VARIANTS) --widths $(DEMO_WIDTHS) --epochs $(DEMO_EPOCHS) --batch 16 --eval-every 1 \
+	  --variants $(DEMO_VARIANTS) --widths $(DEMO_WIDTHS) --epochs $(DEMO_EPOCHS) --batch 16 --eval-every $(DEMO_EVAL_EVERY) \
 	  --threads $(DEMO_THREADS); \
 	best=$$(cat $(DEMO_DIR)/runs/sweep/best.txt); \
 	echo "== [6/7] eval of the best head ($$best)"; \
@@ -71,7 +73,8 @@ demo: deps release
 
 # ---------------------------------------------------------------------------------------------------------------
 # The real experiment: make voc VOC=/path/to/VOCdevkit/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny-pretrain-lvd1689m
-# Needs VOC 2012 + SBD (SegmentationClassAug, train_aug list) and the DINOv3 weights. See README "make voc" for time/disk.
+# Needs VOC 2012 + SBD (SegmentationClassAug, train_aug list; SBD=DIR if not under VOC) and the DINOv3 weights.
+# See README "make voc" for time and disk.
 VOC_VIEWS ?= 8
 VOC_EPOCHS ?= 50
 VOC_WIDTHS ?= 256,512,768,1024,2048
@@ -79,15 +82,19 @@ VOC_VARIANTS ?= head,ppm,fpn,fpn-ppm
 VOC_CACHE ?= cache/voc
 VOC_RUN ?= runs/voc
 VOC_OS ?= 8
+# Output stride 8 reads stages 1-3 only; stride 4 (what the published code ran) also needs stage 0 (53% of the bytes).
+VOC_STAGES_8 := 1,2,3
+VOC_STAGES_4 := 0,1,2,3
+VOC_STAGES ?= $(VOC_STAGES_$(VOC_OS))
 
 voc: deps release
 	@if [ -z "$(VOC)" ] || [ -z "$(WEIGHTS)" ]; then \
 	  echo "usage: make voc VOC=/path/to/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny (see README)"; exit 2; fi
-	$(BIN)/extract check-voc $(VOC)
+	$(BIN)/extract check-voc $(VOC) $(if $(SBD),--sbd $(SBD))
 	$(BIN)/extract train --data $(VOC) --list $(VOC)/ImageSets/Segmentation/train_aug.txt --weights $(WEIGHTS) \
-	  --views $(VOC_VIEWS) --out $(VOC_CACHE)-train
+	  --views $(VOC_VIEWS) --stages $(VOC_STAGES) --out $(VOC_CACHE)-train
 	$(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
-	  --mode slide --flip --out $(VOC_CACHE)-val
+	  --mode slide --flip --stages $(VOC_STAGES) --out $(VOC_CACHE)-val
 	$(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
-	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 10
+	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"

@@ -282,3 +282,27 @@ extension BackboneParityTests {
         }
     }
 }
+
+extension BackboneParityTests {
+    /// The real tiny architecture at 224×224 (random weights): batch 3 and batch 1 agree bit for bit, with the GEMM
+    /// shapes extraction really uses (BLAS may switch kernels by matrix size; this pins that it does not matter).
+    func testBatchedTinyAt224IsBitIdentical() {
+        let backbone = ConvNeXtBackbone(weights: .random(config: .tiny, seed: 9))
+        var rng = SplitMix64(seed: 91)
+        let side = 224
+        let images = (0..<3).map { _ in (0..<(side * side * 3)).map { _ in Float(rng.normal()) } }
+        let saved = blasThreads()
+        setBLASThreads(1)
+        defer { setBLASThreads(saved) }
+        let single = images.map { backbone.forward(image: $0, height: side, width: side, stages: [0, 3]) }
+        let pointers = images.map { im -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: im.count); p.initialize(from: im, count: im.count); return p
+        }
+        defer { pointers.forEach { $0.deallocate() } }
+        let batched = backbone.forward(images: pointers.map { UnsafePointer($0) }, height: side, width: side, stages: [0, 3])
+        for i in 0..<3 {
+            XCTAssertEqual(batched[i][0].data, single[i][0].data, "image \(i) stage 0 seed 91")
+            XCTAssertEqual(batched[i][1].data, single[i][1].data, "image \(i) stage 3 seed 91")
+        }
+    }
+}

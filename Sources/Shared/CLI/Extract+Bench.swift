@@ -174,7 +174,7 @@ public enum BackboneBenchmark {
         let calls = (images + batch - 1) / batch
         input.withUnsafeBufferPointer { inp in
             let batchImages = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
-            Parallel.forEach(threads, threads: threads) { _ in
+            runOnThreads(threads) {
                 backbone.run(images: batchImages, height: side, width: side, through: lastStage) { _, _, _, _, _, _ in }
             }
         }
@@ -183,7 +183,7 @@ public enum BackboneBenchmark {
         let start = DispatchTime.now().uptimeNanoseconds
         input.withUnsafeBufferPointer { inp in
             let batchImages = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
-            Parallel.forEach(threads, threads: threads) { _ in
+            runOnThreads(threads) {
                 let t0 = OpProfile.threadCPUTime()
                 while counter.next() < calls {
                     backbone.run(images: batchImages, height: side, width: side, through: lastStage) { _, _, _, _, _, _ in }
@@ -195,6 +195,19 @@ public enum BackboneBenchmark {
         return BenchResult(images: calls * batch, seconds: seconds, cpuSeconds: cpu.seconds, batch: batch, threads: threads, side: side,
                            gflopPerImage: backbone.config.flops(height: side, width: side) / 1e9, peakMemoryMiB: peakMemoryMiB())
     }
+}
+
+/// Runs `body` on exactly `count` dedicated threads (GCD would cap the width at the core count, and the benchmark
+/// must report the threads it really used) and waits for all of them.
+func runOnThreads(_ count: Int, _ body: @escaping () -> Void) {
+    let group = DispatchGroup()
+    for _ in 0..<count {
+        group.enter()
+        let t = Thread { body(); group.leave() }
+        t.stackSize = 8 << 20
+        t.start()
+    }
+    group.wait()
 }
 
 /// Sum of the workers' thread CPU times.

@@ -24,6 +24,10 @@ public struct HeadTrainTrain: ParsableCommand {
     @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
     public var keepEpochCheckpoints = false
     @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
+    @Option(name: .customLong("val-cache"), help: "Val feature cache: evaluate on it every --eval-every epochs and at the end (metrics.json, confusion.csv, eval-history.json in the run).")
+    public var valCache: String?
+    @Option(name: .customLong("eval-every"), help: "With --val-cache: evaluate every N epochs (0: only at the end).")
+    public var evalEvery: Int = 5
 
     public init() {}
 
@@ -35,6 +39,7 @@ public struct HeadTrainTrain: ParsableCommand {
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard logInterval >= 1 else { throw ValidationError("--log-interval must be at least 1") }
+        guard evalEvery >= 0 else { throw ValidationError("--eval-every must be non-negative") }
         guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be non-negative") }
     }
 
@@ -48,6 +53,21 @@ public struct HeadTrainTrain: ParsableCommand {
         options.keepEpochCheckpoints = keepEpochCheckpoints
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
-        _ = try HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume).run()
+        guard let valCache else {
+            _ = try HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume).run()
+            return
+        }
+        // Training in sessions of --eval-every epochs with an evaluation after each (resuming from last.safetensors).
+        let checkpoint = runDirectory + "/last.safetensors"
+        if !resume && FileManager.default.fileExists(atPath: checkpoint) {
+            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
+        }
+        if resume && !FileManager.default.fileExists(atPath: checkpoint) {
+            throw DinoSegError(file: checkpoint, "no checkpoint to resume from")
+        }
+        let (eval, _) = try ValCacheEval.settings(directory: valCache)
+        let trained = try TrainAndEvaluate.run(head: head, options: options, source: source, runDirectory: runDirectory,
+                                               eval: eval, evalEvery: evalEvery) { print($0); fflush(stdout) }
+        print(trained.result.report)
     }
 }

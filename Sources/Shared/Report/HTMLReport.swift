@@ -83,10 +83,10 @@ public enum HTMLReport {
         if let b = best, b < entries.count {
             let e = entries[b]
             h += "<h2>Per-class IoU</h2>"
-            var bars: [(name: String, values: [Double])] = [(e.modelName + " (ours)", e.result.metrics.iou)]
+            var bars: [(name: String, values: [Double])] = [("best: " + e.modelName, e.result.metrics.iou)]
             if entries.count > 1 {
                 let other = entries.indices.filter { $0 != b }.max { entries[$0].result.metrics.mIoU < entries[$1].result.metrics.mIoU }!
-                bars.append((entries[other].modelName, entries[other].result.metrics.iou))
+                bars.append(("runner-up: " + entries[other].modelName, entries[other].result.metrics.iou))
             }
             h += SVGChart.groupedBars(title: "IoU per class", categories: VOC.classNames, series: bars)
             h += "<h2>Confusion matrix (\(esc(e.modelName)))</h2>"

@@ -154,7 +154,10 @@ public enum Sweep {
 
     static func writeOutputs(_ s: SweepSettings, entries: [SweepEntry], curves: [ReportCurves], eval: EvalSettings,
                              examples: [ReportExample]) throws {
-        let (title, warning, notes) = Self.notes(s, eval: eval, stepsPerEpoch: nil)
+        var (title, warning, notes) = Self.notes(s, eval: eval, stepsPerEpoch: nil)
+        if s.dataset == .voc, let n = entries.first?.result.images, n != 1449 {
+            notes.append("Evaluated on \(n) val images, not the full 1449 of VOC 2012 val: the published numbers are not directly comparable.")
+        }
         let mdNotes = (warning.map { ["**\($0)**"] } ?? []) + notes
         try AtomicWrite.write(Data(ResultsTable.markdown(entries, title: title, isVOC: s.dataset == .voc, notes: mdNotes).utf8),
                               to: s.runDirectory + "/results.md")
