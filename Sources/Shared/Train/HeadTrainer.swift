@@ -78,7 +78,7 @@ public final class HeadTrainer {
         let sessionStart = Date()
         var stepsThisSession = 0
         var intervalLoss = 0.0, intervalSteps = 0
-        var dataWait = 0.0
+        var dataWait = 0.0, evalSeconds = 0.0
         var evalHistory = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
         // The next epoch's stream is opened while the last step of an epoch runs, so its first batches are read
         // during that step and the epoch-end checkpoint instead of at the start of the next epoch.
@@ -119,15 +119,16 @@ public final class HeadTrainer {
                 lastLoss = loss
                 intervalLoss += loss; intervalSteps += 1
                 let elapsed = Date().timeIntervalSince(sessionStart)
-                let rate = Double(stepsThisSession * options.batch) / max(elapsed, 1e-9)
-                let eta = elapsed / Double(stepsThisSession) * Double(maxIter - progress.step)
+                let training = elapsed - evalSeconds  // rate, ETA and data wait exclude evaluations
+                let rate = Double(stepsThisSession * options.batch) / max(training, 1e-9)
+                let eta = training / Double(stepsThisSession) * Double(maxIter - progress.step)
                 try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss, "lr": lr,
                               "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
                               "data_wait_seconds": waited])
                 if progress.step % options.logInterval == 0 || progress.step == maxIter {
                     log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
                                      progress.epoch + 1, options.epochs, progress.step, maxIter, loss, intervalSteps,
-                                     intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(elapsed, 1e-9),
+                                     intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(training, 1e-9),
                                      Self.duration(eta)))
                     intervalLoss = 0; intervalSteps = 0
                 }
@@ -152,6 +153,8 @@ public final class HeadTrainer {
             }
             log.human("epoch \(finishedEpoch + 1)/\(options.epochs) done (step \(progress.step)); saved \(checkpointPath)")
             if let v = validation, v.isDue(afterEpoch: finishedEpoch + 1, of: options.epochs) {
+                let evalStart = Date()
+                defer { evalSeconds += Date().timeIntervalSince(evalStart) }
                 (lastEvaluation, evalHistory) = try v.evaluate(head, epoch: finishedEpoch + 1, step: progress.step,
                                                                checkpoint: checkpointPath, runDirectory: runDirectory,
                                                                history: evalHistory, log: log)
