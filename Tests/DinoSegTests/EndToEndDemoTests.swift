@@ -50,11 +50,13 @@ final class EndToEndDemoTests: XCTestCase {
         XCTAssertEqual(m.presentClasses, 4, "background + 3 object classes in the synthetic val set (seed \(seed))")
         // Predicting background everywhere scores IoU_bg ≈ allAcc ≈ 0.8 and 0 elsewhere: mIoU over the 4 present classes
         // ≈ 0.2, 21-class mIoU ≈ 0.04. Measured here (seed 0, 8 epochs): mIoU over present classes 0.92 (FPN+PPM) and
-        // 0.87 (head only), allAcc 0.975; the thresholds sit far below that and far above the baseline.
+        // 0.87 (head only), allAcc 0.975. The same run without the flip-back of flipped windows scores 0.67 / 0.886, so
+        // the thresholds (0.75, background share + 0.12 ≈ 0.91) catch that too, with 0.16 / 0.06 of margin below the
+        // measured values.
         let background = Double(result.confusion.target[0]) / Double(result.confusion.target.reduce(0, +))
-        XCTAssertGreaterThan(m.mIoUPresent, 0.6, "seed \(seed): majority baseline is \(background / 4)")
-        XCTAssertGreaterThan(m.mIoU, 0.6 * 4 / 21, "seed \(seed)")
-        XCTAssertGreaterThan(m.allAcc, background + 0.08, "seed \(seed): must beat predicting background everywhere")
+        XCTAssertGreaterThan(m.mIoUPresent, 0.75, "seed \(seed): majority baseline is \(background / 4)")
+        XCTAssertGreaterThan(m.mIoU, 0.75 * 4 / 21, "seed \(seed)")
+        XCTAssertGreaterThan(m.allAcc, background + 0.12, "seed \(seed): must beat predicting background everywhere")
         print("e2e: background fraction \(background), mIoU \(m.mIoU), mIoU present \(m.mIoUPresent), allAcc \(m.allAcc)")
         let foregroundLearned = (1..<21).filter { result.confusion.target[$0] > 0 && m.iou[$0] > 0.4 }.count
         XCTAssertEqual(foregroundLearned, 3, "seed \(seed): per-class IoU \(m.iou)")

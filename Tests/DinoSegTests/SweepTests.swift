@@ -72,3 +72,32 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(lines.filter { $0.contains("already trained and evaluated") }.count, 2, lines.joined(separator: "\n"))
     }
 }
+
+final class RunFilesTests: XCTestCase {
+    func testLatestCheckpointIsTheHighestStepAndLossCurveReadsTheLog() throws {
+        let dir = NSTemporaryDirectory() + "dinoseg-runfiles-\(getpid())"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
+        XCTAssertThrowsError(try RunCheckpoints.latest(run: dir)) { XCTAssertTrue("\($0)".contains("no head checkpoint"), "\($0)") }
+        var config = HeadConfig(stageChannels: [8, 8, 8, 8], fpnWidth: 8, useFPN: false, usePPM: false)
+        config.classifierWidth = 8
+        let head = try SegmentationHead(config: config, seed: 1)
+        for (name, step) in [("last.safetensors", 40), ("checkpoints/epoch-001.safetensors", 20), ("checkpoints/epoch-003.safetensors", 60)] {
+            try HeadCheckpoint.save(head, to: dir + "/" + name,
+                                    progress: TrainProgress(step: step, epoch: step / 20, batchInEpoch: 0, seed: 1, maxIter: 100, batchSize: 4))
+        }
+        try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: dir + "/notes.safetensors"))
+        let latest = try RunCheckpoints.latest(run: dir)
+        XCTAssertEqual(latest.step, 60)
+        XCTAssertTrue(latest.path.hasSuffix("epoch-003.safetensors"), latest.path)
+        let (loaded, step) = try RunCheckpoints.loadHead(latest.path, threads: 1)
+        XCTAssertEqual(step, 60)
+        XCTAssertEqual(loaded.config, config)
+
+        let log = (1...8).map { "{\"step\":\($0),\"loss\":\(Double(10 - $0))}" }.joined(separator: "\n") + "\n"
+        try Data(log.utf8).write(to: URL(fileURLWithPath: dir + "/log.jsonl"))
+        // 4 steps per epoch, buckets of 2 steps: x = step / 4, y = mean loss of the bucket.
+        XCTAssertEqual(TrainAndEvaluate.lossCurve(runDirectory: dir, stepsPerEpoch: 4, bucket: 2),
+                       [[0.5, 8.5], [1.0, 6.5], [1.5, 4.5], [2.0, 2.5]])
+    }
+}
