@@ -53,21 +53,13 @@ public struct HeadTrainTrain: ParsableCommand {
         options.keepEpochCheckpoints = keepEpochCheckpoints
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
-        guard let valCache else {
-            _ = try HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume).run()
-            return
+        let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume)
+        if let valCache {
+            // Evaluated in place after every --eval-every epochs and after the last one (see TrainingValidation).
+            let (eval, _) = try ValCacheEval.settings(directory: valCache)
+            trainer.validation = TrainingValidation(settings: eval, every: evalEvery)
         }
-        // Training in sessions of --eval-every epochs with an evaluation after each (resuming from last.safetensors).
-        let checkpoint = runDirectory + "/last.safetensors"
-        if !resume && FileManager.default.fileExists(atPath: checkpoint) {
-            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
-        }
-        if resume && !FileManager.default.fileExists(atPath: checkpoint) {
-            throw DinoSegError(file: checkpoint, "no checkpoint to resume from")
-        }
-        let (eval, _) = try ValCacheEval.settings(directory: valCache)
-        let trained = try TrainAndEvaluate.run(head: head, options: options, source: source, runDirectory: runDirectory,
-                                               eval: eval, evalEvery: evalEvery) { print($0); fflush(stdout) }
-        print(trained.result.report)
+        _ = try trainer.run()
+        if let result = trainer.lastEvaluation { print(result.report) }
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 
 /// Trains a head on a training source into a run directory:
 ///   config.json        resolved head + training configuration
-///   log.txt            human lines (also printed); log.jsonl: one JSON object per step
+///   log.txt            human lines (also printed); log.jsonl: one JSON object per step (and per evaluation)
+///   metrics.json, confusion.csv, eval-history.json   evaluations during training (see TrainingValidation)
 ///   last.safetensors   checkpoint (atomic), updated at epoch ends, every `checkpointEvery` steps and on stop
 ///   epoch-NNN.safetensors  per-epoch checkpoints when asked for
 public final class HeadTrainer {
@@ -21,6 +22,10 @@ public final class HeadTrainer {
     public let resume: Bool
     public let output: (String) -> Void
     public private(set) var head: SegmentationHead?
+    /// Evaluation on a val cache during training (nil: none).
+    public var validation: TrainingValidation?
+    /// The latest evaluation of this session (with `validation`).
+    public private(set) var lastEvaluation: EvalResult?
 
     public init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
@@ -73,10 +78,30 @@ public final class HeadTrainer {
         let sessionStart = Date()
         var stepsThisSession = 0
         var intervalLoss = 0.0, intervalSteps = 0
+        var dataWait = 0.0, evalSeconds = 0.0
+        var evalHistory = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        // The next epoch's stream is opened while the last step of an epoch runs, so its first batches are read
+        // during that step and the epoch-end checkpoint instead of at the start of the next epoch.
+        var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
         training: while progress.epoch < options.epochs {
-            let next = try source.batches(epoch: progress.epoch, seed: options.seed, batchSize: options.batch,
+            let next: () throws -> HeadTrainBatch?
+            if let u = upcoming, u.epoch == progress.epoch, progress.batchInEpoch == 0 {
+                next = u.next
+            } else {
+                next = try source.batches(epoch: progress.epoch, seed: options.seed, batchSize: options.batch,
                                           startBatch: progress.batchInEpoch, stages: headConfig.requiredStages)
-            while progress.batchInEpoch < stepsPerEpoch, let batch = try next() {
+            }
+            upcoming = nil
+            while progress.batchInEpoch < stepsPerEpoch {
+                let waitStart = DispatchTime.now().uptimeNanoseconds
+                guard let batch = try next() else { break }
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e9
+                dataWait += waited
+                if progress.batchInEpoch + 1 == stepsPerEpoch && progress.epoch + 1 < options.epochs {
+                    upcoming = (progress.epoch + 1, try source.batches(epoch: progress.epoch + 1, seed: options.seed,
+                                                                       batchSize: options.batch, startBatch: 0,
+                                                                       stages: headConfig.requiredStages))
+                }
                 let lr = polyLearningRate(base: options.lr, iteration: progress.step, maxIter: maxIter, power: options.power)
                 let loss = try step(head, batch: batch, lr: lr, dropoutSeed: SplitMix64(seed: options.seed, 13, progress.step).state)
                 guard loss.isFinite else {
@@ -94,14 +119,17 @@ public final class HeadTrainer {
                 lastLoss = loss
                 intervalLoss += loss; intervalSteps += 1
                 let elapsed = Date().timeIntervalSince(sessionStart)
-                let rate = Double(stepsThisSession * options.batch) / max(elapsed, 1e-9)
-                let eta = elapsed / Double(stepsThisSession) * Double(maxIter - progress.step)
+                let training = elapsed - evalSeconds  // rate, ETA and data wait exclude evaluations
+                let rate = Double(stepsThisSession * options.batch) / max(training, 1e-9)
+                let eta = training / Double(stepsThisSession) * Double(maxIter - progress.step)
                 try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss, "lr": lr,
-                              "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed])
+                              "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
+                              "data_wait_seconds": waited])
                 if progress.step % options.logInterval == 0 || progress.step == maxIter {
-                    log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  ETA %@",
+                    log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
                                      progress.epoch + 1, options.epochs, progress.step, maxIter, loss, intervalSteps,
-                                     intervalLoss / Double(intervalSteps), lr, rate, Self.duration(eta)))
+                                     intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(training, 1e-9),
+                                     Self.duration(eta)))
                     intervalLoss = 0; intervalSteps = 0
                 }
                 let interrupted = StopSignal.isRequested || (options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false)
@@ -124,6 +152,13 @@ public final class HeadTrainer {
                 try HeadCheckpoint.save(head, to: runDirectory + String(format: "/epoch-%03d.safetensors", finishedEpoch + 1), progress: progress)
             }
             log.human("epoch \(finishedEpoch + 1)/\(options.epochs) done (step \(progress.step)); saved \(checkpointPath)")
+            if let v = validation, v.isDue(afterEpoch: finishedEpoch + 1, of: options.epochs) {
+                let evalStart = Date()
+                defer { evalSeconds += Date().timeIntervalSince(evalStart) }
+                (lastEvaluation, evalHistory) = try v.evaluate(head, epoch: finishedEpoch + 1, step: progress.step,
+                                                               checkpoint: checkpointPath, runDirectory: runDirectory,
+                                                               history: evalHistory, log: log)
+            }
             if StopSignal.isRequested || (options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false) {
                 if progress.epoch < options.epochs {
                     log.human("stopped at step \(progress.step) (continue with --resume)")
@@ -138,22 +173,30 @@ public final class HeadTrainer {
 
     /// One optimisation step; returns the batch loss.
     func step(_ head: SegmentationHead, batch: HeadTrainBatch, lr: Double, dropoutSeed: UInt64) throws -> Double {
-        let pointers = batch.stages.mapValues { values -> UnsafeMutablePointer<Float> in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: values.count)
-            p.initialize(from: values, count: values.count)
-            return p
+        // The head reads the batch's own arrays (no copy); backward uses them too, so it runs inside the closure.
+        try withStagePointers(batch.stages, keys: batch.stages.keys.sorted()[...]) { pointers in
+            head.params.zeroGrads()
+            head.forward(stages: pointers, shapes: batch.stageShapes, batch: batch.count, training: true,
+                         dropoutSeed: dropoutSeed)
+            let loss = batch.labels.withUnsafeBufferPointer {
+                head.loss(labels: $0.baseAddress!, labelHeight: batch.labelHeight, labelWidth: batch.labelWidth).loss
+            }
+            guard loss.isFinite else { return loss }
+            head.backward()
+            head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
+            return loss
         }
-        defer { pointers.values.forEach { $0.deallocate() } }
-        head.params.zeroGrads()
-        head.forward(stages: pointers.mapValues { UnsafePointer($0) }, shapes: batch.stageShapes, batch: batch.count,
-                     training: true, dropoutSeed: dropoutSeed)
-        let loss = batch.labels.withUnsafeBufferPointer {
-            head.loss(labels: $0.baseAddress!, labelHeight: batch.labelHeight, labelWidth: batch.labelWidth).loss
+    }
+
+    /// Calls `body` with pointers to the arrays of `stages` (for the keys `keys`), valid for the whole call.
+    private func withStagePointers<R>(_ stages: [Int: [Float]], keys: ArraySlice<Int>, pointers: [Int: UnsafePointer<Float>] = [:],
+                                      _ body: ([Int: UnsafePointer<Float>]) throws -> R) throws -> R {
+        guard let k = keys.first else { return try body(pointers) }
+        return try stages[k]!.withUnsafeBufferPointer { buffer in
+            var more = pointers
+            more[k] = buffer.baseAddress!
+            return try withStagePointers(stages, keys: keys.dropFirst(), pointers: more, body)
         }
-        guard loss.isFinite else { return loss }
-        head.backward()
-        head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
-        return loss
     }
 
     func writeConfig(stepsPerEpoch: Int, maxIter: Int) throws {

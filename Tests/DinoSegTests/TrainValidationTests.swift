@@ -1,0 +1,78 @@
+import XCTest
+import Foundation
+@testable import Shared
+
+/// `headtrain train --val-cache … --eval-every N` on caches extracted with the fake backbone: evaluations after epochs
+/// N, 2N, … and the last one appear in log.txt (with the protocol) and log.jsonl, metrics.json / eval-history.json hold
+/// the latest one, and an interrupted, resumed run ends with the same evaluations.
+final class TrainValidationTests: XCTestCase {
+    func testTrainWithValCacheLogsEvaluations() throws {
+        let tmp = try makeTempDir("trainval")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var data = SyntheticDatasetConfig()
+        data.trainCount = 8; data.valCount = 3; data.seed = 7; data.minSide = 60; data.maxSide = 120
+        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        let backbone = FakeBackbone(channels: [8, 16, 16, 24])
+        var train = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
+        train.stages = [1, 2, 3]; train.shardSize = 4; train.workers = 2; train.seed = 8; train.quiet = true
+        _ = try TrainExtraction.run(train, backbone: backbone) { _ in }
+        var val = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/cache-val")
+        val.mode = .whole; val.longSide = 224; val.stages = [1, 2, 3]; val.workers = 2; val.quiet = true
+        _ = try ValExtraction.run(val, backbone: backbone) { _ in }
+
+        func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain {
+            try HeadTrainTrain.parse(["--cache", tmp + "/cache", "--val-cache", tmp + "/cache-val", "--run", tmp + "/" + run,
+                                      "--fpn-width", "16", "--epochs", "3", "--batch", "2", "--lr", "0.02", "--seed", "9",
+                                      "--threads", "2", "--eval-every", "2", "--checkpoint-every", "0"] + extra)
+        }
+        try command("full").run()
+
+        let dir = tmp + "/full"
+        let text = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
+        let evalLines = text.split(separator: "\n").filter { $0.hasPrefix("eval after epoch") }
+        XCTAssertEqual(evalLines.count, 2, text)
+        XCTAssertTrue(evalLines[0].hasPrefix("eval after epoch 2 (step 8): mIoU "), "seed 7/8/9: \(evalLines[0])")
+        XCTAssertTrue(evalLines[1].hasPrefix("eval after epoch 3 (step 12): mIoU "), "seed 7/8/9: \(evalLines[1])")
+        XCTAssertTrue(evalLines.allSatisfy { $0.contains("protocol: whole") && $0.contains("3 images") }, text)
+
+        let jsonEvals = try evalEvents(dir)
+        XCTAssertEqual(jsonEvals.map { $0["epoch"] as? Int }, [2, 3])
+        XCTAssertEqual(jsonEvals.map { $0["step"] as? Int }, [8, 12])
+        for e in jsonEvals {
+            let mIoU = e["mIoU"] as! Double, mAcc = e["mAcc"] as! Double, allAcc = e["allAcc"] as! Double
+            XCTAssertTrue(mIoU > 0 && mIoU <= mAcc + 1e-9 && mAcc <= 1, "seed 7/8/9: mIoU \(mIoU) mAcc \(mAcc)")
+            XCTAssertTrue(allAcc > 0.3 && allAcc <= 1, "seed 7/8/9: allAcc \(allAcc)")
+            XCTAssertEqual(e["images"] as? Int, 3)
+            XCTAssertTrue((e["protocol"] as? String ?? "").hasPrefix("whole"), "\(e)")
+        }
+        let metrics = try EvalResult.read(dir + "/metrics.json")
+        XCTAssertEqual(metrics.checkpointStep, 12)
+        XCTAssertEqual(metrics.metrics.mIoU, jsonEvals[1]["mIoU"] as! Double, accuracy: 1e-12)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/confusion.csv"))
+        let history = try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/eval-history.json")))
+        XCTAssertEqual(history.map(\.epoch), [2, 3])
+        for (h, e) in zip(history, jsonEvals) { XCTAssertEqual(h.mIoU, e["mIoU"] as! Double, accuracy: 1e-12) }
+
+        // Interrupted after 10 steps (past the epoch-2 evaluation), then resumed: the same evaluations, once each.
+        let source = try CacheTrainingSource(directory: tmp + "/cache")
+        let head = HeadConfig(stageChannels: source.stageChannels, fpnWidth: 16, outputStride: 8)
+        var options = TrainOptions()
+        options.epochs = 3; options.batch = 2; options.lr = 0.02; options.seed = 9; options.threads = 2
+        options.checkpointEvery = 0; options.stopAfterSteps = 10
+        let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: tmp + "/split", resume: false,
+                                  output: { _ in })
+        trainer.validation = TrainingValidation(settings: try ValCacheEval.settings(directory: tmp + "/cache-val").settings, every: 2)
+        _ = try trainer.run()
+        try command("split", ["--resume"]).run()
+        let resumed = try evalEvents(tmp + "/split")
+        XCTAssertEqual(resumed.map { $0["step"] as? Int }, [8, 12])
+        XCTAssertEqual(resumed.map { $0["mIoU"] as! Double }, jsonEvals.map { $0["mIoU"] as! Double }, "seed 7/8/9")
+    }
+
+    private func evalEvents(_ dir: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            let obj = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            return obj?["event"] as? String == "eval" ? obj : nil
+        }
+    }
+}
