@@ -12,7 +12,7 @@ final class TrainingLog {
         self.output = output
         let textPath = directory + "/log.txt", jsonPath = directory + "/log.jsonl"
         if truncateFromStep == 0 {
-            for p in [textPath, jsonPath] { FileManager.default.createFile(atPath: p, contents: nil) }
+            for p in [textPath, jsonPath] { _ = FileManager.default.createFile(atPath: p, contents: nil) }
         } else {
             let kept = ((try? String(contentsOfFile: jsonPath, encoding: .utf8)) ?? "").split(separator: "\n").filter { line in
                 guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -20,7 +20,7 @@ final class TrainingLog {
                 return step <= truncateFromStep
             }
             try AtomicWrite.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: jsonPath)
-            if !FileManager.default.fileExists(atPath: textPath) { FileManager.default.createFile(atPath: textPath, contents: nil) }
+            if !FileManager.default.fileExists(atPath: textPath) { _ = FileManager.default.createFile(atPath: textPath, contents: nil) }
         }
         guard let t = FileHandle(forWritingAtPath: textPath), let j = FileHandle(forWritingAtPath: jsonPath) else {
             throw DinoSegError(file: directory, "cannot open the log files for writing")
