@@ -55,22 +55,15 @@ public enum TrainExtraction {
     @discardableResult
     public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone,
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
-        let dataset = try SegmentationDataset(root: o.dataRoot, list: o.list)
-        let samples = o.limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
-        if !o.skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
-        guard o.stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {
-            throw DinoSegError("--stages \(o.stages): the backbone has stages 0...\(backbone.stageChannels.count - 1)")
-        }
+        let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
+                                                                   skipBad: o.skipBad, stages: o.stages, backbone: backbone)
         let config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
                                  dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
                                  dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
                                  imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad)
         let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
-        try CacheDirectory.prepare(o.out)
-        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [])
-        var manifest = try CacheDirectory.resume(directory: o.out, fresh: fresh, log: log)
-        let done = Set(manifest.shards.map(\.index))
-        let pending = plans.filter { !done.contains($0.index) }
+        var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
+                                                                plans: plans, log: log)
 
         // The plan.
         let crop = o.recipe.crop

@@ -79,12 +79,8 @@ public enum ValExtraction {
     @discardableResult
     public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone,
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
-        let dataset = try SegmentationDataset(root: o.dataRoot, list: o.list)
-        let samples = o.limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
-        if !o.skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
-        guard o.stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {
-            throw DinoSegError("--stages \(o.stages): the backbone has stages 0...\(backbone.stageChannels.count - 1)")
-        }
+        let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
+                                                                   skipBad: o.skipBad, stages: o.stages, backbone: backbone)
         var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
                                  augmentation: o.protocolSummary, seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
                                  listFile: absolutePath(dataset.listPath), imageCount: samples.count,
@@ -94,11 +90,8 @@ public enum ValExtraction {
         let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
             ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
         }
-        try CacheDirectory.prepare(o.out)
-        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [])
-        var manifest = try CacheDirectory.resume(directory: o.out, fresh: fresh, log: log)
-        let done = Set(manifest.shards.map(\.index))
-        let pending = plans.filter { !done.contains($0.index) }
+        var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
+                                                                plans: plans, log: log)
         let pendingImages = pending.reduce(0) { $0 + $1.images.count }
 
         // Storage shape of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.

@@ -1,0 +1,27 @@
+// The steps every extraction (train views or val windows) starts with.
+
+enum ExtractionSetup {
+    /// The images to extract: the list's first `limit` entries, checked to exist unless bad images are to be skipped;
+    /// also checks that the requested stages exist in the backbone.
+    static func selectSamples(root: String, list: String, limit: Int?, skipBad: Bool, stages: [Int],
+                              backbone: FeatureBackbone) throws -> (dataset: SegmentationDataset, samples: [SegmentationSample]) {
+        let dataset = try SegmentationDataset(root: root, list: list)
+        let samples = limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
+        if !skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
+        guard stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {
+            throw DinoSegError("--stages \(stages): the backbone has stages 0...\(backbone.stageChannels.count - 1)")
+        }
+        return (dataset, samples)
+    }
+
+    /// Creates the cache directory or resumes it (verifying finished shards, refusing a different configuration);
+    /// returns the manifest and the shards still to do.
+    static func openCache(directory: String, config: CacheConfig, samples: [SegmentationSample], plans: [ShardPlan],
+                          log: (String) -> Void) throws -> (manifest: CacheManifest, pending: [ShardPlan]) {
+        try CacheDirectory.prepare(directory)
+        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [])
+        let manifest = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)
+        let done = Set(manifest.shards.map(\.index))
+        return (manifest, plans.filter { !done.contains($0.index) })
+    }
+}
