@@ -22,10 +22,11 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "CPNG", path: "Sources/CPNG", cSettings: fastC, linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", cSettings: fastC, linkerSettings: [.linkedLibrary("jpeg")]),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "Shared",
             dependencies: [
-                "CBLAS", "CHDF5", "CPNG", "CJPEG",
+                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
