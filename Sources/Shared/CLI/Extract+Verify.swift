@@ -4,7 +4,7 @@ import Foundation
 /// `extract verify`: checks every shard of a cache against its manifest.
 public struct ExtractVerify: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Check a feature cache: every shard's checksum, datasets and row counts against the manifest.")
+        commandName: "verify", abstract: "Check a feature cache: the manifest, then every shard's checksum, attributes, datasets, geometry and labels against it.")
 
     @Argument(help: "Cache directory (holds manifest.json).") var directory: String
     public init() {}
