@@ -66,7 +66,8 @@ public final class ValCacheReader {
             let image = images[m], g = image.geometry
             let label = try reader.handles.dataset(s, "label_data").readUInt8(rows: image.labelOffset, count: g.originalHeight * g.originalWidth)
             try ShardCheck.checkLabels(label, width: g.originalWidth, what: "label of \(image.id) (dataset 'label_data')", context!)
-            let n = image.windows.count, (wh, ww) = image.windowSize
+            let n = image.windows.count
+            let (wh, ww) = image.windowSize
             var stagesOut: [Int: [Float]] = [:], shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
             for k in stages {
                 let ds = try reader.handles.dataset(s, "stage\(k)")
