@@ -115,6 +115,8 @@ final class CacheCheckTests: XCTestCase {
             ({ $0.shards[0].images = 5 }, ["shards[0].images is 5", "room for 2"]),
             ({ $0.config.stride = 0 }, ["stride is 0"]),
             ({ $0.config.stages = [1, 7] }, ["stages [1, 7]"]),
+            ({ $0.config.longSide = 8192; $0.config.stride = 1 }, ["long side 8192, crop 224, stride 1", "feature values per image"]),
+            ({ $0.config.shardSize = Int.max }, ["plannedShards is 2", "make 1"]),
         ]
         for (change, parts) in cases {
             try original.save(directory: val)

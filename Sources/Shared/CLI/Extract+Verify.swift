@@ -24,7 +24,7 @@ public struct ExtractVerify: ParsableCommand {
         if !m.skipped.isEmpty { print("  \(m.skipped.count) image(s) were skipped at extraction (see manifest.json)") }
         for p in report.problems { print("  problem: \(p)") }
         if !report.problems.isEmpty {
-            throw DinoSegError(file: directory, "\(report.problems.count) problem(s); re-run the extract command to redo damaged or missing shards")
+            throw DinoSegError(file: directory, "\(report.problems.count) problem(s); re-run the extract command to redo damaged or missing shards (a manifest that disagrees with its shards needs a new --out)")
         }
         print("  OK: \(report.checkedShards) shards verified")
     }

@@ -15,12 +15,19 @@ public enum CacheLimits {
     public static let maxImageSide = 16_384
     public static let maxImagePixels = 1 << 24
     public static let maxViews = 100_000
+    /// Feature values a reader holds for one train sample, and for all windows of one val image (as Float: 1 GiB).
+    public static let maxFeatureValues = 1 << 28
 }
 
 extension CacheManifest {
     /// Shards per view: every view is cut into the same runs of `shardSize` consecutive images.
     public var shardsPerView: Int {
-        config.shardSize > 0 ? (config.imageCount + config.shardSize - 1) / config.shardSize : 0
+        config.shardSize > 0 && config.imageCount > 0 ? (config.imageCount - 1) / config.shardSize + 1 : 0
+    }
+
+    /// Feature values of the stored stages for one side×side input.
+    func featureValues(side: Int) -> Int {
+        stages.reduce(0) { $0 + stageSize(side, stage: $1) * stageSize(side, stage: $1) * channels(stage: $1) }
     }
 
     /// The view shard `index` was planned for (val: 0).
@@ -62,6 +69,15 @@ extension CacheManifest {
             guard let stride = c.stride, (1...c.crop).contains(stride) else {
                 throw fail("stride is \(c.stride.map(String.init) ?? "missing"), expected 1…\(c.crop) (the crop)")
             }
+            // The most a reader holds for one image: every window of a long-side square canvas.
+            let side = max(longSide, c.crop), perSide = (side - c.crop + stride - 1) / stride + 1
+            let windows = c.mode == .whole ? 1 : perSide * perSide * (c.flip == true ? 2 : 1)
+            let values = windows * featureValues(side: c.mode == .whole ? side : c.crop)
+            guard values <= CacheLimits.maxFeatureValues else {
+                throw fail("the protocol (long side \(longSide), crop \(c.crop), stride \(stride)) needs \(values) feature values per image, more than \(CacheLimits.maxFeatureValues)")
+            }
+        } else if featureValues(side: c.crop) > CacheLimits.maxFeatureValues {
+            throw fail("a \(c.crop)x\(c.crop) sample has \(featureValues(side: c.crop)) feature values, more than \(CacheLimits.maxFeatureValues)")
         }
         let planned = c.views * shardsPerView
         guard plannedShards == planned else {
