@@ -118,6 +118,25 @@ final class EvaluatorTests: XCTestCase {
         }
     }
 
+    /// Features from any source (not only a checked cache) with a window or geometry outside the canvas are refused
+    /// before the merge writes through pointers.
+    func testWindowOutsideTheCanvasIsAClearError() {
+        let p = EvalProtocol(mode: .slide, flip: false, crop: 4, stride: 3, longSide: 6)
+        let good = FakeFeatures(id: "x", truth: [UInt8](repeating: 1, count: 18), height: 3, width: 6, p: p,
+                                label: [UInt8](repeating: 1, count: 18))
+        var shifted = good
+        shifted.evalWindows[1].x += 1
+        var padded = good
+        padded.geometry.padTop = 3
+        for (f, expected) in [(shifted, "val image x: window 4x4 at (0, 3) lies outside the 4x6 canvas"),
+                              (padded, "val image x: inconsistent geometry")] {
+            XCTAssertThrowsError(try Evaluator.evaluate(OneHotHead(), images: [f] as [EvalFeatures], evalProtocol: p,
+                                                        checkpointStep: nil, checkpoint: nil, backboneNote: nil)) {
+                XCTAssertTrue("\($0)".hasPrefix(expected), "\($0)")
+            }
+        }
+    }
+
     func testResultFilesAndTables() throws {
         var m = ConfusionMatrix()
         m.add(prediction: [0, 1, 1, 15], label: [0, 1, 2, 15])

@@ -73,6 +73,70 @@ final class SweepTests: XCTestCase {
     }
 }
 
+extension SweepTests {
+    /// kill -9 during a job's final evaluation: its training is finished (checkpoint at the last step, log.jsonl
+    /// complete), the evaluation is recorded nowhere and sweep-entry.json is missing. Simulated by training the job
+    /// in-process as the sweep does and removing the records; the re-run sweep redoes the evaluation and rebuilds the
+    /// row from the run's records: the same final loss and metrics as an uninterrupted sweep, the logged training time.
+    func testResumedSweepRedoesLostEvaluationAndRebuildsRows() throws {
+        let seed: UInt64 = 6
+        let source = HeadTrainingTests.syntheticSource(images: 16, seed: seed)
+        let l = HeadTrainingTests.label
+        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
+        let val: [EvalFeatures] = source.views[0].prefix(4).enumerated().map { i, s in
+            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
+            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
+            return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
+                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
+        }
+        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p, backboneNote: nil)
+        let root = try makeTempDir("sweepkill")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var train = TrainOptions()
+        train.epochs = 2; train.batch = 8; train.threads = 2; train.seed = seed
+        func settings(_ dir: String) -> SweepSettings {
+            SweepSettings(jobs: SweepJob.plan(variants: [.head, .fpn], widths: [16]), outputStride: 8, train: train, evalEvery: 1,
+                          examples: 0, runDirectory: root + "/" + dir, dataset: .synthetic, photoDirectory: nil)
+        }
+        let reference = try Sweep.run(settings("reference"), source: source, eval: eval) { _ in }
+
+        let killed = settings("killed"), job = killed.jobs[0], run = root + "/killed/head"
+        let trainer = HeadTrainer(head: job.headConfig(stageChannels: source.stageChannels, outputStride: 8), options: train,
+                                  source: source, runDirectory: run, resume: false, output: { _ in })
+        trainer.validation = TrainingValidation(settings: eval, every: 1)
+        _ = try trainer.run()
+        var history = try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: run + "/eval-history.json")))
+        XCTAssertEqual(history.map(\.step), [2, 4])
+        history.removeLast()
+        try JSONEncoder().encode(history).write(to: URL(fileURLWithPath: run + "/eval-history.json"))
+        try FileManager.default.removeItem(atPath: run + "/metrics.json")
+        let log = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+        try Data(log.filter { !($0.contains("\"event\":\"eval\"") && $0.contains("\"step\":4")) }.map { $0 + "\n" }.joined().utf8)
+            .write(to: URL(fileURLWithPath: run + "/log.jsonl"))
+
+        var lines: [String] = []
+        let resumed = try Sweep.run(killed, source: source, eval: eval) { lines.append($0) }
+        XCTAssertTrue(lines.contains { $0.contains("after epoch 2 (step 4) was not recorded") }, lines.joined(separator: "\n"))
+        XCTAssertEqual(resumed.map(\.result.metrics), reference.map(\.result.metrics), "seed \(seed)")
+        XCTAssertEqual(resumed.map(\.finalLoss), reference.map(\.finalLoss), "seed \(seed)")
+        XCTAssertTrue(resumed.allSatisfy { $0.finalLoss != nil && $0.trainSeconds > 0 }, "\(resumed.map(\.trainSeconds))")
+        let lastLine = try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }.last { $0["event"] == nil }!
+        XCTAssertEqual(resumed[0].trainSeconds, lastLine["train_seconds"] as! Double)
+        XCTAssertEqual(resumed[0].finalLoss, lastLine["loss"] as? Double)
+        let csv = try String(contentsOfFile: root + "/killed/results.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let referenceCSV = try String(contentsOfFile: root + "/reference/results.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        for (row, ref) in zip(csv, referenceCSV) {
+            let f = row.split(separator: ",", omittingEmptySubsequences: false), r = ref.split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertFalse(f[10].isEmpty, "final_loss empty: \(row)")
+            XCTAssertEqual(f[10], r[10], "seed \(seed): final_loss")
+            XCTAssertEqual(Array(f[4...8]), Array(r[4...8]), "seed \(seed): metrics")
+        }
+        let rebuilt = try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: run + "/eval-history.json")))
+        XCTAssertEqual(rebuilt.map(\.mIoU), try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: root + "/reference/head/eval-history.json"))).map(\.mIoU))
+    }
+}
+
 final class RunFilesTests: XCTestCase {
     func testLatestCheckpointIsTheHighestStepAndLossCurveReadsTheLog() throws {
         let dir = NSTemporaryDirectory() + "dinoseg-runfiles-\(getpid())"

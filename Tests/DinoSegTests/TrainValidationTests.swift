@@ -69,6 +69,68 @@ final class TrainValidationTests: XCTestCase {
         XCTAssertEqual(resumed.map { $0["mIoU"] as! Double }, jsonEvals.map { $0["mIoU"] as! Double }, "seed 7/8/9")
     }
 
+    /// kill -9 while the evaluation after epoch 2 runs: the epoch-end checkpoint (step 8) is saved, the evaluation's
+    /// log.jsonl line may be written, eval-history.json and metrics.json are not. Simulated by training in-process to
+    /// that checkpoint and removing the records a kill would not have left; --resume redoes the evaluation, once.
+    func testResumeRedoesAnEvaluationLostToAKill() throws {
+        let tmp = try makeTempDir("evalkill")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var data = SyntheticDatasetConfig()
+        data.trainCount = 8; data.valCount = 2; data.seed = 17; data.minSide = 60; data.maxSide = 120
+        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        let backbone = FakeBackbone(channels: [8, 16, 16, 24])
+        var train = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
+        train.stages = [1, 2, 3]; train.shardSize = 4; train.workers = 2; train.seed = 8; train.quiet = true
+        _ = try TrainExtraction.run(train, backbone: backbone) { _ in }
+        var val = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/cache-val")
+        val.mode = .whole; val.longSide = 224; val.stages = [1, 2, 3]; val.workers = 2; val.quiet = true
+        _ = try ValExtraction.run(val, backbone: backbone) { _ in }
+        func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain {
+            try HeadTrainTrain.parse(["--cache", tmp + "/cache", "--val-cache", tmp + "/cache-val", "--run", tmp + "/" + run,
+                                      "--fpn-width", "16", "--epochs", "3", "--batch", "2", "--lr", "0.02", "--seed", "9",
+                                      "--threads", "2", "--eval-every", "2", "--checkpoint-every", "0"] + extra)
+        }
+        try command("full").run()
+        let reference = try evalEvents(tmp + "/full")
+        XCTAssertEqual(reference.map { $0["step"] as? Int }, [8, 12])
+
+        let source = try CacheTrainingSource(directory: tmp + "/cache")
+        var options = TrainOptions()
+        options.epochs = 3; options.batch = 2; options.lr = 0.02; options.seed = 9; options.threads = 2
+        options.checkpointEvery = 0; options.stopAfterSteps = 8
+        let trainer = HeadTrainer(head: HeadConfig(stageChannels: source.stageChannels, fpnWidth: 16, outputStride: 8),
+                                  options: options, source: source, runDirectory: tmp + "/killed", resume: false, output: { _ in })
+        trainer.validation = TrainingValidation(settings: try ValCacheEval.settings(directory: tmp + "/cache-val").settings, every: 2)
+        _ = try trainer.run()
+        let dir = tmp + "/killed"
+        XCTAssertEqual(try evalEvents(dir).map { $0["step"] as? Int }, [8])
+        try JSONEncoder().encode([EpochEval]()).write(to: URL(fileURLWithPath: dir + "/eval-history.json"))
+        try FileManager.default.removeItem(atPath: dir + "/metrics.json")
+
+        try command("killed", ["--resume"]).run()
+        let resumed = try evalEvents(dir)
+        XCTAssertEqual(resumed.map { $0["step"] as? Int }, [8, 12], "each evaluation once")
+        XCTAssertEqual(resumed.map { $0["mIoU"] as! Double }, reference.map { $0["mIoU"] as! Double }, "seed 17/8/9")
+        let history = try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/eval-history.json")))
+        XCTAssertEqual(history.map(\.step), [8, 12])
+        let referenceHistory = try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: tmp + "/full/eval-history.json")))
+        XCTAssertEqual(history, referenceHistory, "seed 17/8/9")
+        let text = try String(contentsOfFile: dir + "/log.txt", encoding: .utf8)
+        XCTAssertTrue(text.contains("the evaluation after epoch 2 (step 8) was not recorded (interrupted); evaluating the checkpoint"), text)
+        // Training time accumulates over both sessions.
+        let seconds = try stepLines(dir).map { $0["train_seconds"] as! Double }
+        XCTAssertEqual(seconds.count, 12)
+        XCTAssertEqual(seconds, seconds.sorted(), "train_seconds decreases somewhere: \(seconds)")
+        XCTAssertGreaterThan(seconds[8], seconds[7])
+    }
+
+    private func stepLines(_ dir: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            let obj = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            return obj?["event"] == nil ? obj : nil
+        }
+    }
+
     private func evalEvents(_ dir: String) throws -> [[String: Any]] {
         try String(contentsOfFile: dir + "/log.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
             let obj = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]

@@ -4,7 +4,7 @@ import Foundation
 /// `extract verify`: checks every shard of a cache against its manifest.
 public struct ExtractVerify: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "verify", abstract: "Check a feature cache: every shard's checksum, datasets and row counts against the manifest.")
+        commandName: "verify", abstract: "Check a feature cache: the manifest, then every shard's checksum, attributes, datasets, geometry and labels against it.")
 
     @Argument(help: "Cache directory (holds manifest.json).") var directory: String
     public init() {}
@@ -24,7 +24,7 @@ public struct ExtractVerify: ParsableCommand {
         if !m.skipped.isEmpty { print("  \(m.skipped.count) image(s) were skipped at extraction (see manifest.json)") }
         for p in report.problems { print("  problem: \(p)") }
         if !report.problems.isEmpty {
-            throw DinoSegError(file: directory, "\(report.problems.count) problem(s); re-run the extract command to redo damaged or missing shards")
+            throw DinoSegError(file: directory, "\(report.problems.count) problem(s); re-run the extract command to redo damaged or missing shards (a manifest that disagrees with its shards needs a new --out)")
         }
         print("  OK: \(report.checkedShards) shards verified")
     }

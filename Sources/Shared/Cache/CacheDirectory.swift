@@ -1,5 +1,5 @@
 // Preparing a cache directory: create it, check it is writable, resume from an existing manifest (keeping only
-// shards whose checksum still matches), print the plan and refuse when the disk cannot hold it.
+// shards whose checksum and content still match), print the plan and refuse when the disk cannot hold it.
 import Foundation
 
 enum CacheDirectory {
@@ -35,7 +35,18 @@ enum CacheDirectory {
             let file = "\(directory)/\(entry.file)"
             guard FileManager.default.fileExists(atPath: file) else { log("\(entry.file): missing, will redo it"); continue }
             let sha = try SHA256.hex(ofFile: file)
-            if sha == entry.sha256 { kept.shards.append(entry) } else { log("\(entry.file): checksum mismatch, will redo it") }
+            guard sha == entry.sha256 else { log("\(entry.file): checksum mismatch, will redo it"); continue }
+            // A shard made with another configuration than the manifest's means an edited manifest: refused. A shard
+            // whose content fails the readers' checks is redone.
+            let x = ShardCheck.Context(directory: directory, entry: entry, manifest: old)
+            let f = try HDF5File.open(file)
+            defer { try? f.close() }
+            try ShardCheck.identity(f, x)
+            do { try CacheVerifier.checkContent(f, x) } catch {
+                log("\(error) — will redo it")
+                continue
+            }
+            kept.shards.append(entry)
         }
         kept.skipped = old.skipped
         kept.shards.sort { $0.index < $1.index }

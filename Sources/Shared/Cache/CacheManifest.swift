@@ -55,6 +55,8 @@ public struct CacheConfig: Codable, Equatable {
             diff("format", other.formatVersion, formatVersion), diff("kind", other.kind.rawValue, kind.rawValue),
             diff("backbone", other.backbone.name, backbone.name),
             diff("weights SHA-256", other.backbone.weightsSHA256, backbone.weightsSHA256),
+            diff("hidden sizes", other.backbone.hiddenSizes, backbone.hiddenSizes), diff("depths", other.backbone.depths, backbone.depths),
+            diff("stage strides", other.backbone.stageStrides, backbone.stageStrides),
             diff("mean", other.mean, mean), diff("std", other.std, std), diff("crop", other.crop, crop),
             diff("stages", other.stages, stages), diff("dtype", other.dtype.rawValue, dtype.rawValue),
             diff("augmentation", other.augmentation, augmentation), diff("seed", other.seed, seed),
@@ -99,14 +101,18 @@ public struct CacheManifest: Codable, Equatable {
 
     public static let fileName = "manifest.json"
 
+    /// Reads and checks (`checkConsistency`) the manifest of a cache directory.
     public static func load(directory: String) throws -> CacheManifest {
         let path = "\(directory)/\(fileName)"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DinoSegError(file: path, "no cache manifest here (run `extract train` or `extract val` to create the cache)")
         }
-        do { return try JSONDecoder().decode(CacheManifest.self, from: data) } catch {
+        let m: CacheManifest
+        do { m = try JSONDecoder().decode(CacheManifest.self, from: data) } catch {
             throw DinoSegError(file: path, "unreadable cache manifest (\(error))")
         }
+        try m.checkConsistency(path: path)
+        return m
     }
 
     public func save(directory: String) throws {

@@ -19,36 +19,44 @@ public struct TrainBatch {
     public var imageIndices: [Int]
 }
 
-/// Opens shard files on demand and keeps them open.
+/// Opens shard files on demand, checks each once against the manifest (ShardCheck) and keeps it open.
 final class ShardHandles {
     let directory: String
-    private var open: [String: HDF5File] = [:]
+    let manifest: CacheManifest
+    private let check: (HDF5File, ShardCheck.Context) throws -> Void
+    private var open: [Int: HDF5File] = [:]
     private var datasets: [String: HDF5Dataset] = [:]
     private let lock = NSLock()
-    init(directory: String) { self.directory = directory }
 
-    /// A dataset of a shard, opened once.
-    func dataset(_ file: String, _ name: String) throws -> HDF5Dataset {
-        let key = file + "/" + name
+    init(directory: String, manifest: CacheManifest, check: @escaping (HDF5File, ShardCheck.Context) throws -> Void) {
+        self.directory = directory; self.manifest = manifest; self.check = check
+    }
+
+    /// A dataset of shard `shard` (index into manifest.shards), opened once.
+    func dataset(_ shard: Int, _ name: String) throws -> HDF5Dataset {
+        let key = "\(shard)/\(name)"
         lock.lock()
         if let d = datasets[key] { lock.unlock(); return d }
         lock.unlock()
-        let d = try self.file(file).dataset(name)
+        let d = try file(shard).dataset(name)
         lock.lock(); datasets[key] = d; lock.unlock()
         return d
     }
 
-    func file(_ name: String) throws -> HDF5File {
+    func file(_ shard: Int) throws -> HDF5File {
         lock.lock(); defer { lock.unlock() }
-        if let f = open[name] { return f }
-        let f = try HDF5File.open("\(directory)/\(name)")
-        open[name] = f
+        if let f = open[shard] { return f }
+        let context = ShardCheck.Context(directory: directory, entry: manifest.shards[shard], manifest: manifest)
+        let f = try HDF5File.open(context.path)
+        try check(f, context)
+        open[shard] = f
         return f
     }
 }
 
-/// Checks that a manifest describes a complete cache of the expected kind whose shard files are present with the
-/// recorded sizes (the full checksum check is `extract verify`).
+/// Checks that a manifest (itself checked by `CacheManifest.load`) describes a complete cache of the expected kind
+/// whose shard files are present with the recorded sizes (the full checksum check is `extract verify`; each shard's
+/// content is checked when a reader opens it).
 func validateCache(directory: String, kind: CacheKind) throws -> CacheManifest {
     let m = try CacheManifest.load(directory: directory)
     guard m.kind == kind else {
@@ -77,7 +85,8 @@ public final class TrainCacheReader {
     public init(directory: String) throws {
         self.directory = directory
         manifest = try validateCache(directory: directory, kind: .train)
-        handles = ShardHandles(directory: directory)
+        // Labels are checked per sample as batches are read.
+        handles = ShardHandles(directory: directory, manifest: manifest) { try ShardCheck.train($0, $1, labels: false) }
     }
 
     /// Images per epoch (one view each).
@@ -137,17 +146,18 @@ public final class TrainCacheReader {
         var labels = [UInt8](repeating: 0, count: n * crop * crop)
         var indices = [Int](repeating: 0, count: n)
         for (i, ref) in refs.enumerated() {
-            let file = manifest.shards[ref.shard].file
             for k in stages {
                 let per = shapes[k]!.h * shapes[k]!.w * shapes[k]!.c
-                let ds = try handles.dataset(file, "stage\(k)")
+                let ds = try handles.dataset(ref.shard, "stage\(k)")
                 try out[k]!.withUnsafeMutableBufferPointer { buf in
                     try ds.read(rows: ref.row, count: 1, into: UnsafeMutableBufferPointer(rebasing: buf[(i * per)..<((i + 1) * per)]))
                 }
             }
-            let lab = try handles.dataset(file, "label").readUInt8(rows: ref.row, count: 1)
+            let lab = try handles.dataset(ref.shard, "label").readUInt8(rows: ref.row, count: 1)
+            try ShardCheck.checkLabels(lab, width: crop, what: "dataset 'label' row \(ref.row)",
+                                       ShardCheck.Context(directory: directory, entry: manifest.shards[ref.shard], manifest: manifest))
             labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
-            indices[i] = Int(try handles.dataset(file, "image_index").readInt32(rows: ref.row, count: 1)[0])
+            indices[i] = Int(try handles.dataset(ref.shard, "image_index").readInt32(rows: ref.row, count: 1)[0])
         }
         return TrainBatch(count: n, stages: out, labels: labels, stageShapes: shapes, imageIndices: indices)
     }

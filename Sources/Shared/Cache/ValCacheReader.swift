@@ -24,7 +24,7 @@ public final class ValCacheReader {
     public init(directory: String) throws {
         self.directory = directory
         manifest = try validateCache(directory: directory, kind: .val)
-        handles = ShardHandles(directory: directory)
+        handles = ShardHandles(directory: directory, manifest: manifest) { _, _ in }
     }
 
     public var imageCount: Int { manifest.shards.reduce(0) { $0 + $1.images } }
@@ -39,25 +39,21 @@ public final class ValCacheReader {
         return ValImageStream(count: refs.count) { i in try cursor.read(shard: refs[i].shard, imageRow: refs[i].row, stages: stages) }
     }
 
-    /// Per-shard index tables, loaded when the stream enters a shard (used from the prefetch thread only).
+    /// The checked index tables of the shard being read (used from the prefetch thread only): loaded, and the shard
+    /// checked against the manifest's protocol (ShardCheck.val), when the stream enters a shard.
     final class ShardCursor {
         let reader: ValCacheReader
         var shard = -1
-        var info: [Int32] = [], labelOffset: [Int64] = [], windowImage: [Int32] = [], windowYX: [Int32] = []
-        var windowHW: [Int32] = [], windowFlipped: [UInt8] = []
-        var file: HDF5File? = nil
+        var images: [ValShardImage] = []
+        var context: ShardCheck.Context? = nil
 
         init(reader: ValCacheReader) { self.reader = reader }
 
         func load(_ s: Int) throws {
-            let f = try reader.handles.file(reader.manifest.shards[s].file)
-            info = try f.dataset("image_info").readInt32()
-            labelOffset = try f.dataset("label_offset").readInt64()
-            windowImage = try f.dataset("window_image").readInt32()
-            windowYX = try f.dataset("window_yx").readInt32()
-            windowHW = try f.dataset("window_hw").readInt32()
-            windowFlipped = try f.dataset("window_flipped").readUInt8()
-            file = f
+            let f = try reader.handles.file(s)
+            let x = ShardCheck.Context(directory: reader.directory, entry: reader.manifest.shards[s], manifest: reader.manifest)
+            images = try ShardCheck.val(f, x, labels: false)
+            context = x
             shard = s
         }
 
@@ -67,43 +63,36 @@ public final class ValCacheReader {
             for k in stages where !manifest.stages.contains(k) {
                 throw DinoSegError(file: reader.directory, "stage \(k) is not in this cache (it has stages \(manifest.stages))")
             }
-            let f = file!
-            let row = Array(info[(m * 9)..<(m * 9 + 9)]).map { Int($0) }
-            let index = row[0]
-            var g = EvalGeometry(height: row[1], width: row[2], longSide: manifest.config.longSide ?? 512, crop: manifest.config.crop)
-            g.resizedHeight = row[3]; g.resizedWidth = row[4]; g.paddedHeight = row[5]; g.paddedWidth = row[6]
-            g.padTop = row[7]; g.padLeft = row[8]
-            let labelCount = row[1] * row[2]
-            let label = try f.dataset("label_data").readUInt8(rows: Int(labelOffset[m]), count: labelCount)
-            let rows = windowImage.indices.filter { Int(windowImage[$0]) == index }
-            guard let first = rows.first, rows.last! - first + 1 == rows.count else {
-                throw DinoSegError(file: "\(reader.directory)/\(manifest.shards[s].file)", "windows of image \(index) are missing or not contiguous")
-            }
-            let wh = Int(windowHW[2 * first]), ww = Int(windowHW[2 * first + 1])
+            let image = images[m], g = image.geometry
+            let label = try reader.handles.dataset(s, "label_data").readUInt8(rows: image.labelOffset, count: g.originalHeight * g.originalWidth)
+            try ShardCheck.checkLabels(label, width: g.originalWidth, what: "label of \(image.id) (dataset 'label_data')", context!)
+            let n = image.windows.count
+            let (wh, ww) = image.windowSize
             var stagesOut: [Int: [Float]] = [:], shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
             for k in stages {
-                let ds = try f.dataset("stage\(k)")
+                let ds = try reader.handles.dataset(s, "stage\(k)")
                 let (sh, sw, c) = (ds.shape[1], ds.shape[2], ds.shape[3])
                 let h = stageSize(wh, stage: k), w = stageSize(ww, stage: k)
-                var stored = [Float](repeating: 0, count: rows.count * sh * sw * c)
-                try stored.withUnsafeMutableBufferPointer { try ds.read(rows: first, count: rows.count, into: $0) }
+                precondition(h <= sh && w <= sw, "window features larger than their dataset rows (ShardCheck.val)")
+                var stored = [Float](repeating: 0, count: n * sh * sw * c)
+                try stored.withUnsafeMutableBufferPointer { try ds.read(rows: image.firstWindow, count: n, into: $0) }
                 if h == sh && w == sw {
                     stagesOut[k] = stored
                 } else {
                     // Whole-image windows sit in the top-left corner of a long-side-sized row.
-                    var out = [Float](repeating: 0, count: rows.count * h * w * c)
-                    for n in 0..<rows.count {
+                    var out = [Float](repeating: 0, count: n * h * w * c)
+                    for i in 0..<n {
                         for y in 0..<h {
-                            let src = ((n * sh + y) * sw) * c, dst = ((n * h + y) * w) * c
-                            for i in 0..<(w * c) { out[dst + i] = stored[src + i] }
+                            let src = ((i * sh + y) * sw) * c, dst = ((i * h + y) * w) * c
+                            for j in 0..<(w * c) { out[dst + j] = stored[src + j] }
                         }
                     }
                     stagesOut[k] = out
                 }
                 shapes[k] = (h, w, c)
             }
-            let windows = rows.map { (y: Int(windowYX[2 * $0]), x: Int(windowYX[2 * $0 + 1]), flipped: windowFlipped[$0] != 0) }
-            return ValImage(index: index, id: manifest.imageIDs[index], geometry: g, label: label, windows: windows,
+            return ValImage(index: image.index, id: image.id, geometry: g, label: label,
+                            windows: image.windows.map { (y: $0.y, x: $0.x, flipped: $0.flipped) },
                             windowSize: (wh, ww), stages: stagesOut, stageShapes: shapes)
         }
     }

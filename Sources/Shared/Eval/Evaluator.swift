@@ -52,7 +52,17 @@ public enum Evaluator {
 
     /// Full-resolution prediction [originalHeight, originalWidth] for one image.
     public static func predict(_ head: WindowLogits, features f: EvalFeatures, evalProtocol: EvalProtocol) throws -> [UInt8] {
-        let (winH, winW) = evalProtocol.windowSize(f.geometry)
+        let g = f.geometry
+        let (winH, winW) = evalProtocol.windowSize(g)
+        // The merge writes through raw pointers into the canvas: its geometry and every window must fit.
+        guard g.resizedHeight >= 1, g.resizedWidth >= 1, g.padTop >= 0, g.padLeft >= 0,
+              g.padTop + g.resizedHeight <= g.paddedHeight, g.padLeft + g.resizedWidth <= g.paddedWidth,
+              g.originalHeight >= 1, g.originalWidth >= 1 else {
+            throw DinoSegError("val image \(f.id): inconsistent geometry \(g)")
+        }
+        if let w = f.evalWindows.first(where: { $0.y < 0 || $0.x < 0 || $0.y + winH > g.paddedHeight || $0.x + winW > g.paddedWidth }) {
+            throw DinoSegError("val image \(f.id): window \(winH)x\(winW) at (\(w.y), \(w.x)) lies outside the \(g.paddedHeight)x\(g.paddedWidth) canvas")
+        }
         let logits = try windowLogits(head, features: f, winH: winH, winW: winW)
         return SlidingWindowEval.predict(geometry: f.geometry, windows: f.evalWindows, winH: winH, winW: winW,
                                          classes: head.classes, logits: logits)

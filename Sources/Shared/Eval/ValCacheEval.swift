@@ -31,28 +31,14 @@ public enum ValCacheEval {
         return FileManager.default.fileExists(atPath: dir) ? dir : nil
     }
 
-    /// Opens `directory` as a val cache and checks every image's windows against the recorded protocol.
+    /// Opens `directory` as a val cache. Its reader checks every shard against the recorded protocol (ShardCheck.val)
+    /// before handing out an image.
     public static func settings(directory: String) throws -> (settings: EvalSettings, manifest: CacheManifest) {
-        let reader = try ValCacheReader(directory: directory)
-        let m = reader.manifest
-        guard m.kind == .val else {
-            throw DinoSegError(file: directory, "is a \(m.kind.rawValue) cache; evaluation needs a val cache (extract val)")
-        }
-        guard m.complete else {
-            throw DinoSegError(file: directory, "val cache is incomplete (\(m.shards.count) of \(m.plannedShards) shards); re-run extract val to finish it")
-        }
-        let p = evalProtocol(m)
+        let m = try ValCacheReader(directory: directory).manifest
         let open: ValImageReader = { stages in
             let stream = try ValCacheReader(directory: directory).images(stages: stages)
-            return {
-                guard let image = try stream.nextImage() else { return nil }
-                let size = p.windowSize(image.geometry)
-                guard image.windowSize.h == size.height, image.windowSize.w == size.width else {
-                    throw DinoSegError(file: directory, "image \(image.id): windows are \(image.windowSize.h)x\(image.windowSize.w), the protocol (\(p)) says \(size.height)x\(size.width)")
-                }
-                return image
-            }
+            return { try stream.nextImage() }
         }
-        return (EvalSettings(open: open, evalProtocol: p, backboneNote: backboneNote(m)), m)
+        return (EvalSettings(open: open, evalProtocol: evalProtocol(m), backboneNote: backboneNote(m)), m)
     }
 }

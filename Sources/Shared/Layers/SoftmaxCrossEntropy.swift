@@ -5,7 +5,8 @@ import Foundation
 //
 //   logits [pixels, k]   labels [pixels] (UInt8; 255 = ignore)   probs [pixels, k] saved by forward (may alias logits)
 //
-// With no valid pixel the loss is 0 and the gradient is 0.
+// With no valid pixel the loss is 0 and the gradient is 0. A label that is neither a class index nor 255 stops the
+// program (precondition in forward): it would index outside the row.
 
 public enum SoftmaxCrossEntropy {
     public static let ignoreLabel: UInt8 = 255
@@ -23,6 +24,8 @@ public enum SoftmaxCrossEntropy {
                 for p in lo..<hi {
                     let z = logits + p * k, q = probs + p * k
                     let y = labels[p]
+                    // Caches are checked when read; this keeps a bad label from indexing outside the row.
+                    precondition(y == ignoreLabel || Int(y) < k, "label \(y) at pixel \(p) is neither a class index below \(k) nor 255")
                     let zy = y != ignoreLabel ? z[Int(y)] : 0   // read before q (which may alias z) is written
                     var m = z[0]
                     for j in 1..<k { m = max(m, z[j]) }

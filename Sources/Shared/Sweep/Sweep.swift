@@ -2,7 +2,8 @@ import Foundation
 
 // `headtrain sweep`: every requested head variant (and FPN width) trained on the same cache and evaluated with the same
 // protocol, then results.md, results.csv and report.html in the sweep directory. Variants without an FPN ignore the
-// widths and run once. A finished job (metrics.json beside a checkpoint at the last step) is not retrained.
+// widths and run once. A finished job (sweep-entry.json at the last step) is not retrained; an unfinished one resumes
+// from its checkpoint, and its row (final loss, training time) is rebuilt from the run's own records.
 
 public struct SweepJob: Equatable {
     public var variant: SweepVariant
@@ -73,8 +74,12 @@ public enum Sweep {
                 output("already trained and evaluated; \(done.result.summaryLine) (delete \(dir) to redo)")
                 entry = done
             } else {
-                let trained = try TrainAndEvaluate.run(head: config, options: s.train, source: source, runDirectory: dir,
-                                                       eval: eval, evalEvery: s.evalEvery, output: output)
+                guard let trained = try TrainAndEvaluate.run(head: config, options: s.train, source: source, runDirectory: dir,
+                                                             eval: eval, evalEvery: s.evalEvery, output: output) else {
+                    if !entries.isEmpty { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
+                    output("stopped; run the same command again to continue (finished jobs are kept, \(job.name) resumes from its checkpoint)")
+                    return entries
+                }
                 entry = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
                                    epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
                                    finalLoss: trained.finalLoss, result: trained.result)

@@ -1,8 +1,8 @@
 import Foundation
 
-// Training one head with evaluation every N epochs: the trainer runs in sessions of N epochs (it stops at the epoch
-// boundary and resumes exactly from last.safetensors), and between sessions the in-memory head is evaluated on the
-// val cache. The mIoU curve goes to eval-history.json in the run directory.
+// Training one head with evaluation every N epochs (the trainer evaluates its in-memory head at the epoch ends, see
+// TrainingValidation) and the run's result as its own records give it. The mIoU curve goes to eval-history.json in
+// the run directory.
 
 /// A val cache opened afresh for every evaluation, reading the given stages: returns a function handing out one image
 /// at a time.
@@ -37,51 +37,34 @@ public enum TrainAndEvaluate {
     static let checkpointName = "last.safetensors"
 
     /// Trains (or resumes) `head` in `runDirectory` for `options.epochs` epochs, evaluating every `evalEvery` epochs
-    /// (0: only at the end). Leaves metrics.json / confusion.csv of the final evaluation in the run directory.
+    /// (0: only at the end) as `headtrain train --val-cache` does (TrainingValidation: an evaluation lost to a kill is
+    /// redone on resume). Returns nil when stopped early (Ctrl-C); otherwise the result, with the final loss and the
+    /// training time read back from the run's own records (log.jsonl), so a resumed run reports the whole run.
+    /// Leaves metrics.json / confusion.csv of the final evaluation in the run directory.
     public static func run(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String,
-                           eval: EvalSettings, evalEvery: Int, output: @escaping (String) -> Void) throws -> TrainedRun {
-        let stepsPerEpoch = source.samplesPerEpoch / options.batch
-        let historyPath = runDirectory + "/eval-history.json"
-        var history = (try? JSONDecoder().decode([EpochEval].self,
-                                                 from: Data(contentsOf: URL(fileURLWithPath: historyPath)))) ?? []
-        var trainSeconds = 0.0
-        var lastLoss: Double? = nil
-        var result: EvalResult? = nil
-        var steps = 0
-        var session = 0
-        while true {
-            session += 1
-            // The trainer prints its resolved configuration (JSON) at every start; once is enough.
-            let quiet: (String) -> Void = { line in if session == 1 || !line.hasPrefix("{") { output(line) } }
-            var opts = options
-            if evalEvery > 0 { opts.stopAfterSteps = evalEvery * max(1, stepsPerEpoch) }
-            let resume = FileManager.default.fileExists(atPath: runDirectory + "/" + checkpointName)
-            let trainer = HeadTrainer(head: head, options: opts, source: source, runDirectory: runDirectory,
-                                      resume: resume, output: quiet)
-            let start = Date()
-            let summary = try trainer.run()
-            trainSeconds += Date().timeIntervalSince(start)
-            if summary.lastLoss.isFinite { lastLoss = summary.lastLoss }
-            steps = summary.stepsDone
-            guard let trained = trainer.head else { throw DinoSegError(file: runDirectory, "trainer produced no head") }
-            let epoch = stepsPerEpoch > 0 ? summary.stepsDone / stepsPerEpoch : 0
-            let alreadyEvaluated = history.last.map { $0.step == summary.stepsDone } ?? false
-            if !alreadyEvaluated || !summary.stoppedEarly {
-                let r = try evaluate(trained, eval: eval, step: summary.stepsDone,
-                                     checkpoint: runDirectory + "/" + checkpointName)
-                history.removeAll { $0.step == summary.stepsDone }
-                history.append(EpochEval(epoch: epoch, step: summary.stepsDone, mIoU: r.metrics.mIoU,
-                                         mAcc: r.metrics.mAcc, allAcc: r.metrics.allAcc))
-                try AtomicWrite.write(JSONEncoder().encode(history), to: historyPath)
-                output("eval after epoch \(epoch) (step \(summary.stepsDone)): \(r.summaryLine)  [\(r.protocolLine)]")
-                result = r
-            }
-            if !summary.stoppedEarly || StopSignal.isRequested { break }
+                           eval: EvalSettings, evalEvery: Int, output: @escaping (String) -> Void) throws -> TrainedRun? {
+        let resume = FileManager.default.fileExists(atPath: runDirectory + "/" + checkpointName)
+        let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory,
+                                  resume: resume, output: output)
+        trainer.validation = TrainingValidation(settings: eval, every: evalEvery)
+        let summary = try trainer.run()
+        if summary.stoppedEarly { return nil }
+        guard let trained = trainer.head else { throw DinoSegError(file: runDirectory, "trainer produced no head") }
+        let history = TrainingValidation.history(in: runDirectory, upToStep: summary.stepsDone)
+        // The final evaluation: this session's, or the recorded one when it was made before an interruption.
+        var final = trainer.lastEvaluation.flatMap { $0.checkpointStep == summary.stepsDone ? $0 : nil }
+        if final == nil, history.last?.step == summary.stepsDone,
+           let recorded = try? EvalResult.read(runDirectory + "/metrics.json"), recorded.checkpointStep == summary.stepsDone {
+            final = recorded
         }
-        guard let final = result else { throw DinoSegError(file: runDirectory, "no evaluation was made") }
-        try final.write(to: runDirectory)
-        return TrainedRun(runDirectory: runDirectory, trainSeconds: trainSeconds, finalLoss: lastLoss, steps: steps,
-                          result: final, history: history)
+        let result = try final ?? evaluate(trained, eval: eval, step: summary.stepsDone,
+                                           checkpoint: runDirectory + "/" + checkpointName)
+        try result.write(to: runDirectory)
+        guard let record = TrainingLog.lastStep(directory: runDirectory), record.step == summary.stepsDone else {
+            throw DinoSegError(file: runDirectory + "/log.jsonl", "does not record step \(summary.stepsDone) of the checkpoint; delete \(runDirectory) to retrain it")
+        }
+        return TrainedRun(runDirectory: runDirectory, trainSeconds: record.trainSeconds, finalLoss: record.loss,
+                          steps: summary.stepsDone, result: result, history: history)
     }
 
     public static func evaluate(_ head: WindowLogits, eval: EvalSettings, step: Int?, checkpoint: String?,

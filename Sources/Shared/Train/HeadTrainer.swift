@@ -69,7 +69,9 @@ public final class HeadTrainer {
         }
 
         try writeConfig(stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
-        let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0, output: output)
+        var evalHistory = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0,
+                                  keepEvalSteps: validation == nil ? nil : Set(evalHistory.map(\.step)), output: output)
         log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed), \(options.threads) threads\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
 
         var losses: [Double] = []
@@ -79,7 +81,16 @@ public final class HeadTrainer {
         var stepsThisSession = 0
         var intervalLoss = 0.0, intervalSteps = 0
         var dataWait = 0.0, evalSeconds = 0.0
-        var evalHistory = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        // A kill during an evaluation leaves the epoch-end checkpoint it evaluated without its record: redo it from
+        // the checkpoint (the same weights and BN statistics as the head it was interrupted on).
+        if let v = validation, resume, progress.batchInEpoch == 0, progress.epoch > 0,
+           v.isDue(afterEpoch: progress.epoch, of: options.epochs), !evalHistory.contains(where: { $0.step == progress.step }) {
+            log.human("the evaluation after epoch \(progress.epoch) (step \(progress.step)) was not recorded (interrupted); evaluating the checkpoint")
+            let evalStart = Date()
+            (lastEvaluation, evalHistory) = try v.evaluate(head, epoch: progress.epoch, step: progress.step, checkpoint: checkpointPath,
+                                                           runDirectory: runDirectory, history: evalHistory, log: log)
+            evalSeconds += Date().timeIntervalSince(evalStart)
+        }
         // The next epoch's stream is opened while the last step of an epoch runs, so its first batches are read
         // during that step and the epoch-end checkpoint instead of at the start of the next epoch.
         var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
@@ -124,7 +135,7 @@ public final class HeadTrainer {
                 let eta = training / Double(stepsThisSession) * Double(maxIter - progress.step)
                 try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss, "lr": lr,
                               "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
-                              "data_wait_seconds": waited])
+                              "data_wait_seconds": waited, "train_seconds": log.earlierTrainSeconds + training])
                 if progress.step % options.logInterval == 0 || progress.step == maxIter {
                     log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
                                      progress.epoch + 1, options.epochs, progress.step, maxIter, loss, intervalSteps,
