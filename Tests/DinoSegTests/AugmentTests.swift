@@ -13,7 +13,8 @@ final class AugmentTests: XCTestCase {
         // [0, 10] upsampled ×2 with half-pixel centres: [0, 2.5, 7.5, 10] (PyTorch/cv2 INTER_LINEAR).
         let img = FloatImage(width: 2, height: 1, data: [0, 0, 0, 10, 10, 10])
         let up = scaleImage(img, outWidth: 4, outHeight: 1)
-        XCTAssertEqual(stride(from: 0, to: 12, by: 3).map { up.data[$0] }, [0, 2.5, 7.5, 10])
+        assertClose(stride(from: 0, to: 12, by: 3).map { up.data[$0] }, [0, 2.5, 7.5, 10] as [Float], rtol: 0, seed: nil,
+                    what: "[0, 10] upsampled ×2, channel 0")
         // Labels: nearest, floor(dst · in/out).
         let lab = LabelImage(width: 3, height: 1, pixels: [1, 2, 3])
         XCTAssertEqual(scaleLabel(lab, outWidth: 6, outHeight: 1).pixels, [1, 1, 2, 2, 3, 3])
@@ -23,7 +24,7 @@ final class AugmentTests: XCTestCase {
         let row = FloatImage(width: 5, height: 1, data: [0, 10, 20, 30, 40].flatMap { [Float($0), 0, 0] })
         let half = scaleImage(row, factor: 0.5)
         XCTAssertEqual(half.width, 2)
-        XCTAssertEqual([half.data[0], half.data[3]], [5, 25])
+        assertClose([half.data[0], half.data[3]], [5, 25] as [Float], rtol: 0, seed: nil, what: "5 px ramp × 0.5, channel 0")
         XCTAssertEqual(scaleLabel(LabelImage(width: 5, height: 1, pixels: [1, 2, 3, 4, 5]), factor: 0.5).pixels, [1, 3])
         // Upscaling 3 px × 1.7 → 5 px: floor(d / 1.7) = 0, 0, 1, 1, 2.
         XCTAssertEqual(scaleLabel(lab, factor: 1.7).pixels, [1, 1, 2, 2, 3, 1, 1, 2, 2, 3])  // 1 row → round(1.7) = 2 rows
@@ -46,16 +47,15 @@ final class AugmentTests: XCTestCase {
         let img = ramp(w, w)
         let border: [Float] = [1, 2, 3]
         let ri = rotateImage(img, angleDegrees: 90, border: border)
-        for y in 0..<w {
-            for x in 0..<w {
-                for c in 0..<3 {
-                    let expected = y == 0 ? border[c] : img.data[(x * w + (4 - y)) * 3 + c]
-                    XCTAssertEqual(ri.data[(y * w + x) * 3 + c], expected, accuracy: 1e-4, "image at (\(x), \(y), \(c))")
-                }
-            }
+        let expected = (0..<(w * w * 3)).map { i -> Float in
+            let (y, x, c) = (i / (3 * w), i / 3 % w, i % 3)
+            return y == 0 ? border[c] : img.data[(x * w + (4 - y)) * 3 + c]
         }
+        assertClose(ri.data, expected, rtol: 0, atol: 1e-4, shape: [w, w, 3], seed: nil, what: "ramp rotated 90°")
         // Angle 0 is the identity; a small angle blends the border colour into the corners only.
-        XCTAssertEqual(rotateImage(img, angleDegrees: 0, border: border), img)
+        let r0 = rotateImage(img, angleDegrees: 0, border: border)
+        XCTAssertEqual([r0.width, r0.height], [w, w])
+        assertClose(r0.data, img.data, rtol: 0, shape: [w, w, 3], seed: nil, what: "ramp rotated 0°")
         XCTAssertEqual(rotateLabel(lab, angleDegrees: 0), lab)
         let small = rotateLabel(LabelImage(width: 9, height: 9, pixels: [UInt8](repeating: 7, count: 81)), angleDegrees: 10)
         XCTAssertEqual(small.pixels[4 * 9 + 4], 7)
@@ -99,11 +99,9 @@ final class AugmentTests: XCTestCase {
         data[0] = 256; data[1] = 256; data[2] = 256
         let b = blurImage(FloatImage(width: 7, height: 7, data: data))
         let profile: [Float] = [6, 4, 1, 0, 0, 0, 0]
-        for y in 0..<7 {
-            for x in 0..<7 {
-                XCTAssertEqual(b.data[(y * 7 + x) * 3 + 1], profile[x] * profile[y], accuracy: 1e-4, "at (\(x), \(y))")
-            }
-        }
+        let channel1: [Float] = stride(from: 1, to: 7 * 7 * 3, by: 3).map { b.data[$0] }
+        let outer: [Float] = (0..<49).map { (i: Int) -> Float in profile[i % 7] * profile[i / 7] }
+        assertClose(channel1, outer, rtol: 0, atol: 1e-4, shape: [7, 7], seed: nil, what: "blurred corner impulse, channel 1")
         // Interior impulse gives the outer product of [1, 4, 6, 4, 1]/16; a constant image stays constant.
         data = [Float](repeating: 0, count: 7 * 7 * 3)
         data[(3 * 7 + 3) * 3] = 256
@@ -112,7 +110,8 @@ final class AugmentTests: XCTestCase {
         XCTAssertEqual(c.data[(1 * 7 + 2) * 3], 4, accuracy: 1e-4)
         XCTAssertEqual(c.data[(3 * 7 + 3) * 3 + 1], 0)
         let flat = blurImage(FloatImage(width: 3, height: 2, data: [Float](repeating: 42, count: 18)))
-        XCTAssertTrue(flat.data.allSatisfy { abs($0 - 42) < 1e-4 })
+        assertClose(flat.data, [Float](repeating: 42, count: 18), rtol: 0, atol: 1e-4, shape: [2, 3, 3], seed: nil,
+                    what: "blurred constant image")
     }
 
     func testPaddingSplitFlipAndCrop() {
@@ -126,13 +125,14 @@ final class AugmentTests: XCTestCase {
                                        255, 255, 255, 255, 255,
                                        255, 255, 255, 255, 255])
         let pi = padImage(FloatImage(width: 1, height: 1, data: [9, 9, 9]), CropPadding(height: 1, width: 1, crop: 2), value: VOC.mean)
-        XCTAssertEqual(pi.data, [9, 9, 9] + VOC.mean + VOC.mean + VOC.mean)
+        assertClose(pi.data, [9, 9, 9] + VOC.mean + VOC.mean + VOC.mean, rtol: 0, shape: [2, 2, 3], seed: nil, what: "padded 1x1 image")
         XCTAssertEqual(flipLabel(LabelImage(width: 3, height: 1, pixels: [1, 2, 3])).pixels, [3, 2, 1])
-        XCTAssertEqual(flipImage(FloatImage(width: 2, height: 1, data: [1, 2, 3, 4, 5, 6])).data, [4, 5, 6, 1, 2, 3])
+        assertClose(flipImage(FloatImage(width: 2, height: 1, data: [1, 2, 3, 4, 5, 6])).data, [4, 5, 6, 1, 2, 3] as [Float], rtol: 0,
+                    seed: nil, what: "flipped 2x1 image")
         let crop = cropLabel(LabelImage(width: 3, height: 3, pixels: (0..<9).map { UInt8($0) }), top: 1, left: 1, size: 2)
         XCTAssertEqual(crop.pixels, [4, 5, 7, 8])
         let n = normalise(FloatImage(width: 1, height: 1, data: VOC.mean.enumerated().map { $0.element + VOC.std[$0.offset] }))
-        for v in n { XCTAssertEqual(v, 1, accuracy: 1e-5) }
+        assertClose(n, [1, 1, 1] as [Float], rtol: 0, atol: 1e-5, seed: nil, what: "normalised mean + std")
     }
 
     func CropPadding_(_ t: Int, _ b: Int, _ l: Int, _ r: Int) -> CropPadding {
@@ -171,7 +171,8 @@ final class AugmentTests: XCTestCase {
         var r3 = augmentationRNG(seed: seed, imageIndex: 3, view: 2)
         let a = augment(image, label, recipe: recipe, rng: &r1), b = augment(image, label, recipe: recipe, rng: &r2)
         let c = augment(image, label, recipe: recipe, rng: &r3)
-        XCTAssertEqual(a.0, b.0); XCTAssertEqual(a.1, b.1)
+        assertClose(a.0.data, b.0.data, rtol: 0, seed: seed, what: "image 3 view 1 augmented twice")
+        XCTAssertNil(byteDifference(Data(a.1.pixels), Data(b.1.pixels)), "seed \(seed): labels of image 3 view 1 augmented twice")
         XCTAssertNotEqual(a.2, c.2)
     }
 
@@ -192,8 +193,10 @@ final class AugmentTests: XCTestCase {
             if d.flip { x = flipImage(x); l = flipLabel(l) }
             let p = CropPadding(height: x.height, width: x.width, crop: 24)
             x = padImage(x, p, value: VOC.mean); l = padLabel(l, p)
-            XCTAssertEqual(cropImage(x, top: d.cropTop, left: d.cropLeft, size: 24), img, "seed 11 view \(view)")
-            XCTAssertEqual(cropLabel(l, top: d.cropTop, left: d.cropLeft, size: 24), lab, "seed 11 view \(view)")
+            assertClose(cropImage(x, top: d.cropTop, left: d.cropLeft, size: 24).data, img.data, rtol: 0, shape: [24, 24, 3],
+                        seed: "11 view \(view)", what: "steps by hand vs pipeline")
+            XCTAssertNil(byteDifference(Data(cropLabel(l, top: d.cropTop, left: d.cropLeft, size: 24).pixels), Data(lab.pixels)),
+                         "seed 11 view \(view): labels, steps by hand vs pipeline")
         }
     }
 }
@@ -213,9 +216,9 @@ final class AugmentCropTests: XCTestCase {
             let ref = augment(image, label, recipe: recipe, rng: &a)
             let fast = augmentCrop(image, label, recipe: recipe, rng: &b)
             XCTAssertEqual(fast.2, ref.2, "seed \(seed) trial \(trial): draws")
-            XCTAssertEqual(fast.1, ref.1, "seed \(seed) trial \(trial): label (\(w)x\(h), \(ref.2))")
-            let err = zip(fast.0.data, ref.0.data).map { abs($0 - $1) }.max()!
-            XCTAssertLessThan(err, 1e-3, "seed \(seed) trial \(trial): image (\(w)x\(h), \(ref.2))")
+            XCTAssertNil(byteDifference(Data(fast.1.pixels), Data(ref.1.pixels)), "seed \(seed) trial \(trial): label (\(w)x\(h), \(ref.2))")
+            assertClose(fast.0.data, ref.0.data, rtol: 0, atol: 1e-3, shape: [48, 48, 3], seed: "\(seed) trial \(trial)",
+                        what: "crop-only path vs whole-image reference (\(w)x\(h), \(ref.2))")
             XCTAssertEqual(a, b, "seed \(seed) trial \(trial): same number of draws")
         }
     }

@@ -7,11 +7,6 @@ final class BackboneKernelTests: XCTestCase {
         (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * scale }
     }
 
-    private func maxRelErr(_ a: [Float], _ b: [Float]) -> Float {
-        let m = max(b.map { abs($0) }.max() ?? 0, 1e-20)
-        return zip(a, b).map { abs($0 - $1) }.max().map { $0 / m } ?? 0
-    }
-
     func testPatchConvMatchesDirectConvolution() {
         // (height, width, inChannels, outChannels, patch)
         let cases = [(64, 96, 3, 16, 4), (13, 11, 3, 5, 4), (9, 7, 17, 24, 2), (2, 2, 1, 1, 2), (30, 23, 8, 9, 2)]
@@ -26,7 +21,8 @@ final class BackboneKernelTests: XCTestCase {
                       outChannels: cout, output: &fast, patches: &patches)
             patchConvNaive(input: input, height: h, width: w, inChannels: cin, patch: p, weightOIHW: weight, bias: bias,
                            outChannels: cout, output: &ref)
-            XCTAssertLessThan(maxRelErr(fast, ref), 1e-5, "patchConv seed 11/\(n) shape \((h, w, cin, cout, p))")
+            assertClose(fast, ref, rtol: 1e-5, relativeTo: .maxExpected, shape: [h / p, w / p, cout], seed: "11/\(n)",
+                        what: "patchConv (h, w, cin, cout, patch) \((h, w, cin, cout, p))")
         }
     }
 
@@ -41,7 +37,8 @@ final class BackboneKernelTests: XCTestCase {
             depthwiseConv7x7(input: input, height: h, width: w, channels: c, weight: packDepthwiseWeight(weight, channels: c),
                              bias: bias, output: &fast, padded: &padded)
             depthwiseConv7x7Naive(input: input, height: h, width: w, channels: c, weightC177: weight, bias: bias, output: &ref)
-            XCTAssertLessThan(maxRelErr(fast, ref), 1e-5, "depthwise seed 22/\(n) shape \((h, w, c))")
+            assertClose(fast, ref, rtol: 1e-5, relativeTo: .maxExpected, shape: [h, w, c], seed: "22/\(n)",
+                        what: "depthwise 7x7 (h, w, c) \((h, w, c))")
         }
     }
 
@@ -54,7 +51,8 @@ final class BackboneKernelTests: XCTestCase {
             var fast = [Float](repeating: .nan, count: rows * c), ref = fast
             layerNormRows(input: input, rows: rows, channels: c, weight: weight, bias: bias, eps: 1e-6, output: &fast)
             layerNormRowsNaive(input: input, rows: rows, channels: c, weight: weight, bias: bias, eps: 1e-6, output: &ref)
-            XCTAssertLessThan(maxRelErr(fast, ref), 2e-6, "layerNorm seed 33/\(n) shape \((rows, c))")
+            assertClose(fast, ref, rtol: 2e-6, relativeTo: .maxExpected, shape: [rows, c], seed: "33/\(n)",
+                        what: "layerNorm (rows, c) \((rows, c))")
         }
         // In place gives the same result.
         var rng = SplitMix64(seed: 34)
@@ -65,18 +63,12 @@ final class BackboneKernelTests: XCTestCase {
         x.withUnsafeMutableBufferPointer { p in
             layerNormRows(input: p.baseAddress!, rows: 6, channels: 24, weight: w, bias: b, eps: 1e-6, output: p.baseAddress!)
         }
-        XCTAssertLessThan(maxRelErr(x, ref), 2e-6, "layerNorm in place seed 34")
+        assertClose(x, ref, rtol: 2e-6, relativeTo: .maxExpected, shape: [6, 24], seed: 34, what: "layerNorm in place")
     }
 
     func testErfApproximationAccuracy() {
-        var worst: Double = 0, worstAt: Float = 0
-        for i in 0...200_000 {
-            let x = Float(-5 + 10 * Double(i) / 200_000)
-            let ref = erf(Double(x))
-            let rel = abs(Double(erfApprox(x)) - ref) / max(abs(ref), 1e-30)
-            if rel > worst { worst = rel; worstAt = x }
-        }
-        XCTAssertLessThan(worst, 5e-7, "erf max relative error \(worst) at \(worstAt)")
+        let xs = (0...200_000).map { Float(-5 + 10 * Double($0) / 200_000) }   // index i is x = −5 + i / 20000
+        assertClose(xs.map(erfApprox), xs.map { erf(Double($0)) }, rtol: 5e-7, seed: nil, what: "erfApprox on a grid of [−5, 5]")
         XCTAssertEqual(erfApprox(10), 1); XCTAssertEqual(erfApprox(-10), -1); XCTAssertEqual(erfApprox(0), 0)
     }
 
@@ -90,8 +82,8 @@ final class BackboneKernelTests: XCTestCase {
             biasGELUNaive(&ref, rows: rows, columns: cols, bias: bias)
             // Absolute error relative to the input scale (element-wise relative error is meaningless near 0).
             let scale = max(1, x.map { abs($0) }.max()!)
-            let err = zip(fast, ref).map { abs($0 - $1) }.max()! / scale
-            XCTAssertLessThan(err, 3e-7, "gelu seed 44/\(n) shape \((rows, cols))")
+            assertClose(fast, ref, rtol: 0, atol: 3e-7 * Double(scale), shape: [rows, cols], seed: "44/\(n)",
+                        what: "bias+GELU (rows, cols) \((rows, cols))")
         }
         // GELU(x) values that pin the exact (erf) form rather than the tanh one: gelu(1) = 0.8413447, tanh form 0.8411920.
         var one: [Float] = [1, -1, 3]
@@ -110,7 +102,8 @@ final class BackboneKernelTests: XCTestCase {
             var fast = x, ref = x
             addScaledResidual(&fast, update: u, rows: rows, channels: c, bias: b, gamma: g)
             addScaledResidualNaive(&ref, update: u, rows: rows, channels: c, bias: b, gamma: g)
-            XCTAssertLessThan(maxRelErr(fast, ref), 1e-6, "residual seed 55/\(n) shape \((rows, c))")
+            assertClose(fast, ref, rtol: 1e-6, relativeTo: .maxExpected, shape: [rows, c], seed: "55/\(n)",
+                        what: "scaled residual (rows, c) \((rows, c))")
         }
     }
 

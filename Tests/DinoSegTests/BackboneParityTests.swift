@@ -36,19 +36,21 @@ final class BackboneParityTests: XCTestCase {
         return backbone.forward(image: input, height: 64, width: 96, stages: [0, 1, 2, 3])
     }
 
-    /// max |ours − ref| / max |ref| per stage, reference NCHW.
-    private func parityErrors(_ maps: [FeatureMap]) throws -> [Float] {
-        try (0..<4).map { s in
-            let ref = try readFloats(goldenDir + "/stage\(s).f32.bin")
-            let (c, h, w) = Self.goldenShapes[s]
-            let m = maps[s]
-            XCTAssertEqual([m.channels, m.height, m.width], [c, h, w], "stage \(s) shape")
-            var maxErr: Float = 0, maxRef: Float = 0
-            for ch in 0..<c { for y in 0..<h { for x in 0..<w {
-                let r = ref[(ch * h + y) * w + x], o = m.data[(y * w + x) * c + ch]
-                maxErr = max(maxErr, abs(o - r)); maxRef = max(maxRef, abs(r))
+    /// Each stage against the fixture's NCHW reference `stage{s}.f32.bin` in `dir`: max |ours − ref| / max |ref| ≤ rtol.
+    /// Returns the one-line reports.
+    @discardableResult
+    private func assertParity(_ maps: [FeatureMap], fixture dir: String, rtol: Double, what: String,
+                              file: StaticString = #filePath, line: UInt = #line) throws -> [String] {
+        try maps.enumerated().map { s, m in
+            let ref = try readFloats(dir + "/stage\(s).f32.bin")
+            var nchw = [Float](repeating: 0, count: m.data.count)
+            for ch in 0..<m.channels { for y in 0..<m.height { for x in 0..<m.width {
+                nchw[(ch * m.height + y) * m.width + x] = m.data[(y * m.width + x) * m.channels + ch]
             } } }
-            return maxErr / maxRef
+            let c = closeness(nchw, ref, rtol: rtol, relativeTo: .maxExpected, shape: [m.channels, m.height, m.width],
+                              seed: nil, what: "\(what) stage \(s) vs transformers")
+            if !c.passed { XCTFail(c.report, file: file, line: line) }
+            return c.report
         }
     }
 
@@ -56,9 +58,9 @@ final class BackboneParityTests: XCTestCase {
         let backbone = try ConvNeXtBackbone(weightsPath: goldenDir)
         XCTAssertEqual(backbone.config.hiddenSizes, [16, 32, 48, 64])
         XCTAssertEqual(backbone.config.depths, [1, 1, 2, 1])
-        let errors = try parityErrors(try stageOutputs(backbone))
-        for (s, e) in errors.enumerated() { XCTAssertLessThan(e, 1e-5, "stage \(s) relative error \(e)") }
-        print("golden parity, max|ours-ref|/max|ref| per stage: \(errors)")
+        let maps = try stageOutputs(backbone)
+        XCTAssertEqual(maps.map { [$0.channels, $0.height, $0.width] }, Self.goldenShapes.map { [$0.0, $0.1, $0.2] })
+        for report in try assertParity(maps, fixture: goldenDir, rtol: 1e-5, what: "golden-small") { print(report) }
         // Checksum of the weight file (value from the golden manifest's tool run: sha256sum model.safetensors).
         XCTAssertEqual(backbone.weightsSHA256, try SHA256.hex(ofFile: goldenDir + "/model.safetensors"))
         XCTAssertEqual(backbone.weightsSHA256.count, 64)
@@ -75,18 +77,8 @@ final class BackboneParityTests: XCTestCase {
         var nhwc = [Float](repeating: 0, count: nchw.count)
         for c in 0..<3 { for y in 0..<h { for x in 0..<w { nhwc[(y * w + x) * 3 + c] = nchw[(c * h + y) * w + x] } } }
         let maps = backbone.forward(image: nhwc, height: h, width: w, stages: [0, 1, 2, 3])
-        let shapes = [(12, 17, 24), (20, 8, 12), (36, 4, 6), (44, 2, 3)]
-        for s in 0..<4 {
-            let ref = try readFloats(dir + "/stage\(s).f32.bin")
-            let (c, hh, ww) = shapes[s]
-            XCTAssertEqual([maps[s].channels, maps[s].height, maps[s].width], [c, hh, ww])
-            var maxErr: Float = 0, maxRef: Float = 0
-            for ch in 0..<c { for y in 0..<hh { for x in 0..<ww {
-                let r = ref[(ch * hh + y) * ww + x]
-                maxErr = max(maxErr, abs(maps[s].data[(y * ww + x) * c + ch] - r)); maxRef = max(maxRef, abs(r))
-            } } }
-            XCTAssertLessThan(maxErr / maxRef, 1e-5, "odd fixture stage \(s)")
-        }
+        XCTAssertEqual(maps.map { [$0.channels, $0.height, $0.width] }, [[12, 17, 24], [20, 8, 12], [36, 4, 6], [44, 2, 3]])
+        try assertParity(maps, fixture: dir, rtol: 1e-5, what: "golden-odd")
     }
 
     func testConcurrentForwardCallsAgree() throws {
@@ -99,13 +91,15 @@ final class BackboneParityTests: XCTestCase {
             let out = backbone.forward(image: input, height: 64, width: 96, stages: [1, 3])
             lock.lock(); results[i] = out[1].data; lock.unlock()
         }
-        for r in results { XCTAssertEqual(r, single) }
+        for (i, r) in results.enumerated() {
+            assertClose(r, single, rtol: 0, seed: nil, what: "golden-small stage 3, concurrent call \(i) vs alone")
+        }
     }
 
     func testShapeInferenceWithoutConfig() throws {
         let backbone = try ConvNeXtBackbone(weightsPath: goldenDir + "/model.safetensors")
         XCTAssertEqual(backbone.config, ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 2, 1]))
-        for (s, e) in try parityErrors(try stageOutputs(backbone)).enumerated() { XCTAssertLessThan(e, 1e-5, "stage \(s)") }
+        try assertParity(try stageOutputs(backbone), fixture: goldenDir, rtol: 1e-5, what: "golden-small, shapes inferred")
         XCTAssertEqual(ConvNeXtConfig.tiny.flops(height: 224, width: 224) / 1e9, 8.91, accuracy: 0.005)
     }
 
@@ -122,7 +116,7 @@ final class BackboneParityTests: XCTestCase {
             try SafetensorsFile.write(path: path, floats: tensors)
             let backbone = try ConvNeXtBackbone(weightsPath: path)
             XCTAssertEqual(backbone.weights.naming, naming, tag)
-            for (s, e) in try parityErrors(try stageOutputs(backbone)).enumerated() { XCTAssertLessThan(e, 1e-5, "\(tag) stage \(s)") }
+            try assertParity(try stageOutputs(backbone), fixture: goldenDir, rtol: 1e-5, what: "golden-small, \(tag) names")
         }
     }
 
@@ -147,10 +141,11 @@ final class BackboneParityTests: XCTestCase {
             try SafetensorsFile.write(path: dir + "/\(dtype)-as-f32.safetensors", floats: rounded)
             let half = try stageOutputs(try ConvNeXtBackbone(weightsPath: dir + "/\(dtype).safetensors"))
             let full = try stageOutputs(try ConvNeXtBackbone(weightsPath: dir + "/\(dtype)-as-f32.safetensors"))
-            for s in 0..<4 { XCTAssertEqual(half[s].data, full[s].data, "\(dtype) stage \(s)") }
+            for s in 0..<4 {
+                assertClose(half[s].data, full[s].data, rtol: 0, seed: nil, what: "golden-small \(dtype) file vs rounded F32 file, stage \(s)")
+            }
             // Rounding the weights moves the outputs only a little from the F32 reference.
-            let errors = try parityErrors(half)
-            XCTAssertLessThan(errors.max()!, dtype == "F16" ? 2e-2 : 1e-1, "\(dtype) errors \(errors)")
+            try assertParity(half, fixture: goldenDir, rtol: dtype == "F16" ? 2e-2 : 1e-1, what: "golden-small, \(dtype) weights")
         }
     }
 
@@ -232,23 +227,29 @@ func writeRawSafetensors(path: String, _ entries: [(String, [Int], String, Data)
 }
 
 extension BackboneParityTests {
-    /// A batch of different images gives each image's single-image result bit for bit (the batch only stacks GEMM rows;
-    /// the reduction order of every output element is unchanged), so cached features do not depend on batching.
+    /// Batched and single-image passes agree up to float rounding. A batch only stacks the images' rows into the same
+    /// GEMMs, so each output is the same dot product; whether it is rounded bit for bit the same depends on the BLAS
+    /// kernel (OpenBLAS's Haswell and Prescott kernels block rows differently by matrix height, its SkylakeX and
+    /// Cooperlake ones do not). Bound: 1e-5 of each stage's largest value, the bound the parity with transformers (a
+    /// wholly different summation order) meets; a row mix-up or a wrong offset between images gives errors of order 1.
+    static let batchRelativeTolerance = 1e-5
+
+    /// `forwardBatch` (what extraction calls) on both fixtures: 3 images, every stage, against one call per image.
     func testBatchedForwardMatchesSingle() throws {
-        let backbone = try ConvNeXtBackbone(weightsPath: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-odd").path)
-        var rng = SplitMix64(seed: 77)
-        let (h, w) = (45, 70)
-        let images = (0..<3).map { _ in (0..<(h * w * 3)).map { _ in Float(rng.normal()) } }
-        let single = images.map { backbone.forward(image: $0, height: h, width: w, stages: [0, 1, 2, 3]) }
-        let pointers = images.map { im -> UnsafeMutablePointer<Float> in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: im.count); p.initialize(from: im, count: im.count); return p
-        }
-        defer { pointers.forEach { $0.deallocate() } }
-        let batched = backbone.forward(images: pointers.map { UnsafePointer($0) }, height: h, width: w, stages: [3, 0])
-        for i in 0..<3 {
-            XCTAssertEqual(batched[i][0].data.count, single[i][3].data.count)
-            XCTAssertEqual(batched[i][0].data, single[i][3].data, "image \(i) stage 3 seed 77")
-            XCTAssertEqual(batched[i][1].data, single[i][0].data, "image \(i) stage 0 seed 77")
+        for (fixture, h, w, seed) in [("golden-odd", 45, 70, UInt64(77)), ("golden-small", 64, 96, UInt64(12))] {
+            let backbone = try ConvNeXtBackbone(weightsPath: Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(fixture)").path)
+            var rng = SplitMix64(seed: seed)
+            let images = (0..<3).map { _ in (0..<(h * w * 3)).map { _ in Float(rng.normal()) } }
+            let single = images.map { backbone.forward(image: $0, height: h, width: w, stages: [0, 1, 2, 3]) }
+            let batched = forwardBatch(backbone, inputs: images, height: h, width: w, stages: [3, 0, 1, 2])
+            for i in 0..<3 {
+                for (j, s) in [3, 0, 1, 2].enumerated() {
+                    let m = single[i][s]
+                    assertClose(batched[i][j].data, m.data, rtol: Self.batchRelativeTolerance, relativeTo: .maxExpected,
+                                shape: [m.height, m.width, m.channels], seed: seed,
+                                what: "\(fixture) \(h)x\(w) image \(i) of 3, stage \(s): batched vs single")
+                }
+            }
         }
     }
 }
@@ -269,24 +270,14 @@ extension BackboneParityTests {
         var nhwc = [Float](repeating: 0, count: nchw.count)
         for c in 0..<3 { for y in 0..<h { for x in 0..<w { nhwc[(y * w + x) * 3 + c] = nchw[(c * h + y) * w + x] } } }
         let maps = backbone.forward(image: nhwc, height: h, width: w, stages: [0, 1, 2, 3])
-        for s in 0..<4 {
-            let ref = try readFloats(dir + "/stage\(s).f32.bin")
-            let m = maps[s]
-            var maxErr: Float = 0, maxRef: Float = 0
-            for ch in 0..<m.channels { for y in 0..<m.height { for x in 0..<m.width {
-                let r = ref[(ch * m.height + y) * m.width + x]
-                maxErr = max(maxErr, abs(m.data[(y * m.width + x) * m.channels + ch] - r)); maxRef = max(maxRef, abs(r))
-            } } }
-            print("fixture \(dir) stage \(s): max|ours-ref|/max|ref| = \(maxErr / maxRef)")
-            XCTAssertLessThan(maxErr / maxRef, 1e-4, "stage \(s)")
-        }
+        for report in try assertParity(maps, fixture: dir, rtol: 1e-4, what: "fixture \(dir)") { print(report) }
     }
 }
 
 extension BackboneParityTests {
-    /// The real tiny architecture at 224×224 (random weights): batch 3 and batch 1 agree bit for bit, with the GEMM
-    /// shapes extraction really uses (BLAS may switch kernels by matrix size; this pins that it does not matter).
-    func testBatchedTinyAt224IsBitIdentical() {
+    /// The real tiny architecture at 224×224 (random weights), with the GEMM shapes extraction really uses (BLAS picks
+    /// kernels and blockings by matrix size): batch 3 agrees with batch 1 as `testBatchedForwardMatchesSingle` says.
+    func testBatchedTinyAt224MatchesSingle() {
         let backbone = ConvNeXtBackbone(weights: .random(config: .tiny, seed: 9))
         var rng = SplitMix64(seed: 91)
         let side = 224
@@ -295,14 +286,15 @@ extension BackboneParityTests {
         setBLASThreads(1)
         defer { setBLASThreads(saved) }
         let single = images.map { backbone.forward(image: $0, height: side, width: side, stages: [0, 3]) }
-        let pointers = images.map { im -> UnsafeMutablePointer<Float> in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: im.count); p.initialize(from: im, count: im.count); return p
-        }
-        defer { pointers.forEach { $0.deallocate() } }
-        let batched = backbone.forward(images: pointers.map { UnsafePointer($0) }, height: side, width: side, stages: [0, 3])
+        let batched = forwardBatch(backbone, inputs: images, height: side, width: side, stages: [0, 3])
         for i in 0..<3 {
-            XCTAssertEqual(batched[i][0].data, single[i][0].data, "image \(i) stage 0 seed 91")
-            XCTAssertEqual(batched[i][1].data, single[i][1].data, "image \(i) stage 3 seed 91")
+            for (j, s) in [0, 3].enumerated() {
+                let m = single[i][j]
+                let c = closeness(batched[i][j].data, m.data, rtol: Self.batchRelativeTolerance, relativeTo: .maxExpected,
+                                  shape: [m.height, m.width, m.channels], seed: "9/91",
+                                  what: "tiny 224 image \(i) of 3, stage \(s): batched vs single")
+                if c.passed { print(c.report) } else { XCTFail(c.report) }
+            }
         }
     }
 }

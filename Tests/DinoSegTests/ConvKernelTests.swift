@@ -21,9 +21,8 @@ final class ConvKernelTests: XCTestCase {
                     conv3x3Naive(image: xp.baseAddress! + b * hw * t.cin, h: t.h, w: t.w, cin: t.cin, weight: wgt, cout: t.cout,
                                  out: rp.baseAddress! + b * hw * t.cout) } }
             }
-            for i in 0..<fast.count {
-                XCTAssertEqual(fast[i], ref[i], accuracy: 1e-4 * Float(9 * t.cin), "case \(idx) \(t), seed 21, element \(i)")
-            }
+            assertClose(fast, ref, rtol: 0, atol: 1e-4 * Double(9 * t.cin), shape: [t.n, t.h, t.w, t.cout], seed: "21/\(idx)",
+                        what: "conv3x3 im2col+GEMM vs direct, case \(t)")
         }
     }
 
@@ -68,9 +67,7 @@ final class ConvKernelTests: XCTestCase {
             Conv3x3Winograd.backward(dinp: &dxW, dweight: &dwW, dbias: &dbW, dout: dy, inp: x, weight: wgt, n: t.n, h: t.h, w: t.w,
                                      cin: t.cin, cout: t.cout, scratch: &scratchW, threads: t.threads)
             for (what, a, b) in [("output", yW, yD), ("dinp", dxW, dxD), ("dweight", dwW, dwD), ("dbias", dbW, dbD)] {
-                let scale = b.reduce(Float(1e-6)) { max($0, abs($1)) }
-                let err = zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) } / scale
-                XCTAssertLessThanOrEqual(err, 1e-5, "case \(idx) \(t), seed 23: \(what) relative error \(err)")
+                assertClose(a, b, rtol: 1e-5, relativeTo: .maxExpected, seed: "23/\(idx)", what: "Winograd vs im2col \(what), case \(t)")
             }
         }
     }

@@ -26,9 +26,11 @@ final class DatasetTests: XCTestCase {
         XCTAssertTrue(seen.contains(0) && seen.contains(255), "seed 5: background and void present, saw \(seen.sorted())")
         XCTAssertTrue(seen.isSubset(of: Set(([0, 255] + c.objectClasses).map { UInt8($0) })), "seed 5: \(seen.sorted())")
         // Same seed → same pixels; another seed → different.
-        XCTAssertEqual(SyntheticDataset.render(split: 0, index: 1, config: c).0, SyntheticDataset.render(split: 0, index: 1, config: c).0)
+        let image = Data(SyntheticDataset.render(split: 0, index: 1, config: c).0.pixels)
+        XCTAssertNil(byteDifference(Data(SyntheticDataset.render(split: 0, index: 1, config: c).0.pixels), image), "seed 5: train image 1 rendered twice")
         var other = c; other.seed = 6
-        XCTAssertNotEqual(SyntheticDataset.render(split: 0, index: 1, config: c).0, SyntheticDataset.render(split: 0, index: 1, config: other).0)
+        XCTAssertNotNil(byteDifference(Data(SyntheticDataset.render(split: 0, index: 1, config: other).0.pixels), image),
+                        "seeds 5 and 6 render the same train image 1")
         XCTAssertEqual(try SegmentationDataset(root: dir, list: "val").samples.count, 2)
     }
 

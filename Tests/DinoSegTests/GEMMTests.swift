@@ -19,9 +19,7 @@ final class GEMMTests: XCTestCase {
                   beta: t.beta, c: &fast, ldc: t.n)
             sgemmNaive(transA: t.ta, transB: t.tb, m: t.m, n: t.n, k: t.k, a: a, lda: lda, b: b, ldb: ldb,
                        beta: t.beta, c: &ref, ldc: t.n)
-            for i in 0..<fast.count {
-                XCTAssertEqual(fast[i], ref[i], accuracy: 1e-4, "case \(idx) \(t), seed 11, element \(i)")
-            }
+            assertClose(fast, ref, rtol: 0, atol: 1e-4, shape: [t.m, t.n], seed: 11, what: "sgemm case \(idx) \(t)")
         }
     }
 }

@@ -49,10 +49,10 @@ final class HDF5Tests: XCTestCase {
         XCTAssertEqual(g.datasetNames(), ["a16", "b32", "i", "l", "u"])
         let a2 = try g.dataset("a16")
         XCTAssertEqual(a2.dtype, .f16); XCTAssertEqual(a2.shape, [3, 2, 2])
-        XCTAssertEqual(try a2.readFloats(), values)  // multiples of 0.5 are exact in f16
-        XCTAssertEqual(try a2.readFloats(rows: 2, count: 1), Array(values[8..<12]))
+        assertClose(try a2.readFloats(), values, rtol: 0, shape: [3, 2, 2], seed: nil, what: "f16 dataset a16")  // multiples of 0.5 are exact in f16
+        assertClose(try a2.readFloats(rows: 2, count: 1), values[8..<12], rtol: 0, seed: nil, what: "row 2 of a16")
         XCTAssertEqual(try a2.stringAttribute("note"), "héllo")
-        XCTAssertEqual(try g.dataset("b32").readFloats(), [1.25, -3, 1e-8, 4, 5, 6])
+        assertClose(try g.dataset("b32").readFloats(), [1.25, -3, 1e-8, 4, 5, 6] as [Float], rtol: 0, shape: [2, 3], seed: nil, what: "f32 dataset b32")
         XCTAssertEqual(try g.dataset("u").readUInt8(), [0, 7, 255, 3])
         XCTAssertEqual(try g.dataset("i").readInt32(), [-1, 2, 3, Int32.max])
         XCTAssertEqual(try g.dataset("l").readInt64(), [Int64(1) << 40, -5, 0])

@@ -5,14 +5,6 @@ import Foundation
 /// The Swift head against PyTorch (fixtures written by scripts/make_head_fixture.py): logits, loss, every gradient,
 /// and parameters + BN running stats after 3 SGD steps (momentum, weight decay, poly lr). Dropout is p = 0 there.
 final class HeadParityTests: XCTestCase {
-    /// max |a − b| / max |b| over one tensor.
-    func relativeError(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count)
-        var num: Float = 0, den: Float = 1e-12
-        for i in 0..<a.count { num = max(num, abs(a[i] - b[i])); den = max(den, abs(b[i])) }
-        return num / den
-    }
-
     func fixture(_ name: String) throws -> SafetensorsFile {
         let path = try XCTUnwrap(Bundle.module.path(forResource: "head_\(name)", ofType: "safetensors", inDirectory: "Fixtures"),
                                  "fixture head_\(name) missing (run scripts/make_head_fixture.py)")
@@ -58,12 +50,12 @@ final class HeadParityTests: XCTestCase {
                         let want = try f.floats("loss")[0]
                         XCTAssertEqual(Float(loss.loss), want, accuracy: 1e-4 * abs(want), "\(name): loss")
                         let logits = Array(UnsafeBufferPointer(start: out.logits, count: n * out.h * out.w * config.numClasses))
-                        let e = relativeError(logits, try f.floats("logits"))
-                        XCTAssertLessThanOrEqual(e, 1e-4, "\(name): logits relative error \(e)")
+                        assertClose(logits, try f.floats("logits"), rtol: 1e-4, relativeTo: .maxExpected,
+                                    shape: [n, out.h, out.w, config.numClasses], seed: nil, what: "\(name): logits vs PyTorch")
                         for v in head.params.views {
                             let g = head.params.torchLayout(head.params.grads, view: v)
-                            let e = relativeError(g, try f.floats("grad.\(v.name)"))
-                            XCTAssertLessThanOrEqual(e, 1e-4, "\(name): gradient of \(v.name) relative error \(e)")
+                            assertClose(g, try f.floats("grad.\(v.name)"), rtol: 1e-4, relativeTo: .maxExpected,
+                                        shape: f.tensors["grad.\(v.name)"]?.shape, seed: nil, what: "\(name): gradient of \(v.name) vs PyTorch")
                         }
                     }
                     let rate = polyLearningRate(base: lr, iteration: step, maxIter: maxIter)
@@ -74,14 +66,16 @@ final class HeadParityTests: XCTestCase {
                 // Compare the change over 3 steps, which is much smaller than the weights themselves.
                 let initial = try f.floats("init.\(v.name)"), want = try f.floats("step3.\(v.name)")
                 let got = head.params.torchLayout(head.params.values, view: v)
-                let e = relativeError(zip(got, initial).map { $0 - $1 }, zip(want, initial).map { $0 - $1 })
-                XCTAssertLessThanOrEqual(e, 1e-3, "\(name): update of \(v.name) after 3 steps, relative error \(e)")
-                XCTAssertLessThanOrEqual(relativeError(got, want), 1e-4, "\(name): \(v.name) after 3 steps")
+                let shape = f.tensors["step3.\(v.name)"]?.shape
+                assertClose(zip(got, initial).map { $0 - $1 }, zip(want, initial).map { $0 - $1 }, rtol: 1e-3, relativeTo: .maxExpected,
+                            shape: shape, seed: nil, what: "\(name): update of \(v.name) over 3 steps vs PyTorch")
+                assertClose(got, want, rtol: 1e-4, relativeTo: .maxExpected, shape: shape, seed: nil,
+                            what: "\(name): \(v.name) after 3 steps vs PyTorch")
             }
             for v in head.stats.views {
                 let got = head.stats.torchLayout(head.stats.values, view: v)
-                let e = relativeError(got, try f.floats("step3.\(v.name)"))
-                XCTAssertLessThanOrEqual(e, 1e-4, "\(name): \(v.name) after 3 steps, relative error \(e)")
+                assertClose(got, try f.floats("step3.\(v.name)"), rtol: 1e-4, relativeTo: .maxExpected, seed: nil,
+                            what: "\(name): \(v.name) after 3 steps vs PyTorch")
             }
             for (key, count) in head.batchesTracked {
                 XCTAssertEqual(count, try f.integers("step3.\(key).num_batches_tracked").first, "\(name): \(key).num_batches_tracked")

@@ -14,9 +14,9 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(m.union, [3, 3, 1])  // predicted [2, 3, 0] + target − intersection; the void pixel's 2 is gone
         // Exactly semseg's formulas, including the 1e-10 in every denominator.
         let s = SegmentationMetrics(m), e = 1e-10
-        XCTAssertEqual(s.iou, [1 / (3 + e), 2 / (3 + e), 0])
+        assertClose(s.iou, [1 / (3 + e), 2 / (3 + e), 0], rtol: 0, seed: nil, what: "per-class IoU")
         XCTAssertEqual(s.mIoU, (1 / (3 + e) + 2 / (3 + e)) / 3, accuracy: 1e-15)
-        XCTAssertEqual(s.accuracy, [1 / (2 + e), 2 / (2 + e), 0])
+        assertClose(s.accuracy, [1 / (2 + e), 2 / (2 + e), 0], rtol: 0, seed: nil, what: "per-class accuracy")
         XCTAssertEqual(s.mAcc, (1 / (2 + e) + 2 / (2 + e)) / 3, accuracy: 1e-15)
         XCTAssertEqual(s.allAcc, 3 / (5 + e))
         XCTAssertEqual(s.mIoU, 1.0 / 3, accuracy: 1e-9)

@@ -63,7 +63,7 @@ final class SlidingWindowEvalTests: XCTestCase {
         let pred = SlidingWindowEval.predict(geometry: g, windows: windows, winH: 8, winW: 8, classes: 4,
                                              logits: logits)
         XCTAssertEqual(pred.count, 6 * 12)
-        for r in 0..<6 { for c in 0..<12 { XCTAssertEqual(pred[r * 12 + c], UInt8(c % 3), "(\(r),\(c))") } }
+        XCTAssertNil(byteDifference(Data(pred), Data((0..<(6 * 12)).map { UInt8($0 % 12 % 3) })), "prediction (row-major 6x12)")
     }
 
     /// Flip averaging and overlap averaging, checked numerically: unflipped windows output A, flipped ones B(x);
@@ -107,7 +107,8 @@ final class SlidingWindowEvalTests: XCTestCase {
                                                    logits: logits)
         XCTAssertEqual(prob.count, 6 * 3 * 2)
         let even = expf(big) / (expf(big) + 1), odd: Float = 0.5
-        for i in 0..<(6 * 3) { XCTAssertEqual(prob[i * 2], (even + odd) / 2, accuracy: 1e-6, "pixel \(i)") }
+        assertClose(stride(from: 0, to: prob.count, by: 2).map { prob[$0] }, [Float](repeating: (even + odd) / 2, count: 6 * 3),
+                    rtol: 0, atol: 1e-6, shape: [6, 3], seed: nil, what: "class-0 probability after the final resize")
     }
 
     func testEvalInputPaddingIsMeanAndWindowsFlip() {
@@ -115,7 +116,7 @@ final class SlidingWindowEvalTests: XCTestCase {
         XCTAssertEqual([g.paddedHeight, g.padTop], [4, 1])
         let rgb: [UInt8] = (0..<(2 * 4 * 3)).map { UInt8($0 * 10) }
         let canvas = EvalInput.canvas(rgb: rgb, geometry: g)
-        XCTAssertEqual(Array(canvas[0..<12]), [Float](repeating: 0, count: 12))  // padding row = mean colour
+        assertClose(canvas[0..<12], [Float](repeating: 0, count: 12), rtol: 0, seed: nil, what: "padding row (mean colour)")
         XCTAssertEqual(canvas[(1 * 4 + 0) * 3], (0 - VOC.mean[0]) / VOC.std[0], accuracy: 1e-5)
         let w = EvalInput.window(canvas, canvasHeight: 4, canvasWidth: 4, channels: 3, y: 1, x: 0, h: 1, w: 4,
                                  flipped: true)

@@ -30,6 +30,18 @@ enum CacheDirectory {
         }
         var kept = fresh
         kept.skipped = []
+        // The batch grouping decides the last bits of the features on some BLAS kernels: keep the recorded one so the
+        // resumed cache is byte-identical to an uninterrupted run.
+        if let recorded = old.config.batch {
+            if recorded != fresh.config.batch {
+                log("note: resuming with --batch \(recorded) as recorded in the manifest (not \(fresh.config.batch.map(String.init) ?? "-")), "
+                    + "so the remaining shards are computed exactly like the finished ones")
+            }
+            kept.config.batch = recorded
+        } else if !old.shards.isEmpty {
+            log("note: the manifest does not record --batch (an older cache); the remaining shards use --batch "
+                + "\(fresh.config.batch.map(String.init) ?? "-"), which may change their last bits on some BLAS kernels")
+        }
         if !old.shards.isEmpty { log("verifying the checksums of \(old.shards.count) finished shard(s)…") }
         for entry in old.shards {
             let file = "\(directory)/\(entry.file)"

@@ -42,13 +42,18 @@ public struct CacheConfig: Codable, Equatable {
     /// Train: samples per shard; val: images per shard.
     public var shardSize: Int
     public var skipBad: Bool
+    /// Train: images, val: windows per backbone call (`--batch`). Whether a batch changes the last bits of a feature
+    /// depends on the BLAS kernel, so a resumed extraction keeps the recorded value. nil in manifests written before
+    /// it was recorded.
+    public var batch: Int?
     // Val only.
     public var mode: ValMode?
     public var flip: Bool?
     public var longSide: Int?
     public var stride: Int?
 
-    /// Field-by-field differences "name: old → new" (for the refusal message on resume).
+    /// Field-by-field differences "name: old → new" (for the refusal message on resume). `batch` is not among them:
+    /// a resume reuses the recorded one (see `CacheDirectory.resume`).
     public func differences(from other: CacheConfig) -> [String] {
         func diff<T: Equatable>(_ name: String, _ a: T, _ b: T) -> String? { a == b ? nil : "\(name): \(a) → \(b)" }
         let d: [String?] = [

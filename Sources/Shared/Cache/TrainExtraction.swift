@@ -60,10 +60,11 @@ public enum TrainExtraction {
         let config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
                                  dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
                                  dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
-                                 imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad)
+                                 imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
         let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
         var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
                                                                 plans: plans, log: log)
+        let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
 
         // The plan.
         let crop = o.recipe.crop
@@ -74,7 +75,7 @@ public enum TrainExtraction {
         log("extract train: \(samples.count) images × \(o.views) views = \(samples.count * o.views) samples in \(plans.count) shards "
             + "(\(o.shardSize) per shard, grouped by view); \(pending.count) shards to do")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), seed \(o.seed), "
-            + "\(o.workers) workers")
+            + "\(o.workers) workers, \(batch) images per backbone call")
         log("  augmentation: \(o.recipe.summary)")
         log("  output \(o.out): about \(formatBytes(Double(sampleBytes))) per sample, \(formatBytes(needed)) to write"
             + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
@@ -89,7 +90,7 @@ public enum TrainExtraction {
 
         let progress = ProgressLine(total: pendingSamples, label: "images", quiet: o.quiet)
         let recipe = o.recipe, seed = o.seed, stages = o.stages
-        let pipeline = ExtractionPipeline<TrainSink>(shards: pending, workers: o.workers, batch: o.batch, skipBad: o.skipBad,
+        let pipeline = ExtractionPipeline<TrainSink>(shards: pending, workers: o.workers, batch: batch, skipBad: o.skipBad,
                                                      stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
             // Decode and augment each image (failures stay per image), then one backbone call for the batch.
             let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
@@ -108,7 +109,7 @@ public enum TrainExtraction {
         }
         var shapes: [Int: (Int, Int, Int)] = [:]
         for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
-        var sink = TrainSink(directory: o.out, config: config, shapes: shapes)
+        var sink = TrainSink(directory: o.out, config: manifest.config, shapes: shapes)
 
         let (outcome, elapsed) = try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out,
                                                            imageIDs: samples.map(\.id))

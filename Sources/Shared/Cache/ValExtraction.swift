@@ -84,7 +84,7 @@ public enum ValExtraction {
         var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
                                  augmentation: o.protocolSummary, seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
                                  listFile: absolutePath(dataset.listPath), imageCount: samples.count,
-                                 shardSize: o.shardSize, skipBad: o.skipBad)
+                                 shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
         config.mode = o.mode; config.flip = o.flip; config.longSide = o.longSide; config.stride = o.stride
         let perShard = o.shardSize
         let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
@@ -92,6 +92,7 @@ public enum ValExtraction {
         }
         var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
                                                                 plans: plans, log: log)
+        let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
         let pendingImages = pending.reduce(0) { $0 + $1.images.count }
 
         // Storage shape of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.
@@ -106,7 +107,8 @@ public enum ValExtraction {
         let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
         log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
         log("  protocol: \(o.protocolSummary)")
-        log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers")
+        log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers, "
+            + "\(batch) windows per backbone call")
         log("  output \(o.out): about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"
             + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
         try CacheDirectory.checkDisk(o.out, needed: needed)
@@ -122,7 +124,6 @@ public enum ValExtraction {
 
         let progress = ProgressLine(total: pendingImages, label: "images", quiet: o.quiet)
         let (mode, flip, crop, strideV, longSide, stages) = (o.mode, o.flip, o.crop, o.stride, o.longSide, o.stages)
-        let batch = o.batch
         // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
         let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, lookAhead: 2 * o.workers, skipBad: o.skipBad,
                                                    stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
@@ -150,7 +151,7 @@ public enum ValExtraction {
                 }
             }
         }
-        var sink = ValSink(directory: o.out, config: config, shapes: shapes)
+        var sink = ValSink(directory: o.out, config: manifest.config, shapes: shapes)
         let (outcome, elapsed) = try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out,
                                                            imageIDs: samples.map(\.id))
         let images = outcome.finished.reduce(0) { $0 + $1.images }, windows = outcome.finished.reduce(0) { $0 + $1.samples }
