@@ -30,11 +30,14 @@ test: deps
 clean:
 	rm -rf .build
 
-# Benchmarks (printed as images/s, samples/s, GFLOP/s and the ratio against PyTorch when torch is importable):
-# the tiny backbone at 224, then a training step of FPN + PPM + head at output stride 8, batch 32, widths 256/512/1024.
+# Benchmarks (printed as images/s, samples/s, GFLOP/s and the ratio against PyTorch when torch is importable), each
+# headed by the CPU and the BLAS core: the machine's sgemm ceiling, the tiny backbone at 224, then a training step of
+# FPN + PPM + head at output stride 8, widths 256/512/1024, batches 8 and 32.
 bench: release
+	$(BIN)/extract bench --gemm
 	$(BIN)/extract bench
-	for w in 256 512 1024; do $(BIN)/headtrain bench --fpn-width $$w --output-stride 8 --batch 32 || exit 1; done
+	for w in 256 512 1024; do for b in 8 32; do \
+	  $(BIN)/headtrain bench --fpn-width $$w --output-stride 8 --batch $$b || exit 1; done; done
 
 # Regenerates the reference fixtures with transformers / PyTorch (pip install torch transformers safetensors).
 # The golden-small fixture is a copy of shared/golden/small, made by the same script with its defaults.

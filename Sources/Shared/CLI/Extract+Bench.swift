@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 /// `extract bench`: throughput of the backbone at 224×224 (one image per worker thread, single-threaded BLAS),
-/// optionally beside PyTorch's figure for the same architecture.
+/// optionally beside PyTorch's figure for the same architecture; with --gemm, the machine's sgemm ceiling instead.
 public struct ExtractBench: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -30,6 +30,8 @@ public struct ExtractBench: ParsableCommand {
     var noTorch = false
     @Flag(help: "Also time each operation (single thread, thread CPU time) and print the breakdown.")
     var profile = false
+    @Flag(help: "Measure the BLAS sgemm ceiling instead (2048³ and the backbone's 3136×384×96, 1 thread and --threads).")
+    var gemm = false
 
     public init() {}
 
@@ -42,6 +44,8 @@ public struct ExtractBench: ParsableCommand {
     }
 
     public func run() throws {
+        printMachine(json: json)
+        if gemm { return runGEMM() }
         let backbone: ConvNeXtBackbone
         if let w = weights {
             backbone = try ConvNeXtBackbone(weightsPath: w)
@@ -84,6 +88,68 @@ public struct ExtractBench: ParsableCommand {
                 print(#"{"engine":"torch","available":false,"reason":\#(jsonString(reason.message))}"#)
             } else {
                 print("PyTorch comparison unavailable: \(reason.message)")
+            }
+        }
+    }
+}
+
+extension ExtractBench {
+    func runGEMM() {
+        let shapes = [(2048, 2048, 2048), (3136, 384, 96)]
+        for (m, n, k) in shapes {
+            for t in Set([1, threads]).sorted() {
+                let rates = (0..<repeats).map { _ in GEMMBenchmark.gflops(m: m, n: n, k: k, threads: t) }
+                let best = rates.max()!
+                if json {
+                    print("{\"engine\":\"sgemm\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),"
+                          + "\"gflops_per_second\":\(String(format: "%.1f", best))}")
+                } else {
+                    print(String(format: "sgemm %d×%d×%d, %d thread%@: %.1f GFLOP/s (best of %d: %@)", m, n, k, t, t == 1 ? "" : "s",
+                                 best, repeats, rates.map { String(format: "%.1f", $0) }.joined(separator: " ")))
+                }
+            }
+        }
+    }
+}
+
+/// Prints the CPU and the BLAS (library, version, kernel core and who chose it) ahead of a benchmark.
+func printMachine(json: Bool) {
+    let machine = MachineInfo.current
+    if json {
+        var obj: [String: Any] = ["engine": "machine"]
+        for (k, v) in machine.jsonFields { obj[k] = v }
+        if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
+    } else {
+        machine.lines.forEach { print($0) }
+    }
+}
+
+/// The BLAS sgemm rate on square-ish problems: the ceiling the model's GEMM-bound layers can approach.
+public enum GEMMBenchmark {
+    /// GFLOP/s of C = A·B (row-major, m×k times k×n) with `threads` BLAS threads, timed over at least `seconds`.
+    public static func gflops(m: Int, n: Int, k: Int, threads: Int, seconds: Double = 0.5) -> Double {
+        var rng = SplitMix64(seed: 11)
+        let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
+        let b = (0..<(k * n)).map { _ in Float(rng.normal()) }
+        var c = [Float](repeating: 0, count: m * n)
+        let saved = blasThreads()
+        setBLASThreads(threads)
+        defer { setBLASThreads(saved) }
+        return a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    let call = { sgemm(m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: n, c: c.baseAddress!, ldc: n) }
+                    call()  // warm-up (thread start, page faults)
+                    var calls = 0
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    var elapsed = 0.0
+                    while elapsed < seconds {
+                        call()
+                        calls += 1
+                        elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    }
+                    return 2 * Double(m) * Double(n) * Double(k) * Double(calls) / elapsed / 1e9
+                }
             }
         }
     }
