@@ -133,9 +133,11 @@ final class BLASSetupTests: XCTestCase {
 
     /// The built `extract` beside the test bundle (skips when it was not built).
     func extractExecutable() throws -> String {
-        let dir = Bundle(for: Self.self).bundleURL.deletingLastPathComponent()
-        let path = dir.appendingPathComponent("extract").path
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw XCTSkip("\(path) not built") }
+        let bundle = Bundle(for: Self.self).bundleURL  // Linux: the products directory; macOS: the .xctest inside it
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("extract").path }
+        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("extract is not built beside the tests (\(candidates[0]))")
+        }
         return path
     }
 

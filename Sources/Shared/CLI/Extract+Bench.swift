@@ -138,7 +138,8 @@ public enum GEMMBenchmark {
         return a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
-                    let call = { sgemm(m: m, n: n, k: k, a: a.baseAddress!, lda: k, b: b.baseAddress!, ldb: n, c: c.baseAddress!, ldc: n) }
+                    let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
+                    let call = { sgemm(m: m, n: n, k: k, a: pa, lda: k, b: pb, ldb: n, c: pc, ldc: n) }
                     call()  // warm-up (thread start, page faults)
                     var calls = 0
                     let start = DispatchTime.now().uptimeNanoseconds
