@@ -1,2 +1,3 @@
 import Shared
+BLASSetup.prepareProcess()  // before any BLAS call: loads the BLAS and corrects OpenBLAS's kernel core once
 HeadTrainCommand.main()

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 /// `extract bench`: throughput of the backbone at 224×224 (one image per worker thread, single-threaded BLAS),
-/// optionally beside PyTorch's figure for the same architecture.
+/// optionally beside PyTorch's figure for the same architecture; with --gemm, the machine's sgemm ceiling instead.
 public struct ExtractBench: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -30,6 +30,8 @@ public struct ExtractBench: ParsableCommand {
     var noTorch = false
     @Flag(help: "Also time each operation (single thread, thread CPU time) and print the breakdown.")
     var profile = false
+    @Flag(help: "Measure the BLAS sgemm ceiling instead (2048³ and the backbone's 3136×384×96, 1 thread and --threads).")
+    var gemm = false
 
     public init() {}
 
@@ -42,6 +44,8 @@ public struct ExtractBench: ParsableCommand {
     }
 
     public func run() throws {
+        printMachine(json: json)
+        if gemm { return runGEMM() }
         let backbone: ConvNeXtBackbone
         if let w = weights {
             backbone = try ConvNeXtBackbone(weightsPath: w)
@@ -84,6 +88,86 @@ public struct ExtractBench: ParsableCommand {
                 print(#"{"engine":"torch","available":false,"reason":\#(jsonString(reason.message))}"#)
             } else {
                 print("PyTorch comparison unavailable: \(reason.message)")
+            }
+        }
+    }
+}
+
+extension ExtractBench {
+    func runGEMM() {
+        let shapes = [(2048, 2048, 2048), (3136, 384, 96)]
+        for (m, n, k) in shapes {
+            for t in Set([1, threads]).sorted() {
+                let runs = (0..<repeats).map { _ in GEMMBenchmark.run(m: m, n: n, k: k, threads: t) }
+                let wall = runs.map(\.gflops).max()!, cpu = runs.map(\.cpuNormalisedGFLOPS).max()!
+                if json {
+                    print("{\"engine\":\"sgemm\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),"
+                          + "\"gflops_per_second\":\(String(format: "%.1f", wall)),"
+                          + "\"cpu_normalised_gflops_per_second\":\(String(format: "%.1f", cpu))}")
+                } else {
+                    print(String(format: "sgemm %d×%d×%d, %d thread%@: %.1f GFLOP/s, CPU-normalised %.1f (best of %d; wall: %@)",
+                                 m, n, k, t, t == 1 ? "" : "s", wall, cpu, repeats,
+                                 runs.map { String(format: "%.1f", $0.gflops) }.joined(separator: " ")))
+                }
+            }
+        }
+    }
+}
+
+/// Prints the CPU and the BLAS (library, version, kernel core and who chose it) ahead of a benchmark.
+func printMachine(json: Bool) {
+    let machine = MachineInfo.current
+    if json {
+        var obj: [String: Any] = ["engine": "machine"]
+        for (k, v) in machine.jsonFields { obj[k] = v }
+        if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
+    } else {
+        machine.lines.forEach { print($0) }
+    }
+}
+
+/// The BLAS sgemm rate on the shapes that matter: the ceiling the model's GEMM-bound layers can approach.
+public enum GEMMBenchmark {
+    public struct Result {
+        /// GFLOP per wall-clock second.
+        public var gflops: Double
+        /// GFLOP per CPU-second × threads: what `threads` uncontended cores give (the process's CPU time, so BLAS
+        /// threads spinning while they wait count against it; on one thread it is the calling thread's time).
+        public var cpuNormalisedGFLOPS: Double
+    }
+
+    /// C = A·B (row-major, m×k times k×n) with `threads` BLAS threads, timed over at least `seconds` of wall time.
+    public static func run(m: Int, n: Int, k: Int, threads: Int, seconds: Double = 0.5) -> Result {
+        var rng = SplitMix64(seed: 11)
+        let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
+        let b = (0..<(k * n)).map { _ in Float(rng.normal()) }
+        var c = [Float](repeating: 0, count: m * n)
+        let saved = blasThreads()
+        setBLASThreads(threads)
+        defer { setBLASThreads(saved) }
+        func cpuNanoseconds() -> UInt64 {
+            var ts = timespec()
+            clock_gettime(threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        }
+        return a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
+                    let call = { sgemm(m: m, n: n, k: k, a: pa, lda: k, b: pb, ldb: n, c: pc, ldc: n) }
+                    call()  // warm-up (thread start, page faults)
+                    var calls = 0
+                    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuNanoseconds()
+                    var elapsed = 0.0
+                    while elapsed < seconds {
+                        call()
+                        calls += 1
+                        elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    }
+                    let cpu = max(1e-9, Double(cpuNanoseconds() - cpuStart) / 1e9)
+                    let gflop = 2 * Double(m) * Double(n) * Double(k) * Double(calls) / 1e9
+                    return Result(gflops: gflop / elapsed, cpuNormalisedGFLOPS: gflop / cpu * Double(threads))
+                }
             }
         }
     }

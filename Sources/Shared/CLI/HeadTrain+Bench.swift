@@ -50,6 +50,7 @@ public struct HeadTrainBench: ParsableCommand {
         var cfg = HeadBenchConfig(head: head, batch: batch, steps: steps, threads: threads)
         cfg.useWinograd = !im2col
         if !json {
+            MachineInfo.current.lines.forEach { print($0) }
             print("bench: \(head.variantName), batch \(batch), \(threads) threads, \(steps) timed steps, tiny-backbone features 56/28/14/7, 3×3 convolutions by \(im2col ? "im2col + GEMM" : "Winograd F(2×2,3×3)")")
         }
         let r = try HeadBench.run(cfg)
@@ -64,6 +65,7 @@ public struct HeadTrainBench: ParsableCommand {
                 "activation_bytes": r.activationBytes, "parameters": r.parameterCount,
             ]
             if let torchRate { obj["torch_samples_per_second"] = torchRate; obj["ratio_vs_torch"] = r.samplesPerSecond / torchRate }
+            for (k, v) in MachineInfo.current.jsonFields { obj[k] = v }
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {

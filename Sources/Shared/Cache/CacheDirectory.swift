@@ -61,9 +61,24 @@ enum CacheDirectory {
             kept.shards.append(entry)
         }
         kept.skipped = old.skipped
+        kept.machines = mergeMachines(old: old.machines, new: fresh.machines ?? [], log: log)
         kept.shards.sort { $0.index < $1.index }
         if !kept.shards.isEmpty { log("resuming: \(kept.shards.count) of \(kept.plannedShards) shards already done and verified") }
         return kept
+    }
+
+    /// The machines of a resumed cache: the old list plus this one when it is new, with a note (the cache stays
+    /// valid; only the last bits of features may differ between BLAS kernels).
+    static func mergeMachines(old: [MachineInfo]?, new: [MachineInfo], log: (String) -> Void) -> [MachineInfo] {
+        var machines = old ?? []
+        for m in new where !machines.contains(m) {
+            if let last = machines.last {
+                log("note: this cache was started with another CPU or BLAS (\(last.cpu); \(last.blas.summary)); "
+                    + "continuing here: shards written here may differ from those in the last bits")
+            }
+            machines.append(m)
+        }
+        return machines
     }
 
     static func freeBytes(_ directory: String) -> Double? {

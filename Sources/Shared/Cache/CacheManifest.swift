@@ -98,6 +98,10 @@ public struct CacheManifest: Codable, Equatable {
     public var plannedShards: Int
     /// Images skipped with --skip-bad, "id: reason".
     public var skipped: [String]
+    /// The machines (CPU and BLAS) that ran this extraction, in order of first use. Informational only: the features of a
+    /// configuration are valid on any machine, but another BLAS kernel may change their last bits. Absent in
+    /// manifests written before it was recorded.
+    public var machines: [MachineInfo]? = nil
     public var complete: Bool { shards.count == plannedShards }
 
     public var kind: CacheKind { config.kind }

@@ -19,7 +19,10 @@ enum ExtractionSetup {
     static func openCache(directory: String, config: CacheConfig, samples: [SegmentationSample], plans: [ShardPlan],
                           log: (String) -> Void) throws -> (manifest: CacheManifest, pending: [ShardPlan]) {
         try CacheDirectory.prepare(directory)
-        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [])
+        let machine = MachineInfo.current
+        log("machine: \(machine.cpu); \(machine.blas.summary)")
+        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [],
+                                  machines: [machine])
         let manifest = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)
         let done = Set(manifest.shards.map(\.index))
         return (manifest, plans.filter { !done.contains($0.index) })

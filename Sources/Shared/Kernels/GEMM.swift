@@ -1,15 +1,60 @@
-// Single-precision matrix multiply on raw row-major buffers. This is the only file that imports CBLAS.
+// Single-precision matrix multiply on raw row-major buffers, and the BLAS library behind it. This is the only file
+// that imports CBLAS (a small C shim that loads the BLAS at run time; see BLASSetup.swift for which library and core).
 //
 //   C[m, n] = alpha * op(A)[m, k] · op(B)[k, n] + beta * C[m, n]
 //   op(A) = A (stored [m, lda]) or Aᵀ (A stored [k, lda]); likewise B.
 import CBLAS
+import Foundation
 
-/// Sets the number of threads OpenBLAS uses for one call. Workers that run one image per core set this to 1.
+/// Sets the number of threads the BLAS uses for one call. Workers that run one image per core set this to 1.
 public func setBLASThreads(_ n: Int) {
-    openblas_set_num_threads(Int32(max(1, n)))
+    dinoseg_blas_set_threads(Int32(max(1, n)))
 }
 
-public func blasThreads() -> Int { Int(openblas_get_num_threads()) }
+public func blasThreads() -> Int { Int(dinoseg_blas_get_threads()) }
+
+/// The BLAS library in use, as it describes itself.
+public struct BLASLibraryInfo: Equatable, Sendable {
+    public enum Family: String, Sendable { case openBLAS = "OpenBLAS", blis = "BLIS", mkl = "MKL", other = "CBLAS" }
+    public var family: Family
+    /// The name or path handed to the loader, e.g. "libopenblas.so.0".
+    public var requested: String
+    /// The file the library was loaded from, symlinks resolved.
+    public var path: String
+    /// The library's own configuration/version string ("" when it has none).
+    public var version: String
+    /// OpenBLAS's kernel core (openblas_get_corename), nil for other libraries.
+    public var core: String?
+}
+
+public enum BLASLibrary {
+    /// Loads the BLAS: `path`, else $DINOSEG_BLAS, else libopenblas.so.0, then libblas.so.3. Must come before any BLAS
+    /// call to have an effect (otherwise the first sgemm loads the default); later calls do nothing.
+    public static func open(path: String? = nil) throws {
+        var error = [CChar](repeating: 0, count: 2048)
+        guard dinoseg_blas_open(path, &error, error.count) == 0 else {
+            throw DinoSegError(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+
+    /// What is loaded (loading the default first if nothing is yet).
+    public static var info: BLASLibraryInfo {
+        let d = dinoseg_blas_describe()!.pointee
+        func text<T>(_ tuple: T) -> String {
+            withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        let family: BLASLibraryInfo.Family
+        switch d.family {
+        case DINOSEG_BLAS_OPENBLAS: family = .openBLAS
+        case DINOSEG_BLAS_BLIS: family = .blis
+        case DINOSEG_BLAS_MKL: family = .mkl
+        default: family = .other
+        }
+        let core = text(d.core)
+        return BLASLibraryInfo(family: family, requested: text(d.requested), path: text(d.path),
+                               version: text(d.version).trimmingCharacters(in: .whitespaces), core: core.isEmpty ? nil : core)
+    }
+}
 
 @inline(__always)
 public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
@@ -22,8 +67,8 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
         for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
         return
     }
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    dinoseg_sgemm(transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                  beta, c, Int32(ldc))
 }
 
 /// Naive reference for `sgemm`, accumulating in Double; used by the kernel tests.

@@ -219,9 +219,11 @@ public final class HeadTrainer {
             var samplesPerEpoch: Int
             var stepsPerEpoch: Int
             var maxIter: Int
+            var machine: MachineInfo
         }
         let resolved = Resolved(head: headConfig, variant: headConfig.variantName, train: options, cache: source.name,
-                                samplesPerEpoch: source.samplesPerEpoch, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
+                                samplesPerEpoch: source.samplesPerEpoch, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter,
+                                machine: .current)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try enc.encode(resolved)

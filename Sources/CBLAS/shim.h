@@ -1,2 +1,0 @@
-// OpenBLAS (Debian libopenblas-dev): CBLAS plus the thread-count controls.
-#include <cblas.h>

@@ -1,0 +1,165 @@
+// Which BLAS and which OpenBLAS kernel core DinoSeg runs with, and the record of it kept beside results.
+//
+// OpenBLAS picks its kernels ("core") from the CPU model when it loads. A release older than the CPU does not know
+// the model and falls back to a generic SSE3 core (Debian 12's 0.3.21 runs Prescott kernels on Intel Emerald
+// Rapids, 4× slower sgemm). OpenBLAS reads OPENBLAS_CORETYPE only while loading, so the executables load the BLAS
+// first thing, compare the core with what CPUID says the CPU can run, and when OpenBLAS chose a weaker core they
+// re-execute themselves once with OPENBLAS_CORETYPE set (a marker variable makes a second re-execution impossible).
+// A user's own OPENBLAS_CORETYPE is never overridden. Tests and library users load the BLAS lazily on the first
+// call, without correction.
+import Foundation
+
+public enum OpenBLASCore {
+    /// OpenBLAS's x86-64 cores (names as openblas_get_corename spells them, compared case-insensitively) ranked by
+    /// the instruction set of their sgemm kernels: 0 SSE, 1 AVX, 2 AVX2+FMA, 3 AVX-512, 4 AVX-512+BF16, 5 AMX.
+    /// Zen runs the Haswell kernels. Names not listed here (other architectures, newer releases) are never corrected.
+    static let rank: [String: Int] = [
+        "unknown": 0, "katmai": 0, "coppermine": 0, "northwood": 0, "prescott": 0, "banias": 0, "atom": 0,
+        "core2": 0, "penryn": 0, "dunnington": 0, "nehalem": 0, "athlon": 0, "opteron": 0, "opteron(sse3)": 0,
+        "barcelona": 0, "nano": 0, "bobcat": 0,
+        "sandybridge": 1, "bulldozer": 1, "piledriver": 1, "steamroller": 1, "excavator": 1,
+        "haswell": 2, "zen": 2,
+        "skylakex": 3,
+        "cooperlake": 4,
+        "sapphirerapids": 5,
+    ]
+
+    /// The best core this CPU can run among those OpenBLAS has known since 0.3.11, with its rank.
+    static func best(for cpu: CPUFeatures) -> (core: String, rank: Int)? {
+        guard cpu.isX86 else { return nil }
+        if cpu.hasAVX512Core && cpu.avx512bf16 { return ("Cooperlake", 4) }
+        if cpu.hasAVX512Core { return ("SkylakeX", 3) }
+        if cpu.hasAVX2FMA { return ("Haswell", 2) }
+        if cpu.avx { return ("Sandybridge", 1) }
+        return nil
+    }
+
+    /// The core to use instead of `reported`, or nil to keep it: only a core OpenBLAS ranks below what the CPU
+    /// supports is replaced, so a good detection (Cooperlake, SapphireRapids, Zen on a capable CPU) is never downgraded.
+    public static func choose(cpu: CPUFeatures, reported: String) -> String? {
+        guard let have = rank[reported.lowercased()], let best = best(for: cpu), best.rank > have else { return nil }
+        return best.core
+    }
+}
+
+/// The BLAS as recorded in benchmarks, run configs and cache manifests.
+public struct BLASInfo: Codable, Equatable, Sendable {
+    /// The file loaded, symlinks resolved, e.g. /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0.
+    public var library: String
+    /// The name it was asked for (libopenblas.so.0, or $DINOSEG_BLAS).
+    public var requested: String
+    /// The library's configuration string (openblas_get_config, BLIS / MKL version), "" when it has none.
+    public var version: String
+    /// OpenBLAS's kernel core in use; nil for other libraries.
+    public var core: String?
+    /// Who chose the core: "OpenBLAS" (its own detection), "OPENBLAS_CORETYPE" (the user), "DinoSeg" (corrected).
+    public var coreChosenBy: String?
+    /// The core OpenBLAS had picked before DinoSeg corrected it.
+    public var correctedFrom: String?
+
+    public var summary: String {
+        var s = version.isEmpty ? "BLAS" : version
+        s += " (\(library))"
+        if let core {
+            s += ", core \(core)"
+            if let from = correctedFrom { s += " (DinoSeg corrected OpenBLAS's choice \(from))" }
+            else if let by = coreChosenBy { s += " (chosen by \(by))" }
+        }
+        return s
+    }
+}
+
+/// The machine a result came from: CPU and BLAS. Informational: a cache made on one machine is valid on another.
+public struct MachineInfo: Codable, Equatable, Sendable {
+    /// CPUFeatures.summary: model, vendor, family/model, vector extensions.
+    public var cpu: String
+    public var blas: BLASInfo
+
+    public static var current: MachineInfo { MachineInfo(cpu: CPUFeatures.host.summary, blas: BLASSetup.current) }
+
+    /// Lines for benchmark headers and logs.
+    public var lines: [String] { ["CPU:  \(cpu)", "BLAS: \(blas.summary)"] }
+
+    /// Flat fields for the benchmarks' JSON lines.
+    public var jsonFields: [String: Any] {
+        var f: [String: Any] = ["cpu": cpu, "blas_library": blas.library, "blas_version": blas.version]
+        if let core = blas.core { f["blas_core"] = core }
+        if let by = blas.coreChosenBy { f["blas_core_chosen_by"] = by }
+        if let from = blas.correctedFrom { f["blas_corrected_from"] = from }
+        return f
+    }
+}
+
+public enum BLASSetup {
+    /// Set by the parent process before re-executing: "FROM>TO" (the core OpenBLAS picked, the one requested).
+    static let markerVariable = "DINOSEG_BLAS_CORRECTED"
+    nonisolated(unsafe) private static var correctedFrom: String?
+
+    /// The core to re-execute with, or nil to keep the loaded one. Pure: corrects only OpenBLAS built with
+    /// DYNAMIC_ARCH (the others ignore OPENBLAS_CORETYPE), never when the user set OPENBLAS_CORETYPE.
+    public static func correction(cpu: CPUFeatures, library: BLASLibraryInfo, userCoreType: String?) -> String? {
+        guard userCoreType?.isEmpty ?? true, library.family == .openBLAS, library.version.contains("DYNAMIC_ARCH"),
+              let core = library.core else { return nil }
+        return OpenBLASCore.choose(cpu: cpu, reported: core)
+    }
+
+    /// First thing in each executable, before any BLAS call: loads the BLAS ($DINOSEG_BLAS or the default; a load
+    /// failure ends the process with a one-line error) and, when OpenBLAS chose a core below the CPU's, re-executes
+    /// the process once with OPENBLAS_CORETYPE set. Prints one line to stderr when it corrected the core.
+    public static func prepareProcess() {
+        do { try BLASLibrary.open() } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(1)
+        }
+        let env = ProcessInfo.processInfo.environment
+        let library = BLASLibrary.info
+        if let marker = env[markerVariable] {
+            // The re-executed process: keep the record, and give child processes the environment the user set.
+            unsetenv(markerVariable)
+            unsetenv("OPENBLAS_CORETYPE")
+            let parts = marker.split(separator: ">").map(String.init)
+            guard parts.count == 2 else { return }
+            if library.core?.lowercased() == parts[1].lowercased() {
+                correctedFrom = parts[0]
+                note("OpenBLAS picked its \(parts[0]) kernels for this CPU; DinoSeg uses \(parts[1]) "
+                     + "(set OPENBLAS_CORETYPE to choose yourself)")
+            } else {
+                note("OpenBLAS picked its \(parts[0]) kernels for this CPU and ignored OPENBLAS_CORETYPE=\(parts[1]); "
+                     + "a newer OpenBLAS (DINOSEG_BLAS=/path/to/libopenblas.so) may know this CPU")
+            }
+            return
+        }
+        guard let target = correction(cpu: .host, library: library, userCoreType: env["OPENBLAS_CORETYPE"]),
+              let reported = library.core else { return }
+        #if os(Linux)
+        setenv("OPENBLAS_CORETYPE", target, 1)
+        setenv(markerVariable, "\(reported)>\(target)", 1)
+        fflush(stdout)
+        fflush(stderr)
+        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) } + [nil]
+        execv("/proc/self/exe", &argv)
+        let why = String(cString: strerror(errno))
+        unsetenv("OPENBLAS_CORETYPE")
+        unsetenv(markerVariable)
+        note("OpenBLAS picked its \(reported) kernels for this CPU and DinoSeg could not restart with \(target) (\(why)); "
+             + "set OPENBLAS_CORETYPE=\(target) for full speed")
+        #endif
+    }
+
+    /// The BLAS in use and how its core was chosen.
+    public static var current: BLASInfo {
+        let lib = BLASLibrary.info
+        var chosenBy: String?
+        if lib.core != nil {
+            if correctedFrom != nil { chosenBy = "DinoSeg" }
+            else if !(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "").isEmpty { chosenBy = "OPENBLAS_CORETYPE" }
+            else { chosenBy = "OpenBLAS" }
+        }
+        return BLASInfo(library: lib.path, requested: lib.requested, version: lib.version, core: lib.core,
+                        coreChosenBy: chosenBy, correctedFrom: correctedFrom)
+    }
+
+    private static func note(_ text: String) {
+        FileHandle.standardError.write(Data("note: \(text)\n".utf8))
+    }
+}
