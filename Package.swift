@@ -1,9 +1,19 @@
 // swift-tools-version:5.10
 import PackageDescription
 
-// Release builds use the CPU's vector units (AVX2 + FMA); without them SIMD fused multiply-adds become libm calls.
+// The hot numeric loops are C kernels (Sources/CKernels) built once per instruction set and chosen at run time from
+// CPUID, so that target needs no CPU flag. The Swift code is built with bounds and overflow checks on (plain -O) and,
+// on x86-64, for the x86-64-v3 level (AVX2, FMA, F16C: the floor DinoSeg supports; swiftc names it `haswell`) so its
+// remaining loops (f16 conversion, BatchNorm, loss) stay vectorised; other architectures get their baseline.
+#if arch(x86_64)
 let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
-let fastC: [CSetting] = [.unsafeFlags(["-O3", "-march=haswell"])]
+let fastC: [CSetting] = [.unsafeFlags(["-O3", "-march=x86-64-v3"])]
+#else
+let cpuFlags: [SwiftSetting] = []
+let fastC: [CSetting] = [.unsafeFlags(["-O3"])]
+#endif
+// Per-function `target` attributes select AVX2 / AVX-512 inside the kernels; fused multiply-adds are explicit.
+let kernelC: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]
 
 let package = Package(
     name: "DinoSeg",
@@ -22,14 +32,14 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "CPNG", path: "Sources/CPNG", cSettings: fastC, linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", cSettings: fastC, linkerSettings: [.linkedLibrary("jpeg")]),
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CKernels", path: "Sources/CKernels", exclude: ["kernels_body.h", "kernel_list.h"], cSettings: kernelC),
         .target(
             name: "Shared",
             dependencies: [
                 "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+            swiftSettings: cpuFlags),
         .executableTarget(name: "Extract", dependencies: ["Shared"], swiftSettings: cpuFlags),
         .executableTarget(name: "HeadTrain", dependencies: ["Shared"], swiftSettings: cpuFlags),
         .testTarget(name: "DinoSegTests", dependencies: ["Shared"],

@@ -1,7 +1,8 @@
 import XCTest
 @testable import Shared
 
-/// Fast backbone kernels against their naive references on random shapes, odd sizes included.
+/// Fast backbone kernels against their naive references on random shapes, odd sizes included, on every kernel path
+/// this CPU runs (KernelPath.supported).
 final class BackboneKernelTests: XCTestCase {
     private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
         (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * scale }
@@ -28,82 +29,108 @@ final class BackboneKernelTests: XCTestCase {
 
     func testDepthwiseConv7x7MatchesNaive() {
         // (height, width, channels): vector and scalar channel paths, widths not multiple of 4, maps smaller than the kernel.
-        let cases = [(16, 24, 16), (7, 9, 13), (1, 1, 8), (2, 3, 5), (5, 13, 24), (14, 14, 96), (3, 6, 1)]
+        let cases = [(16, 24, 16), (7, 9, 13), (1, 1, 8), (2, 3, 5), (5, 13, 24), (14, 14, 96), (3, 6, 1), (8, 11, 40)]
         for (n, (h, w, c)) in cases.enumerated() {
             var rng = SplitMix64(seed: 22, n)
             let input = randomArray(h * w * c, &rng), weight = randomArray(c * 49, &rng), bias = randomArray(c, &rng)
-            var fast = [Float](repeating: .nan, count: h * w * c), ref = fast
-            var padded = [Float](repeating: .nan, count: depthwisePaddedCount(height: h, width: w, channels: c))
-            depthwiseConv7x7(input: input, height: h, width: w, channels: c, weight: packDepthwiseWeight(weight, channels: c),
-                             bias: bias, output: &fast, padded: &padded)
+            var ref = [Float](repeating: .nan, count: h * w * c)
             depthwiseConv7x7Naive(input: input, height: h, width: w, channels: c, weightC177: weight, bias: bias, output: &ref)
-            assertClose(fast, ref, rtol: 1e-5, relativeTo: .maxExpected, shape: [h, w, c], seed: "22/\(n)",
-                        what: "depthwise 7x7 (h, w, c) \((h, w, c))")
+            for path in KernelPath.supported {
+                var fast = [Float](repeating: .nan, count: h * w * c)
+                var padded = [Float](repeating: .nan, count: depthwisePaddedCount(height: h, width: w, channels: c))
+                depthwiseConv7x7(input: input, height: h, width: w, channels: c, weight: packDepthwiseWeight(weight, channels: c),
+                                 bias: bias, output: &fast, padded: &padded, path: path)
+                assertClose(fast, ref, rtol: 1e-5, relativeTo: .maxExpected, shape: [h, w, c], seed: "22/\(n)",
+                            what: "depthwise 7x7 \(path) (h, w, c) \((h, w, c))")
+            }
         }
     }
 
     func testLayerNormRowsMatchesNaive() {
-        let cases = [(1, 16), (7, 13), (33, 96), (5, 1), (4, 771)]
+        let cases = [(1, 16), (7, 13), (33, 96), (5, 1), (4, 771), (3, 40)]
         for (n, (rows, c)) in cases.enumerated() {
             var rng = SplitMix64(seed: 33, n)
             let input = randomArray(rows * c, &rng, scale: 3).map { $0 + 5 }  // offset mean exercises the two-pass variance
             let weight = randomArray(c, &rng), bias = randomArray(c, &rng)
-            var fast = [Float](repeating: .nan, count: rows * c), ref = fast
-            layerNormRows(input: input, rows: rows, channels: c, weight: weight, bias: bias, eps: 1e-6, output: &fast)
+            var ref = [Float](repeating: .nan, count: rows * c)
             layerNormRowsNaive(input: input, rows: rows, channels: c, weight: weight, bias: bias, eps: 1e-6, output: &ref)
-            assertClose(fast, ref, rtol: 2e-6, relativeTo: .maxExpected, shape: [rows, c], seed: "33/\(n)",
-                        what: "layerNorm (rows, c) \((rows, c))")
+            for path in KernelPath.supported {
+                var fast = [Float](repeating: .nan, count: rows * c)
+                layerNormRows(input: input, rows: rows, channels: c, weight: weight, bias: bias, eps: 1e-6, output: &fast, path: path)
+                assertClose(fast, ref, rtol: 2e-6, relativeTo: .maxExpected, shape: [rows, c], seed: "33/\(n)",
+                            what: "layerNorm \(path) (rows, c) \((rows, c))")
+            }
         }
         // In place gives the same result.
         var rng = SplitMix64(seed: 34)
-        var x = randomArray(6 * 24, &rng)
+        let x = randomArray(6 * 24, &rng)
         let w = randomArray(24, &rng), b = randomArray(24, &rng)
         var ref = x
         layerNormRowsNaive(input: x, rows: 6, channels: 24, weight: w, bias: b, eps: 1e-6, output: &ref)
-        x.withUnsafeMutableBufferPointer { p in
-            layerNormRows(input: p.baseAddress!, rows: 6, channels: 24, weight: w, bias: b, eps: 1e-6, output: p.baseAddress!)
+        for path in KernelPath.supported {
+            var y = x
+            y.withUnsafeMutableBufferPointer { p in
+                layerNormRows(input: p.baseAddress!, rows: 6, channels: 24, weight: w, bias: b, eps: 1e-6, output: p.baseAddress!,
+                              path: path)
+            }
+            assertClose(y, ref, rtol: 2e-6, relativeTo: .maxExpected, shape: [6, 24], seed: 34, what: "layerNorm \(path) in place")
         }
-        assertClose(x, ref, rtol: 2e-6, relativeTo: .maxExpected, shape: [6, 24], seed: 34, what: "layerNorm in place")
     }
 
     func testErfApproximationAccuracy() {
-        let xs = (0...200_000).map { Float(-5 + 10 * Double($0) / 200_000) }   // index i is x = −5 + i / 20000
-        assertClose(xs.map(erfApprox), xs.map { erf(Double($0)) }, rtol: 5e-7, seed: nil, what: "erfApprox on a grid of [−5, 5]")
-        XCTAssertEqual(erfApprox(10), 1); XCTAssertEqual(erfApprox(-10), -1); XCTAssertEqual(erfApprox(0), 0)
+        // 200 001 points (odd: the last ones take the scalar tail, which must match the vector code).
+        let xs = (0...200_000).map { Float(-5 + 10 * Double($0) / 200_000) }
+        for path in KernelPath.supported {
+            var ys = [Float](repeating: .nan, count: xs.count)
+            erfApprox(xs, count: xs.count, output: &ys, path: path)
+            assertClose(ys, xs.map { erf(Double($0)) }, rtol: 5e-7, seed: nil, what: "erf \(path) on a grid of [−5, 5]")
+            let tail = xs.count - 3
+            XCTAssertEqual(Array(ys[tail...]), xs[tail...].map { erfApprox($0, path: path) }, "erf \(path) scalar tail")
+            XCTAssertEqual(erfApprox(10, path: path), 1); XCTAssertEqual(erfApprox(-10, path: path), -1)
+            XCTAssertEqual(erfApprox(0, path: path), 0)
+        }
     }
 
     func testBiasGELUMatchesNaive() {
-        let cases = [(3, 64), (5, 13), (1, 1), (9, 384)]
+        let cases = [(3, 64), (5, 13), (1, 1), (9, 384), (2, 40)]
         for (n, (rows, cols)) in cases.enumerated() {
             var rng = SplitMix64(seed: 44, n)
             let x = randomArray(rows * cols, &rng, scale: 6), bias = randomArray(cols, &rng)
-            var fast = x, ref = x
-            biasGELU(&fast, rows: rows, columns: cols, bias: bias)
+            var ref = x
             biasGELUNaive(&ref, rows: rows, columns: cols, bias: bias)
-            // Absolute error relative to the input scale (element-wise relative error is meaningless near 0).
-            let scale = max(1, x.map { abs($0) }.max()!)
-            assertClose(fast, ref, rtol: 0, atol: 3e-7 * Double(scale), shape: [rows, cols], seed: "44/\(n)",
-                        what: "bias+GELU (rows, cols) \((rows, cols))")
+            for path in KernelPath.supported {
+                var fast = x
+                biasGELU(&fast, rows: rows, columns: cols, bias: bias, path: path)
+                // Absolute error relative to the input scale (element-wise relative error is meaningless near 0).
+                let scale = max(1, x.map { abs($0) }.max()!)
+assertClose(fast, ref, rtol: 0, atol: 3e-7 * Double(scale), shape: [rows, cols], seed: "44/\(n)",
+                            what: "bias+GELU \(path) (rows, cols) \((rows, cols))")
+            }
         }
         // GELU(x) values that pin the exact (erf) form rather than the tanh one: gelu(1) = 0.8413447, tanh form 0.8411920.
-        var one: [Float] = [1, -1, 3]
-        biasGELU(&one, rows: 1, columns: 3, bias: [0, 0, 0])
-        XCTAssertEqual(one[0], 0.84134475, accuracy: 2e-7)
-        XCTAssertEqual(one[1], -0.15865525, accuracy: 2e-7)
-        XCTAssertEqual(one[2], 2.9959502, accuracy: 5e-7)
+        for path in KernelPath.supported {
+            var one: [Float] = [1, -1, 3]
+            biasGELU(&one, rows: 1, columns: 3, bias: [0, 0, 0], path: path)
+            XCTAssertEqual(one[0], 0.84134475, accuracy: 2e-7, "\(path)")
+            XCTAssertEqual(one[1], -0.15865525, accuracy: 2e-7, "\(path)")
+            XCTAssertEqual(one[2], 2.9959502, accuracy: 5e-7, "\(path)")
+        }
     }
 
     func testScaledResidualMatchesNaive() {
-        let cases = [(4, 16), (3, 13), (1, 1)]
+        let cases = [(4, 16), (3, 13), (1, 1), (2, 40)]
         for (n, (rows, c)) in cases.enumerated() {
             var rng = SplitMix64(seed: 55, n)
             let x = randomArray(rows * c, &rng), u = randomArray(rows * c, &rng)
             let b = randomArray(c, &rng), g = randomArray(c, &rng)
-            var fast = x, ref = x
-            addScaledResidual(&fast, update: u, rows: rows, channels: c, bias: b, gamma: g)
+            var ref = x
             addScaledResidualNaive(&ref, update: u, rows: rows, channels: c, bias: b, gamma: g)
-            assertClose(fast, ref, rtol: 1e-6, relativeTo: .maxExpected, shape: [rows, c], seed: "55/\(n)",
-                        what: "scaled residual (rows, c) \((rows, c))")
+            for path in KernelPath.supported {
+                var fast = x
+                addScaledResidual(&fast, update: u, rows: rows, channels: c, bias: b, gamma: g, path: path)
+                assertClose(fast, ref, rtol: 1e-6, relativeTo: .maxExpected, shape: [rows, c], seed: "55/\(n)",
+                            what: "scaled residual \(path) (rows, c) \((rows, c))")
+            }
         }
     }
 

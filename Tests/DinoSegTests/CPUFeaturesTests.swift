@@ -27,4 +27,28 @@ final class CPUFeaturesTests: XCTestCase {
         XCTAssertFalse(host.isX86)
         #endif
     }
+
+    /// The kernel path follows the CPU's features; DINOSEG_KERNELS picks another one only when the CPU can run it.
+    func testKernelPathChoice() {
+        var avx2 = CPUFeatures()
+        (avx2.isX86, avx2.avx, avx2.fma, avx2.avx2) = (true, true, true, true)
+        var avx512 = avx2
+        (avx512.avx512f, avx512.avx512dq, avx512.avx512cd, avx512.avx512bw, avx512.avx512vl) = (true, true, true, true, true)
+        let old = CPUFeatures()  // no AVX at all, or not x86
+        #if arch(x86_64)
+        XCTAssertEqual(KernelPath.choose(request: nil, cpu: avx512).0, .avx512)
+        XCTAssertEqual(KernelPath.choose(request: nil, cpu: avx2).0, .avx2)
+        XCTAssertEqual(KernelPath.choose(request: "generic", cpu: avx512).0, .generic)
+        XCTAssertEqual(KernelPath.choose(request: "AVX2", cpu: avx512).0, .avx2)
+        let refused = KernelPath.choose(request: "avx512", cpu: avx2)
+        XCTAssertEqual(refused.0, .avx2)
+        XCTAssertEqual(refused.warning, "DINOSEG_KERNELS=avx512: this CPU or build cannot run it; using avx2")
+        XCTAssertNotNil(KernelPath.choose(request: "sse9", cpu: avx2).warning)
+        XCTAssertEqual(KernelPath.supported, KernelPath.allCases.filter { $0.runs(on: .host) })
+        XCTAssertEqual(KernelPath.supported.contains(.avx512), CPUFeatures.host.hasAVX512Core)
+        #endif
+        XCTAssertEqual(KernelPath.choose(request: nil, cpu: old).0, .generic)
+        XCTAssertEqual(KernelPath.supported.first, .generic)
+        XCTAssertTrue(KernelPath.supported.contains(KernelPath.best))
+    }
 }

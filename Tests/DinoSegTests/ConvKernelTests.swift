@@ -41,11 +41,12 @@ final class ConvKernelTests: XCTestCase {
     }
 
     /// Winograd F(2×2,3×3) forward, weight, bias and input gradients against the im2col path, including odd sizes
-    /// (cropped tiles) and batches split into several slices.
+    /// (cropped tiles), channel counts that leave a scalar tail on wide vectors, batches split into several slices, on
+    /// every kernel path this CPU runs.
     func testWinogradMatchesIm2col() {
         let cases: [(n: Int, h: Int, w: Int, cin: Int, cout: Int, threads: Int)] = [
             (1, 1, 1, 8, 8, 1), (2, 3, 5, 8, 16, 2), (1, 7, 7, 16, 8, 2), (3, 4, 2, 24, 8, 1), (1, 9, 6, 32, 16, 2),
-            (7, 28, 28, 8, 16, 2),
+            (7, 28, 28, 8, 16, 2), (2, 5, 6, 40, 24, 2),
         ]
         for (idx, t) in cases.enumerated() {
             var rng = SplitMix64(seed: 23, idx)
@@ -53,21 +54,26 @@ final class ConvKernelTests: XCTestCase {
             let x = rand(t.n * t.h * t.w * t.cin), wgt = rand(9 * t.cin * t.cout), bias = rand(t.cout)
             let dy = rand(t.n * t.h * t.w * t.cout)
             var scratchD = [Float](repeating: 0, count: Conv3x3.scratchCount(h: t.h, w: t.w, cin: t.cin))
-            var scratchW = [Float](repeating: 0, count: Conv3x3Winograd.scratchCount(n: t.n, h: t.h, w: t.w, cin: t.cin, cout: t.cout))
-            var yD = [Float](repeating: 0, count: dy.count), yW = yD
+            var yD = [Float](repeating: 0, count: dy.count)
             Conv3x3.forward(out: &yD, inp: x, weight: wgt, bias: bias, n: t.n, h: t.h, w: t.w, cin: t.cin, cout: t.cout,
                             scratch: &scratchD, threads: t.threads)
-            Conv3x3Winograd.forward(out: &yW, inp: x, weight: wgt, bias: bias, n: t.n, h: t.h, w: t.w, cin: t.cin, cout: t.cout,
-                                    scratch: &scratchW, threads: t.threads)
-            var dxD = [Float](repeating: 0.5, count: x.count), dxW = dxD      // nonzero: backward must accumulate
-            var dwD = [Float](repeating: 0.25, count: wgt.count), dwW = dwD
-            var dbD = [Float](repeating: 0, count: t.cout), dbW = dbD
+            var dxD = [Float](repeating: 0.5, count: x.count)      // nonzero: backward must accumulate
+            var dwD = [Float](repeating: 0.25, count: wgt.count)
+            var dbD = [Float](repeating: 0, count: t.cout)
             Conv3x3.backward(dinp: &dxD, dweight: &dwD, dbias: &dbD, dout: dy, inp: x, weight: wgt, n: t.n, h: t.h, w: t.w,
                              cin: t.cin, cout: t.cout, scratch: &scratchD, threads: t.threads)
-            Conv3x3Winograd.backward(dinp: &dxW, dweight: &dwW, dbias: &dbW, dout: dy, inp: x, weight: wgt, n: t.n, h: t.h, w: t.w,
-                                     cin: t.cin, cout: t.cout, scratch: &scratchW, threads: t.threads)
-            for (what, a, b) in [("output", yW, yD), ("dinp", dxW, dxD), ("dweight", dwW, dwD), ("dbias", dbW, dbD)] {
-                assertClose(a, b, rtol: 1e-5, relativeTo: .maxExpected, seed: "23/\(idx)", what: "Winograd vs im2col \(what), case \(t)")
+            for path in KernelPath.supported {
+                var scratchW = [Float](repeating: 0, count: Conv3x3Winograd.scratchCount(n: t.n, h: t.h, w: t.w, cin: t.cin, cout: t.cout))
+                var yW = [Float](repeating: 0, count: dy.count)
+                Conv3x3Winograd.forward(out: &yW, inp: x, weight: wgt, bias: bias, n: t.n, h: t.h, w: t.w, cin: t.cin, cout: t.cout,
+                                        scratch: &scratchW, threads: t.threads, path: path)
+                var dxW = [Float](repeating: 0.5, count: x.count), dwW = [Float](repeating: 0.25, count: wgt.count)
+                var dbW = [Float](repeating: 0, count: t.cout)
+                Conv3x3Winograd.backward(dinp: &dxW, dweight: &dwW, dbias: &dbW, dout: dy, inp: x, weight: wgt, n: t.n, h: t.h,
+                                         w: t.w, cin: t.cin, cout: t.cout, scratch: &scratchW, threads: t.threads, path: path)
+                for (what, a, b) in [("output", yW, yD), ("dinp", dxW, dxD), ("dweight", dwW, dwD), ("dbias", dbW, dbD)] {
+assertClose(a, b, rtol: 1e-5, relativeTo: .maxExpected, seed: 23, what: "Winograd \(path) case \(idx) \(t): \(what)")
+                }
             }
         }
     }

@@ -53,6 +53,7 @@ public struct ExtractBench: ParsableCommand {
             let config = ConvNeXtConfig.named.first { $0.0 == size.rawValue }!.1
             backbone = ConvNeXtBackbone(weights: .random(config: config, seed: 2025))
         }
+        if !json { print("cpu: \(CPUFeatures.host.summary); kernel path: \(KernelPath.best.name)") }
         if profile {
             let calls = max(1, images / threads / batch)
             let p = BackboneBenchmark.profile(backbone: backbone, side: resolution, batch: batch, calls: calls)
@@ -72,7 +73,7 @@ public struct ExtractBench: ParsableCommand {
         if !json && repeats > 1 {
             print("runs (images/s): " + runs.map { String(format: "%.2f", $0.imagesPerSecond) }.joined(separator: " ") + "; best:")
         }
-        let line = result.jsonLine(engine: "swift", model: backbone.name)
+        let line = result.jsonLine(engine: "swift", model: backbone.name, kernelPath: KernelPath.best.name)
         if json { print(line) } else { print(result.text(engine: "DinoSeg (Swift)", model: backbone.name)) }
         guard !noTorch else { return }
         switch TorchBenchmark.run(config: backbone.config, side: resolution, threads: threads, images: images) {
@@ -191,13 +192,14 @@ public struct BenchResult {
     public var msPerImage: Double { 1000 * seconds / Double(images) }
     public var gflopsPerSecond: Double { gflopPerImage * imagesPerSecond }
 
-    func jsonLine(engine: String, model: String, extra: [String: Double] = [:]) -> String {
+    func jsonLine(engine: String, model: String, kernelPath: String? = nil, extra: [String: Double] = [:]) -> String {
         var fields: [(String, String)] = [
             ("engine", jsonString(engine)), ("model", jsonString(model)), ("resolution", "\(side)"),
             ("images", "\(images)"), ("threads", "\(threads)"), ("batch", "\(batch)"),
             ("images_per_second", String(format: "%.3f", imagesPerSecond)), ("ms_per_image", String(format: "%.2f", msPerImage)),
             ("gflop_per_image", String(format: "%.3f", gflopPerImage)), ("gflops_per_second", String(format: "%.1f", gflopsPerSecond)),
         ]
+        if let kernelPath { fields.append(("kernel_path", jsonString(kernelPath))) }
         if let m = peakMemoryMiB { fields.append(("peak_memory_mib", String(format: "%.1f", m))) }
         if let c = cpuNormalisedImagesPerSecond { fields.append(("cpu_normalised_images_per_second", String(format: "%.3f", c))) }
         for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append((k, String(format: "%.3f", v))) }

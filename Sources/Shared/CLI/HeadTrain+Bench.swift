@@ -52,6 +52,7 @@ public struct HeadTrainBench: ParsableCommand {
         if !json {
             MachineInfo.current.lines.forEach { print($0) }
             print("bench: \(head.variantName), batch \(batch), \(threads) threads, \(steps) timed steps, tiny-backbone features 56/28/14/7, 3×3 convolutions by \(im2col ? "im2col + GEMM" : "Winograd F(2×2,3×3)")")
+            print("cpu: \(CPUFeatures.host.summary); kernel path: \(KernelPath.best.name)")
         }
         let r = try HeadBench.run(cfg)
         var torchRate: Double?
@@ -62,7 +63,7 @@ public struct HeadTrainBench: ParsableCommand {
                 "fpn": head.useFPN, "ppm": head.usePPM, "batch": batch, "threads": threads, "steps": steps,
                 "samples_per_second": r.samplesPerSecond, "gflops_per_second": r.gflopsPerSecond,
                 "seconds_per_step": r.secondsPerStep, "gflop_per_step": r.gflopPerStep,
-                "activation_bytes": r.activationBytes, "parameters": r.parameterCount,
+                "activation_bytes": r.activationBytes, "parameters": r.parameterCount, "kernel_path": KernelPath.best.name,
             ]
             if let torchRate { obj["torch_samples_per_second"] = torchRate; obj["ratio_vs_torch"] = r.samplesPerSecond / torchRate }
             for (k, v) in MachineInfo.current.jsonFields { obj[k] = v }

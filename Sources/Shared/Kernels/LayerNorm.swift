@@ -4,42 +4,17 @@
 //   weight [channels], bias [channels]
 //   output [rows, channels]  (may alias input)
 //
-// y = (x − mean) / sqrt(var + eps) · weight + bias, var biased (as PyTorch). Two passes over each row in registers.
+// y = (x − mean) / sqrt(var + eps) · weight + bias, var biased (as PyTorch). Two passes over each row (C kernel, see KernelPath).
+import CKernels
 
+/// Fast path: the C kernel `dinoseg_layernorm_rows_f32` on the chosen instruction set.
 public func layerNormRows(input: UnsafePointer<Float>, rows: Int, channels: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
-                          output: UnsafeMutablePointer<Float>) {
-    let c = channels
-    let vc = c - c % 8
-    let invC = 1 / Float(c)
-    for r in 0..<rows {
-        let x = input + r * c
-        let y = output + r * c
-        var s8 = SIMD8<Float>()
-        var j = 0
-        while j < vc { s8 += load8(x + j); j += 8 }
-        var sum = s8.sum()
-        for t in vc..<c { sum += x[t] }
-        let mean = sum * invC
-        let m8 = SIMD8<Float>(repeating: mean)
-        var q8 = SIMD8<Float>()
-        j = 0
-        while j < vc { let d = load8(x + j) - m8; q8 = q8.addingProduct(d, d); j += 8 }
-        var sq = q8.sum()
-        for t in vc..<c { let d = x[t] - mean; sq += d * d }
-        let rstd = 1 / (sq * invC + eps).squareRoot()
-        let r8 = SIMD8<Float>(repeating: rstd)
-        j = 0
-        while j < vc {
-            let v = (load8(x + j) - m8) * r8
-            store8(load8(bias + j).addingProduct(v, load8(weight + j)), y + j)
-            j += 8
-        }
-        for t in vc..<c { y[t] = (x[t] - mean) * rstd * weight[t] + bias[t] }
-    }
+                          output: UnsafeMutablePointer<Float>, path: KernelPath = .best) {
+    dinoseg_layernorm_rows_f32(path.rawValue, input, rows, channels, weight, bias, eps, output)
 }
 
-/// Reference in Double.
+/// Reference in Double (plain loops, not used by the model).
 public func layerNormRowsNaive(input: UnsafePointer<Float>, rows: Int, channels: Int,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
                                output: UnsafeMutablePointer<Float>) {

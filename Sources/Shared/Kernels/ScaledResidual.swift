@@ -3,22 +3,16 @@
 //   residual [rows, channels]  in place: residual ← residual + gamma · (update + bias)
 //   update   [rows, channels]
 //   bias, gamma [channels]
+import CKernels
 
+/// Fast path: the C kernel `dinoseg_scaled_residual_f32` on the chosen instruction set.
 public func addScaledResidual(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
-                              channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>) {
-    let vc = channels - channels % 8
-    for r in 0..<rows {
-        let x = residual + r * channels
-        let u = update + r * channels
-        var j = 0
-        while j < vc {
-            store8(load8(x + j).addingProduct(load8(gamma + j), load8(u + j) + load8(bias + j)), x + j)
-            j += 8
-        }
-        for t in vc..<channels { x[t] += gamma[t] * (u[t] + bias[t]) }
-    }
+                              channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                              path: KernelPath = .best) {
+    dinoseg_scaled_residual_f32(path.rawValue, residual, update, rows, channels, bias, gamma)
 }
 
+/// Reference in Double (plain loops, not used by the model).
 public func addScaledResidualNaive(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
                                    channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>) {
     for r in 0..<rows {

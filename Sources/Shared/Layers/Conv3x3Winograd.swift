@@ -41,21 +41,22 @@ public enum Conv3x3Winograd {
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, h: Int, w: Int, cin: Int, cout: Int,
-                               scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
+                               scratch: UnsafeMutablePointer<Float>, threads: Int = 1, path: KernelPath = .best) {
         let buf = Buffers(scratch, n: n, h: h, w: w, cin: cin, cout: cout)
         let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
-        WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads)
+        WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads, path: path)
         let slice = sliceImages(n: n, h: h, w: w)
         var b0 = 0
         while b0 < n {
             let nb = min(slice, n - b0), tiles = nb * th * tw
-            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero, threads: threads)
+            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero,
+                                        threads: threads, path: path)
             for x in 0..<16 {
                 sgemm(m: tiles, n: cout, k: cin, a: buf.v + x * tiles * cin, lda: cin, b: buf.u + x * cin * cout, ldb: cout,
                       c: buf.m + x * tiles * cout, ldc: cout)
             }
             WinogradF2x3.transformOutput(m: buf.m, n: nb, h: h, w: w, c: cout, bias: bias, out: out + b0 * h * w * cout,
-                                         zero: buf.zero, threads: threads)
+                                         zero: buf.zero, threads: threads, path: path)
             b0 += nb
         }
     }
@@ -65,19 +66,20 @@ public enum Conv3x3Winograd {
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, h: Int, w: Int, cin: Int, cout: Int,
-                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
+                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1, path: KernelPath = .best) {
         let buf = Buffers(scratch, n: n, h: h, w: w, cin: cin, cout: cout)
         let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
         if let dbias { addColumnSums(dout, rows: n * h * w, cols: cout, into: dbias) }
-        if dinp != nil { WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads) }
+        if dinp != nil { WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads, path: path) }
         buf.du.update(repeating: 0, count: 16 * cin * cout)
         let slice = sliceImages(n: n, h: h, w: w)
         var b0 = 0
         while b0 < n {
             let nb = min(slice, n - b0), tiles = nb * th * tw
-            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero, threads: threads)
+            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero,
+                                        threads: threads, path: path)
             WinogradF2x3.transformOutputBackward(dout: dout + b0 * h * w * cout, n: nb, h: h, w: w, c: cout, dm: buf.m,
-                                                 zero: buf.zero, threads: threads)
+                                                 zero: buf.zero, threads: threads, path: path)
             for x in 0..<16 {
                 sgemm(transA: true, m: cin, n: cout, k: tiles, a: buf.v + x * tiles * cin, lda: cin,
                       b: buf.m + x * tiles * cout, ldb: cout, beta: 1, c: buf.du + x * cin * cout, ldc: cout)
@@ -87,10 +89,11 @@ public enum Conv3x3Winograd {
                     sgemm(transB: true, m: tiles, n: cin, k: cout, a: buf.m + x * tiles * cout, lda: cout,
                           b: buf.u + x * cin * cout, ldb: cout, c: buf.v + x * tiles * cin, ldc: cin)
                 }
-                WinogradF2x3.transformInputBackward(dv: buf.v, n: nb, h: h, w: w, c: cin, image: dinp + b0 * h * w * cin, threads: threads)
+                WinogradF2x3.transformInputBackward(dv: buf.v, n: nb, h: h, w: w, c: cin, image: dinp + b0 * h * w * cin,
+                                                    threads: threads, path: path)
             }
             b0 += nb
         }
-        WinogradF2x3.transformWeightsBackward(du: buf.du, cin: cin, cout: cout, dweight: dweight, threads: threads)
+        WinogradF2x3.transformWeightsBackward(du: buf.du, cin: cin, cout: cout, dweight: dweight, threads: threads, path: path)
     }
 }
