@@ -146,6 +146,9 @@ public final class TrainCacheReader {
                 }
             }
             let lab = try handles.dataset(file, "label").readUInt8(rows: ref.row, count: 1)
+            guard lab.count == crop * crop else {
+                throw DinoSegError(file: "\(directory)/\(file)", "dataset 'label' rows hold \(lab.count) values, expected \(crop)×\(crop)")
+            }
             labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
             indices[i] = Int(try handles.dataset(file, "image_index").readInt32(rows: ref.row, count: 1)[0])
         }

@@ -57,6 +57,11 @@ public final class ValCacheReader {
             windowYX = try f.dataset("window_yx").readInt32()
             windowHW = try f.dataset("window_hw").readInt32()
             windowFlipped = try f.dataset("window_flipped").readUInt8()
+            let e = reader.manifest.shards[s]
+            guard info.count == 9 * e.images, labelOffset.count == e.images, windowImage.count == e.samples,
+                  windowYX.count == 2 * e.samples, windowHW.count == 2 * e.samples, windowFlipped.count == e.samples else {
+                throw DinoSegError(file: f.path, "index tables do not match the manifest's \(e.images) images and \(e.samples) windows (run `extract verify`)")
+            }
             file = f
             shard = s
         }
@@ -70,6 +75,9 @@ public final class ValCacheReader {
             let f = file!
             let row = Array(info[(m * 9)..<(m * 9 + 9)]).map { Int($0) }
             let index = row[0]
+            guard row[1] > 0, row[2] > 0, manifest.imageIDs.indices.contains(index) else {
+                throw DinoSegError(file: f.path, "image_info row \(m) is invalid (\(row.prefix(3)))")
+            }
             var g = EvalGeometry(height: row[1], width: row[2], longSide: manifest.config.longSide ?? 512, crop: manifest.config.crop)
             g.resizedHeight = row[3]; g.resizedWidth = row[4]; g.paddedHeight = row[5]; g.paddedWidth = row[6]
             g.padTop = row[7]; g.padLeft = row[8]
@@ -85,6 +93,9 @@ public final class ValCacheReader {
                 let ds = try f.dataset("stage\(k)")
                 let (sh, sw, c) = (ds.shape[1], ds.shape[2], ds.shape[3])
                 let h = stageSize(wh, stage: k), w = stageSize(ww, stage: k)
+                guard wh > 0, ww > 0, h <= sh, w <= sw else {
+                    throw DinoSegError(file: f.path, "window size \(wh)x\(ww) of image \(index) does not fit dataset 'stage\(k)' \(ds.shape)")
+                }
                 var stored = [Float](repeating: 0, count: rows.count * sh * sw * c)
                 try stored.withUnsafeMutableBufferPointer { try ds.read(rows: first, count: rows.count, into: $0) }
                 if h == sh && w == sw {

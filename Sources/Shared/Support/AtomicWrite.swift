@@ -22,11 +22,22 @@ public enum AtomicWrite {
     /// Writes `data` to `path` atomically.
     public static func write(_ data: Data, to path: String) throws {
         let tmp = temporaryPath(for: path)
-        do {
-            try data.write(to: URL(fileURLWithPath: tmp))
-        } catch {
+        // POSIX calls, so the error is strerror's one line rather than a Foundation error dump.
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        if fd < 0 { throw DinoSegError(file: path, "cannot write: \(String(cString: strerror(errno)))") }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                done += n
+            }
+        }
+        if close(fd) != 0 && failure == 0 { failure = errno }
+        if failure != 0 {
             unlink(tmp)
-            throw DinoSegError(file: path, "cannot write (\(error.localizedDescription))")
+            throw DinoSegError(file: path, "cannot write: \(String(cString: strerror(failure)))")
         }
         try commit(temporary: tmp, to: path)
     }
