@@ -138,8 +138,9 @@ final class BadInputTests: XCTestCase {
         try withConfig(["depths": [0, 0, 0, 0]], expect: "'depths' [0, 0, 0, 0] must be ≥ 1 per stage")
         try withConfig(["depths": [1, 1, 1, 1]],
                        expect: "says hidden_sizes [4, 8, 8, 8], depths [1, 1, 1, 1] but model.safetensors holds hidden_sizes [4, 8, 8, 8], depths [1, 1, 2, 1]")
-        try withConfig(["hidden_sizes": [4, 8, 8, 16]], expect: "but model.safetensors holds hidden_sizes [4, 8, 8, 8]")
-        try withConfig(["hidden_sizes": [4, 8, 8]], expect: "must be non-empty lists of equal length")
+        try withConfig(["hidden_sizes": [4, 8, 8, 16]],
+                       expect: "says hidden_sizes [4, 8, 8, 16], depths [1, 1, 2, 1] but model.safetensors holds hidden_sizes [4, 8, 8, 8]")
+        try withConfig(["hidden_sizes": [4, 8, 8]], expect: "'hidden_sizes' [4, 8, 8] and 'depths' [1, 1, 2, 1] must be non-empty lists of equal length")
         try withConfig(["depths": [1, 1.5, 2, 1]], expect: "'depths' must be a list of integers")
         try withConfig(["hidden_act": "relu"], expect: "'hidden_act' relu is not supported")
         try withConfig(["num_channels": 4], expect: "'num_channels' 4 is not supported")

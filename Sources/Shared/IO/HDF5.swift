@@ -52,6 +52,9 @@ public enum FeatureDType: String, CaseIterable {
 
 /// Serialises all HDF5 calls (the serial library keeps global state).
 let hdf5Lock: NSRecursiveLock = {
+    // No library shutdown at exit: every file is closed explicitly, and a file whose close failed (disk full) keeps
+    // an id whose object HDF5 has already freed, which its exit-time cleanup would close a second time and crash on.
+    _ = H5dont_atexit()
     _ = H5open()
     chdf5_silence_errors()
     _ = chdf5_ieee_f16le()  // builds the shared type once, before any thread can race on it
@@ -61,6 +64,7 @@ let hdf5Lock: NSRecursiveLock = {
 @inline(__always) func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
+    chdf5_silence_errors()  // per thread in Debian's (thread-safe) build: reader threads would print HDF5's stack
     return try body()
 }
 

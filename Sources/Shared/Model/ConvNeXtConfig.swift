@@ -49,7 +49,7 @@ public struct ConvNeXtConfig: Equatable {
         func integers(_ key: String) throws -> [Int] {
             guard let list = json[key] as? [Any] else { throw bad("missing integer list '\(key)'") }
             return try list.map { v in
-                guard let n = v as? NSNumber, !(v is Bool), let d = Optional(n.doubleValue), d == d.rounded(),
+                guard let n = v as? NSNumber, !(type(of: v) == Bool.self), let d = Optional(n.doubleValue), d == d.rounded(),
                       abs(d) < 1e9 else { throw bad("'\(key)' must be a list of integers, got \(list)") }
                 return Int(d)
             }
@@ -64,7 +64,7 @@ public struct ConvNeXtConfig: Equatable {
         }
         var eps: Float = 1e-6
         if let raw = json["layer_norm_eps"] {
-            guard let n = raw as? NSNumber, !(raw is Bool), ConvNeXtConfig.layerNormEpsRange.contains(n.doubleValue) else {
+            guard let n = raw as? NSNumber, !(type(of: raw) == Bool.self), ConvNeXtConfig.layerNormEpsRange.contains(n.doubleValue) else {
                 throw bad("'layer_norm_eps' \(raw) is outside (0, 1e-2] (released checkpoints use 1e-6)")
             }
             eps = n.floatValue
