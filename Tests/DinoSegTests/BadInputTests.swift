@@ -89,6 +89,9 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try AtomicWrite.write(Data("y".utf8), to: blocker + "/x.json")) {
             assertOneLine($0, "\(blocker)/x.json: cannot write: Not a directory")
         }
+        XCTAssertThrowsError(try ImageIO.writePNG(RGBImage(width: 1, height: 1), to: blocker + "/x.png")) {
+            assertOneLine($0, "\(blocker)/x.png: cannot write: Not a directory (directory \(blocker))")
+        }
         let root = try synth()
         var o = TrainExtractionOptions(dataRoot: root, list: "train", out: blocker + "/cache")
         o.quiet = true

@@ -201,6 +201,18 @@ public final class HDF5File {
                 H5Dclose(ds)
                 throw DinoSegError(file: path, "dataset '\(name)' has an impossible shape \(dims)")
             }
+            // DinoSeg writes chunked, unfiltered datasets only. libhdf5 1.10 trusts the sizes in compact and
+            // contiguous layout messages (a corrupt one made it copy from a wild pointer), and filters are code paths
+            // nothing here needs: refuse both.
+            let dcpl = H5Dget_create_plist(ds)
+            defer { H5Pclose(dcpl) }
+            var chunk = [hsize_t](repeating: 0, count: rank)
+            guard H5Pget_layout(dcpl) == H5D_CHUNKED, H5Pget_nfilters(dcpl) == 0,
+                  H5Pget_chunk(dcpl, Int32(rank), &chunk) == Int32(rank),
+                  chunk.allSatisfy({ $0 > 0 && $0 < 1 << 31 }) else {
+                H5Dclose(ds)
+                throw DinoSegError(file: path, "dataset '\(name)' is not stored the way DinoSeg writes it (chunked, unfiltered)")
+            }
             return track(HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: dims.map { Int($0) }))
         }
     }

@@ -44,6 +44,11 @@ public enum AtomicWrite {
 
     /// Runs `body` with a temporary path to fill, then renames it to `path`; removes the temporary on error.
     public static func withTemporary<T>(for path: String, _ body: (String) throws -> T) throws -> T {
+        // Checked here so the error names the file asked for, not the temporary a library failed to create.
+        let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        if access(parent, W_OK) != 0 {
+            throw DinoSegError(file: path, "cannot write: \(String(cString: strerror(errno))) (directory \(parent))")
+        }
         let tmp = temporaryPath(for: path)
         do {
             let result = try body(tmp)

@@ -129,7 +129,7 @@ final class FuzzTests: XCTestCase {
         let manifest = try CacheManifest.load(directory: dir)
         XCTAssertEqual(manifest.shards.count, 1)
         let seed = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(manifest.shards[0].file)"))
-        runFuzz("train-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: 150), focus: 8192, workDir: work) { input in
+        runFuzz("train-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: 100), focus: 8192, workDir: work) { input in
             try installShard(input, in: dir, manifest: manifest)
             _ = try CacheVerifier.verify(directory: dir)
             let reader = try TrainCacheReader(directory: dir)
@@ -143,7 +143,7 @@ final class FuzzTests: XCTestCase {
         let manifest = try CacheManifest.load(directory: dir)
         XCTAssertEqual(manifest.shards.count, 1)
         let seed = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(manifest.shards[0].file)"))
-        runFuzz("val-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: 150), focus: 8192, workDir: work) { input in
+        runFuzz("val-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: 60), focus: 8192, workDir: work) { input in
             try installShard(input, in: dir, manifest: manifest)
             _ = try CacheVerifier.verify(directory: dir)
             let stream = try ValCacheReader(directory: dir).images(stages: manifest.stages)
