@@ -90,7 +90,10 @@ final class BadInputTests: XCTestCase {
             assertOneLine($0, "\(blocker)/x.json: cannot write: Not a directory")
         }
         XCTAssertThrowsError(try ImageIO.writePNG(RGBImage(width: 1, height: 1), to: blocker + "/x.png")) {
-            assertOneLine($0, "\(blocker)/x.png: cannot write: Not a directory (directory \(blocker))")
+            assertOneLine($0, "\(blocker)/x.png: cannot write: \(blocker) is not a directory")
+        }
+        XCTAssertThrowsError(try ImageIO.writePNG(RGBImage(width: 1, height: 1), to: dir + "/missing/x.png")) {
+            assertOneLine($0, "\(dir)/missing/x.png: cannot write: directory \(dir)/missing does not exist")
         }
         let root = try synth()
         var o = TrainExtractionOptions(dataRoot: root, list: "train", out: blocker + "/cache")

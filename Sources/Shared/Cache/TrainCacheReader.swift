@@ -145,12 +145,17 @@ public final class TrainCacheReader {
                     try ds.read(rows: ref.row, count: 1, into: UnsafeMutableBufferPointer(rebasing: buf[(i * per)..<((i + 1) * per)]))
                 }
             }
-            let lab = try handles.dataset(file, "label").readUInt8(rows: ref.row, count: 1)
-            guard lab.count == crop * crop else {
-                throw DinoSegError(file: "\(directory)/\(file)", "dataset 'label' rows hold \(lab.count) values, expected \(crop)×\(crop)")
+            let labelSet = try handles.dataset(file, "label")
+            guard Array(labelSet.shape.dropFirst()) == [crop, crop] else {
+                throw DinoSegError(file: "\(directory)/\(file)", "dataset 'label' has shape \(labelSet.shape), expected [N, \(crop), \(crop)]")
             }
+            let lab = try labelSet.readUInt8(rows: ref.row, count: 1)
             labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
-            indices[i] = Int(try handles.dataset(file, "image_index").readInt32(rows: ref.row, count: 1)[0])
+            let indexSet = try handles.dataset(file, "image_index")
+            guard indexSet.shape.count == 1 else {
+                throw DinoSegError(file: "\(directory)/\(file)", "dataset 'image_index' has shape \(indexSet.shape), expected [N]")
+            }
+            indices[i] = Int(try indexSet.readInt32(rows: ref.row, count: 1)[0])
         }
         return TrainBatch(count: n, stages: out, labels: labels, stageShapes: shapes, imageIndices: indices)
     }

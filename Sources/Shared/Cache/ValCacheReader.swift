@@ -51,17 +51,21 @@ public final class ValCacheReader {
 
         func load(_ s: Int) throws {
             let f = try reader.handles.file(reader.manifest.shards[s].file)
-            info = try f.dataset("image_info").readInt32()
-            labelOffset = try f.dataset("label_offset").readInt64()
-            windowImage = try f.dataset("window_image").readInt32()
-            windowYX = try f.dataset("window_yx").readInt32()
-            windowHW = try f.dataset("window_hw").readInt32()
-            windowFlipped = try f.dataset("window_flipped").readUInt8()
             let e = reader.manifest.shards[s]
-            guard info.count == 9 * e.images, labelOffset.count == e.images, windowImage.count == e.samples,
-                  windowYX.count == 2 * e.samples, windowHW.count == 2 * e.samples, windowFlipped.count == e.samples else {
-                throw DinoSegError(file: f.path, "index tables do not match the manifest's \(e.images) images and \(e.samples) windows (run `extract verify`)")
+            // Each table's shape is checked before it is read: its size comes from the file.
+            func table(_ name: String, _ shape: [Int]) throws -> HDF5Dataset {
+                let d = try f.dataset(name)
+                guard d.shape == shape else {
+                    throw DinoSegError(file: f.path, "dataset '\(name)' has shape \(d.shape), the manifest implies \(shape) (run `extract verify`)")
+                }
+                return d
             }
+            info = try table("image_info", [e.images, 9]).readInt32()
+            labelOffset = try table("label_offset", [e.images]).readInt64()
+            windowImage = try table("window_image", [e.samples]).readInt32()
+            windowYX = try table("window_yx", [e.samples, 2]).readInt32()
+            windowHW = try table("window_hw", [e.samples, 2]).readInt32()
+            windowFlipped = try table("window_flipped", [e.samples]).readUInt8()
             file = f
             shard = s
         }
@@ -75,7 +79,7 @@ public final class ValCacheReader {
             let f = file!
             let row = Array(info[(m * 9)..<(m * 9 + 9)]).map { Int($0) }
             let index = row[0]
-            guard row[1] > 0, row[2] > 0, manifest.imageIDs.indices.contains(index) else {
+            guard row[1] > 0, row[2] > 0, row[1] * row[2] <= 1 << 28, manifest.imageIDs.indices.contains(index) else {
                 throw DinoSegError(file: f.path, "image_info row \(m) is invalid (\(row.prefix(3)))")
             }
             var g = EvalGeometry(height: row[1], width: row[2], longSide: manifest.config.longSide ?? 512, crop: manifest.config.crop)
@@ -91,6 +95,12 @@ public final class ValCacheReader {
             var stagesOut: [Int: [Float]] = [:], shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
             for k in stages {
                 let ds = try f.dataset("stage\(k)")
+                // Rows as the writer made them: the window (slide) or long-side canvas (whole) at this stage.
+                let side = reader.mode == .slide ? manifest.config.crop : max(manifest.config.longSide ?? 512, manifest.config.crop)
+                let expected = [stageSize(side, stage: k), stageSize(side, stage: k), manifest.channels(stage: k)]
+                guard Array(ds.shape.dropFirst()) == expected else {
+                    throw DinoSegError(file: f.path, "dataset 'stage\(k)' has shape \(ds.shape), expected [N] + \(expected)")
+                }
                 let (sh, sw, c) = (ds.shape[1], ds.shape[2], ds.shape[3])
                 let h = stageSize(wh, stage: k), w = stageSize(ww, stage: k)
                 guard wh > 0, ww > 0, h <= sh, w <= sw else {

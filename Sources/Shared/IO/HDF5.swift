@@ -389,6 +389,11 @@ public final class HDF5Dataset {
         guard start >= 0, c >= 0, start <= shape[0], c <= shape[0] - start else {
             throw DinoSegError("\(where_): rows \(start)..<\(start &+ c) outside 0..<\(shape[0])")
         }
+        // 2^31 values (8 GiB of Float) is far beyond any read DinoSeg makes; a corrupt shape must not allocate it.
+        let (values, overflow) = c.multipliedReportingOverflow(by: rowElements)
+        guard !overflow, values <= 1 << 31 else {
+            throw DinoSegError("\(where_): reading \(c) rows of shape \(Array(shape.dropFirst())) is implausibly large (corrupt file?)")
+        }
         return c
     }
 

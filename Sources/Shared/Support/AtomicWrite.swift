@@ -46,6 +46,11 @@ public enum AtomicWrite {
     public static func withTemporary<T>(for path: String, _ body: (String) throws -> T) throws -> T {
         // Checked here so the error names the file asked for, not the temporary a library failed to create.
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir) else {
+            throw DinoSegError(file: path, "cannot write: directory \(parent) does not exist")
+        }
+        guard isDir.boolValue else { throw DinoSegError(file: path, "cannot write: \(parent) is not a directory") }
         if access(parent, W_OK) != 0 {
             throw DinoSegError(file: path, "cannot write: \(String(cString: strerror(errno))) (directory \(parent))")
         }
