@@ -4,7 +4,7 @@ RELEASE := $(SWIFT) build -c release
 BIN := .build/release
 APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config
 
-.PHONY: setup deps build release test bench demo voc clean fixtures
+.PHONY: setup deps build release test test-debug fuzz bench demo voc clean fixtures
 
 # Installs the C libraries (Debian packages) when a header or OpenBLAS is missing, then builds. OpenBLAS is loaded at run
 # time (README "CPU and BLAS"), so only its shared library is needed.
@@ -27,6 +27,23 @@ release: deps
 test: deps
 	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
 	$(SWIFT) test -c release -Xswiftc -enable-testing --skip-build --disable-swift-testing
+	$(MAKE) test-debug
+
+# The tests of everything that parses or reads files, once more in a debug build (every assert and bounds check on,
+# no optimiser assumptions). The numeric suites are left out: unoptimised they take many minutes and parse nothing.
+DEBUG_TESTS := BadInputTests|FuzzTests|ImageIOTests|ImageVariantTests|SafetensorsValidationTests|HDF5Tests|WriteFailureTests|DatasetTests|TrainCacheTests|ValCacheTests|ExtractDataCLITests|SupportTests|VOCCheckTests
+test-debug: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --disable-swift-testing --filter '$(DEBUG_TESTS)'
+
+# Each fuzz driver (safetensors, JPEG, PNG, label PNG, train shard, val shard, manifest) for FUZZ_SECONDS seconds;
+# prints inputs run and time per driver. A crash stops the run; the input that caused it is named at the driver's start.
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+fuzz: deps
+	$(SWIFT) build --build-tests -c release -Xswiftc -enable-testing
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test -c release -Xswiftc -enable-testing --skip-build \
+	  --disable-swift-testing --filter FuzzTests
 
 clean:
 	rm -rf .build

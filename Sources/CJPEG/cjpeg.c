@@ -20,29 +20,73 @@ static void on_message(j_common_ptr cinfo, int level) {
     if (level < 0) on_error(cinfo);
 }
 
+// Largest image accepted (pixels): a corrupt or hostile header must not make us allocate gigabytes.
+#define CJPEG_MAX_PIXELS ((size_t)1 << 28)
+
+// CMYK → RGB as OpenCV and ImageMagick do without a colour profile: R = (1 − C)(1 − K), … Files with an Adobe
+// marker (Photoshop, Pillow) store the channels inverted, i.e. the bytes already are 1 − C and 1 − K.
+static void cmyk_to_rgb(const unsigned char *src, unsigned char *dst, size_t n, int inverted) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = src[4 * i], m = src[4 * i + 1], y = src[4 * i + 2], k = src[4 * i + 3];
+        if (!inverted) { c = 255 - c; m = 255 - m; y = 255 - y; k = 255 - k; }
+        dst[3 * i] = (unsigned char)((c * k + 127) / 255);
+        dst[3 * i + 1] = (unsigned char)((m * k + 127) / 255);
+        dst[3 * i + 2] = (unsigned char)((y * k + 127) / 255);
+    }
+}
+
 static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, unsigned char **out, int *width,
                   int *height, char *err, size_t errlen) {
-    unsigned char *pixels = NULL;
+    unsigned char *volatile pixels = NULL;
+    unsigned char *volatile row4 = NULL;
     if (setjmp(jerr->jump)) {
         char msg[JMSG_LENGTH_MAX];
         (*cinfo->err->format_message)((j_common_ptr)cinfo, msg);
         snprintf(err, errlen, "%s", msg);
         jpeg_destroy_decompress(cinfo);
-        free(pixels);
+        free(pixels); free(row4);
         return 1;
     }
     jpeg_read_header(cinfo, TRUE);
-    cinfo->out_color_space = JCS_RGB;
+    int cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+    if (cmyk) {
+        cinfo->out_color_space = JCS_CMYK;  // libjpeg converts YCCK to CMYK; CMYK to RGB is ours
+    } else if (cinfo->num_components == 1 || cinfo->num_components == 3) {
+        cinfo->out_color_space = JCS_RGB;
+    } else {
+        snprintf(err, errlen, "unsupported JPEG with %d colour components (expected grey, RGB/YCbCr or CMYK)",
+                 cinfo->num_components);
+        jpeg_destroy_decompress(cinfo);
+        return 2;
+    }
+    if ((size_t)cinfo->image_width * cinfo->image_height > CJPEG_MAX_PIXELS) {
+        snprintf(err, errlen, "image is %ux%u, more than the %zu pixels supported", cinfo->image_width,
+                 cinfo->image_height, (size_t)CJPEG_MAX_PIXELS);
+        jpeg_destroy_decompress(cinfo);
+        return 2;
+    }
     jpeg_start_decompress(cinfo);
     size_t w = cinfo->output_width, h = cinfo->output_height;
-    pixels = malloc(w * h * 3);
-    if (!pixels) { snprintf(err, errlen, "out of memory for %zux%zu image", w, h); jpeg_destroy_decompress(cinfo); return 1; }
+    pixels = malloc(w * h * 3 > 0 ? w * h * 3 : 1);
+    if (cmyk) row4 = malloc(w * 4 > 0 ? w * 4 : 1);
+    if (!pixels || (cmyk && !row4)) {
+        snprintf(err, errlen, "out of memory for %zux%zu image", w, h);
+        jpeg_destroy_decompress(cinfo); free(pixels); free(row4);
+        return 1;
+    }
     while (cinfo->output_scanline < cinfo->output_height) {
-        JSAMPROW row = pixels + (size_t)cinfo->output_scanline * w * 3;
-        jpeg_read_scanlines(cinfo, &row, 1);
+        size_t y = cinfo->output_scanline;
+        JSAMPROW row = cmyk ? row4 : pixels + y * w * 3;
+        if (jpeg_read_scanlines(cinfo, &row, 1) != 1) {
+            snprintf(err, errlen, "decoder stopped at row %zu of %zu", y, h);
+            jpeg_destroy_decompress(cinfo); free(pixels); free(row4);
+            return 1;
+        }
+        if (cmyk) cmyk_to_rgb(row4, pixels + y * w * 3, w, cinfo->saw_Adobe_marker);
     }
     jpeg_finish_decompress(cinfo);
     jpeg_destroy_decompress(cinfo);
+    free(row4);
     *out = pixels;
     *width = (int)w;
     *height = (int)h;

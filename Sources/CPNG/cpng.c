@@ -14,6 +14,9 @@ static void on_error(png_structp png, png_const_charp msg) {
 }
 static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
+// Largest image accepted (pixels): a corrupt or hostile header must not make us allocate gigabytes.
+#define CPNG_MAX_PIXELS ((size_t)1 << 28)
+
 int cpng_read_file(const char *path, int mode, unsigned char **out, int *width, int *height, int *source_kind,
                    char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
@@ -23,49 +26,77 @@ int cpng_read_file(const char *path, int mode, unsigned char **out, int *width, 
     struct errbuf eb = { err, errlen };
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &eb, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info) { fclose(f); snprintf(err, errlen, "out of memory"); return 1; }
-    unsigned char *pixels = NULL;
-    png_bytep *rows = NULL;
+    if (!png || !info) { png_destroy_read_struct(&png, &info, NULL); fclose(f); snprintf(err, errlen, "out of memory"); return 1; }
+    // volatile: modified between setjmp and a possible longjmp.
+    unsigned char *volatile pixels = NULL;
+    unsigned char *volatile raw = NULL;
+    png_bytep *volatile rows = NULL;
+    volatile int rc = 1;
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_read_struct(&png, &info, NULL);
-        free(pixels); free(rows); fclose(f);
-        return 1;
+        free(pixels); free(raw); free(rows); fclose(f);
+        return rc;
     }
     png_init_io(png, f);
     png_set_sig_bytes(png, 8);
     png_read_info(png, info);
     int color = png_get_color_type(png, info);
     int depth = png_get_bit_depth(png, info);
+    size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     *source_kind = color;
-    if (depth == 16) png_set_strip_16(png);
+    if (w * h > CPNG_MAX_PIXELS) {
+        snprintf(err, errlen, "image is %zux%zu, more than the %zu pixels supported", w, h, (size_t)CPNG_MAX_PIXELS);
+        rc = 2; png_longjmp(png, 1);
+    }
+    int wide = 0;  // label samples stay 16-bit and are checked below
     if (mode == 0) {
         if (color == PNG_COLOR_TYPE_RGB || color == PNG_COLOR_TYPE_RGB_ALPHA) {
-            snprintf(err, errlen, "label PNG is colour (RGB), expected a single-channel index or palette PNG");
-            png_destroy_read_struct(&png, &info, NULL); fclose(f); return 1;
+            snprintf(err, errlen, "label PNG is colour (RGB%s), expected a single-channel index or palette PNG",
+                     color == PNG_COLOR_TYPE_RGB_ALPHA ? "A" : "");
+            rc = 2; png_longjmp(png, 1);
         }
-        if (depth < 8) png_set_packing(png);  // palette/grey indices below 8 bits become one byte each, unscaled
-        if (color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_strip_alpha(png);
+        // Grey and palette samples below 8 bits become one byte each, unscaled (the stored value is the index).
+        if (depth < 8) png_set_packing(png);
+        if (color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_strip_alpha(png);  // the grey channel holds the indices
+        wide = depth == 16;
     } else {
+        if (depth == 16) png_set_strip_16(png);
         if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
         if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
         if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
         if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
         if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_strip_alpha(png);
     }
+    png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
     size_t channels = mode == 0 ? 1 : 3;
-    if (rowbytes != w * channels) {
+    size_t sample_bytes = wide ? 2 : 1;
+    if (rowbytes != w * channels * sample_bytes) {
         snprintf(err, errlen, "unexpected PNG layout (%zu bytes per row for width %zu)", rowbytes, w);
-        png_destroy_read_struct(&png, &info, NULL); fclose(f); return 1;
+        png_longjmp(png, 1);
     }
-    pixels = malloc(w * h * channels);
-    rows = malloc(h * sizeof(png_bytep));
-    if (!pixels || !rows) { snprintf(err, errlen, "out of memory"); png_longjmp(png, 1); }
-    for (size_t y = 0; y < h; y++) rows[y] = pixels + y * rowbytes;
+    pixels = malloc(w * h * channels > 0 ? w * h * channels : 1);
+    raw = wide ? malloc(rowbytes * h > 0 ? rowbytes * h : 1) : NULL;
+    rows = malloc((h > 0 ? h : 1) * sizeof(png_bytep));
+    if (!pixels || !rows || (wide && !raw)) { snprintf(err, errlen, "out of memory for a %zux%zu image", w, h); png_longjmp(png, 1); }
+    unsigned char *dst = wide ? raw : pixels;
+    for (size_t y = 0; y < h; y++) rows[y] = dst + y * rowbytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);
+    if (wide) {
+        // 16-bit labels hold the class index itself (big-endian); anything above 255 cannot be a class or void.
+        for (size_t i = 0; i < w * h; i++) {
+            unsigned v = ((unsigned)raw[2 * i] << 8) | raw[2 * i + 1];
+            if (v > 255) {
+                snprintf(err, errlen, "label value %u at (x %zu, y %zu) of a 16-bit label (expected 0–20 or 255)",
+                         v, i % w, i / w);
+                rc = 2; png_longjmp(png, 1);
+            }
+            pixels[i] = (unsigned char)v;
+        }
+        free(raw); raw = NULL;
+    }
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
     fclose(f);

@@ -2,10 +2,14 @@
 #define CPNG_H
 #include <stddef.h>
 /// Reads a PNG file to 8-bit pixels.
-/// mode 0 (indices): one channel; palette images give their raw palette indices (never expanded), grey images their
-///   grey value. Colour images are refused (err says so).
-/// mode 1 (rgb): three channels; palette expanded, grey replicated, alpha dropped, 16-bit reduced.
-/// Returns 0 on success; otherwise writes a message to err. *out is malloc'ed; release with cpng_free.
+/// mode 0 (indices): one channel of stored sample values: palette images give their raw palette indices (never
+///   expanded, tRNS ignored), grey images their grey value (1/2/4-bit samples unscaled, 16-bit samples as their
+///   value, which must be ≤ 255), grey+alpha images their grey channel. Colour images are refused.
+/// mode 1 (rgb): three channels; palette expanded, grey replicated (1/2/4-bit scaled to 0–255), alpha and tRNS
+///   dropped, 16-bit reduced to 8.
+/// Images above 2^28 pixels are refused.
+/// Returns 0 on success; 1 when the file is unreadable (truncated, corrupt: err has libpng's reason); 2 when it is a
+/// valid PNG whose content is not accepted (err is the complete reason). *out is malloc'ed; release with cpng_free.
 /// *source_kind: 0 grey, 2 rgb, 3 palette, 4 grey+alpha, 6 rgba (PNG colour types).
 int cpng_read_file(const char *path, int mode, unsigned char **out, int *width, int *height, int *source_kind,
                    char *err, size_t errlen);

@@ -21,7 +21,10 @@ public struct ExtractImage: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        if let r = resize, r < 32 { throw ValidationError("--resize must be at least 32 (the backbone's total stride)") }
+        if let r = resize, !(32...ImageFeatures.maxSide).contains(r) {
+            throw ValidationError("--resize must be in 32...\(ImageFeatures.maxSide): at least the backbone's total stride, "
+                                  + "at most what its activations fit in memory for (got \(r))")
+        }
     }
 
     public func run() throws {
@@ -42,10 +45,17 @@ public struct ImageFeatureOptions {
 }
 
 public enum ImageFeatures {
+    /// Largest input side (and area: maxSide²) the backbone is run on: at 4096×4096 the first stage's 4C-wide
+    /// activations alone take 1.5 GiB for the tiny model.
+    public static let maxSide = 4096
+
     /// Reads the image, runs the backbone (BLAS on all cores) and writes the HDF5 file atomically; returns a summary line.
     public static func extract(_ o: ImageFeatureOptions) throws -> String {
         let image = try ImageIO.readRGB(o.imagePath)
         var width = image.width, height = image.height
+        guard o.resize != nil || width * height <= maxSide * maxSide else {
+            throw DinoSegError(file: o.imagePath, "image is \(width)×\(height), more than the \(maxSide)×\(maxSide) pixels supported (use --resize)")
+        }
         var rgb = image.pixels.map(Float.init)
         if let side = o.resize {
             var resized = [Float](repeating: 0, count: side * side * 3)
@@ -55,11 +65,13 @@ public enum ImageFeatures {
         guard width >= 32, height >= 32 else {
             throw DinoSegError(file: o.imagePath, "image is \(width)×\(height); the backbone needs at least 32×32 (use --resize)")
         }
+
         let backbone = try ConvNeXtBackbone(weightsPath: o.weightsPath)
         var input = [Float](repeating: 0, count: rgb.count)
         ConvNeXtInput.normalize(rgb: rgb, pixels: width * height, output: &input)
         let stages = Array(0..<backbone.config.stageCount)
         let maps = backbone.forward(image: input, height: height, width: width, stages: stages)
+        try checkFinite(maps, stages: stages, image: o.imagePath)
         try write(maps, to: o.outputPath, dtype: o.dtype, attributes: [
             "model": backbone.name, "weights_sha256": backbone.weightsSHA256, "image": o.imagePath, "layout": "NHWC",
         ], sizes: ["input_height": height, "input_width": width])

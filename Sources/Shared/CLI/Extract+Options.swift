@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-extension HDF5DType: ExpressibleByArgument {}
+extension FeatureDType: ExpressibleByArgument {}
 extension ValMode: ExpressibleByArgument {}
 
 /// Dataset selection shared by the extract subcommands.
@@ -27,8 +27,8 @@ public struct CacheWriteOptions: ParsableArguments {
     var out: String
     @Option(name: .long, help: "Backbone stages to store, comma-separated.")
     var stages: String = "0,1,2,3"
-    @Option(name: .long, help: "Feature precision on disk (f16 | f32).")
-    var dtype: HDF5DType = .f16
+    @Option(name: .long, help: "Feature precision on disk.")
+    var dtype: FeatureDType = .f16
     @Option(name: .long, help: "Samples per shard (train) or images per shard (val). Default 256 / 64.")
     var shardSize: Int?
     @Option(name: .long, help: "Worker threads, one per core (each runs the backbone single-threaded).")
@@ -47,8 +47,8 @@ public struct CacheWriteOptions: ParsableArguments {
         guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && (0...3).contains($0!) }), Set(stageList).count == stageList.count else {
             throw ValidationError("--stages must be distinct numbers in 0...3, e.g. 0,1,2,3 (got '\(stages)')")
         }
-        guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
-        guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
-        if let s = shardSize, s < 1 { throw ValidationError("--shard-size must be ≥ 1") }
+        guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256 (got \(batch))") }
+        guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256 (got \(workers))") }
+        if let s = shardSize, !(1...1_000_000).contains(s) { throw ValidationError("--shard-size must be in 1...1000000 (got \(s))") }
     }
 }

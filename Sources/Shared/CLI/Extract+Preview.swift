@@ -17,15 +17,15 @@ public struct ExtractPreview: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard views >= 1, count >= 1 else { throw ValidationError("--views and --count must be ≥ 1") }
+        guard (1...TrainExtractionOptions.maxViews).contains(views), count >= 1 else {
+            throw ValidationError("--views must be in 1...\(TrainExtractionOptions.maxViews) and --count ≥ 1")
+        }
     }
 
     public func run() throws {
         let ds = try SegmentationDataset(root: data, list: list)
         let samples = Array(ds.samples.prefix(count))
-        do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-            throw DinoSegError(file: out, "cannot create output directory (\(error.localizedDescription))")
-        }
+        try FileSystem.createDirectory(out, what: "output directory")
         let recipe = AugmentationRecipe()
         var tiles: [[RGBImage]] = []
         for (i, s) in samples.enumerated() {

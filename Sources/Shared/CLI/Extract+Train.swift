@@ -16,12 +16,14 @@ public struct ExtractTrain: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard views >= 1 else { throw ValidationError("--views must be ≥ 1") }
+        guard (1...TrainExtractionOptions.maxViews).contains(views) else {
+            throw ValidationError("--views must be in 1...\(TrainExtractionOptions.maxViews) (got \(views))")
+        }
     }
 
     var options: TrainExtractionOptions {
         var o = TrainExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
-        o.views = views; o.stages = cache.stageList; o.dtype = cache.dtype; o.shardSize = cache.shardSize ?? 256
+        o.views = views; o.stages = cache.stageList; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 256
         o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.skipBad = cache.skipBad
         o.stopAfterShards = cache.stopAfterShards
         return o

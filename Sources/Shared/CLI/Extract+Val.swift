@@ -18,14 +18,16 @@ public struct ExtractVal: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard longSide >= 32 else { throw ValidationError("--long-side must be ≥ 32") }
-        guard stride >= 1 else { throw ValidationError("--stride must be ≥ 1") }
+        guard (32...ImageFeatures.maxSide).contains(longSide) else {
+            throw ValidationError("--long-side must be in 32...\(ImageFeatures.maxSide) (got \(longSide))")
+        }
+        guard (1...224).contains(stride) else { throw ValidationError("--stride must be in 1...224, the window size (got \(stride))") }
     }
 
     var options: ValExtractionOptions {
         var o = ValExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
         o.mode = mode; o.flip = flip; o.longSide = longSide; o.stride = stride
-        o.stages = cache.stageList; o.dtype = cache.dtype; o.shardSize = cache.shardSize ?? 64
+        o.stages = cache.stageList; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 64
         o.workers = cache.workers; o.batch = cache.batch; o.limit = dataset.limit; o.skipBad = cache.skipBad; o.stopAfterShards = cache.stopAfterShards
         return o
     }

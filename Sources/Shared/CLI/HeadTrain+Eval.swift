@@ -33,7 +33,7 @@ public struct HeadTrainEval: ParsableCommand {
         if !json {
             print("evaluating \(head.config.variantName) from \(ckpt) on \(valCache) (\(manifest.imageIDs.count) images, backbone \(manifest.config.backbone.name))")
         }
-        if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if let dir = savePredictions { try FileSystem.createDirectory(dir, what: "prediction directory") }
         var saveError: Error? = nil
         let result = try TrainAndEvaluate.evaluate(head, eval: eval, step: step, checkpoint: ckpt) { f, pred in
             guard let dir = savePredictions, saveError == nil else { return }

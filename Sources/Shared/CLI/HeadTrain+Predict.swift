@@ -34,7 +34,7 @@ public struct HeadTrainPredict: ParsableCommand {
             throw DinoSegError(file: weights, "backbone stage channels \(backbone.stageChannels) do not match the head's \(head.config.stageChannels) (\(ckpt))")
         }
         let outDir = out ?? runDirectory! + "/predictions"
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(outDir, what: "output directory")
         let p = protocolOptions.evalProtocol
         let note = RandomCheckpoint.isRandom(weightsPath: weights) ? "; \(RandomCheckpoint.label)" : ""
         print("predict: \(head.config.variantName), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)\(note)")

@@ -4,9 +4,7 @@ import Foundation
 
 enum CacheDirectory {
     static func prepare(_ directory: String) throws {
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw DinoSegError(file: directory, "cannot create output directory (\(error.localizedDescription))")
-        }
+        try FileSystem.createDirectory(directory, what: "output directory")
         let probe = "\(directory)/.write-probe-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data("x".utf8)) else {
             throw DinoSegError(file: directory, "output directory is not writable")
@@ -23,6 +21,11 @@ enum CacheDirectory {
         var diffs = fresh.config.differences(from: old.config)
         if old.imageIDs != fresh.imageIDs && old.config.listFile == fresh.config.listFile {
             diffs.append("list contents changed")
+        }
+        if !diffs.isEmpty && old.shards.isEmpty {
+            // Nothing was finished under the old configuration (e.g. a run refused at its first image): nothing to keep.
+            log("replacing the configuration of an empty cache (no finished shards): " + diffs.joined(separator: "; "))
+            return fresh
         }
         if !diffs.isEmpty {
             throw DinoSegError(file: directory, "an existing cache here was made with a different configuration ("
@@ -85,12 +88,15 @@ enum CacheDirectory {
         (try? FileManager.default.attributesOfFileSystem(forPath: directory)[.systemFreeSize] as? NSNumber)?.doubleValue
     }
 
-    /// Refuses when the remaining work needs more than the free space (with 2% + 64 MiB headroom).
+    /// Refuses when the remaining work needs more than the free space, keeping a headroom of 2% + 64 MiB (the
+    /// estimate is approximate, and a disk filled to the last byte fails other programs too).
     static func checkDisk(_ directory: String, needed: Double) throws {
         guard let free = freeBytes(directory) else { return }
-        if needed * 1.02 + 64 * 1024 * 1024 > free {
-            throw DinoSegError(file: directory, "not enough disk space: the plan needs about \(formatBytes(needed)), "
-                               + "\(formatBytes(free)) free. Free space, use --dtype f16, fewer --stages/--views, or another --out.")
+        let headroom = needed * 0.02 + 64 * 1024 * 1024
+        if needed + headroom > free {
+            throw DinoSegError(file: directory, "not enough disk space: the plan needs about \(formatBytes(needed)) plus "
+                               + "\(formatBytes(headroom)) headroom (2% + 64 MiB) = \(formatBytes(needed + headroom)), but "
+                               + "\(formatBytes(free)) is free. Free space, use --dtype f16, fewer --stages/--views, or another --out.")
         }
     }
 

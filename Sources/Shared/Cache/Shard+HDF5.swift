@@ -48,6 +48,17 @@ enum ShardFile {
     }
 }
 
+/// A NaN or infinite feature (bad weights or config.json) must stop the run, not be cached and blamed on training
+/// later. `image` names the input, `stages` the stage of each map.
+func checkFinite(_ maps: [FeatureMap], stages: [Int], image: String) throws {
+    for (map, k) in zip(maps, stages) {
+        if let i = map.data.firstIndex(where: { !$0.isFinite }) {
+            throw DinoSegError(file: image, "stage \(k) feature \(map.data[i]) at element \(i) is not finite "
+                               + "(check the weights and their config.json)")
+        }
+    }
+}
+
 /// float16 holds magnitudes up to 65504; a larger feature would silently become infinity.
 func checkHalfRange(_ map: FeatureMap, stage k: Int, file: String) throws {
     var largest: Float = 0

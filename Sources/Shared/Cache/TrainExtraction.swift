@@ -21,6 +21,9 @@ public struct TrainExtractionOptions {
     public var recipe = AugmentationRecipe()
 
     public init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+
+    /// Each view is one more backbone pass over the whole list; beyond this, a typo rather than a plan.
+    public static let maxViews = 1000
 }
 
 /// Train shards: view v holds shards v·S ..< (v+1)·S, each with `shardSize` consecutive images (the last fewer).
@@ -56,7 +59,7 @@ public enum TrainExtraction {
     public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone,
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
-                                                                   skipBad: o.skipBad, stages: o.stages, backbone: backbone)
+                                                                   skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
         let config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
                                  dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
                                  dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
@@ -104,7 +107,13 @@ public enum TrainExtraction {
             let inputs = prepared.compactMap { try? $0.get().input }
             var maps = forwardBatch(backbone, inputs: inputs, height: crop, width: crop, stages: stages).makeIterator()
             return zip(jobs, prepared).map { job, p in
-                p.map { TrainSample(imageIndex: job.image, view: job.view, features: maps.next()!, label: $0.label) }
+                p.flatMap { prepared in
+                    let features = maps.next()!
+                    return Result {
+                        try checkFinite(features, stages: stages, image: samples[job.image].imagePath)
+                        return TrainSample(imageIndex: job.image, view: job.view, features: features, label: prepared.label)
+                    }
+                }
             }
         }
         var shapes: [Int: (Int, Int, Int)] = [:]

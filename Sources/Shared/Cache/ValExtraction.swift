@@ -80,7 +80,7 @@ public enum ValExtraction {
     public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone,
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
-                                                                   skipBad: o.skipBad, stages: o.stages, backbone: backbone)
+                                                                   skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
         var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
                                  augmentation: o.protocolSummary, seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
                                  listFile: absolutePath(dataset.listPath), imageCount: samples.count,
@@ -144,6 +144,7 @@ public enum ValExtraction {
                         let chunk = Array(inputs[start..<min(inputs.count, start + batch)])
                         let maps = forwardBatch(backbone, inputs: chunk.map(\.data), height: chunk[0].h, width: chunk[0].w, stages: stages)
                         for (w, m) in zip(chunk, maps) {
+                            try checkFinite(m, stages: stages, image: samples[job.image].imagePath)
                             windows.append(ValWindow(y: w.y, x: w.x, height: w.h, width: w.w, flipped: w.flipped, features: m))
                         }
                     }

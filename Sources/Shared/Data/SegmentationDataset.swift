@@ -46,6 +46,15 @@ public struct SegmentationDataset {
             }
         }
         if samples.isEmpty { throw DinoSegError(file: listPath, "list is empty") }
+        // A repeated id would be extracted (and weighted in training and metrics) twice; refuse rather than guess
+        // which line was meant.
+        var firstLine: [String: Int] = [:]
+        for (n, s) in samples.enumerated() {
+            if let first = firstLine[s.id] {
+                throw DinoSegError(file: listPath, "id '\(s.id)' is listed twice (entries \(first + 1) and \(n + 1)); remove the duplicate")
+            }
+            firstLine[s.id] = n
+        }
         self.samples = samples
     }
 

@@ -141,9 +141,7 @@ public enum SyntheticDataset {
                              progress: ((Int, Int) -> Void)? = nil) throws {
         let fm = FileManager.default
         for sub in ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"] {
-            do { try fm.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true) } catch {
-                throw DinoSegError(file: "\(directory)/\(sub)", "cannot create directory (\(error.localizedDescription))")
-            }
+            try FileSystem.createDirectory("\(directory)/\(sub)", what: "dataset directory")
         }
         let jobs = (0..<config.trainCount).map { (0, $0) } + (0..<config.valCount).map { (1, $0) }
         let lock = NSLock()

@@ -44,8 +44,17 @@ public enum HDF5DType: String, Codable, CaseIterable {
     }
 }
 
+/// The element types features are stored as (the integer types hold labels and indices, never features).
+public enum FeatureDType: String, CaseIterable {
+    case f16, f32
+    public var storage: HDF5DType { self == .f16 ? .f16 : .f32 }
+}
+
 /// Serialises all HDF5 calls (the serial library keeps global state).
 let hdf5Lock: NSRecursiveLock = {
+    // No library shutdown at exit: every file is closed explicitly, and a file whose close failed (disk full) keeps
+    // an id whose object HDF5 has already freed, which its exit-time cleanup would close a second time and crash on.
+    _ = H5dont_atexit()
     _ = H5open()
     chdf5_silence_errors()
     _ = chdf5_ieee_f16le()  // builds the shared type once, before any thread can race on it
@@ -55,6 +64,7 @@ let hdf5Lock: NSRecursiveLock = {
 @inline(__always) func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
+    chdf5_silence_errors()  // per thread in Debian's (thread-safe) build: reader threads would print HDF5's stack
     return try body()
 }
 
@@ -77,10 +87,13 @@ private func noChunkCacheAccess() -> hid_t {
     return dapl
 }
 
-/// An open HDF5 file; closed on `close()` or deinit.
+/// An open HDF5 file; closed on `close()` or deinit. Closing first closes the file's datasets (their ids become -1,
+/// so nothing ever passes a stale id to the library), also when the close itself fails (disk full).
 public final class HDF5File {
     public let path: String
     private(set) var id: hid_t
+    private struct WeakDataset { weak var value: HDF5Dataset? }
+    private var datasets: [WeakDataset] = []
 
     private init(path: String, id: hid_t) { self.path = path; self.id = id }
 
@@ -106,24 +119,39 @@ public final class HDF5File {
         }
     }
 
-    /// Flushes and closes; errors (e.g. disk full while flushing) are reported.
+    /// Flushes and closes; errors (e.g. disk full while flushing) are reported. Safe to call more than once.
     public func close() throws {
         try withHDF5 {
             guard id >= 0 else { return }
-            let flushed = H5Fflush(id, H5F_SCOPE_LOCAL)
-            let closed = H5Fclose(id)
+            var ok = true
+            for d in datasets { if let d = d.value, !d.closeID() { ok = false } }
+            datasets = []
+            if H5Fflush(id, H5F_SCOPE_LOCAL) < 0 { ok = false }
+            if H5Fclose(id) < 0 { ok = false }
             id = -1
-            if flushed < 0 || closed < 0 { throw DinoSegError(file: path, "cannot finish writing HDF5 file (disk full?)") }
+            if !ok { throw DinoSegError(file: path, "cannot finish writing HDF5 file (disk full?)") }
         }
     }
 
-    deinit { if id >= 0 { withHDF5 { _ = H5Fclose(id) } } }
+    deinit { try? close() }
+
+    /// Registers a dataset so `close()` closes it first.
+    private func track(_ d: HDF5Dataset) -> HDF5Dataset {
+        datasets.removeAll { $0.value == nil }
+        datasets.append(WeakDataset(value: d))
+        return d
+    }
+
+    private func requireOpen() throws {
+        if id < 0 { throw DinoSegError(file: path, "HDF5 file is already closed") }
+    }
 
     /// Creates a chunked dataset. `chunk` defaults to one row of the first dimension (one sample per chunk).
     /// With `extendable`, the first dimension can grow later (`HDF5Dataset.extend`).
     public func createDataset(_ name: String, dtype: HDF5DType, shape: [Int], chunk: [Int]? = nil,
                               extendable: Bool = false) throws -> HDF5Dataset {
         try withHDF5 {
+            try requireOpen()
             precondition(!shape.isEmpty)
             var dims = shape.map { hsize_t($0) }
             var maxDims = dims
@@ -139,12 +167,13 @@ public final class HDF5File {
             defer { H5Pclose(dapl) }
             let ds = H5Dcreate2(id, name, dtype.fileType, space, 0, plist, dapl)
             if ds < 0 { throw DinoSegError(file: path, "cannot create dataset '\(name)' \(shape) (disk full or name taken?)") }
-            return HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: shape)
+            return track(HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: shape))
         }
     }
 
     public func dataset(_ name: String) throws -> HDF5Dataset {
         try withHDF5 {
+            try requireOpen()
             guard H5Lexists(id, name, 0) > 0 else { throw DinoSegError(file: path, "missing dataset '\(name)'") }
             let dapl = noChunkCacheAccess()
             defer { H5Pclose(dapl) }
@@ -159,9 +188,32 @@ public final class HDF5File {
             let space = H5Dget_space(ds)
             defer { H5Sclose(space) }
             let rank = Int(H5Sget_simple_extent_ndims(space))
-            var dims = [hsize_t](repeating: 0, count: max(rank, 1))
+            // Shapes come from an untrusted file: an array of rank 1...8, every size below 2^40 and the total too.
+            guard (1...8).contains(rank) else {
+                H5Dclose(ds)
+                throw DinoSegError(file: path, "dataset '\(name)' has rank \(rank), expected an array")
+            }
+            var dims = [hsize_t](repeating: 0, count: rank)
             H5Sget_simple_extent_dims(space, &dims, nil)
-            return HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: dims.prefix(rank).map { Int($0) })
+            var total: UInt64 = 1, overflow = false
+            for d in dims where !overflow { (total, overflow) = total.multipliedReportingOverflow(by: max(1, UInt64(d))) }
+            guard !overflow, total < 1 << 40, dims.dropFirst().allSatisfy({ $0 > 0 }) else {
+                H5Dclose(ds)
+                throw DinoSegError(file: path, "dataset '\(name)' has an impossible shape \(dims)")
+            }
+            // DinoSeg writes chunked, unfiltered datasets only. libhdf5 1.10 trusts the sizes in compact and
+            // contiguous layout messages (a corrupt one made it copy from a wild pointer), and filters are code paths
+            // nothing here needs: refuse both.
+            let dcpl = H5Dget_create_plist(ds)
+            defer { H5Pclose(dcpl) }
+            var chunk = [hsize_t](repeating: 0, count: rank)
+            guard H5Pget_layout(dcpl) == H5D_CHUNKED, H5Pget_nfilters(dcpl) == 0,
+                  H5Pget_chunk(dcpl, Int32(rank), &chunk) == Int32(rank),
+                  chunk.allSatisfy({ $0 > 0 && $0 < 1 << 31 }) else {
+                H5Dclose(ds)
+                throw DinoSegError(file: path, "dataset '\(name)' is not stored the way DinoSeg writes it (chunked, unfiltered)")
+            }
+            return track(HDF5Dataset(file: self, name: name, id: ds, dtype: dtype, shape: dims.map { Int($0) }))
         }
     }
 
@@ -169,7 +221,7 @@ public final class HDF5File {
     public func datasetNames() -> [String] {
         withHDF5 {
             var info = H5G_info_t()
-            guard H5Gget_info(id, &info) >= 0 else { return [] }
+            guard id >= 0, H5Gget_info(id, &info) >= 0 else { return [] }
             var names: [String] = []
             for i in 0..<info.nlinks {
                 let n = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nil, 0, 0)
@@ -183,16 +235,16 @@ public final class HDF5File {
     }
 
     public func setAttribute(_ name: String, string value: String) throws {
-        try HDF5Attributes.setString(on: id, name, value, context: path)
+        try withHDF5 { try requireOpen(); try HDF5Attributes.setString(on: id, name, value, context: path) }
     }
     public func setAttribute(_ name: String, int value: Int) throws {
-        try HDF5Attributes.setInt(on: id, name, value, context: path)
+        try withHDF5 { try requireOpen(); try HDF5Attributes.setInt(on: id, name, value, context: path) }
     }
     public func stringAttribute(_ name: String) throws -> String {
-        try HDF5Attributes.string(on: id, name, context: path)
+        try withHDF5 { try requireOpen(); return try HDF5Attributes.string(on: id, name, context: path) }
     }
     public func intAttribute(_ name: String) throws -> Int {
-        try HDF5Attributes.int(on: id, name, context: path)
+        try withHDF5 { try requireOpen(); return try HDF5Attributes.int(on: id, name, context: path) }
     }
 }
 
@@ -208,7 +260,22 @@ public final class HDF5Dataset {
         self.file = file; self.name = name; self.id = id; self.dtype = dtype; self.shape = shape
     }
 
-    deinit { withHDF5 { _ = H5Dclose(id) } }
+    deinit { _ = closeID() }
+
+    /// Closes the dataset's id (once); false when the library reports an error (e.g. a chunk it cannot write).
+    @discardableResult
+    func closeID() -> Bool {
+        withHDF5 {
+            guard id >= 0 else { return true }
+            let rc = H5Dclose(id)
+            id = -1
+            return rc >= 0
+        }
+    }
+
+    private func requireOpen() throws {
+        if id < 0 { throw DinoSegError("\(where_): dataset is closed (its file was closed)") }
+    }
 
     /// Elements in one row (product of all dimensions but the first).
     public var rowElements: Int { shape.dropFirst().reduce(1, *) }
@@ -217,6 +284,7 @@ public final class HDF5Dataset {
     /// Grows the first dimension to `rows` (dataset must have been created `extendable`).
     public func extend(rows: Int) throws {
         try withHDF5 {
+            try requireOpen()
             var dims = shape.map { hsize_t($0) }
             dims[0] = hsize_t(rows)
             if H5Dset_extent(id, &dims) < 0 { throw DinoSegError("\(where_): cannot extend to \(rows) rows") }
@@ -256,8 +324,10 @@ public final class HDF5Dataset {
 
     /// Reads rows start..<start+count as Float (f16 and f32 datasets) into `out` (count · rowElements values).
     public func read(rows start: Int, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
-        let n = count * rowElements
-        precondition(out.count >= n)
+        let n = try checkedRows(start, count) * rowElements
+        guard out.count == n else {
+            throw DinoSegError("\(where_): \(count) row(s) of shape \(Array(shape.dropFirst())) hold \(n) values, expected \(out.count)")
+        }
         switch dtype {
         case .f32: try readRaw(rows: start, count, UnsafeMutableRawPointer(out.baseAddress!), memType: chdf5_native_float())
         case .f16:
@@ -270,47 +340,62 @@ public final class HDF5Dataset {
         }
     }
     public func readFloats(rows start: Int = 0, count: Int? = nil) throws -> [Float] {
-        let c = count ?? shape[0] - start
+        let c = try checkedRows(start, count)
         var out = [Float](repeating: 0, count: c * rowElements)
         try out.withUnsafeMutableBufferPointer { try read(rows: start, count: c, into: $0) }
         return out
     }
     public func readUInt8(rows start: Int = 0, count: Int? = nil) throws -> [UInt8] {
         try requireType(.u8)
-        let c = count ?? shape[0] - start
+        let c = try checkedRows(start, count)
         var out = [UInt8](repeating: 0, count: c * rowElements)
         try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_uint8()) }
         return out
     }
     public func readInt32(rows start: Int = 0, count: Int? = nil) throws -> [Int32] {
         try requireType(.i32)
-        let c = count ?? shape[0] - start
+        let c = try checkedRows(start, count)
         var out = [Int32](repeating: 0, count: c * rowElements)
         try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_int32()) }
         return out
     }
     public func readInt64(rows start: Int = 0, count: Int? = nil) throws -> [Int64] {
         try requireType(.i64)
-        let c = count ?? shape[0] - start
+        let c = try checkedRows(start, count)
         var out = [Int64](repeating: 0, count: c * rowElements)
         try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_int64()) }
         return out
     }
 
     public func setAttribute(_ name: String, string value: String) throws {
-        try HDF5Attributes.setString(on: id, name, value, context: where_)
+        try withHDF5 { try requireOpen(); try HDF5Attributes.setString(on: id, name, value, context: where_) }
     }
     public func setAttribute(_ name: String, int value: Int) throws {
-        try HDF5Attributes.setInt(on: id, name, value, context: where_)
+        try withHDF5 { try requireOpen(); try HDF5Attributes.setInt(on: id, name, value, context: where_) }
     }
     public func stringAttribute(_ name: String) throws -> String {
-        try HDF5Attributes.string(on: id, name, context: where_)
+        try withHDF5 { try requireOpen(); return try HDF5Attributes.string(on: id, name, context: where_) }
     }
     public func intAttribute(_ name: String) throws -> Int {
-        try HDF5Attributes.int(on: id, name, context: where_)
+        try withHDF5 { try requireOpen(); return try HDF5Attributes.int(on: id, name, context: where_) }
     }
 
     // MARK: internals
+
+    /// The row count to read from `start` (all remaining rows by default), checked against the shape before
+    /// anything is allocated: a count from a corrupt file must not size an array.
+    private func checkedRows(_ start: Int, _ count: Int?) throws -> Int {
+        let c = count ?? shape[0] - start
+        guard start >= 0, c >= 0, start <= shape[0], c <= shape[0] - start else {
+            throw DinoSegError("\(where_): rows \(start)..<\(start &+ c) outside 0..<\(shape[0])")
+        }
+        // 2^31 values (8 GiB of Float) is far beyond any read DinoSeg makes; a corrupt shape must not allocate it.
+        let (values, overflow) = c.multipliedReportingOverflow(by: rowElements)
+        guard !overflow, values <= 1 << 31 else {
+            throw DinoSegError("\(where_): reading \(c) rows of shape \(Array(shape.dropFirst())) is implausibly large (corrupt file?)")
+        }
+        return c
+    }
 
     private func requireType(_ t: HDF5DType) throws {
         if dtype != t { throw DinoSegError("\(where_): element type is \(dtype), expected \(t)") }
@@ -318,8 +403,9 @@ public final class HDF5Dataset {
 
     /// Selects rows start..<start+count in the file and a matching contiguous memory space.
     private func withSlab(_ start: Int, _ count: Int, _ body: (hid_t, hid_t) -> herr_t) throws -> herr_t {
-        guard start >= 0, count >= 0, start + count <= shape[0] else {
-            throw DinoSegError("\(where_): rows \(start)..<\(start + count) outside 0..<\(shape[0])")
+        try requireOpen()
+        guard start >= 0, count >= 0, start <= shape[0], count <= shape[0] - start else {
+            throw DinoSegError("\(where_): rows \(start)..<\(start &+ count) outside 0..<\(shape[0])")
         }
         var offset = [hsize_t](repeating: 0, count: shape.count)
         offset[0] = hsize_t(start)
@@ -389,7 +475,7 @@ enum HDF5Attributes {
     static func string(on loc: hid_t, _ name: String, context: String) throws -> String {
         try withHDF5 {
             guard H5Aexists(loc, name) > 0 else { throw DinoSegError("\(context): missing attribute '\(name)'") }
-            let attr = H5Aopen(loc, name, 0)
+            let attr = try openScalarAttribute(loc, name, context: context)
             defer { H5Aclose(attr) }
             let fileType = H5Aget_type(attr)
             defer { H5Tclose(fileType) }
@@ -406,16 +492,30 @@ enum HDF5Attributes {
                 return String(cString: p)
             }
             let size = H5Tget_size(fileType)
+            guard size > 0, size < 1 << 24 else { throw DinoSegError("\(context): attribute '\(name)' has an impossible size \(size)") }
             var buf = [CChar](repeating: 0, count: size + 1)
             if H5Aread(attr, fileType, &buf) < 0 { throw DinoSegError("\(context): cannot read attribute '\(name)'") }
             return String(cString: buf)
         }
     }
 
+    /// Opens an attribute holding exactly one value (reading an array into one value would overrun it).
+    static func openScalarAttribute(_ loc: hid_t, _ name: String, context: String) throws -> hid_t {
+        let attr = H5Aopen(loc, name, 0)
+        if attr < 0 { throw DinoSegError("\(context): cannot open attribute '\(name)'") }
+        let space = H5Aget_space(attr)
+        defer { H5Sclose(space) }
+        guard H5Sget_simple_extent_npoints(space) == 1 else {
+            H5Aclose(attr)
+            throw DinoSegError("\(context): attribute '\(name)' is not a single value")
+        }
+        return attr
+    }
+
     static func int(on loc: hid_t, _ name: String, context: String) throws -> Int {
         try withHDF5 {
             guard H5Aexists(loc, name) > 0 else { throw DinoSegError("\(context): missing attribute '\(name)'") }
-            let attr = H5Aopen(loc, name, 0)
+            let attr = try openScalarAttribute(loc, name, context: context)
             defer { H5Aclose(attr) }
             var v: Int64 = 0
             if H5Aread(attr, chdf5_native_int64(), &v) < 0 { throw DinoSegError("\(context): cannot read attribute '\(name)'") }

@@ -135,8 +135,10 @@ public enum ImageIO {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var w: Int32 = 0, h: Int32 = 0
         var err = [CChar](repeating: 0, count: errorLength)
-        if cjpeg_decode_file(path, &out, &w, &h, &err, errorLength) != 0 {
-            throw DinoSegError(file: path, "truncated or corrupt JPEG (\(String(cString: err)))")
+        switch cjpeg_decode_file(path, &out, &w, &h, &err, errorLength) {
+        case 0: break
+        case 2: throw DinoSegError(file: path, String(cString: err))
+        default: throw DinoSegError(file: path, "truncated or corrupt JPEG (\(String(cString: err)))")
         }
         defer { cjpeg_free(out) }
         let n = Int(w) * Int(h) * 3
@@ -148,8 +150,10 @@ public enum ImageIO {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var w: Int32 = 0, h: Int32 = 0, kind: Int32 = 0
         var err = [CChar](repeating: 0, count: errorLength)
-        if cpng_read_file(path, mode, &out, &w, &h, &kind, &err, errorLength) != 0 {
-            throw DinoSegError(file: path, "truncated or corrupt PNG (\(String(cString: err)))")
+        switch cpng_read_file(path, mode, &out, &w, &h, &kind, &err, errorLength) {
+        case 0: break
+        case 2: throw DinoSegError(file: path, String(cString: err))
+        default: throw DinoSegError(file: path, "truncated or corrupt PNG (\(String(cString: err)))")
         }
         defer { cpng_free(out) }
         let n = Int(w) * Int(h) * (mode == 0 ? 1 : 3)

@@ -29,7 +29,7 @@ public struct SafetensorsFile {
         }
         guard data.count >= 8 else { throw DinoSegError(file: path, "truncated safetensors file (\(data.count) bytes, no header)") }
         let headerLen = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | (UInt64($1.element) << (8 * UInt64($1.offset))) }
-        guard headerLen < 100_000_000, 8 + Int(headerLen) <= data.count else {
+        guard headerLen <= 100_000_000, 8 + Int(headerLen) <= data.count else {
             throw DinoSegError(file: path, "truncated or corrupt safetensors file (header length \(headerLen), file size \(data.count))")
         }
         let headerData = data.subdata(in: 8..<(8 + Int(headerLen)))
@@ -37,33 +37,61 @@ public struct SafetensorsFile {
             throw DinoSegError(file: path, "corrupt safetensors header (not a JSON object)")
         }
         let dataStart = 8 + Int(headerLen)
+        let dataLength = data.count - dataStart
         var tensors: [String: TensorInfo] = [:]
         var metadata: [String: String] = [:]
-        for (name, value) in json {
+        for (name, value) in json.sorted(by: { $0.key < $1.key }) {
             if name == "__metadata__" {
-                metadata = (value as? [String: String]) ?? [:]
+                guard let m = value as? [String: String] else {
+                    throw DinoSegError(file: path, "corrupt safetensors header: '__metadata__' is not a map of strings")
+                }
+                metadata = m
                 continue
             }
-            guard let entry = value as? [String: Any], let dt = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offs = entry["data_offsets"] as? [Int], offs.count == 2 else {
-                throw DinoSegError(file: path, "corrupt safetensors entry for '\(name)'")
+            tensors[name] = try SafetensorsFile.entry(name, value, dataLength: dataLength, path: path)
+        }
+        // The format forbids overlaps and holes: the tensors tile the data section exactly.
+        var end = 0
+        for (name, info) in tensors.sorted(by: { ($0.value.range.lowerBound, $0.key) < ($1.value.range.lowerBound, $1.key) }) {
+            if info.range.lowerBound < end {
+                throw DinoSegError(file: path, "tensor '\(name)' (bytes \(info.range)) overlaps the previous tensor, which ends at byte \(end)")
             }
-            guard let dtype = DType(rawValue: dt) else {
-                throw DinoSegError(file: path, "tensor '\(name)' has unsupported dtype \(dt) (supported: F32, F16, BF16)")
+            if info.range.lowerBound > end {
+                throw DinoSegError(file: path, "tensor '\(name)' starts at byte \(info.range.lowerBound) but the previous tensor ends at byte \(end) (holes are not allowed)")
             }
-            guard offs[0] <= offs[1], dataStart + offs[1] <= data.count else {
-                throw DinoSegError(file: path, "truncated safetensors file: tensor '\(name)' ends at byte \(dataStart + offs[1]) but the file has \(data.count)")
-            }
-            let info = TensorInfo(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
-            guard info.count * dtype.byteSize == offs[1] - offs[0] else {
-                throw DinoSegError(file: path, "tensor '\(name)' byte size does not match shape \(shape) and dtype \(dt)")
-            }
-            tensors[name] = info
+            end = info.range.upperBound
+        }
+        if end != dataLength {
+            throw DinoSegError(file: path, "the tensors cover \(end) bytes but the data section has \(dataLength) (truncated, or trailing bytes)")
         }
         self.tensors = tensors
         self.metadata = metadata
         self.bytes = data
         self.dataStart = dataStart
+    }
+
+    /// One header entry {dtype, shape, data_offsets}, checked: known dtype, non-negative shape and offsets, offsets
+    /// inside the data section, byte length = elements × dtype size (all without integer overflow).
+    static func entry(_ name: String, _ value: Any, dataLength: Int, path: String) throws -> TensorInfo {
+        func bad(_ problem: String) -> DinoSegError { DinoSegError(file: path, "tensor '\(name)': \(problem)") }
+        guard let entry = value as? [String: Any], let dt = entry["dtype"] as? String,
+              let shape = entry["shape"] as? [Int], let offs = entry["data_offsets"] as? [Int], offs.count == 2 else {
+            throw bad("corrupt header entry (expected dtype, shape and two data_offsets)")
+        }
+        guard let dtype = DType(rawValue: dt) else { throw bad("unsupported dtype \(dt) (supported: F32, F16, BF16)") }
+        guard shape.allSatisfy({ $0 >= 0 }) else { throw bad("negative dimension in shape \(shape)") }
+        guard offs[0] >= 0, offs[1] >= 0 else { throw bad("negative data_offsets \(offs)") }
+        guard offs[0] <= offs[1] else { throw bad("data_offsets \(offs) end before they start") }
+        guard offs[1] <= dataLength else {
+            throw bad("data ends at byte \(offs[1]) of the data section, which has \(dataLength) bytes (truncated file?)")
+        }
+        var elements = 1, overflow = false
+        for d in shape where !overflow { (elements, overflow) = elements.multipliedReportingOverflow(by: d) }
+        let (bytes, o2) = elements.multipliedReportingOverflow(by: dtype.byteSize)
+        guard !overflow, !o2, bytes == offs[1] - offs[0] else {
+            throw bad("shape \(shape) of \(dt) needs \(overflow || o2 ? "too many" : String(bytes)) bytes but data_offsets \(offs) hold \(offs[1] - offs[0])")
+        }
+        return TensorInfo(dtype: dtype, shape: shape, range: offs[0]..<offs[1])
     }
 
     /// The tensor converted to Float32 (F32, F16 and BF16 are accepted).

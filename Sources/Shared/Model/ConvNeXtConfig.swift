@@ -31,21 +31,58 @@ public struct ConvNeXtConfig: Equatable {
                                             + "-d" + depths.map(String.init).joined(separator: "-")))
     }
 
-    /// Reads `hidden_sizes`, `depths` and `layer_norm_eps` from a Hugging Face config.json.
+    /// LayerNorm epsilons accepted from a config.json. Released checkpoints use 1e-6 (others in the ConvNeXt family
+    /// 1e-5 … 1e-12); beyond 1e-2 the epsilon rivals the variance of normalised activations and silently changes the
+    /// model, and it must stay a positive normal Float.
+    public static let layerNormEpsRange: ClosedRange<Double> = Double(Float.leastNormalMagnitude)...1e-2
+
+    /// Reads `hidden_sizes`, `depths` and `layer_norm_eps` from a Hugging Face config.json and checks every field the
+    /// model depends on (`num_channels`, `hidden_act`, `model_type` when present). The sizes are checked against the
+    /// tensors when the weights are loaded.
     public init(configJSON path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw DinoSegError(file: path, "cannot read file") }
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw DinoSegError(file: path, "not a JSON object")
         }
-        guard let sizes = json["hidden_sizes"] as? [Int], let depths = json["depths"] as? [Int] else {
-            throw DinoSegError(file: path, "missing integer lists 'hidden_sizes' and 'depths'")
+        func bad(_ problem: String) -> DinoSegError { DinoSegError(file: path, problem) }
+        /// A list of integers (JSON numbers with no fractional part and within Int range).
+        func integers(_ key: String) throws -> [Int] {
+            guard let list = json[key] as? [Any] else { throw bad("missing integer list '\(key)'") }
+            return try list.map { v in
+                guard let n = v as? NSNumber, !(type(of: v) == Bool.self), let d = Optional(n.doubleValue), d == d.rounded(),
+                      abs(d) < 1e9 else { throw bad("'\(key)' must be a list of integers, got \(list)") }
+                return Int(d)
+            }
         }
-        guard sizes.count == depths.count, !sizes.isEmpty, sizes.allSatisfy({ $0 > 0 }), depths.allSatisfy({ $0 >= 0 }) else {
-            throw DinoSegError(file: path, "'hidden_sizes' \(sizes) and 'depths' \(depths) must be positive lists of equal length")
+        let sizes = try integers("hidden_sizes"), depths = try integers("depths")
+        guard !sizes.isEmpty, sizes.count == depths.count else {
+            throw bad("'hidden_sizes' \(sizes) and 'depths' \(depths) must be non-empty lists of equal length")
         }
-        let eps = (json["layer_norm_eps"] as? NSNumber)?.floatValue ?? 1e-6
-        if let channels = json["num_channels"] as? Int, channels != 3 {
-            throw DinoSegError(file: path, "num_channels \(channels) is not supported (RGB input, 3 channels)")
+        guard sizes.allSatisfy({ (1...65536).contains($0) }) else { throw bad("'hidden_sizes' \(sizes) must be in 1...65536") }
+        guard depths.allSatisfy({ (1...1000).contains($0) }) else {
+            throw bad("'depths' \(depths) must be ≥ 1 per stage (every ConvNeXt stage has at least one block)")
+        }
+        var eps: Float = 1e-6
+        if let raw = json["layer_norm_eps"] {
+            guard let n = raw as? NSNumber, !(type(of: raw) == Bool.self), ConvNeXtConfig.layerNormEpsRange.contains(n.doubleValue) else {
+                throw bad("'layer_norm_eps' \(raw) is outside (0, 1e-2] (released checkpoints use 1e-6)")
+            }
+            eps = n.floatValue
+        }
+        if let raw = json["num_channels"] {
+            guard let channels = raw as? Int, channels == 3 else {
+                throw bad("'num_channels' \(raw) is not supported (RGB input, 3 channels)")
+            }
+        }
+        if let raw = json["hidden_act"] {
+            guard let act = raw as? String, act == "gelu" else {
+                throw bad("'hidden_act' \(raw) is not supported (this backbone implements exact GELU, \"gelu\")")
+            }
+        }
+        if let raw = json["model_type"] {
+            guard let type = raw as? String, type.contains("convnext") else {
+                throw bad("'model_type' \(raw) is not a ConvNeXt (expected dinov3_convnext)")
+            }
         }
         self.init(hiddenSizes: sizes, depths: depths, layerNormEps: eps)
     }

@@ -94,7 +94,14 @@ public struct ConvNeXtWeights {
         }
         let st = try SafetensorsFile(path: file)
         let naming = ConvNeXtKeyNaming(keys: Array(st.tensors.keys))
-        let cfg = try config ?? inferConfig(st, naming: naming)
+        let inferred = try inferConfig(st, naming: naming)
+        if let config, config.hiddenSizes != inferred.hiddenSizes || config.depths != inferred.depths {
+            // Loading would fail on a missing tensor, or worse, silently ignore the extra stages or blocks.
+            throw DinoSegError(file: (path as NSString).appendingPathComponent("config.json"),
+                               "says hidden_sizes \(config.hiddenSizes), depths \(config.depths) but \((file as NSString).lastPathComponent) "
+                               + "holds hidden_sizes \(inferred.hiddenSizes), depths \(inferred.depths)")
+        }
+        let cfg = config ?? inferred
         var w = try load(st, config: cfg, naming: naming)
         w.sha256 = try SHA256.hex(ofFile: file)
         w.isRandom = st.metadata[RandomCheckpoint.metadataKey] == "true"

@@ -51,7 +51,7 @@ public enum RandomCheckpoint {
 
     /// Writes DIR/model.safetensors and DIR/config.json.
     public static func write(config: ConvNeXtConfig, seed: UInt64, to dir: String) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(dir, what: "output directory")
         try SafetensorsFile.write(path: dir + "/model.safetensors", floats: tensors(config: config, seed: seed),
                                   metadata: ["format": "pt", metadataKey: "true", "seed": String(seed)])
         let json: [String: Any] = [

@@ -61,7 +61,7 @@ public enum Sweep {
     @discardableResult
     public static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
                            output: @escaping (String) -> Void) throws -> [SweepEntry] {
-        try FileManager.default.createDirectory(atPath: s.runDirectory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(s.runDirectory, what: "run directory")
         var entries: [SweepEntry] = []
         var curves: [ReportCurves] = []
         let stepsPerEpoch = source.samplesPerEpoch / s.train.batch

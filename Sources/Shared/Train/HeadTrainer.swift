@@ -50,9 +50,7 @@ public final class HeadTrainer {
         if resume && !fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
         }
-        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
-            throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
-        }
+        try FileSystem.createDirectory(runDirectory, what: "run directory")
 
         setBLASThreads(options.threads)
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
