@@ -4,7 +4,7 @@ RELEASE := $(SWIFT) build -c release
 BIN := .build/release
 APT_PACKAGES := libopenblas-dev libhdf5-dev libpng-dev libjpeg-dev pkg-config
 
-.PHONY: setup deps build release test bench demo voc clean fixtures
+.PHONY: setup deps build release test bench bench-baseline demo voc voc-baseline clean fixtures
 
 # Installs the C libraries (Debian -dev packages) when a header is missing, then builds.
 deps:
@@ -32,9 +32,15 @@ clean:
 
 # Benchmarks (printed as images/s, samples/s, GFLOP/s and the ratio against PyTorch when torch is importable):
 # the tiny backbone at 224, then a training step of FPN + PPM + head at output stride 8, batch 32, widths 256/512/1024.
+# `make bench-baseline` times the ResNet-50 PSPNet baseline's training step (crop BENCH_CROP, batch BENCH_BATCH).
+BENCH_CROP ?= 473
+BENCH_BATCH ?= 2
 bench: release
 	$(BIN)/extract bench
 	for w in 256 512 1024; do $(BIN)/headtrain bench --fpn-width $$w --output-stride 8 --batch 32 || exit 1; done
+
+bench-baseline: release
+	$(BIN)/headtrain bench --baseline --crop $(BENCH_CROP) --batch $(BENCH_BATCH) --steps 1
 
 # Regenerates the reference fixtures with transformers / PyTorch (pip install torch transformers safetensors).
 # The golden-small fixture is a copy of shared/golden/small, made by the same script with its defaults.
@@ -43,6 +49,7 @@ fixtures:
 	python3 scripts/make_backbone_fixture.py $(FIXTURES)/golden-odd --hidden-sizes 12,20,36,44 --depths 1,2,1,1 \
 	  --height 71 --width 99 --seed 7
 	python3 scripts/make_head_fixture.py
+	python3 scripts/make_pspnet_fixture.py
 
 # ---------------------------------------------------------------------------------------------------------------
 # The demo: the whole pipeline on a synthetic dataset with a RANDOM-WEIGHT tiny backbone (no downloads needed).
@@ -112,3 +119,22 @@ voc: deps release
 	$(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
 	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"
+	@if [ -n "$(BASELINE)" ]; then $(MAKE) voc-baseline; fi
+
+# Optional baseline stage (make voc ... BASELINE=1, or make voc-baseline VOC=... RESNET=...): semseg's ResNet-50
+# PSPNet trained end to end (rows 6 and 7 of the published table: output strides 8 and 32), evaluated with the same
+# protocol. RESNET = ImageNet ResNet-50 weights as safetensors (see README); BASELINE_STEM=torchvision for torchvision's.
+BASELINE_CROP ?= 473
+BASELINE_EPOCHS ?= 50
+BASELINE_STEM ?= deep
+BASELINE_OS ?= 8 32
+voc-baseline: deps release
+	@if [ -z "$(VOC)" ] || [ -z "$(RESNET)" ]; then \
+	  echo "usage: make voc-baseline VOC=/path/to/VOC2012 RESNET=/path/to/resnet50.safetensors (see README)"; exit 2; fi
+	for os in $(BASELINE_OS); do \
+	  run=$(VOC_RUN)/baseline-os$$os; \
+	  if [ -f $$run/last.safetensors ]; then resume=--resume; else resume=; fi; \
+	  $(BIN)/headtrain baseline train --data $(VOC) --list train_aug --run $$run --weights $(RESNET) --stem $(BASELINE_STEM) \
+	    --output-stride $$os --crop $(BASELINE_CROP) --epochs $(BASELINE_EPOCHS) $$resume || exit 1; \
+	  $(BIN)/headtrain baseline eval --run $$run --data $(VOC) --list val || exit 1; \
+	done
