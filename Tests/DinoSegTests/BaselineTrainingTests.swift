@@ -34,8 +34,9 @@ final class BaselineTrainingTests: XCTestCase {
         }
         XCTAssertEqual(losses.count, 2 * epochs, "one log line per step")
         let first = (losses[0] + losses[1]) / 2, last = (losses[losses.count - 2] + losses[losses.count - 1]) / 2
-        print(String(format: "baseline tiny: loss first 2 steps %.4f, last 2 steps %.4f (ratio %.3f, threshold 0.6)", first, last, last / first))
-        XCTAssertLessThan(last, 0.6 * first, "seed 3: the loss must fall (first \(first), last \(last))")
+        // Measured: 3.79 → 0.65 (ratio 0.17).
+        print(String(format: "baseline tiny: loss first 2 steps %.4f, last 2 steps %.4f (ratio %.3f, threshold 0.4)", first, last, last / first))
+        XCTAssertLessThan(last, 0.4 * first, "seed 3: the loss must fall (first \(first), last \(last))")
 
         // Resume: stop after 3 steps, continue, and compare with the uninterrupted run.
         var settings = try JSONDecoder().decode(BaselineSettings.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/run/config.json")))
@@ -53,17 +54,20 @@ final class BaselineTrainingTests: XCTestCase {
             XCTAssertEqual(try a.floats(name), try b.floats(name), "resumed run differs in \(name)")
         }
 
-        // Eval with the heads' protocol (whole image, flip), then predict.
-        try run(["baseline", "eval", "--run", dir + "/run", "--data", data, "--list", "val", "--crop", "65", "--stride", "43",
-                 "--threads", "2"])
+        // Eval with the heads' protocol (slide windows of the training crop, flip; long side 96 = the images' scale),
+        // then predict. Predicting background everywhere would give allAcc = the background share (0.68 here) and a
+        // mIoU over the present classes of about 0.34; measured 0.92 and 0.82.
+        let protocolArgs = ["--crop", "65", "--stride", "43", "--long-side", "96", "--threads", "2"]
+        try run(["baseline", "eval", "--run", dir + "/run", "--data", data, "--list", "val"] + protocolArgs)
         let result = try EvalResult.read(dir + "/run/metrics.json")
         XCTAssertEqual(result.images, 2)
-        let pixels = result.confusion.counts.reduce(0, +)
-        XCTAssertGreaterThan(pixels, 2 * 64 * 64 / 2, "labelled pixels counted: \(pixels)")
-        print(String(format: "baseline tiny: val mIoU %.4f allAcc %.4f", result.metrics.mIoU, result.metrics.allAcc))
-        XCTAssertGreaterThan(result.metrics.allAcc, 0.5, "seed 3: allAcc \(result.metrics.allAcc)")
+        let background = Double(result.confusion.target[0]) / Double(result.confusion.counts.reduce(0, +))
+        print(String(format: "baseline tiny: val allAcc %.4f (background share %.4f), mIoU over present classes %.4f",
+                     result.metrics.allAcc, background, result.metrics.mIoUPresent))
+        XCTAssertGreaterThan(result.metrics.allAcc, background + 0.1, "seed 3: allAcc \(result.metrics.allAcc), background share \(background)")
+        XCTAssertGreaterThan(result.metrics.mIoUPresent, 0.65, "seed 3: mIoU over the present classes \(result.metrics.mIoUPresent)")
         let image = data + "/JPEGImages/synth_val_00000.jpg"
-        try run(["baseline", "predict", "--run", dir + "/run", "--crop", "65", "--stride", "43", "--threads", "2", image])
+        try run(["baseline", "predict", "--run", dir + "/run", image] + protocolArgs)
         for suffix in ["", "_colour", "_overlay"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/predictions/synth_val_00000\(suffix).png"), suffix)
         }
