@@ -16,10 +16,23 @@ public struct PSPNetWindowLogits: WindowLogits {
                        outHeight: Int, outWidth: Int) -> [Float] {
         let s = shapes[0]!
         precondition(s.c == 3 && s.h == outHeight && s.w == outWidth, "PSPNet windows are images at the output size")
-        let saved = network.forward(images: stages[0]!, n: batch, h: s.h, w: s.w, training: false)
-        let up = saved.cls.upsampled
-        return Array(UnsafeBufferPointer(start: up.data, count: up.count))
+        // A few windows per forward pass bound the memory (eval-mode BatchNorm treats every window on its own, so
+        // the logits do not depend on the grouping).
+        var out: [Float] = []
+        out.reserveCapacity(batch * s.h * s.w * classes)
+        var start = 0
+        while start < batch {
+            let n = min(windowsPerPass, batch - start)
+            let saved = network.forward(images: stages[0]! + start * s.h * s.w * 3, n: n, h: s.h, w: s.w, training: false)
+            let up = saved.cls.upsampled
+            out += UnsafeBufferPointer(start: up.data, count: up.count)
+            start += n
+        }
+        return out
     }
+
+    /// Windows per forward pass.
+    public var windowsPerPass = 2
 }
 
 /// The protocol's windows of one photo as the PSPNet's input ("features" of an identity backbone).
