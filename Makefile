@@ -4,7 +4,7 @@ RELEASE := $(SWIFT) build -c release
 BIN := .build/release
 APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config
 
-.PHONY: setup deps build release test test-debug fuzz bench demo voc clean fixtures
+.PHONY: setup deps build release test test-debug fuzz bench bench-baseline demo voc voc-baseline clean fixtures
 
 # Installs the C libraries (Debian packages) when a header or OpenBLAS is missing, then builds. OpenBLAS is loaded at run
 # time (README "CPU and BLAS"), so only its shared library is needed.
@@ -51,11 +51,17 @@ clean:
 # Benchmarks (printed as images/s, samples/s, GFLOP/s and the ratio against PyTorch when torch is importable), each
 # headed by the CPU and the BLAS core: the machine's sgemm ceiling, the tiny backbone at 224, then a training step of
 # FPN + PPM + head at output stride 8, widths 256/512/1024, batches 8 and 32.
+# `make bench-baseline` times the ResNet-50 PSPNet baseline's training step (crop BENCH_CROP, batch BENCH_BATCH).
+BENCH_CROP ?= 473
+BENCH_BATCH ?= 2
 bench: release
 	$(BIN)/extract bench --gemm
 	$(BIN)/extract bench
 	for w in 256 512 1024; do for b in 8 32; do \
 	  $(BIN)/headtrain bench --fpn-width $$w --output-stride 8 --batch $$b || exit 1; done; done
+
+bench-baseline: release
+	$(BIN)/headtrain bench --baseline --crop $(BENCH_CROP) --batch $(BENCH_BATCH) --steps 1
 
 # Regenerates the reference fixtures with transformers / PyTorch (pip install torch transformers safetensors).
 # The golden-small fixture is a copy of shared/golden/small, made by the same script with its defaults.
@@ -64,6 +70,7 @@ fixtures:
 	python3 scripts/make_backbone_fixture.py $(FIXTURES)/golden-odd --hidden-sizes 12,20,36,44 --depths 1,2,1,1 \
 	  --height 71 --width 99 --seed 7
 	python3 scripts/make_head_fixture.py
+	python3 scripts/make_pspnet_fixture.py
 
 # ---------------------------------------------------------------------------------------------------------------
 # The demo: the whole pipeline on a synthetic dataset with a RANDOM-WEIGHT tiny backbone (no downloads needed).
@@ -77,30 +84,38 @@ DEMO_EVAL_EVERY ?= 3
 DEMO_WIDTHS ?= 64,128
 DEMO_VARIANTS ?= head,ppm,fpn,fpn-ppm
 DEMO_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
+DEMO_BASELINE_IMAGES ?= 16
 
 demo: deps release
 	@start=$$(date +%s); set -e; \
 	echo "== DinoSeg demo: synthetic data, RANDOM-WEIGHT tiny backbone (the numbers only show that the pipeline works)"; \
-	echo "== [1/7] synthetic dataset ($(DEMO_TRAIN) train + $(DEMO_VAL) val images) → $(DEMO_DIR)/data"; \
+	echo "== [1/8] synthetic dataset ($(DEMO_TRAIN) train + $(DEMO_VAL) val images) → $(DEMO_DIR)/data"; \
 	$(BIN)/extract synth --out $(DEMO_DIR)/data --train $(DEMO_TRAIN) --val $(DEMO_VAL); \
-	echo "== [2/7] RANDOM-WEIGHT tiny backbone → $(DEMO_DIR)/random-tiny"; \
+	echo "== [2/8] RANDOM-WEIGHT tiny backbone → $(DEMO_DIR)/random-tiny"; \
 	[ -f $(DEMO_DIR)/random-tiny/model.safetensors ] || $(BIN)/extract random-weights --size tiny --out $(DEMO_DIR)/random-tiny; \
-	echo "== [3/7] train features: $(DEMO_VIEWS) augmented views per image → $(DEMO_DIR)/cache/train"; \
+	echo "== [3/8] train features: $(DEMO_VIEWS) augmented views per image → $(DEMO_DIR)/cache/train"; \
 	$(BIN)/extract train --data $(DEMO_DIR)/data --list $(DEMO_DIR)/data/ImageSets/Segmentation/train.txt \
 	  --weights $(DEMO_DIR)/random-tiny --views $(DEMO_VIEWS) --stages 1,2,3 --out $(DEMO_DIR)/cache/train; \
-	echo "== [4/7] val windows (slide 224, stride 150, flip) → $(DEMO_DIR)/cache/val"; \
+	echo "== [4/8] val windows (slide 224, stride 150, flip) → $(DEMO_DIR)/cache/val"; \
 	$(BIN)/extract val --data $(DEMO_DIR)/data --list $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt \
 	  --weights $(DEMO_DIR)/random-tiny --mode slide --flip --stages 1,2,3 --out $(DEMO_DIR)/cache/val; \
-	echo "== [5/7] sweep: variants $(DEMO_VARIANTS), FPN widths $(DEMO_WIDTHS), $(DEMO_EPOCHS) epochs"; \
+	echo "== [5/8] sweep: variants $(DEMO_VARIANTS), FPN widths $(DEMO_WIDTHS), $(DEMO_EPOCHS) epochs"; \
 	$(BIN)/headtrain sweep --cache $(DEMO_DIR)/cache/train --val-cache $(DEMO_DIR)/cache/val --run $(DEMO_DIR)/runs/sweep \
 	  --variants $(DEMO_VARIANTS) --widths $(DEMO_WIDTHS) --epochs $(DEMO_EPOCHS) --batch 16 --eval-every $(DEMO_EVAL_EVERY) \
 	  --threads $(DEMO_THREADS); \
 	best=$$(cat $(DEMO_DIR)/runs/sweep/best.txt); \
-	echo "== [6/7] eval of the best head ($$best)"; \
+	echo "== [6/8] eval of the best head ($$best)"; \
 	$(BIN)/headtrain eval --run $$best --val-cache $(DEMO_DIR)/cache/val; \
-	echo "== [7/7] predict three val photos"; \
+	echo "== [7/8] predict three val photos"; \
 	$(BIN)/headtrain predict --run $$best --weights $(DEMO_DIR)/random-tiny --out $(DEMO_DIR)/predictions \
 	  $$(head -n 3 $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt | sed 's|^|$(DEMO_DIR)/data/JPEGImages/|; s|$$|.jpg|'); \
+	echo "== [8/8] tiny ResNet PSPNet baseline from images (widths/16, 1 block per stage, random init, $(DEMO_BASELINE_IMAGES) images, crop 97, 1 epoch; the numbers only show that it runs)"; \
+	head -n $(DEMO_BASELINE_IMAGES) $(DEMO_DIR)/data/ImageSets/Segmentation/train.txt > $(DEMO_DIR)/data/ImageSets/Segmentation/baseline-train.txt; \
+	head -n 4 $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt > $(DEMO_DIR)/data/ImageSets/Segmentation/baseline-val.txt; \
+	[ -f $(DEMO_DIR)/runs/baseline/last.safetensors ] || $(BIN)/headtrain baseline train --data $(DEMO_DIR)/data --list baseline-train \
+	  --run $(DEMO_DIR)/runs/baseline --width-divisor 16 --blocks 1,1,1,1 --crop 97 --batch 8 --epochs 1 --threads $(DEMO_THREADS) --log-interval 1; \
+	$(BIN)/headtrain baseline eval --run $(DEMO_DIR)/runs/baseline --data $(DEMO_DIR)/data --list baseline-val \
+	  --crop 97 --stride 65 --long-side 192 --threads $(DEMO_THREADS) | sed -n 2,3p; \
 	echo; echo "Demo finished in $$(( $$(date +%s) - start )) s (RANDOM-WEIGHT BACKBONE, synthetic data)."; \
 	echo "Report:      $(DEMO_DIR)/runs/sweep/report.html"; \
 	echo "Results:     $(DEMO_DIR)/runs/sweep/results.md"; \
@@ -133,3 +148,22 @@ voc: deps release
 	$(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
 	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"
+	@if [ -n "$(BASELINE)" ]; then $(MAKE) voc-baseline; fi
+
+# Optional baseline stage (make voc ... BASELINE=1, or make voc-baseline VOC=... RESNET=...): semseg's ResNet-50
+# PSPNet trained end to end (rows 6 and 7 of the published table: output strides 8 and 32), evaluated with the same
+# protocol. RESNET = ImageNet ResNet-50 weights as safetensors (see README); BASELINE_STEM=torchvision for torchvision's.
+BASELINE_CROP ?= 473
+BASELINE_EPOCHS ?= 50
+BASELINE_STEM ?= deep
+BASELINE_OS ?= 8 32
+voc-baseline: deps release
+	@if [ -z "$(VOC)" ] || [ -z "$(RESNET)" ]; then \
+	  echo "usage: make voc-baseline VOC=/path/to/VOC2012 RESNET=/path/to/resnet50.safetensors (see README)"; exit 2; fi
+	for os in $(BASELINE_OS); do \
+	  run=$(VOC_RUN)/baseline-os$$os; \
+	  if [ -f $$run/last.safetensors ]; then resume=--resume; else resume=; fi; \
+	  $(BIN)/headtrain baseline train --data $(VOC) --list train_aug --run $$run --weights $(RESNET) --stem $(BASELINE_STEM) \
+	    --output-stride $$os --crop $(BASELINE_CROP) --epochs $(BASELINE_EPOCHS) $$resume || exit 1; \
+	  $(BIN)/headtrain baseline eval --run $$run --data $(VOC) --list val || exit 1; \
+	done

@@ -46,6 +46,64 @@ final class LayerGradientTests: XCTestCase {
                                                  n: n, h: h, w: w, cin: cin, cout: cout, scratch: &scratch)
                                 return [g0, g1, g2] }))
         }
+        for (k, stride, pad, dil, bias) in [(3, 2, 1, 1, false), (3, 1, 2, 2, false), (7, 2, 3, 1, false), (1, 2, 0, 1, false),
+                                            (1, 1, 0, 1, true), (3, 1, 4, 4, true)] { // general conv: stride, padding, dilation
+            let g = ConvGeometry(kernel: k, stride: stride, pad: pad, dilation: dil)
+            let n = 2, h = 9, w = 7, cin = 3, cout = 4, oh = g.outSize(h), ow = g.outSize(w)
+            var scratch = [Float](repeating: 0, count: max(1, Conv2d.scratchCount(h: h, w: w, cin: cin, geometry: g)))
+            var tensors = [Self.random(n * h * w * cin, &rng), Self.random(k * k * cin * cout, &rng)]
+            if bias { tensors.append(Self.random(cout, &rng)) }
+            all.append(Case(name: "conv2d k\(k) s\(stride) p\(pad) d\(dil)\(bias ? " bias" : "")", seed: 101, tensors: tensors,
+                            forward: { t in var out = [Float](repeating: 0, count: n * oh * ow * cout)
+                                if bias {
+                                    Conv2d.forward(out: &out, inp: t[0], weight: t[1], bias: t[2], n: n, h: h, w: w,
+                                                   cin: cin, cout: cout, geometry: g, scratch: &scratch)
+                                } else {
+                                    Conv2d.forward(out: &out, inp: t[0], weight: t[1], bias: nil, n: n, h: h, w: w,
+                                                   cin: cin, cout: cout, geometry: g, scratch: &scratch)
+                                }
+                                return out },
+                            backward: { t, d in var g0 = [Float](repeating: 0, count: t[0].count), g1 = [Float](repeating: 0, count: t[1].count)
+                                var g2 = [Float](repeating: 0, count: cout)
+                                if bias {
+                                    Conv2d.backward(dinp: &g0, dweight: &g1, dbias: &g2, dout: d, inp: t[0], weight: t[1], n: n, h: h, w: w,
+                                                    cin: cin, cout: cout, geometry: g, scratch: &scratch)
+                                    return [g0, g1, g2]
+                                }
+                                Conv2d.backward(dinp: &g0, dweight: &g1, dbias: nil, dout: d, inp: t[0], weight: t[1], n: n, h: h, w: w,
+                                                cin: cin, cout: cout, geometry: g, scratch: &scratch)
+                                return [g0, g1] }))
+        }
+        do { // max-pool 3×3 stride 2 pad 1; inputs are distinct by ≥ 0.05 so the finite differences never swap a winner
+            let n = 2, h = 7, w = 6, c = 3, oh = MaxPool2d.outSize(h, kernel: 3, stride: 2, pad: 1), ow = MaxPool2d.outSize(w, kernel: 3, stride: 2, pad: 1)
+            var values = (0..<(n * h * w * c)).map { Float($0) * 0.05 - 6 }
+            var shuffle = SplitMix64(seed: 102)
+            values.shuffle(using: &shuffle)
+            var argmax = [Int32](repeating: 0, count: n * oh * ow * c)
+            all.append(Case(name: "maxpool3x3s2", seed: 102, tensors: [values],
+                            forward: { t in var out = [Float](repeating: 0, count: n * oh * ow * c)
+                                MaxPool2d.forward(out: &out, argmax: &argmax, inp: t[0], n: n, h: h, w: w, c: c); return out },
+                            backward: { t, d in var out = [Float](repeating: 0, count: n * oh * ow * c)
+                                MaxPool2d.forward(out: &out, argmax: &argmax, inp: t[0], n: n, h: h, w: w, c: c)
+                                var g = [Float](repeating: 0, count: t[0].count)
+                                MaxPool2d.backward(dinp: &g, dout: d, argmax: argmax, n: n, h: h, w: w, c: c, oh: oh, ow: ow); return [g] }))
+        }
+        do { // residual add
+            let count = 15
+            all.append(Case(name: "residual-add", seed: 101, tensors: [Self.random(count, &rng), Self.random(count, &rng)],
+                            forward: { t in var out = [Float](repeating: 0, count: count)
+                                ResidualAdd.forward(out: &out, a: t[0], b: t[1], count: count); return out },
+                            backward: { _, d in var ga = [Float](repeating: 0, count: count), gb = ga
+                                ResidualAdd.backward(da: &ga, db: &gb, dout: d, count: count); return [ga, gb] }))
+        }
+        for (ih, iw, oh, ow) in [(3, 4, 17, 9), (6, 6, 2, 3), (1, 2, 5, 5)] { // bilinear with align_corners = true
+            let n = 2, c = 2
+            all.append(Case(name: "bilinear-align \(ih)x\(iw)->\(oh)x\(ow)", seed: 101, tensors: [Self.random(n * ih * iw * c, &rng)],
+                            forward: { t in var out = [Float](repeating: 0, count: n * oh * ow * c)
+                                BilinearResizeAlignCorners.forward(out: &out, inp: t[0], n: n, inH: ih, inW: iw, c: c, outH: oh, outW: ow); return out },
+                            backward: { t, d in var g = [Float](repeating: 0, count: n * ih * iw * c)
+                                BilinearResizeAlignCorners.backward(dinp: &g, dout: d, n: n, inH: ih, inW: iw, c: c, outH: oh, outW: ow); return [g] }))
+        }
         do { // BatchNorm2d, training mode
             let rows = 12, c = 3
             var mean = [Float](repeating: 0, count: c), rstd = mean, rm = mean, rv = mean

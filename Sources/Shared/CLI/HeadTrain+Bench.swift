@@ -33,8 +33,13 @@ public struct HeadTrainBench: ParsableCommand {
     @Flag(name: .customLong("im2col"), help: "3×3 convolutions by im2col + GEMM (the reference path) instead of Winograd.")
     public var im2col = false
     @Flag(name: .customLong("no-torch"), help: "Do not run the PyTorch comparison.") public var noTorch = false
-    @Option(name: .customLong("torch-script"), help: "The PyTorch benchmark script.")
-    public var torchScript: String = "scripts/bench_torch_head.py"
+    @Option(name: .customLong("torch-script"), help: "The PyTorch benchmark script (default scripts/bench_torch_head.py, with --baseline scripts/bench_torch_pspnet.py).")
+    public var torchScript: String?
+    @Flag(help: "Time the ResNet-50 PSPNet baseline's training step on images (output stride 8, --crop, --batch) instead of a head.")
+    public var baseline = false
+    @Option(help: "With --baseline: image crop.") public var crop: Int = 473
+    @Option(name: .customLong("width-divisor"), help: "With --baseline: divide every width by this (1 = ResNet-50 PSPNet).")
+    public var widthDivisor: Int = 1
 
     public init() {}
 
@@ -45,6 +50,7 @@ public struct HeadTrainBench: ParsableCommand {
     }
 
     public func run() throws {
+        if baseline { return try runBaseline() }
         let head = variant.headConfig(stageChannels: [96, 192, 384, 768])
         try head.validate()
         var cfg = HeadBenchConfig(head: head, batch: batch, steps: steps, threads: threads)
@@ -80,16 +86,51 @@ public struct HeadTrainBench: ParsableCommand {
         }
     }
 
-    /// Runs the PyTorch script; nil (with a note) when python3/torch or the script is not available.
+    /// `--baseline`: the PSPNet's training step (forward with aux, loss, backward, SGD) beside PyTorch eager.
+    func runBaseline() throws {
+        guard variant.outputStride == 8 else { throw ValidationError("--baseline times the output-stride-8 PSPNet (--output-stride 8)") }
+        guard crop >= 32, widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--baseline needs --crop ≥ 32 and a --width-divisor dividing 64") }
+        let config = PSPNetConfig.reduced(divisor: widthDivisor, blocks: [3, 4, 6, 3], outputStride: variant.outputStride)
+        if !json { print("bench: baseline \(config.summary), crop \(crop), batch \(batch), \(threads) threads, \(steps) timed steps") }
+        let r = try BaselineBench.run(config: config, crop: crop, batch: batch, steps: steps, threads: threads)
+        var torchRate: Double?
+        if !noTorch {
+            torchRate = try runTorch(script: torchScript ?? "scripts/bench_torch_pspnet.py",
+                                     args: ["--crop", "\(crop)", "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(threads)",
+                                            "--output-stride", "\(variant.outputStride)", "--width-divisor", "\(widthDivisor)"])
+        }
+        if json {
+            var obj: [String: Any] = ["impl": "swift", "model": "pspnet-baseline", "crop": crop, "batch": batch, "threads": threads,
+                                      "steps": steps, "output_stride": variant.outputStride, "width_divisor": widthDivisor,
+                                      "samples_per_second": r.samplesPerSecond, "seconds_per_step": r.secondsPerStep,
+                                      "activation_bytes": r.activationBytes, "parameters": r.parameterCount]
+            if let torchRate { obj["torch_samples_per_second"] = torchRate; obj["ratio_vs_torch"] = r.samplesPerSecond / torchRate }
+            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
+        } else {
+            print(String(format: "activation memory kept for backward: %.1f MiB (%.1f MiB per image), parameters: %d",
+                         Double(r.activationBytes) / 1_048_576, Double(r.activationBytes) / 1_048_576 / Double(batch), r.parameterCount))
+            print(String(format: "swift:   %.3f images/s (%.2f s/step)", r.samplesPerSecond, r.secondsPerStep))
+            if let torchRate {
+                print(String(format: "pytorch: %.3f images/s  →  swift/pytorch = %.2f×", torchRate, r.samplesPerSecond / torchRate))
+            }
+        }
+    }
+
+    /// Runs the head's PyTorch script; nil (with a note) when python3/torch or the script is not available.
     func runTorch() throws -> Double? {
+        var args = ["--fpn-width", "\(variant.fpnWidth)", "--output-stride", "\(variant.outputStride)",
+                    "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(threads)"]
+        if variant.noFPN { args.append("--no-fpn") }
+        if variant.noPPM { args.append("--no-ppm") }
+        return try runTorch(script: torchScript ?? "scripts/bench_torch_head.py", args: args)
+    }
+
+    func runTorch(script torchScript: String, args scriptArgs: [String]) throws -> Double? {
         guard FileManager.default.fileExists(atPath: torchScript) else {
             if !json { print("pytorch: skipped (\(torchScript) not found; run from the repository root)") }
             return nil
         }
-        var args = [torchScript, "--fpn-width", "\(variant.fpnWidth)", "--output-stride", "\(variant.outputStride)",
-                    "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(threads)"]
-        if variant.noFPN { args.append("--no-fpn") }
-        if variant.noPPM { args.append("--no-ppm") }
+        let args = [torchScript] + scriptArgs
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["python3"] + args

@@ -9,6 +9,8 @@ public enum ParameterLayout: String, Codable {
     case conv1x1
     /// PyTorch [cout, cin, 3, 3]; stored [ky, kx, cin, cout].
     case conv3x3
+    /// PyTorch [cout, cin, k, k] for any k; stored [ky, kx, cin, cout].
+    case convKxK
     /// A vector [count], identical in both.
     case vector
 }
@@ -81,10 +83,11 @@ public final class ParameterArena {
 
     public func zeroGrads() { grads.update(repeating: 0, count: count) }
 
-    /// SGD with momentum and weight decay, PyTorch semantics: v ← μ·v + (g + λ·w); w ← w − lr·v.
-    public func sgdStep(lr: Float, momentum mu: Float, weightDecay: Float) {
+    /// SGD with momentum and weight decay, PyTorch semantics: v ← μ·v + (g + λ·w); w ← w − lr·v, over the
+    /// parameters stored in `range` (default all; a parameter group is a contiguous range of declarations).
+    public func sgdStep(lr: Float, momentum mu: Float, weightDecay: Float, range: Range<Int>? = nil) {
         let w = values, g = grads, v = momentum
-        for i in 0..<count {
+        for i in range ?? 0..<count {
             let d = g[i] + weightDecay * w[i]
             let vi = mu * v[i] + d
             v[i] = vi
@@ -102,9 +105,9 @@ public final class ParameterArena {
         case .conv1x1:
             let cout = v.torchShape[0], cin = v.count / cout
             for o in 0..<cout { for i in 0..<cin { dst[i * cout + o] = src[o * cin + i] } }
-        case .conv3x3:
-            let cout = v.torchShape[0], cin = v.torchShape[1]
-            for o in 0..<cout { for i in 0..<cin { for t in 0..<9 { dst[(t * cin + i) * cout + o] = src[(o * cin + i) * 9 + t] } } }
+        case .conv3x3, .convKxK:
+            let cout = v.torchShape[0], cin = v.torchShape[1], taps = v.count / (cout * cin)
+            for o in 0..<cout { for i in 0..<cin { for t in 0..<taps { dst[(t * cin + i) * cout + o] = src[(o * cin + i) * taps + t] } } }
         }
     }
 
@@ -118,9 +121,9 @@ public final class ParameterArena {
         case .conv1x1:
             let cout = v.torchShape[0], cin = v.count / cout
             for o in 0..<cout { for i in 0..<cin { out[o * cin + i] = src[i * cout + o] } }
-        case .conv3x3:
-            let cout = v.torchShape[0], cin = v.torchShape[1]
-            for o in 0..<cout { for i in 0..<cin { for t in 0..<9 { out[(o * cin + i) * 9 + t] = src[(t * cin + i) * cout + o] } } }
+        case .conv3x3, .convKxK:
+            let cout = v.torchShape[0], cin = v.torchShape[1], taps = v.count / (cout * cin)
+            for o in 0..<cout { for i in 0..<cin { for t in 0..<taps { out[(o * cin + i) * taps + t] = src[(t * cin + i) * cout + o] } } }
         }
         return out
     }

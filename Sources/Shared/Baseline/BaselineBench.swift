@@ -1,0 +1,36 @@
+import Foundation
+
+/// Times full training steps of the PSPNet baseline (forward with aux, loss, backward, SGD with two learning rates) on
+/// random normalised images and labels.
+public enum BaselineBench {
+    public struct Result {
+        public var samplesPerSecond: Double
+        public var secondsPerStep: Double
+        public var activationBytes: Int
+        public var parameterCount: Int
+        public var lastLoss: Double
+    }
+
+    public static func run(config: PSPNetConfig, crop: Int, batch: Int, steps: Int, threads: Int) throws -> Result {
+        setBLASThreads(threads)
+        let net = try PSPNet(config: config, seed: 1, threads: threads)
+        var rng = SplitMix64(seed: 2)
+        let images = (0..<(batch * crop * crop * 3)).map { _ in Float(rng.normal()) }
+        let labels = (0..<(batch * crop * crop)).map { _ in UInt8(rng.next() % UInt64(config.numClasses)) }
+        var loss = 0.0, bytes = 0
+        func step(_ k: Int) {
+            net.params.zeroGrads()
+            let saved = net.forward(images: images, n: batch, h: crop, w: crop, training: true, dropoutSeed: UInt64(k))
+            bytes = saved.bytes
+            loss = labels.withUnsafeBufferPointer { net.loss(saved, labels: $0.baseAddress!).total }
+            net.backward(saved: saved)
+            net.sgdStep(lr: 0.01, headLR: 0.1, momentum: 0.9, weightDecay: 1e-4)
+        }
+        step(0)  // warm-up
+        let start = DispatchTime.now().uptimeNanoseconds
+        for k in 1...max(1, steps) { step(k) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(1, steps))
+        return Result(samplesPerSecond: Double(batch) / seconds, secondsPerStep: seconds, activationBytes: bytes,
+                      parameterCount: net.params.count, lastLoss: loss)
+    }
+}

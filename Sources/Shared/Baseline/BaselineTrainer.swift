@@ -1,0 +1,158 @@
+import Foundation
+
+/// Everything a baseline run is trained with, saved as RUN/config.json.
+public struct BaselineSettings: Codable, Equatable {
+    public var network: PSPNetConfig
+    public var train: TrainOptions
+    public var crop: Int
+    /// Learning-rate factor of ppm/cls/aux over the backbone (semseg: 10).
+    public var headLRFactor: Double = 10
+    public var dataRoot: String
+    public var list: String
+    /// ImageNet weights the backbone started from (nil: random initialisation).
+    public var weights: String?
+
+    public init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?) {
+        self.network = network; self.train = train; self.crop = crop; self.dataRoot = dataRoot; self.list = list; self.weights = weights
+    }
+}
+
+/// Trains the ResNet PSPNet end to end from images into a run directory, with `headtrain train`'s conventions:
+/// config.json, log.txt / log.jsonl (one JSON object per step), last.safetensors (atomic; at epoch ends, every
+/// `checkpointEvery` steps and on Ctrl-C), exact resume from (seed, epoch, batch), a stop on a non-finite loss.
+public final class BaselineTrainer {
+    public struct Summary {
+        public var stepsDone: Int
+        public var maxIter: Int
+        public var losses: [Double]
+        public var stoppedEarly: Bool
+    }
+
+    public let settings: BaselineSettings
+    public let data: BaselineData
+    public let runDirectory: String
+    public let resume: Bool
+    public let output: (String) -> Void
+    public private(set) var network: PSPNet?
+
+    public init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
+                output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
+        self.settings = settings; self.data = data; self.runDirectory = runDirectory; self.resume = resume; self.output = output
+    }
+
+    public var checkpointPath: String { runDirectory + "/last.safetensors" }
+
+    public func run() throws -> Summary {
+        let opts = settings.train
+        let stepsPerEpoch = data.count / opts.batch
+        guard stepsPerEpoch > 0 else {
+            throw DinoSegError(file: data.dataset.listPath, "\(data.count) images are fewer than one batch of \(opts.batch)")
+        }
+        let maxIter = opts.epochs * stepsPerEpoch
+        let fm = FileManager.default
+        if !resume && fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
+        }
+        if resume && !fm.fileExists(atPath: checkpointPath) { throw DinoSegError(file: checkpointPath, "no checkpoint to resume from") }
+        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
+            throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
+        }
+        setBLASThreads(opts.threads)
+        let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
+        network = net
+        var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch)
+        var weightsNote = "random initialisation"
+        if resume {
+            guard let stored = try PSPNetCheckpoint.load(checkpointPath, into: net) else {
+                throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
+            }
+            guard stored.seed == opts.seed, stored.maxIter == maxIter, stored.batchSize == opts.batch else {
+                throw DinoSegError(file: checkpointPath, "was trained with seed \(stored.seed), batch \(stored.batchSize), \(stored.maxIter) iterations; this run asks for seed \(opts.seed), batch \(opts.batch), \(maxIter) iterations (pass the original --seed/--batch/--epochs)")
+            }
+            progress = stored
+            weightsNote = "resumed from \(checkpointPath)"
+        } else if let w = settings.weights {
+            weightsNote = "backbone from \(w) (\(try PSPNetCheckpoint.loadBackbone(w, into: net)))"
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let configData = try enc.encode(settings)
+        output(String(decoding: configData, as: UTF8.self))
+        try AtomicWrite.write(configData, to: runDirectory + "/config.json")
+
+        let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0, output: output)
+        log.human("training baseline \(settings.network.summary) on \(data.dataset.listPath): \(data.count) images, crop \(settings.crop), batch \(opts.batch), \(stepsPerEpoch) steps/epoch, \(opts.epochs) epochs (\(maxIter) steps), lr \(opts.lr) (×\(settings.headLRFactor) for ppm/cls/aux) poly \(opts.power), momentum \(opts.momentum), weight decay \(opts.weightDecay), seed \(opts.seed), \(opts.threads) threads; \(weightsNote)\(resume ? ", resuming at step \(progress.step)" : "")")
+
+        var losses: [Double] = []
+        var stopped = false
+        let start = Date()
+        var stepsThisSession = 0, dataWait = 0.0
+        var intervalLoss = 0.0, intervalSteps = 0
+        let crop = settings.crop
+        training: while progress.epoch < opts.epochs {
+            while progress.batchInEpoch < stepsPerEpoch {
+                let t0 = Date()
+                let (images, labels) = try data.batch(epoch: progress.epoch, index: progress.batchInEpoch, batchSize: opts.batch,
+                                                      seed: opts.seed, threads: opts.threads)
+                let waited = Date().timeIntervalSince(t0)
+                dataWait += waited
+                let lr = polyLearningRate(base: opts.lr, iteration: progress.step, maxIter: maxIter, power: opts.power)
+                net.params.zeroGrads()
+                let saved = net.forward(images: images, n: opts.batch, h: crop, w: crop, training: true,
+                                        dropoutSeed: SplitMix64(seed: opts.seed, 13, progress.step).state)
+                let loss = labels.withUnsafeBufferPointer { net.loss(saved, labels: $0.baseAddress!) }
+                guard loss.total.isFinite else {
+                    throw DinoSegError(file: runDirectory, "loss became \(loss.total) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
+                }
+                net.backward(saved: saved)
+                net.sgdStep(lr: Float(lr), headLR: Float(lr * settings.headLRFactor), momentum: opts.momentum, weightDecay: opts.weightDecay)
+                if stepsThisSession == 0 {
+                    log.human(String(format: "activation memory: %.1f MiB for a batch of %d; %d parameters",
+                                     Double(saved.bytes) / 1_048_576, opts.batch, net.params.count))
+                }
+                progress.step += 1
+                progress.batchInEpoch += 1
+                stepsThisSession += 1
+                losses.append(loss.total)
+                intervalLoss += loss.total; intervalSteps += 1
+                let elapsed = Date().timeIntervalSince(start)
+                let rate = Double(stepsThisSession * opts.batch) / max(elapsed, 1e-9)
+                let eta = elapsed / Double(stepsThisSession) * Double(maxIter - progress.step)
+                try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss.total,
+                              "main_loss": loss.main, "aux_loss": loss.aux, "lr": lr, "samples_per_second": rate, "eta_seconds": eta,
+                              "elapsed_seconds": elapsed, "data_wait_seconds": waited])
+                if progress.step % opts.logInterval == 0 || progress.step == maxIter || stepsThisSession == 1 {
+                    log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (main %.4f aux %.4f; mean of last %d: %.4f)  lr %.6f  %.2f images/s  data %.0f%%  ETA %@",
+                                     progress.epoch + 1, opts.epochs, progress.step, maxIter, loss.total, loss.main, loss.aux,
+                                     intervalSteps, intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(elapsed, 1e-9),
+                                     HeadTrainer.duration(eta)))
+                    intervalLoss = 0; intervalSteps = 0
+                }
+                if progress.batchInEpoch >= stepsPerEpoch { break }
+                if StopSignal.isRequested || (opts.stopAfterSteps.map { stepsThisSession >= $0 } ?? false) {
+                    try PSPNetCheckpoint.save(net, to: checkpointPath, progress: progress)
+                    log.human("stopped at step \(progress.step); saved \(checkpointPath) (continue with --resume)")
+                    stopped = true
+                    break training
+                }
+                if opts.checkpointEvery > 0 && progress.step % opts.checkpointEvery == 0 {
+                    try PSPNetCheckpoint.save(net, to: checkpointPath, progress: progress)
+                }
+            }
+            progress.epoch += 1
+            progress.batchInEpoch = 0
+            try PSPNetCheckpoint.save(net, to: checkpointPath, progress: progress)
+            if opts.keepEpochCheckpoints {
+                try PSPNetCheckpoint.save(net, to: runDirectory + String(format: "/epoch-%03d.safetensors", progress.epoch), progress: progress)
+            }
+            log.human("epoch \(progress.epoch)/\(opts.epochs) done (step \(progress.step)); saved \(checkpointPath)")
+            if progress.epoch < opts.epochs && (StopSignal.isRequested || (opts.stopAfterSteps.map { stepsThisSession >= $0 } ?? false)) {
+                log.human("stopped at step \(progress.step) (continue with --resume)")
+                stopped = true
+                break
+            }
+        }
+        if !stopped { log.human("finished \(progress.step) steps; final checkpoint \(checkpointPath)") }
+        return Summary(stepsDone: progress.step, maxIter: maxIter, losses: losses, stoppedEarly: stopped)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+/// Baseline checkpoints: safetensors whose tensor names are semseg's `PSPNet(layers=50).state_dict()` (PyTorch
+/// layouts; `model.load_state_dict(strict=True)` accepts them once the optimizer.* entries are dropped), plus
+///   optimizer.momentum.<param>   SGD momentum buffers, PyTorch layout
+///   metadata: "format" = "dinoseg-pspnet-1", "config" (PSPNetConfig JSON), "progress" (TrainProgress JSON), extras.
+public enum PSPNetCheckpoint {
+    public static let format = "dinoseg-pspnet-1"
+
+    public static func save(_ net: PSPNet, to path: String, progress: TrainProgress? = nil, extraMetadata: [String: String] = [:]) throws {
+        var floats: [(name: String, shape: [Int], values: [Float])] = []
+        let p = net.params
+        for v in p.views {
+            floats.append((v.name, v.torchShape, p.torchLayout(p.values, view: v)))
+            if progress != nil { floats.append(("optimizer.momentum.\(v.name)", v.torchShape, p.torchLayout(p.momentum, view: v))) }
+        }
+        for v in net.stats.views { floats.append((v.name, v.torchShape, net.stats.torchLayout(net.stats.values, view: v))) }
+        let ints = net.batchesTracked.map { (name: "\($0.key).num_batches_tracked", shape: [Int](), values: [$0.value]) }
+        var meta = extraMetadata
+        meta["format"] = format
+        meta["config"] = String(decoding: try JSONEncoder().encode(net.config), as: UTF8.self)
+        if let progress { meta["progress"] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self) }
+        try SafetensorsFile.write(path: path, floats: floats, integers: ints, metadata: meta)
+    }
+
+    public static func config(of path: String) throws -> PSPNetConfig {
+        let file = try SafetensorsFile(path: path)
+        guard file.metadata["format"] == format, let json = file.metadata["config"],
+              let cfg = try? JSONDecoder().decode(PSPNetConfig.self, from: Data(json.utf8)) else {
+            throw DinoSegError(file: path, "not a DinoSeg baseline (PSPNet) checkpoint (no \(format) config in the metadata)")
+        }
+        return cfg
+    }
+
+    /// Loads parameters, statistics and (when present) momentum; returns the stored training progress.
+    @discardableResult
+    public static func load(_ path: String, into net: PSPNet) throws -> TrainProgress? {
+        let stored = try config(of: path)
+        guard stored == net.config else {
+            throw DinoSegError(file: path, "checkpoint is for \(stored.summary), but the network is \(net.config.summary)")
+        }
+        let file = try SafetensorsFile(path: path)
+        try loadState(file, into: net)
+        for v in net.params.views where file.tensors["optimizer.momentum.\(v.name)"] != nil {
+            let m = try tensor(file, "optimizer.momentum.\(v.name)", shape: v.torchShape)
+            m.withUnsafeBufferPointer { net.params.fromTorchLayout($0.baseAddress!, into: net.params.momentum + v.offset, view: v) }
+        }
+        guard let json = file.metadata["progress"] else { return nil }
+        guard let progress = try? JSONDecoder().decode(TrainProgress.self, from: Data(json.utf8)) else {
+            throw DinoSegError(file: path, "corrupt training progress in the metadata")
+        }
+        return progress
+    }
+
+    /// Loads every parameter and statistic named `rename(name)` (default `prefix + name`); `only` restricts to
+    /// some names (the backbone). num_batches_tracked is taken when present.
+    public static func loadState(_ file: SafetensorsFile, prefix: String = "", into net: PSPNet,
+                                 only: ((String) -> Bool)? = nil, rename: ((String) -> String)? = nil) throws {
+        let source = rename ?? { prefix + $0 }
+        for arena in [net.params, net.stats] {
+            for v in arena.views where only?(v.name) ?? true {
+                let values = try tensor(file, source(v.name), shape: v.torchShape)
+                values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
+            }
+        }
+        for key in net.batchesTracked.keys where only?(key) ?? true {
+            let name = source(key + ".num_batches_tracked")
+            if file.tensors[name] != nil { net.batchesTracked[key] = try file.integers(name).first ?? 0 }
+        }
+    }
+
+    static func tensor(_ file: SafetensorsFile, _ name: String, shape: [Int]) throws -> [Float] {
+        guard let info = file.tensors[name] else {
+            throw DinoSegError(file: file.path, "missing tensor '\(name)' (expected shape \(shape))")
+        }
+        guard info.shape == shape else {
+            throw DinoSegError(file: file.path, "tensor '\(name)' has shape \(info.shape), expected \(shape)")
+        }
+        return try file.floats(name)
+    }
+
+    // MARK: ImageNet weights
+
+    /// Loads a pretrained ResNet-50 into the backbone (layer0–layer4) from safetensors with
+    ///   torchvision names (conv1.weight 7×7, bn1.*, layer1.0.conv1.weight, …; needs the torchvision stem),
+    ///   semseg's deep-stem ImageNet names (conv1/bn1, conv2/bn2, conv3/bn3 3×3, layer…), or
+    ///   semseg's PSPNet names (layer0.*, layer1.*, … e.g. a PSPNet checkpoint).
+    /// fc.* and anything else is ignored. Returns which naming was found.
+    @discardableResult
+    public static func loadBackbone(_ path: String, into net: PSPNet) throws -> String {
+        let file = try SafetensorsFile(path: path)
+        let isBackbone: (String) -> Bool = { $0.hasPrefix("layer") }
+        if file.tensors["layer0.0.weight"] != nil {
+            try loadState(file, into: net, only: isBackbone)
+            return "semseg PSPNet names (layer0.*)"
+        }
+        guard let conv1 = file.tensors["conv1.weight"] else {
+            throw DinoSegError(file: path, "no ResNet weights found: expected 'conv1.weight' (torchvision or semseg ImageNet names) or 'layer0.0.weight' (semseg PSPNet names)")
+        }
+        let fileIsDeep = file.tensors["conv2.weight"] != nil
+        let stem: [String: String] = ["layer0.0": "conv1", "layer0.1": "bn1", "layer0.3": "conv2", "layer0.4": "bn2",
+                                      "layer0.6": "conv3", "layer0.7": "bn3"]
+        if fileIsDeep != (net.config.stem == .deep) {
+            let expected = net.params.view("layer0.0.weight")!.torchShape
+            throw DinoSegError(file: path, "'conv1.weight' has shape \(conv1.shape) (\(fileIsDeep ? "semseg deep" : "torchvision 7×7") stem), the network's \(net.config.stem.rawValue) stem expects \(expected); pass --stem \(fileIsDeep ? "deep" : "torchvision")")
+        }
+        try loadState(file, into: net, only: isBackbone) { name in
+            let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
+            if parts[0] == "layer0", let mapped = stem[parts[0] + "." + parts[1]] { return mapped + "." + parts[2] }
+            return name
+        }
+        return fileIsDeep ? "semseg deep-stem ImageNet names (conv1..3, bn1..3)" : "torchvision names (conv1 7×7)"
+    }
+}

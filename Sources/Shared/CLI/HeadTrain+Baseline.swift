@@ -1,0 +1,199 @@
+import ArgumentParser
+import Foundation
+
+extension PSPNetConfig.Stem: ExpressibleByArgument {}
+
+/// `headtrain baseline`: the ResNet-50 PSPNet of semseg trained end to end from images (no feature cache).
+public struct HeadTrainBaseline: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "baseline",
+        abstract: "Train, evaluate and apply the ResNet-50 PSPNet baseline (semseg's PSPNet, trained end to end from images).",
+        subcommands: [HeadTrainBaselineTrain.self, HeadTrainBaselineEval.self, HeadTrainBaselinePredict.self])
+    public init() {}
+}
+
+public struct HeadTrainBaselineTrain: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the PSPNet baseline on a VOC-layout dataset (augmentation on the fly, SGD, poly lr), resumable.")
+
+    @Option(help: "Dataset root in the VOC layout.") public var data: String
+    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path.")
+    public var list: String = "train_aug"
+    @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
+    public var runDirectory: String
+    @Option(help: "ImageNet ResNet-50 weights (.safetensors, torchvision or semseg names); without it the backbone starts random.")
+    public var weights: String?
+    @Option(name: .customLong("output-stride"), help: "8: layer3/layer4 dilated (semseg's PSPNet); 32: the original ResNet strides.")
+    public var outputStride: Int = 8
+    @Option(help: "Stem: deep (semseg, three 3×3 convs) or torchvision (one 7×7 conv).") public var stem: PSPNetConfig.Stem = .deep
+    @Option(help: "Training crop (semseg's VOC config: 473; the DINOv3 heads: 224).") public var crop: Int = 473
+    @Option(help: "Batch size (the last partial batch of an epoch is dropped).") public var batch: Int = 16
+    @Option(help: "Epochs.") public var epochs: Int = 50
+    @Option(help: "Backbone learning rate (ppm/cls/aux get 10×; poly schedule, power 0.9).") public var lr: Double = 0.01
+    @Option(help: "SGD momentum.") public var momentum: Float = 0.9
+    @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") public var weightDecay: Float = 1e-4
+    @Option(help: "Seed for initialisation, augmentation, shuffling and dropout.") public var seed: UInt64 = 0
+    @Option(help: "Threads (BLAS, data loading and the network's own loops).") public var threads: Int = Parallel.defaultThreads
+    @Option(name: .customLong("width-divisor"), help: "Divide every width by this (a smaller, faster network; 1 = ResNet-50 PSPNet).")
+    public var widthDivisor: Int = 1
+    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") public var blocks: String = "3,4,6,3"
+    @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") public var logInterval: Int = 20
+    @Option(name: .customLong("checkpoint-every"), help: "Also save last.safetensors every N steps (0: epoch ends only).")
+    public var checkpointEvery: Int = 100
+    @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
+    public var keepEpochCheckpoints = false
+    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
+
+    public init() {}
+
+    var blockCounts: [Int] { blocks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    public func validate() throws {
+        guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
+        guard crop >= 32 else { throw ValidationError("--crop must be at least 32") }
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
+        guard threads >= 1, logInterval >= 1, checkpointEvery >= 0 else {
+            throw ValidationError("--threads and --log-interval must be at least 1, --checkpoint-every non-negative")
+        }
+        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64") }
+        let b = blockCounts
+        guard b.count == 4, b.allSatisfy({ $0 >= 1 }), b.count == blocks.split(separator: ",").count else {
+            throw ValidationError("--blocks needs four positive counts, e.g. 3,4,6,3")
+        }
+    }
+
+    public func run() throws {
+        var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blockCounts, outputStride: outputStride, stem: stem)
+        network.numClasses = VOC.numClasses
+        var options = TrainOptions()
+        options.epochs = epochs; options.batch = batch; options.lr = lr; options.momentum = momentum
+        options.weightDecay = weightDecay; options.seed = seed; options.threads = threads
+        options.logInterval = logInterval; options.checkpointEvery = checkpointEvery
+        options.keepEpochCheckpoints = keepEpochCheckpoints
+        let dataset = try SegmentationDataset(root: data, list: list)
+        try dataset.checkFilesExist()
+        let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
+        StopSignal.install()
+        // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
+        _ = try BaselineTrainer(settings: settings, data: BaselineData(dataset: dataset, crop: crop), runDirectory: runDirectory,
+                                resume: resume).run()
+    }
+}
+
+/// The baseline checkpoint to use: --checkpoint, else RUN/last.safetensors.
+struct BaselineCheckpointOptions: ParsableArguments {
+    @Option(name: .customLong("run"), help: "Run directory (its last.safetensors is used unless --checkpoint is given).")
+    var runDirectory: String?
+    @Option(help: "Baseline checkpoint (.safetensors).") var checkpoint: String?
+
+    init() {}
+
+    func validate() throws {
+        guard runDirectory != nil || checkpoint != nil else { throw ValidationError("pass --run DIR or --checkpoint FILE") }
+    }
+
+    var path: String { checkpoint ?? runDirectory! + "/last.safetensors" }
+}
+
+public struct HeadTrainBaselineEval: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a baseline on a dataset list with the heads' protocol (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
+
+    @OptionGroup var checkpointOptions: BaselineCheckpointOptions
+    @Option(help: "Dataset root in the VOC layout.") var data: String
+    @Option(help: "Image list: split name or path.") var list: String = "val"
+    @OptionGroup var protocolOptions: EvalProtocolOptions
+    @Option(help: "Threads.") var threads: Int = Parallel.defaultThreads
+    @Option(name: .customLong("save-predictions"), help: "Also write each prediction as index and VOC-palette PNGs into this directory.")
+    var savePredictions: String?
+    @Flag(help: "Print metrics.json instead of the table.") var json = false
+
+    public init() {}
+
+    public func validate() throws { guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") } }
+
+    public func run() throws {
+        let ckpt = checkpointOptions.path
+        setBLASThreads(threads)
+        let (net, step) = try BaselineEval.load(ckpt, threads: threads)
+        let dataset = try SegmentationDataset(root: data, list: list)
+        try dataset.checkFilesExist()
+        let p = protocolOptions.evalProtocol
+        let outDir = checkpointOptions.runDirectory ?? (ckpt as NSString).deletingLastPathComponent
+        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listPath) (\(dataset.samples.count) images); protocol: \(p)") }
+        if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var saveError: Error? = nil
+        let start = Date()
+        let progressLine: ((Int, Int) -> Void)? = json ? nil : { i, n in
+            let s = Date().timeIntervalSince(start)
+            FileHandle.standardError.write(Data(String(format: "\r  image %d/%d  %.2f images/s  ETA %@", i, n, Double(i - 1) / max(s, 1e-9),
+                                                       HeadTrainer.duration(s / Double(max(i - 1, 1)) * Double(n - i + 1))).utf8))
+        }
+        let result = try BaselineEval.evaluate(net, dataset: dataset, evalProtocol: p, checkpointStep: step, checkpoint: ckpt,
+                                               progress: progressLine) { f, pred in
+            guard let dir = savePredictions, saveError == nil else { return }
+            let label = LabelImage(width: f.geometry.originalWidth, height: f.geometry.originalHeight, pixels: pred)
+            do {
+                try ImageIO.writeGreyPNG(pred, width: label.width, height: label.height, to: dir + "/" + f.id + ".png")
+                try ImageIO.writePNG(ImageIO.colourise(label), to: dir + "/" + f.id + "_colour.png")
+            } catch { saveError = error }
+        }
+        if !json { FileHandle.standardError.write(Data("\n".utf8)) }
+        if let e = saveError { throw e }
+        try result.write(to: outDir)
+        if json {
+            print(String(decoding: try result.jsonData(), as: UTF8.self))
+        } else {
+            print(result.report)
+            print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", result.seconds,
+                         Double(result.images) / max(result.seconds, 1e-9), outDir))
+        }
+    }
+}
+
+public struct HeadTrainBaselinePredict: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Segment photos with a trained baseline; writes index, colour and overlay PNGs per image.")
+
+    @OptionGroup var checkpointOptions: BaselineCheckpointOptions
+    @Option(help: "Output directory (default RUN/predictions).") var out: String?
+    @Option(help: "Threads.") var threads: Int = Parallel.defaultThreads
+    @OptionGroup var protocolOptions: EvalProtocolOptions
+    @Argument(help: "JPEG or PNG images.") var images: [String]
+
+    public init() {}
+
+    public func validate() throws {
+        guard out != nil || checkpointOptions.runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
+        guard !images.isEmpty else { throw ValidationError("give at least one image") }
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    public func run() throws {
+        let ckpt = checkpointOptions.path
+        setBLASThreads(threads)
+        let (net, step) = try BaselineEval.load(ckpt, threads: threads)
+        let outDir = out ?? checkpointOptions.runDirectory! + "/predictions"
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let p = protocolOptions.evalProtocol
+        print("predict: \(net.config.summary), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)")
+        for path in images {
+            let start = Date()
+            let photo = try ImageIO.readRGB(path)
+            let label = Predictor.segment(photo, backbone: ImageWindowBackbone(), head: PSPNetWindowLogits(net), evalProtocol: p,
+                                          threads: threads)
+            let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
+            let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
+            print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
+                         Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
+        }
+    }
+}
