@@ -90,18 +90,4 @@ public enum Evaluator {
                           images: count, confusion: confusion, backboneNote: backboneNote,
                           seconds: Date().timeIntervalSince(start))
     }
-
-    /// Stable pointers to the stage arrays for the duration of `body`.
-    static func withStagePointers<R>(_ stages: [Int: [Float]], stages wanted: [Int],
-                                     _ body: ([Int: UnsafePointer<Float>]) -> R) -> R {
-        func go(_ i: Int, _ acc: [Int: UnsafePointer<Float>]) -> R {
-            if i == wanted.count { return body(acc) }
-            return stages[wanted[i]]!.withUnsafeBufferPointer { p in
-                var next = acc
-                next[wanted[i]] = p.baseAddress!
-                return go(i + 1, next)
-            }
-        }
-        return go(0, [:])
-    }
 }
