@@ -68,9 +68,7 @@ enum CacheDirectory {
     static func featureBytes(channels: [Int], stages: [Int], height: Int, width: Int, dtype: HDF5DType) -> Int {
         var total = 0
         for k in stages {
-            var h = height / 4, w = width / 4
-            for _ in 0..<k { h /= 2; w /= 2 }
-            total += h * w * channels[k]
+            total += stageSize(height, stage: k) * stageSize(width, stage: k) * channels[k]
         }
         return total * dtype.size
     }

@@ -28,8 +28,8 @@ public final class ValCacheReader {
     }
 
     public var imageCount: Int { manifest.shards.reduce(0) { $0 + $1.images } }
-    public var mode: ValMode { manifest.config.mode ?? .slide }
-    public var flip: Bool { manifest.config.flip ?? false }
+    public var mode: EvalMode { manifest.config.evalProtocol?.mode ?? .slide }
+    public var flip: Bool { manifest.config.evalProtocol?.flip ?? false }
 
     /// Images in list order.
     public func images(stages: [Int]) -> ValImageStream {
@@ -70,7 +70,7 @@ public final class ValCacheReader {
             let f = file!
             let row = Array(info[(m * 9)..<(m * 9 + 9)]).map { Int($0) }
             let index = row[0]
-            var g = EvalGeometry(height: row[1], width: row[2], longSide: manifest.config.longSide ?? 512, crop: manifest.config.crop)
+            var g = EvalGeometry(height: row[1], width: row[2], longSide: manifest.config.evalProtocol?.longSide ?? 512, crop: manifest.config.crop)
             g.resizedHeight = row[3]; g.resizedWidth = row[4]; g.paddedHeight = row[5]; g.paddedWidth = row[6]
             g.padTop = row[7]; g.padLeft = row[8]
             let labelCount = row[1] * row[2]

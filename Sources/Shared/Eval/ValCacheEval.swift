@@ -11,12 +11,6 @@ extension ValImage: EvalFeatures {
 }
 
 public enum ValCacheEval {
-    /// The protocol recorded in a val cache manifest.
-    public static func evalProtocol(_ m: CacheManifest) -> EvalProtocol {
-        let c = m.config
-        return EvalProtocol(mode: c.mode == .whole ? .whole : .slide, flip: c.flip ?? false, crop: c.crop,
-                            stride: c.stride ?? 150, longSide: c.longSide ?? 512)
-    }
 
     /// "RANDOM-WEIGHT BACKBONE" when the cache was extracted with random weights.
     public static func backboneNote(_ m: CacheManifest) -> String? {
@@ -34,14 +28,10 @@ public enum ValCacheEval {
     /// Opens `directory` as a val cache and checks every image's windows against the recorded protocol.
     public static func settings(directory: String) throws -> (settings: EvalSettings, manifest: CacheManifest) {
         let reader = try ValCacheReader(directory: directory)
-        let m = reader.manifest
-        guard m.kind == .val else {
-            throw DinoSegError(file: directory, "is a \(m.kind.rawValue) cache; evaluation needs a val cache (extract val)")
+        let m = reader.manifest   // the reader refuses anything but a complete val cache
+        guard let p = m.config.evalProtocol else {
+            throw DinoSegError(file: directory, "the manifest records no evaluation protocol (written by an older DinoSeg); re-run extract val into a new directory")
         }
-        guard m.complete else {
-            throw DinoSegError(file: directory, "val cache is incomplete (\(m.shards.count) of \(m.plannedShards) shards); re-run extract val to finish it")
-        }
-        let p = evalProtocol(m)
         let open: ValImageReader = { stages in
             let stream = try ValCacheReader(directory: directory).images(stages: stages)
             return {
