@@ -9,7 +9,6 @@
 // The fast kernel copies the input into a zero-bordered buffer (so the inner loops have no bounds checks) and
 // vectorises over 8 channels, computing 6 neighbouring output pixels at once so each weight vector load feeds 6 FMAs.
 
-public let depthwiseKernel = 7
 let depthwisePad = 3
 
 public func depthwisePaddedCount(height: Int, width: Int, channels: Int) -> Int {

@@ -19,6 +19,7 @@ public func addScaledResidual(_ residual: UnsafeMutablePointer<Float>, update: U
     }
 }
 
+/// Reference (tests only) for `addScaledResidual`.
 public func addScaledResidualNaive(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
                                    channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>) {
     for r in 0..<rows {
