@@ -1,6 +1,6 @@
 import Foundation
 
-// Evaluation of a head on cached val windows (SPEC §4): per image, run the head on all of its windows at once,
+// Evaluation of a head on cached val windows (docs/DESIGN.md §5): per image, run the head on all of its windows at once,
 // merge them into a full-resolution prediction, and add it to a confusion matrix. Only one image is held at a time.
 
 /// Stage features of one val image's windows, as a val cache delivers them.

@@ -1,6 +1,6 @@
 import Foundation
 
-// Segmenting new photos (`headtrain predict`): the evaluation protocol of SPEC §4 with the backbone in the loop.
+// Segmenting new photos (`headtrain predict`): the evaluation protocol (docs/DESIGN.md §5) with the backbone in the loop.
 // photo → resized, normalised, padded canvas → windows (and flips) → backbone stages → head logits → merged
 // probabilities → argmax at the photo's size.
 

@@ -1,6 +1,6 @@
 import Foundation
 
-// FPN → PPM → classifier (SPEC §3) on channels-last stage features, with the parameter names of the PyTorch modules
+// FPN → PPM → classifier (docs/DESIGN.md §6) on channels-last stage features, with the parameter names of the PyTorch modules
 // it mirrors:
 //   fpn.inner_blocks.{i}.0.{weight,bias}   lateral 1×1 convs, i = index into the used levels (torchvision FPN)
 //   fpn.layer_blocks.0.0.{weight,bias}     the 3×3 conv of the finest used level (the only one computed)
