@@ -76,8 +76,7 @@ enum CacheDirectory {
 
 /// Backbone description recorded in manifests.
 func backboneInfo(_ backbone: FeatureBackbone) -> CacheBackboneInfo {
-    let depths = (backbone as? ConvNeXtBackbone)?.config.depths ?? []
-    return CacheBackboneInfo(name: backbone.name, hiddenSizes: backbone.stageChannels, depths: depths,
+    return CacheBackboneInfo(name: backbone.name, hiddenSizes: backbone.stageChannels, depths: backbone.depths,
                              stageStrides: backbone.stageStrides, weightsSHA256: backbone.weightsSHA256)
 }
 

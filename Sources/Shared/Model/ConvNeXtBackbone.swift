@@ -12,6 +12,7 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     public var name: String { config.modelName + (weights.isRandom ? RandomCheckpoint.nameSuffix : "") }
     public var stageChannels: [Int] { config.hiddenSizes }
     public var stageStrides: [Int] { config.stageStrides }
+    public var depths: [Int] { config.depths }
     public var weightsSHA256: String { weights.sha256 }
 
     public init(weights: ConvNeXtWeights) { self.weights = weights }
