@@ -4,7 +4,7 @@
 The head is built from plain torch modules with the same parameter names as the Swift checkpoints:
 torchvision's FeaturePyramidNetwork naming (fpn.inner_blocks.{i}.0, fpn.layer_blocks.0.0 - only the finest level's
 3x3 conv exists since only it affects the output), semseg's PPM (ppm.features.{j}.{1,2}) and classifier
-(cls.0 / cls.1 / cls.4). Differences from semseg, following SPEC §3: the PPM upsampling uses align_corners=False.
+(cls.0 / cls.1 / cls.4). Differences from semseg, following docs/DESIGN.md §6: the PPM upsampling uses align_corners=False.
 
 Determinism: Dropout2d is built with p=0 (all other layers in training mode: BatchNorm uses batch statistics and
 updates running stats). Small widths keep the files small: stage channels 16,32,48,64 at 28/14/7/3 (a 112 input),

@@ -29,7 +29,7 @@ final class CacheCheckTests: XCTestCase {
     }
 
     @discardableResult
-    func makeVal(_ out: String, mode: ValMode) throws -> String {
+    func makeVal(_ out: String, mode: EvalMode) throws -> String {
         var o = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/" + out)
         o.mode = mode; o.flip = true; o.longSide = 256; o.stages = [1, 2, 3]; o.shardSize = 2; o.workers = 2; o.quiet = true
         try ValExtraction.run(o, backbone: FakeBackbone()) { _ in }
@@ -113,9 +113,9 @@ final class CacheCheckTests: XCTestCase {
             ({ $0.shards[0].file = "../../etc/passwd" }, ["shards[0].file is '../../etc/passwd'"]),
             ({ $0.plannedShards = 1; $0.shards.removeLast() }, ["plannedShards is 1", "make 2"]),
             ({ $0.shards[0].images = 5 }, ["shards[0].images is 5", "room for 2"]),
-            ({ $0.config.stride = 0 }, ["stride is 0"]),
+            ({ $0.config.evalProtocol!.stride = 0 }, ["stride is 0"]),
             ({ $0.config.stages = [1, 7] }, ["stages [1, 7]"]),
-            ({ $0.config.longSide = 8192; $0.config.stride = 1 }, ["long side 8192, crop 224, stride 1", "feature values per image"]),
+            ({ $0.config.evalProtocol!.longSide = 8192; $0.config.evalProtocol!.stride = 1 }, ["long side 8192, crop 224, stride 1", "feature values per image"]),
             ({ $0.config.shardSize = Int.max }, ["plannedShards is 2", "make 1"]),
         ]
         for (change, parts) in cases {

@@ -33,6 +33,8 @@ final class ExtractDataCLITests: XCTestCase {
             XCTAssertTrue("\($0)".contains("no cache manifest here"), "\($0)")
         }
         XCTAssertThrowsError(try ExtractTrain.parseAsRoot(["--data", tmp + "/d", "--list", "train", "--weights", "w", "--out", "o",
-                                                           "--stages", "0,5"])) { XCTAssertTrue("\($0)".contains("--stages")) }
+                                                           "--stages", "0,5"])) {
+            XCTAssertTrue(ExtractTrain.message(for: $0).contains("--stages"), ExtractTrain.message(for: $0))
+        }
     }
 }

@@ -44,12 +44,12 @@ final class HeadParityTests: XCTestCase {
                 for step in 0..<3 {
                     head.params.zeroGrads()
                     let out = head.forward(stages: stages, shapes: shapes, batch: n, training: true)
-                    let loss = head.loss(labels: lab.baseAddress!, labelHeight: lh, labelWidth: lw)
-                    head.backward()
+                    let loss = head.loss(out, labels: lab.baseAddress!, labelHeight: lh, labelWidth: lw)
+                    head.backward(saved: out, loss: loss)
                     if step == 0 {
                         let want = try f.floats("loss")[0]
                         XCTAssertEqual(Float(loss.loss), want, accuracy: 1e-4 * abs(want), "\(name): loss")
-                        let logits = Array(UnsafeBufferPointer(start: out.logits, count: n * out.h * out.w * config.numClasses))
+                        let logits = Array(UnsafeBufferPointer(start: out.logits.data, count: n * out.h * out.w * config.numClasses))
                         assertClose(logits, try f.floats("logits"), rtol: 1e-4, relativeTo: .maxExpected,
                                     shape: [n, out.h, out.w, config.numClasses], seed: nil, what: "\(name): logits vs PyTorch")
                         for v in head.params.views {

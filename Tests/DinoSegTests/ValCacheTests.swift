@@ -11,7 +11,7 @@ final class ValCacheTests: XCTestCase {
         let backbone = FakeBackbone()
         let samples = try SegmentationDataset(root: tmp + "/data", list: "val").samples
 
-        for mode in ValMode.allCases {
+        for mode in EvalMode.allCases {
             var o = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/\(mode.rawValue)")
             o.mode = mode; o.flip = true; o.longSide = 300; o.shardSize = 2; o.workers = 2; o.quiet = true
             // Interrupted after the first shard, then resumed.
@@ -32,22 +32,24 @@ final class ValCacheTests: XCTestCase {
                 let g = EvalGeometry(height: rgb.height, width: rgb.width, longSide: 300, crop: 224)
                 XCTAssertEqual(img.geometry, g)
                 XCTAssertEqual(img.label, lab.pixels)
-                let rects = evalWindows(g, mode: mode, crop: 224, stride: 150)
+                // Extraction and `headtrain predict` see the same windows and the same backbone input: the cached
+                // features of every window equal Predictor's (stored as float16, hence the tolerance).
+                let p = m.config.evalProtocol!
+                XCTAssertEqual(p, EvalProtocol(mode: mode, flip: true, crop: 224, stride: 150, longSide: 300))
+                let windows = p.windows(g)
                 XCTAssertEqual(img.windows.map { [$0.y, $0.x, $0.flipped ? 1 : 0] },
-                               rects.flatMap { [[$0.y, $0.x, 0], [$0.y, $0.x, 1]] }, "\(mode) image \(img.index)")
-                // The last (flipped) window's features equal a direct computation.
-                let r = rects.last!
-                let canvas = evalCanvas(rgb, geometry: g)
-                let input = flipImage(cropRegion(canvas, r.y, r.x, r.h, r.w))
-                let maps = input.data.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: r.h, width: r.w, stages: [1, 2]) }
-                for (i, k) in [1, 2].enumerated() {
-                    let s = img.stageShapes[k]!
-                    XCTAssertEqual([s.h, s.w, s.c], [maps[i].height, maps[i].width, maps[i].channels], "\(mode) stage \(k)")
-                    let per = s.h * s.w * s.c
-                    XCTAssertEqual(img.stages[k]!.count, img.windows.count * per)
-                    // The cache holds exactly the f16 rounding of the features (same fake backbone, same input).
-                    assertClose(img.stages[k]![((img.windows.count - 1) * per)...], maps[i].data.map { Float(Float16($0)) }, rtol: 0,
-                                shape: [s.h, s.w, s.c], seed: 4, what: "\(mode) image \(img.index) last window stage \(k), cached vs recomputed")
+                               windows.map { [$0.y, $0.x, $0.flipped ? 1 : 0] }, "\(mode) image \(img.index)")
+                let (winH, winW) = p.windowSize(g)
+                let predicted = Predictor.windowFeatures(canvas: EvalInput.canvas(rgb: rgb.pixels, geometry: g), geometry: g,
+                                                         windows: windows, winH: winH, winW: winW, backbone: backbone,
+                                                         stages: [1, 2], threads: 1)
+                for k in [1, 2] {
+                    let s = img.stageShapes[k]!, want = predicted.shapes[k]!
+                    XCTAssertEqual([s.h, s.w, s.c], [want.h, want.w, want.c], "\(mode) stage \(k)")
+                    // The cache holds exactly the f16 rounding of Predictor's features (same fake backbone, same input).
+                    assertClose(img.stages[k]!, predicted.features[k]!.map { Float(Float16($0)) }, rtol: 0,
+                                shape: [windows.count, s.h, s.w, s.c], seed: 4,
+                                what: "\(mode) image \(img.index) stage \(k), cached vs predict")
                 }
                 seen += 1
             }

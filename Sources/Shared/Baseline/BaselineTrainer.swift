@@ -125,7 +125,7 @@ public final class BaselineTrainer {
                     log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (main %.4f aux %.4f; mean of last %d: %.4f)  lr %.6f  %.2f images/s  data %.0f%%  ETA %@",
                                      progress.epoch + 1, opts.epochs, progress.step, maxIter, loss.total, loss.main, loss.aux,
                                      intervalSteps, intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(elapsed, 1e-9),
-                                     HeadTrainer.duration(eta)))
+                                     formatDuration(eta)))
                     intervalLoss = 0; intervalSteps = 0
                 }
                 if progress.batchInEpoch >= stepsPerEpoch { break }

@@ -2,7 +2,23 @@ import ArgumentParser
 import Foundation
 
 extension FeatureDType: ExpressibleByArgument {}
-extension ValMode: ExpressibleByArgument {}
+
+/// `--stages 1,2,3`: distinct backbone stages in 0...3, parsed once.
+public struct StageList: ExpressibleByArgument, Equatable {
+    public var stages: [Int]
+
+    public init(_ stages: [Int]) { self.stages = stages }
+
+    public init?(argument: String) {
+        let parsed = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0.map { (0...3).contains($0) } ?? false }) else { return nil }
+        let stages = parsed.map { $0! }
+        guard Set(stages).count == stages.count else { return nil }
+        self.stages = stages
+    }
+
+    public var defaultValueDescription: String { stages.map(String.init).joined(separator: ",") }
+}
 
 /// Dataset selection shared by the extract subcommands.
 public struct DatasetOptions: ParsableArguments {
@@ -25,8 +41,8 @@ public struct CacheWriteOptions: ParsableArguments {
     var weights: String
     @Option(name: .long, help: "Output cache directory, e.g. cache/voc-tiny.")
     var out: String
-    @Option(name: .long, help: "Backbone stages to store, comma-separated.")
-    var stages: String = "0,1,2,3"
+    @Option(name: .long, help: "Backbone stages to store: distinct numbers in 0...3, comma-separated.")
+    var stages = StageList([0, 1, 2, 3])
     @Option(name: .long, help: "Feature precision on disk.")
     var dtype: FeatureDType = .f16
     @Option(name: .long, help: "Samples per shard (train) or images per shard (val). Default 256 / 64.")
@@ -37,16 +53,9 @@ public struct CacheWriteOptions: ParsableArguments {
     var batch: Int = 4
     @Flag(name: .long, help: "Skip unreadable or invalid images (logged, and listed in the manifest) instead of stopping.")
     var skipBad = false
-    @Option(name: .long, help: .hidden) var stopAfterShards: Int?
     public init() {}
 
-    var stageList: [Int] { stages.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-
     public func validate() throws {
-        let parsed = stages.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && (0...3).contains($0!) }), Set(stageList).count == stageList.count else {
-            throw ValidationError("--stages must be distinct numbers in 0...3, e.g. 0,1,2,3 (got '\(stages)')")
-        }
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256 (got \(batch))") }
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256 (got \(workers))") }
         if let s = shardSize, !(1...1_000_000).contains(s) { throw ValidationError("--shard-size must be in 1...1000000 (got \(s))") }

@@ -23,9 +23,8 @@ public struct ExtractTrain: ParsableCommand {
 
     var options: TrainExtractionOptions {
         var o = TrainExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
-        o.views = views; o.stages = cache.stageList; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 256
+        o.views = views; o.stages = cache.stages.stages; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 256
         o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.skipBad = cache.skipBad
-        o.stopAfterShards = cache.stopAfterShards
         return o
     }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 
-/// `extract val`: evaluation windows (SPEC §4) → HDF5 shards with geometry and original labels.
+/// `extract val`: evaluation windows (docs/DESIGN.md §5) → HDF5 shards with geometry and original labels.
 public struct ExtractVal: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "val",
@@ -10,7 +10,7 @@ public struct ExtractVal: ParsableCommand {
 
     @OptionGroup var dataset: DatasetOptions
     @OptionGroup var cache: CacheWriteOptions
-    @Option(name: .long, help: "slide: 224x224 windows at the stride; whole: one pass on the padded image.") var mode: ValMode = .slide
+    @Option(name: .long, help: "slide: 224x224 windows at the stride; whole: one pass on the padded image.") var mode: EvalMode = .slide
     @Flag(name: .long, help: "Also store the features of each horizontally flipped window.") var flip = false
     @Option(name: .long, help: "Resize so the long side is this many pixels.") var longSide: Int = 512
     @Option(name: .long, help: "Window stride (slide mode).") var stride: Int = 150
@@ -27,8 +27,8 @@ public struct ExtractVal: ParsableCommand {
     var options: ValExtractionOptions {
         var o = ValExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
         o.mode = mode; o.flip = flip; o.longSide = longSide; o.stride = stride
-        o.stages = cache.stageList; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 64
-        o.workers = cache.workers; o.batch = cache.batch; o.limit = dataset.limit; o.skipBad = cache.skipBad; o.stopAfterShards = cache.stopAfterShards
+        o.stages = cache.stages.stages; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 64
+        o.workers = cache.workers; o.batch = cache.batch; o.limit = dataset.limit; o.skipBad = cache.skipBad
         return o
     }
 

@@ -133,7 +133,7 @@ public struct HeadTrainBaselineEval: ParsableCommand {
         let progressLine: ((Int, Int) -> Void)? = json ? nil : { i, n in
             let s = Date().timeIntervalSince(start)
             FileHandle.standardError.write(Data(String(format: "\r  image %d/%d  %.2f images/s  ETA %@", i, n, Double(i - 1) / max(s, 1e-9),
-                                                       HeadTrainer.duration(s / Double(max(i - 1, 1)) * Double(n - i + 1))).utf8))
+                                                       formatDuration(s / Double(max(i - 1, 1)) * Double(n - i + 1))).utf8))
         }
         let result = try BaselineEval.evaluate(net, dataset: dataset, evalProtocol: p, checkpointStep: step, checkpoint: ckpt,
                                                progress: progressLine) { f, pred in

@@ -1,24 +1,6 @@
 import ArgumentParser
 import Foundation
 
-/// Options that choose a head variant (shared by train and bench).
-public struct HeadVariantOptions: ParsableArguments {
-    @Option(name: .customLong("fpn-width"), help: "FPN channel width.") public var fpnWidth: Int = 1024
-    @Option(name: .customLong("output-stride"), help: "FPN output stride: 8 (F1..F3) or 4 (F0..F3).") public var outputStride: Int = 8
-    @Flag(name: .customLong("no-fpn"), help: "No FPN: the head runs on stage 3.") public var noFPN = false
-    @Flag(name: .customLong("no-ppm"), help: "No pyramid pooling module.") public var noPPM = false
-    public init() {}
-
-    public func validate() throws {
-        guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
-        guard fpnWidth >= 4 else { throw ValidationError("--fpn-width must be at least 4") }
-    }
-
-    public func headConfig(stageChannels: [Int]) -> HeadConfig {
-        HeadConfig(stageChannels: stageChannels, fpnWidth: fpnWidth, outputStride: outputStride, useFPN: !noFPN, usePPM: !noPPM)
-    }
-}
-
 /// `headtrain bench`: samples/s and GFLOP/s of a full training step on random tiny-backbone features, beside PyTorch.
 public struct HeadTrainBench: ParsableCommand {
     public static let configuration = CommandConfiguration(

@@ -35,7 +35,7 @@ public struct HeadTrainEval: ParsableCommand {
         }
         if let dir = savePredictions { try FileSystem.createDirectory(dir, what: "prediction directory") }
         var saveError: Error? = nil
-        let result = try TrainAndEvaluate.evaluate(head, eval: eval, step: step, checkpoint: ckpt) { f, pred in
+        let result = try eval.evaluate(head, step: step, checkpoint: ckpt) { f, pred in
             guard let dir = savePredictions, saveError == nil else { return }
             do {
                 try ImageIO.writeGreyPNG(pred, width: f.geometry.originalWidth, height: f.geometry.originalHeight,

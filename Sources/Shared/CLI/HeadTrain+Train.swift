@@ -11,18 +11,7 @@ public struct HeadTrainTrain: ParsableCommand {
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
     public var runDirectory: String
     @OptionGroup public var variant: HeadVariantOptions
-    @Option(help: "Epochs (epoch e reads view e mod K of every image).") public var epochs: Int = 50
-    @Option(help: "Batch size (the last partial batch of an epoch is dropped).") public var batch: Int = 32
-    @Option(help: "Base learning rate (poly schedule, power 0.9).") public var lr: Double = 0.01
-    @Option(help: "SGD momentum.") public var momentum: Float = 0.9
-    @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") public var weightDecay: Float = 1e-4
-    @Option(help: "Seed for initialisation, shuffling and dropout.") public var seed: UInt64 = 0
-    @Option(help: "Threads (BLAS and the head's own loops).") public var threads: Int = Parallel.defaultThreads
-    @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") public var logInterval: Int = 20
-    @Option(name: .customLong("checkpoint-every"), help: "Also save last.safetensors every N steps (0: epoch ends only).")
-    public var checkpointEvery: Int = 200
-    @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
-    public var keepEpochCheckpoints = false
+    @OptionGroup public var training: TrainOptionGroup
     @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
     @Option(name: .customLong("val-cache"), help: "Val feature cache: evaluate on it every --eval-every epochs and at the end (metrics.json, confusion.csv, eval-history.json in the run).")
     public var valCache: String?
@@ -32,25 +21,13 @@ public struct HeadTrainTrain: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
-        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard logInterval >= 1 else { throw ValidationError("--log-interval must be at least 1") }
         guard evalEvery >= 0 else { throw ValidationError("--eval-every must be non-negative") }
-        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be non-negative") }
     }
 
     public func run() throws {
         let source = try CacheTrainingSource(directory: cache)
         let head = variant.headConfig(stageChannels: source.stageChannels)
-        var options = TrainOptions()
-        options.epochs = epochs; options.batch = batch; options.lr = lr; options.momentum = momentum
-        options.weightDecay = weightDecay; options.seed = seed; options.threads = threads
-        options.logInterval = logInterval; options.checkpointEvery = checkpointEvery
-        options.keepEpochCheckpoints = keepEpochCheckpoints
+        let options = training.options
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
         let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume)
@@ -61,5 +38,42 @@ public struct HeadTrainTrain: ParsableCommand {
         }
         _ = try trainer.run()
         if let result = trainer.lastEvaluation { print(result.report) }
+    }
+}
+
+/// The optimisation flags of `headtrain train`, filling one TrainOptions (defaults are TrainOptions' own).
+public struct TrainOptionGroup: ParsableArguments {
+    @Option(help: "Epochs (epoch e reads view e mod K of every image).") var epochs = TrainOptions().epochs
+    @Option(help: "Batch size (the last partial batch of an epoch is dropped).") var batch = TrainOptions().batch
+    @Option(help: "Base learning rate (poly schedule, power 0.9).") var lr = TrainOptions().lr
+    @Option(help: "SGD momentum.") var momentum = TrainOptions().momentum
+    @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") var weightDecay = TrainOptions().weightDecay
+    @Option(help: "Seed for initialisation, shuffling and dropout.") var seed = TrainOptions().seed
+    @Option(help: "Threads (BLAS and the head's own loops).") var threads = TrainOptions().threads
+    @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") var logInterval = TrainOptions().logInterval
+    @Option(name: .customLong("checkpoint-every"), help: "Also save last.safetensors every N steps (0: epoch ends only).")
+    var checkpointEvery = TrainOptions().checkpointEvery
+    @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
+    var keepEpochCheckpoints = false
+
+    public init() {}
+
+    public var options: TrainOptions {
+        var o = TrainOptions()
+        o.epochs = epochs; o.batch = batch; o.lr = lr; o.momentum = momentum; o.weightDecay = weightDecay
+        o.seed = seed; o.threads = threads; o.logInterval = logInterval; o.checkpointEvery = checkpointEvery
+        o.keepEpochCheckpoints = keepEpochCheckpoints
+        return o
+    }
+
+    public func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
+        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard logInterval >= 1 else { throw ValidationError("--log-interval must be at least 1") }
+        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be non-negative") }
     }
 }

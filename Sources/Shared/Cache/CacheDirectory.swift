@@ -112,9 +112,7 @@ enum CacheDirectory {
     static func featureBytes(channels: [Int], stages: [Int], height: Int, width: Int, dtype: HDF5DType) -> Int {
         var total = 0
         for k in stages {
-            var h = height / 4, w = width / 4
-            for _ in 0..<k { h /= 2; w /= 2 }
-            total += h * w * channels[k]
+            total += stageSize(height, stage: k) * stageSize(width, stage: k) * channels[k]
         }
         return total * dtype.size
     }
@@ -122,8 +120,7 @@ enum CacheDirectory {
 
 /// Backbone description recorded in manifests.
 func backboneInfo(_ backbone: FeatureBackbone) -> CacheBackboneInfo {
-    let depths = (backbone as? ConvNeXtBackbone)?.config.depths ?? []
-    return CacheBackboneInfo(name: backbone.name, hiddenSizes: backbone.stageChannels, depths: depths,
+    return CacheBackboneInfo(name: backbone.name, hiddenSizes: backbone.stageChannels, depths: backbone.depths,
                              stageStrides: backbone.stageStrides, weightsSHA256: backbone.weightsSHA256)
 }
 

@@ -6,7 +6,6 @@
 import Foundation
 
 public enum CacheKind: String, Codable { case train, val }
-public enum ValMode: String, Codable, CaseIterable { case slide, whole }
 
 public struct CacheBackboneInfo: Codable, Equatable {
     public var name: String
@@ -30,7 +29,7 @@ public struct CacheConfig: Codable, Equatable {
     public var crop = 224
     public var stages: [Int]
     public var dtype: HDF5DType
-    /// Train: the augmentation recipe; val: the evaluation protocol.
+    /// Train: the augmentation recipe; val: "none".
     public var augmentation: String
     public var seed: UInt64
     /// Train: views per image (K); val: 1.
@@ -46,11 +45,8 @@ public struct CacheConfig: Codable, Equatable {
     /// depends on the BLAS kernel, so a resumed extraction keeps the recorded value. nil in manifests written before
     /// it was recorded.
     public var batch: Int?
-    // Val only.
-    public var mode: ValMode?
-    public var flip: Bool?
-    public var longSide: Int?
-    public var stride: Int?
+    /// Val only: the evaluation protocol the windows were cut with (nil for train caches).
+    public var evalProtocol: EvalProtocol?
 
     /// Field-by-field differences "name: old → new" (for the refusal message on resume). `batch` is not among them:
     /// a resume reuses the recorded one (see `CacheDirectory.resume`).
@@ -67,9 +63,8 @@ public struct CacheConfig: Codable, Equatable {
             diff("augmentation", other.augmentation, augmentation), diff("seed", other.seed, seed),
             diff("views", other.views, views), diff("data", other.dataRoot, dataRoot), diff("list", other.listFile, listFile),
             diff("images", other.imageCount, imageCount), diff("shard size", other.shardSize, shardSize),
-            diff("skip-bad", other.skipBad, skipBad), diff("mode", other.mode?.rawValue ?? "-", mode?.rawValue ?? "-"),
-            diff("flip", other.flip ?? false, flip ?? false), diff("long side", other.longSide ?? 0, longSide ?? 0),
-            diff("stride", other.stride ?? 0, stride ?? 0),
+            diff("skip-bad", other.skipBad, skipBad),
+            diff("evaluation protocol", other.evalProtocol?.description ?? "-", evalProtocol?.description ?? "-"),
         ]
         return d.compactMap { $0 }
     }
@@ -140,8 +135,6 @@ public struct CacheManifest: Codable, Equatable {
     public func channels(stage k: Int) -> Int { config.backbone.hiddenSizes[k] }
     /// Spatial size of stage k for a crop × crop input (floor division, as the backbone).
     public func trainStageSize(stage k: Int) -> Int {
-        var s = config.crop / 4
-        for _ in 0..<k { s /= 2 }
-        return s
+        stageSize(config.crop, stage: k)
     }
 }

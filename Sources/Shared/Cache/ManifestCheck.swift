@@ -62,19 +62,23 @@ extension CacheManifest {
             throw fail("imageIDs has \(imageIDs.count) entries but config.imageCount is \(c.imageCount)")
         }
         if kind == .val {
-            guard c.views == 1, c.mode != nil, c.flip != nil else { throw fail("a val cache needs views 1, mode and flip") }
-            guard let longSide = c.longSide, CacheLimits.longSides.contains(longSide) else {
-                throw fail("longSide is \(c.longSide.map(String.init) ?? "missing"), expected \(CacheLimits.longSides)")
+            guard let p = c.evalProtocol else {
+                throw fail("the manifest records no evaluation protocol (written by an older DinoSeg); re-run extract val into a new directory")
             }
-            guard let stride = c.stride, (1...c.crop).contains(stride) else {
-                throw fail("stride is \(c.stride.map(String.init) ?? "missing"), expected 1…\(c.crop) (the crop)")
+            guard c.views == 1 else { throw fail("views is \(c.views), a val cache has 1") }
+            guard p.crop == c.crop else { throw fail("the protocol's crop is \(p.crop) but config.crop is \(c.crop)") }
+            guard CacheLimits.longSides.contains(p.longSide) else {
+                throw fail("longSide is \(p.longSide), expected \(CacheLimits.longSides)")
+            }
+            guard (1...c.crop).contains(p.stride) else {
+                throw fail("stride is \(p.stride), expected 1…\(c.crop) (the crop)")
             }
             // The most a reader holds for one image: every window of a long-side square canvas.
-            let side = max(longSide, c.crop), perSide = (side - c.crop + stride - 1) / stride + 1
-            let windows = c.mode == .whole ? 1 : perSide * perSide * (c.flip == true ? 2 : 1)
-            let values = windows * featureValues(side: c.mode == .whole ? side : c.crop)
+            let side = max(p.longSide, c.crop), perSide = (side - c.crop + p.stride - 1) / p.stride + 1
+            let windows = p.mode == .whole ? 1 : perSide * perSide * (p.flip ? 2 : 1)
+            let values = windows * featureValues(side: p.mode == .whole ? side : c.crop)
             guard values <= CacheLimits.maxFeatureValues else {
-                throw fail("the protocol (long side \(longSide), crop \(c.crop), stride \(stride)) needs \(values) feature values per image, more than \(CacheLimits.maxFeatureValues)")
+                throw fail("the protocol (long side \(p.longSide), crop \(c.crop), stride \(p.stride)) needs \(values) feature values per image, more than \(CacheLimits.maxFeatureValues)")
             }
         } else if featureValues(side: c.crop) > CacheLimits.maxFeatureValues {
             throw fail("a \(c.crop)x\(c.crop) sample has \(featureValues(side: c.crop)) feature values, more than \(CacheLimits.maxFeatureValues)")

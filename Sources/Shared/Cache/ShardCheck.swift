@@ -101,7 +101,7 @@ enum ShardCheck {
     static func val(_ f: HDF5File, _ x: Context, labels: Bool) throws -> [ValShardImage] {
         try identity(f, x)
         let m = x.manifest, windowRows = x.entry.samples, imageRows = x.entry.images
-        let p = ValCacheEval.evalProtocol(m)
+        guard let p = m.config.evalProtocol else { throw x.fail("the manifest records no evaluation protocol") }
         try stages(f, rows: windowRows, side: p.mode == .slide ? p.crop : max(p.longSide, p.crop), x)
         let windowImage = try dataset(f, "window_image", .i32, [windowRows], x).readInt32()
         let yx = try dataset(f, "window_yx", .i32, [windowRows, 2], x).readInt32()

@@ -130,11 +130,10 @@ public enum TrainExtraction {
     }
 }
 
-/// One backbone call for several same-sized inputs when the backbone supports it (ConvNeXt's batched forward reuses
-/// each weight load for all images), else one call per input.
+/// One backbone call for several same-sized inputs (ConvNeXt's batched forward reuses each weight load for all images).
 func forwardBatch(_ backbone: FeatureBackbone, inputs: [[Float]], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
     if inputs.isEmpty { return [] }
-    guard inputs.count > 1, let convnext = backbone as? ConvNeXtBackbone else {
+    guard inputs.count > 1 else {
         return inputs.map { x in x.withUnsafeBufferPointer { backbone.forward(image: $0.baseAddress!, height: height, width: width, stages: stages) } }
     }
     let pointers = inputs.map { x -> UnsafeMutablePointer<Float> in
@@ -143,7 +142,7 @@ func forwardBatch(_ backbone: FeatureBackbone, inputs: [[Float]], height: Int, w
         return p
     }
     defer { pointers.forEach { $0.deallocate() } }
-    return convnext.forward(images: pointers.map { UnsafePointer($0) }, height: height, width: width, stages: stages)
+    return backbone.forward(images: pointers.map { UnsafePointer($0) }, height: height, width: width, stages: stages)
 }
 
 extension SegmentationDataset {

@@ -28,8 +28,8 @@ public final class ValCacheReader {
     }
 
     public var imageCount: Int { manifest.shards.reduce(0) { $0 + $1.images } }
-    public var mode: ValMode { manifest.config.mode ?? .slide }
-    public var flip: Bool { manifest.config.flip ?? false }
+    public var mode: EvalMode { manifest.config.evalProtocol?.mode ?? .slide }
+    public var flip: Bool { manifest.config.evalProtocol?.flip ?? false }
 
     /// Images in list order.
     public func images(stages: [Int]) -> ValImageStream {

@@ -1,14 +1,14 @@
-// `extract val`: the evaluation protocol of SPEC §4 stored as features. Each image is resized so its long side is
-// `longSide` (bilinear, half-pixel), padded to at least crop×crop with the mean colour (half before, rest after), and
-// normalised; then either every 224×224 window at stride 150 (slide) or the whole padded canvas (whole) goes through
-// the backbone, with --flip also the horizontally flipped window. The original-resolution label is stored alongside.
+// `extract val`: the evaluation protocol stored as features. Each image becomes the canvas of EvalInput (resized so its
+// long side is `longSide`, padded to at least crop×crop with the mean colour, normalised); then every window of the
+// EvalProtocol (224×224 at stride 150 when sliding, the whole canvas otherwise, each followed by its mirror with
+// --flip) goes through the backbone. The original-resolution label is stored alongside.
 import Foundation
 
 public struct ValExtractionOptions {
     public var dataRoot: String
     public var list: String
     public var out: String
-    public var mode = ValMode.slide
+    public var mode = EvalMode.slide
     public var flip = false
     public var longSide = 512
     public var crop = 224
@@ -27,37 +27,9 @@ public struct ValExtractionOptions {
 
     public init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
 
-    var protocolSummary: String {
-        "\(mode.rawValue): resize long side \(longSide) bilinear, pad to \(crop) with mean"
-            + (mode == .slide ? ", \(crop)x\(crop) windows stride \(stride) (last aligned to border)" : ", whole padded image")
-            + (flip ? ", plus horizontal flip" : "")
-    }
-}
-
-/// Spatial size of stage k for an input of `pixels` (floor division by 4, then by 2 per stage).
-public func stageSize(_ pixels: Int, stage k: Int) -> Int {
-    var s = pixels / 4
-    for _ in 0..<k { s /= 2 }
-    return s
-}
-
-/// Resized, padded and normalised canvas of one image: [paddedH, paddedW, 3].
-public func evalCanvas(_ image: RGBImage, geometry g: EvalGeometry) -> FloatImage {
-    let resized = scaleImage(FloatImage(image), outWidth: g.resizedWidth, outHeight: g.resizedHeight)
-    var p = CropPadding(height: 0, width: 0, crop: 0)
-    p.top = g.padTop; p.bottom = g.paddedHeight - g.resizedHeight - g.padTop
-    p.left = g.padLeft; p.right = g.paddedWidth - g.resizedWidth - g.padLeft
-    let padded = padImage(resized, p, value: VOC.mean)
-    return FloatImage(width: padded.width, height: padded.height, data: normalise(padded))
-}
-
-/// Window rectangles (y, x, h, w) of the protocol in the padded canvas.
-public func evalWindows(_ g: EvalGeometry, mode: ValMode, crop: Int, stride: Int) -> [(y: Int, x: Int, h: Int, w: Int)] {
-    switch mode {
-    case .whole: return [(0, 0, g.paddedHeight, g.paddedWidth)]
-    case .slide:
-        return SlidingWindow.windows(height: g.paddedHeight, width: g.paddedWidth, crop: crop, stride: stride)
-            .map { ($0.y, $0.x, crop, crop) }
+    /// The evaluation protocol the windows are cut with (recorded in the manifest; eval and predict use the same).
+    public var evalProtocol: EvalProtocol {
+        EvalProtocol(mode: mode, flip: flip, crop: crop, stride: stride, longSide: longSide)
     }
 }
 
@@ -82,10 +54,10 @@ public enum ValExtraction {
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
                                                                    skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
         var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
-                                 augmentation: o.protocolSummary, seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
+                                 augmentation: "none", seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
                                  listFile: absolutePath(dataset.listPath), imageCount: samples.count,
                                  shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
-        config.mode = o.mode; config.flip = o.flip; config.longSide = o.longSide; config.stride = o.stride
+        config.evalProtocol = o.evalProtocol
         let perShard = o.shardSize
         let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
             ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
@@ -101,12 +73,12 @@ public enum ValExtraction {
         for k in o.stages { shapes[k] = (stageSize(side, stage: k), stageSize(side, stage: k), backbone.stageChannels[k]) }
         // Typical VOC image 500×375 → 512×384 canvas: 6 windows when sliding.
         let typical = EvalGeometry(height: 375, width: 500, longSide: o.longSide, crop: o.crop)
-        let windowsPerImage = evalWindows(typical, mode: o.mode, crop: o.crop, stride: o.stride).count * (o.flip ? 2 : 1)
+        let windowsPerImage = o.evalProtocol.windows(typical).count
         let windowBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: side,
                                                       width: side, dtype: o.dtype) + 20
         let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
         log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
-        log("  protocol: \(o.protocolSummary)")
+        log("  protocol: \(o.evalProtocol)")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers, "
             + "\(batch) windows per backbone call")
         log("  output \(o.out): about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"
@@ -123,20 +95,21 @@ public enum ValExtraction {
         log(String(format: "  estimated time %@ (probe: %.2f s per 224x224 window per worker)", formatDuration(estimate), probe))
 
         let progress = ProgressLine(total: pendingImages, label: "images", quiet: o.quiet)
-        let (mode, flip, crop, strideV, longSide, stages) = (o.mode, o.flip, o.crop, o.stride, o.longSide, o.stages)
+        let (evalProtocol, stages) = (o.evalProtocol, o.stages)
         // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
         let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, lookAhead: 2 * o.workers, skipBad: o.skipBad,
                                                    stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
             jobs.map { job in
                 Result {
                     let (img, lab) = try loadSample(samples[job.image])
-                    let g = EvalGeometry(height: img.height, width: img.width, longSide: longSide, crop: crop)
-                    let canvas = evalCanvas(img, geometry: g)
-                    var inputs: [(y: Int, x: Int, h: Int, w: Int, flipped: Bool, data: [Float])] = []
-                    for r in evalWindows(g, mode: mode, crop: crop, stride: strideV) {
-                        let region = (r.h == canvas.height && r.w == canvas.width) ? canvas : cropRegion(canvas, r.y, r.x, r.h, r.w)
-                        inputs.append((r.y, r.x, r.h, r.w, false, region.data))
-                        if flip { inputs.append((r.y, r.x, r.h, r.w, true, flipImage(region).data)) }
+                    // The same canvas and windows as evaluation and `headtrain predict` (EvalInput, EvalProtocol).
+                    let g = evalProtocol.geometry(height: img.height, width: img.width)
+                    let canvas = EvalInput.canvas(rgb: img.pixels, geometry: g)
+                    let (winH, winW) = evalProtocol.windowSize(g)
+                    let inputs = evalProtocol.windows(g).map { r in
+                        (y: r.y, x: r.x, h: winH, w: winW, flipped: r.flipped,
+                         data: EvalInput.window(canvas, canvasHeight: g.paddedHeight, canvasWidth: g.paddedWidth, channels: 3,
+                                                y: r.y, x: r.x, h: winH, w: winW, flipped: r.flipped))
                     }
                     // All windows of an image have one size: run them through the backbone in batches.
                     var windows: [ValWindow] = []
@@ -161,14 +134,4 @@ public enum ValExtraction {
         ExtractionPipeline<ValSink>.reportEnd(outcome, manifest: manifest, log: log)
         return manifest
     }
-}
-
-/// Rectangle (y, x, h, w) of a float image.
-func cropRegion(_ image: FloatImage, _ y: Int, _ x: Int, _ h: Int, _ w: Int) -> FloatImage {
-    var out = [Float](repeating: 0, count: h * w * 3)
-    for r in 0..<h {
-        let s = ((y + r) * image.width + x) * 3
-        for i in 0..<(w * 3) { out[r * w * 3 + i] = image.data[s + i] }
-    }
-    return FloatImage(width: w, height: h, data: out)
 }

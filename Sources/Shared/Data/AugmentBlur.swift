@@ -1,4 +1,4 @@
-// Step 3 of SPEC §2: cv2.GaussianBlur(image, (5, 5), 0). With sigma 0 and ksize 5, OpenCV uses its fixed kernel
+// Step 3 of the train augmentation (docs/DESIGN.md §3): cv2.GaussianBlur(image, (5, 5), 0). With sigma 0 and ksize 5, OpenCV uses its fixed kernel
 // [1, 4, 6, 4, 1] / 16 on each axis; borders are BORDER_REFLECT_101 (…, 2, 1 | 0, 1, 2, … | n−2, n−3, …).
 
 public let blurKernel5: [Float] = [1, 4, 6, 4, 1].map { $0 / 16 }

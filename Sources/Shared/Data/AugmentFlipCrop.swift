@@ -1,4 +1,4 @@
-// Steps 4–6 of SPEC §2: horizontal flip, pad-then-crop (semseg Crop, crop_type 'rand'), normalisation.
+// Steps 4–6 of the train augmentation (docs/DESIGN.md §3): horizontal flip, pad-then-crop (semseg Crop, crop_type 'rand'), normalisation.
 
 public func flipImage(_ image: FloatImage) -> FloatImage {
     let w = image.width
@@ -69,12 +69,11 @@ public func cropLabel(_ label: LabelImage, top: Int, left: Int, size: Int) -> La
     return LabelImage(width: size, height: size, pixels: out)
 }
 
-/// (x − mean) / std per channel, SPEC §1: into a new [h, w, 3] buffer.
+/// The backbone's input normalisation (ConvNeXtInput) into a new [h, w, 3] buffer.
 public func normalise(_ image: FloatImage) -> [Float] {
     var out = image.data
-    let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
-    for i in 0..<(image.width * image.height) {
-        for c in 0..<3 { out[3 * i + c] = (out[3 * i + c] - mean[c]) * inv[c] }
+    out.withUnsafeMutableBufferPointer { p in
+        ConvNeXtInput.normalize(rgb: p.baseAddress!, pixels: image.width * image.height, output: p.baseAddress!)
     }
     return out
 }

@@ -1,4 +1,4 @@
-// The train augmentation of SPEC §2 (semseg's train transform) as data + one function. Random draws, in order:
+// The train augmentation (docs/DESIGN.md §3) (semseg's train transform) as data + one function. Random draws, in order:
 // scale u; rotate coin (+ angle when taken); blur coin; flip coin; crop row offset; crop column offset.
 // One generator per (seed, image index, view), so any view can be replayed alone.
 
@@ -32,7 +32,9 @@ public func augmentationRNG(seed: UInt64, imageIndex: Int, view: Int) -> SplitMi
     SplitMix64(seed: seed, imageIndex, view)
 }
 
-/// Runs steps 1–5 and returns the (not yet normalised) crop in 0...255, its label, and the draws.
+/// Reference (tests only): steps 1–5 on the whole image, one step after another, returning the (not yet normalised)
+/// crop in 0...255, its label and the draws. Extraction uses `augmentCrop`, which computes only the crop and is tested
+/// against this.
 public func augment(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
                     rng: inout SplitMix64) -> (FloatImage, LabelImage, AugmentationDraw) {
     var img = FloatImage(image)

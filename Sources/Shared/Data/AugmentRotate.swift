@@ -1,4 +1,4 @@
-// Step 2 of SPEC §2: rotation about the centre, same size (semseg RandRotate):
+// Step 2 of the train augmentation (docs/DESIGN.md §3): rotation about the centre, same size (semseg RandRotate):
 //   M = cv2.getRotationMatrix2D((w/2, h/2), angle, 1); cv2.warpAffine(image, M, (w, h)).
 // warpAffine inverts M and samples the source at M⁻¹·(x, y) in integer pixel coordinates (no half-pixel shift), in
 // fixed point as OpenCV does: coordinates in 1/1024 pixel, bilinear positions rounded to 1/32 pixel with weights

@@ -1,4 +1,4 @@
-// Step 1 of SPEC §2: random scale (semseg RandScale, cv2.resize(image, None, fx=s, fy=s)).
+// Step 1 of the train augmentation (docs/DESIGN.md §3): random scale (semseg RandScale, cv2.resize(image, None, fx=s, fy=s)).
 // Output size = round(side · s) (cv2 rounds to nearest, ties to even). Given a factor, cv2 maps output pixel d to
 // source (d + 0.5)/s − 0.5 (bilinear, half-pixel centres, no antialias) and floor(d/s) (nearest) — with the factor,
 // not the in/out size ratio, which differs slightly once the size is rounded. (Resizing to a given size, as the

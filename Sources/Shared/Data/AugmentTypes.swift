@@ -1,4 +1,4 @@
-// Working types of the train augmentation (SPEC §2). Images are float RGB in 0...255, channels-last, so resampling
+// Working types of the train augmentation (docs/DESIGN.md §3). Images are float RGB in 0...255, channels-last, so resampling
 // never rounds to 8 bits (semseg converts to float32 before its transforms, too).
 //
 //   FloatImage.data: [height, width, 3]   LabelImage.pixels: [height, width]

@@ -1,4 +1,5 @@
-// The backbone input of the evaluation protocol (SPEC §4) for a photo: resize so the long side is `longSide`
+// The backbone input of the evaluation protocol (docs/DESIGN.md §5) for a photo, shared by `extract val` and
+// `headtrain predict`: resize so the long side is `longSide`
 // (bilinear, half-pixel centres), normalise, pad with the mean colour (0 after normalisation), and cut windows.
 //
 //   rgb: [height, width, 3] bytes   canvas: [paddedHeight, paddedWidth, 3] normalised floats   window: [h, w, 3]
@@ -15,13 +16,14 @@ public enum EvalInput {
                                dst: d.baseAddress!, outH: g.resizedHeight, outW: g.resizedWidth)
             }
         }
+        resized.withUnsafeMutableBufferPointer { p in
+            ConvNeXtInput.normalize(rgb: p.baseAddress!, pixels: g.resizedHeight * g.resizedWidth, output: p.baseAddress!)
+        }
+        // The padding is the mean colour, which normalises to 0.
         var out = [Float](repeating: 0, count: g.paddedHeight * g.paddedWidth * 3)
-        let mean = VOC.mean, invStd = VOC.std.map { 1 / $0 }
         for y in 0..<g.resizedHeight {
-            for x in 0..<g.resizedWidth {
-                let s = (y * g.resizedWidth + x) * 3, d = ((y + g.padTop) * g.paddedWidth + x + g.padLeft) * 3
-                for c in 0..<3 { out[d + c] = (resized[s + c] - mean[c]) * invStd[c] }
-            }
+            let s = y * g.resizedWidth * 3, d = ((y + g.padTop) * g.paddedWidth + g.padLeft) * 3
+            for i in 0..<(g.resizedWidth * 3) { out[d + i] = resized[s + i] }
         }
         return out
     }

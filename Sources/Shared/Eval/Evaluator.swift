@@ -1,6 +1,6 @@
 import Foundation
 
-// Evaluation of a head on cached val windows (SPEC §4): per image, run the head on all of its windows at once,
+// Evaluation of a head on cached val windows (docs/DESIGN.md §5): per image, run the head on all of its windows at once,
 // merge them into a full-resolution prediction, and add it to a confusion matrix. Only one image is held at a time.
 
 /// Stage features of one val image's windows, as a val cache delivers them.
@@ -99,19 +99,5 @@ public enum Evaluator {
         return EvalResult(evalProtocol: evalProtocol, checkpointStep: checkpointStep, checkpoint: checkpoint,
                           images: count, confusion: confusion, backboneNote: backboneNote,
                           seconds: Date().timeIntervalSince(start))
-    }
-
-    /// Stable pointers to the stage arrays for the duration of `body`.
-    static func withStagePointers<R>(_ stages: [Int: [Float]], stages wanted: [Int],
-                                     _ body: ([Int: UnsafePointer<Float>]) -> R) -> R {
-        func go(_ i: Int, _ acc: [Int: UnsafePointer<Float>]) -> R {
-            if i == wanted.count { return body(acc) }
-            return stages[wanted[i]]!.withUnsafeBufferPointer { p in
-                var next = acc
-                next[wanted[i]] = p.baseAddress!
-                return go(i + 1, next)
-            }
-        }
-        return go(0, [:])
     }
 }

@@ -1,4 +1,4 @@
-// Segmentation metrics with the hszhao/semseg definitions (SPEC §4), accumulated as a confusion matrix so memory does
+// Segmentation metrics with the hszhao/semseg definitions (docs/DESIGN.md §5), accumulated as a confusion matrix so memory does
 // not depend on the number of images.
 //
 // semseg's `intersectionAndUnion` sets the prediction to 255 wherever the label is 255, then histograms over 0..<K:

@@ -1,6 +1,6 @@
 import Foundation
 
-// Segmenting new photos (`headtrain predict`): the evaluation protocol of SPEC §4 with the backbone in the loop.
+// Segmenting new photos (`headtrain predict`): the evaluation protocol (docs/DESIGN.md §5) with the backbone in the loop.
 // photo → resized, normalised, padded canvas → windows (and flips) → backbone stages → head logits → merged
 // probabilities → argmax at the photo's size.
 
@@ -43,7 +43,7 @@ public enum Predictor {
         let (winH, winW) = p.windowSize(g)
         let (features, shapes) = windowFeatures(canvas: canvas, geometry: g, windows: windows, winH: winH, winW: winW,
                                                 backbone: backbone, stages: head.requiredStages, threads: threads)
-        let logits = Evaluator.withStagePointers(features, stages: head.requiredStages) { ptrs in
+        let logits = withStagePointers(features, stages: head.requiredStages) { ptrs in
             head.logits(stages: ptrs, shapes: shapes, batch: windows.count, outHeight: winH, outWidth: winW)
         }
         let pred = SlidingWindowEval.predict(geometry: g, windows: windows, winH: winH, winW: winW,

@@ -1,4 +1,4 @@
-// Geometry of the evaluation protocol (SPEC §4): resize so the long side is 512, pad to at least the crop with the
+// Geometry of the evaluation protocol (docs/DESIGN.md §5): resize so the long side is 512, pad to at least the crop with the
 // mean colour, and tile crop×crop windows with a fixed stride, the last window aligned to the border.
 
 public struct EvalGeometry: Codable, Equatable {

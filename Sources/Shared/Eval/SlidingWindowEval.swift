@@ -1,6 +1,6 @@
 import Foundation
 
-// Turning per-window logits into a full-resolution prediction (SPEC §4, semseg's scale_process):
+// Turning per-window logits into a full-resolution prediction (docs/DESIGN.md §5, semseg's scale_process):
 //
 //   for every window (and its horizontal flip): softmax over classes, flip back, add into a padded-size canvas and
 //   count the windows covering each pixel → divide → cut the padding → bilinear resize to the original size → argmax.

@@ -11,12 +11,6 @@ extension ValImage: EvalFeatures {
 }
 
 public enum ValCacheEval {
-    /// The protocol recorded in a val cache manifest.
-    public static func evalProtocol(_ m: CacheManifest) -> EvalProtocol {
-        let c = m.config
-        return EvalProtocol(mode: c.mode == .whole ? .whole : .slide, flip: c.flip ?? false, crop: c.crop,
-                            stride: c.stride ?? 150, longSide: c.longSide ?? 512)
-    }
 
     /// "RANDOM-WEIGHT BACKBONE" when the cache was extracted with random weights.
     public static func backboneNote(_ m: CacheManifest) -> String? {
@@ -35,10 +29,11 @@ public enum ValCacheEval {
     /// before handing out an image.
     public static func settings(directory: String) throws -> (settings: EvalSettings, manifest: CacheManifest) {
         let m = try ValCacheReader(directory: directory).manifest
+        let p = m.config.evalProtocol!   // ManifestCheck refuses a val manifest without one
         let open: ValImageReader = { stages in
             let stream = try ValCacheReader(directory: directory).images(stages: stages)
             return { try stream.nextImage() }
         }
-        return (EvalSettings(open: open, evalProtocol: evalProtocol(m), backboneNote: backboneNote(m)), m)
+        return (EvalSettings(open: open, evalProtocol: p, backboneNote: backboneNote(m)), m)
     }
 }

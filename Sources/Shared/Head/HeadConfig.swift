@@ -1,4 +1,4 @@
-// The shape of a segmentation head (SPEC §3): which modules it has and how wide they are.
+// The shape of a segmentation head (docs/DESIGN.md §6): which modules it has and how wide they are.
 
 public struct HeadConfig: Codable, Equatable, Sendable {
     /// Channels of backbone stages 0...3 (from the cache manifest).

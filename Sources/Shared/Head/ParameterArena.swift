@@ -26,6 +26,12 @@ public struct ParameterView {
     public var initConstant: Float
 }
 
+/// Where one parameter's value and gradient live in the arena.
+public struct ParameterRef {
+    public let value: UnsafeMutablePointer<Float>
+    public let grad: UnsafeMutablePointer<Float>
+}
+
 public final class ParameterArena {
     public private(set) var views: [ParameterView] = []
     public private(set) var count = 0
@@ -63,6 +69,10 @@ public final class ParameterArena {
     public func view(_ name: String) -> ParameterView? { index[name].map { views[$0] } }
     public func value(_ name: String) -> UnsafeMutablePointer<Float> { values + views[index[name]!].offset }
     public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads + views[index[name]!].offset }
+    /// The value and gradient of the parameter `add` returned `index` for (after `allocate()`; stable from then on).
+    public func ref(_ index: Int) -> ParameterRef {
+        ParameterRef(value: values + views[index].offset, grad: grads + views[index].offset)
+    }
 
     /// PyTorch default initialisation for every parameter, each from its own seeded stream (independent of order).
     public func initialise(seed: UInt64) {
@@ -127,10 +137,4 @@ public final class ParameterArena {
         }
         return out
     }
-}
-
-/// Poly learning-rate schedule: lr_k = base · (1 − k/maxIter)^power.
-public func polyLearningRate(base: Double, iteration k: Int, maxIter: Int, power: Double = 0.9) -> Double {
-    guard maxIter > 0 else { return base }
-    return base * pow(max(0, 1 - Double(k) / Double(maxIter)), power)
 }

@@ -11,7 +11,6 @@
 // depthwiseConv7x7Naive is the plain reference it is tested against.
 import CKernels
 
-public let depthwiseKernel = 7
 let depthwisePad = 3
 
 public func depthwisePaddedCount(height: Int, width: Int, channels: Int) -> Int {

@@ -12,7 +12,7 @@ public func addScaledResidual(_ residual: UnsafeMutablePointer<Float>, update: U
     dinoseg_scaled_residual_f32(path.rawValue, residual, update, rows, channels, bias, gamma)
 }
 
-/// Reference in Double (plain loops, not used by the model).
+/// Reference in Double (plain loops; tests only) for `addScaledResidual`.
 public func addScaledResidualNaive(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
                                    channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>) {
     for r in 0..<rows {

@@ -3,14 +3,12 @@ import Foundation
 // Softmax cross-entropy per pixel with an ignore label (nn.CrossEntropyLoss(ignore_index=255), mean reduction over
 // the pixels that are not ignored).
 //
-//   logits [pixels, k]   labels [pixels] (UInt8; 255 = ignore)   probs [pixels, k] saved by forward (may alias logits)
+//   logits [pixels, k]   labels [pixels] (UInt8; VOC.ignoreLabel = 255 is ignored)   probs [pixels, k] saved by forward (may alias logits)
 //
 // With no valid pixel the loss is 0 and the gradient is 0. A label that is neither a class index nor 255 stops the
 // program (precondition in forward): it would index outside the row.
 
 public enum SoftmaxCrossEntropy {
-    public static let ignoreLabel: UInt8 = 255
-
     /// Returns (mean loss, number of valid pixels); fills probs.
     public static func forward(probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
                                labels: UnsafePointer<UInt8>, pixels: Int, k: Int, threads: Int = 1) -> (loss: Double, valid: Int) {
@@ -25,15 +23,15 @@ public enum SoftmaxCrossEntropy {
                     let z = logits + p * k, q = probs + p * k
                     let y = labels[p]
                     // Caches are checked when read; this keeps a bad label from indexing outside the row.
-                    precondition(y == ignoreLabel || Int(y) < k, "label \(y) at pixel \(p) is neither a class index below \(k) nor 255")
-                    let zy = y != ignoreLabel ? z[Int(y)] : 0   // read before q (which may alias z) is written
+                    precondition(y == VOC.ignoreLabel || Int(y) < k, "label \(y) at pixel \(p) is neither a class index below \(k) nor 255")
+                    let zy = y != VOC.ignoreLabel ? z[Int(y)] : 0   // read before q (which may alias z) is written
                     var m = z[0]
                     for j in 1..<k { m = max(m, z[j]) }
                     var sum: Float = 0
                     for j in 0..<k { let e = expf(z[j] - m); q[j] = e; sum += e }
                     let inv = 1 / sum
                     for j in 0..<k { q[j] *= inv }
-                    if y != ignoreLabel {
+                    if y != VOC.ignoreLabel {
                         acc += Double(m - zy) + Double(logf(sum))
                         valid += 1
                     }
@@ -45,7 +43,8 @@ public enum SoftmaxCrossEntropy {
         return (valid > 0 ? sums.reduce(0, +) / Double(valid) : 0, valid)
     }
 
-    /// dlogits += (probs − onehot(label)) / valid for non-ignored pixels.
+    /// Reference (tests only): dlogits += (probs − onehot(label)) / valid for non-ignored pixels. Training uses
+    /// `backwardInPlace`, which writes the same gradient over the probabilities.
     public static func backward(dlogits: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>,
                                 labels: UnsafePointer<UInt8>, pixels: Int, k: Int, valid: Int, threads: Int = 1) {
         guard valid > 0 else { return }
@@ -53,7 +52,7 @@ public enum SoftmaxCrossEntropy {
         Parallel.forRanges(pixels, parts: max(1, threads)) { range in
             for p in range {
                 let y = labels[p]
-                if y == ignoreLabel { continue }
+                if y == VOC.ignoreLabel { continue }
                 let q = probs + p * k, d = dlogits + p * k
                 for j in 0..<k { d[j] += q[j] * scale }
                 d[Int(y)] -= scale
@@ -69,7 +68,7 @@ public enum SoftmaxCrossEntropy {
         Parallel.forRanges(pixels, parts: max(1, threads)) { range in
             for p in range {
                 let y = labels[p], d = probs + p * k
-                if y == ignoreLabel {
+                if y == VOC.ignoreLabel {
                     d.update(repeating: 0, count: k)
                 } else {
                     for j in 0..<k { d[j] *= scale }

@@ -12,6 +12,7 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     public var name: String { config.modelName + (weights.isRandom ? RandomCheckpoint.nameSuffix : "") }
     public var stageChannels: [Int] { config.hiddenSizes }
     public var stageStrides: [Int] { config.stageStrides }
+    public var depths: [Int] { config.depths }
     public var weightsSHA256: String { weights.sha256 }
 
     public init(weights: ConvNeXtWeights) { self.weights = weights }
@@ -21,10 +22,7 @@ public final class ConvNeXtBackbone: FeatureBackbone {
 
     /// Spatial size of each stage output for an input of height × width.
     public func stageSizes(height: Int, width: Int) -> [(height: Int, width: Int)] {
-        var h = height / 4, w = width / 4
-        var sizes = [(h, w)]
-        for _ in 1..<config.stageCount { h /= 2; w /= 2; sizes.append((h, w)) }
-        return sizes
+        (0..<config.stageCount).map { (stageSize(height, stage: $0), stageSize(width, stage: $0)) }
     }
 
     public func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
@@ -181,17 +179,21 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     }
 }
 
-/// Input normalisation: RGB in 0...255 → (x − mean) / std per channel (VOC.mean / VOC.std), channels-last.
+/// Input normalisation, the only one: RGB in 0...255 → (x − mean) · (1 / std) per channel (VOC.mean / VOC.std),
+/// channels-last. Training crops, evaluation canvases and `extract image` all go through it.
 public enum ConvNeXtInput {
     public static func normalize(rgb: UnsafePointer<UInt8>, pixels: Int, output: UnsafeMutablePointer<Float>) {
+        let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
         for i in 0..<pixels {
-            for ch in 0..<3 { output[3 * i + ch] = (Float(rgb[3 * i + ch]) - VOC.mean[ch]) / VOC.std[ch] }
+            for ch in 0..<3 { output[3 * i + ch] = (Float(rgb[3 * i + ch]) - mean[ch]) * inv[ch] }
         }
     }
 
+    /// `output` may be `rgb` (in place).
     public static func normalize(rgb: UnsafePointer<Float>, pixels: Int, output: UnsafeMutablePointer<Float>) {
+        let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
         for i in 0..<pixels {
-            for ch in 0..<3 { output[3 * i + ch] = (rgb[3 * i + ch] - VOC.mean[ch]) / VOC.std[ch] }
+            for ch in 0..<3 { output[3 * i + ch] = (rgb[3 * i + ch] - mean[ch]) * inv[ch] }
         }
     }
 }

@@ -89,12 +89,10 @@ public struct ConvNeXtConfig: Equatable {
 
     /// Multiply-adds × 2 of one forward pass on a height × width input (convolutions and linear layers only).
     public func flops(height: Int, width: Int) -> Double {
-        var h = height / 4, w = width / 4
-        var total = 2.0 * Double(h * w) * Double(inputChannels * 16 * hiddenSizes[0])
+        var total = 2.0 * Double(stageSize(height, stage: 0) * stageSize(width, stage: 0)) * Double(inputChannels * 16 * hiddenSizes[0])
         for s in 0..<stageCount {
-            let c = Double(hiddenSizes[s])
+            let c = Double(hiddenSizes[s]), h = stageSize(height, stage: s), w = stageSize(width, stage: s)
             if s > 0 {
-                h /= 2; w /= 2
                 total += 2.0 * Double(h * w) * Double(4 * hiddenSizes[s - 1]) * c
             }
             let perBlock = 2.0 * Double(h * w) * c * 49 + 2.0 * 2.0 * Double(h * w) * c * 4 * c
@@ -102,4 +100,12 @@ public struct ConvNeXtConfig: Equatable {
         }
         return total
     }
+}
+
+/// Spatial size of stage k's output for an input side of `pixels`: the 4×4 patch stem floors pixels / 4, and each
+/// 2×2 downsampling floors once more. The one place this formula lives (backbone, caches and manifests use it).
+public func stageSize(_ pixels: Int, stage k: Int) -> Int {
+    var s = pixels / 4
+    for _ in 0..<k { s /= 2 }
+    return s
 }

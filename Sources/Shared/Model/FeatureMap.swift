@@ -29,4 +29,17 @@ public protocol FeatureBackbone: AnyObject {
     /// image: normalised RGB, channels-last [height, width, 3]. Returns the requested stage outputs (NHWC),
     /// in the order of `stages`.
     func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap]
+    /// Several same-sized images in one call (a backbone can reuse each weight load for all of them); one result per
+    /// image, as `forward(image:)` would give.
+    func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]]
+    /// Blocks per stage, recorded in cache manifests (empty when the backbone has no such notion).
+    var depths: [Int] { get }
+}
+
+extension FeatureBackbone {
+    public func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+        images.map { forward(image: $0, height: height, width: width, stages: stages) }
+    }
+
+    public var depths: [Int] { [] }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 // The sweep's results as data (one entry per trained head) and the two tables written from them: results.md in the
-// form of SPEC §5 (published numbers beside ours when the dataset is VOC) and results.csv.
+// form of the published results table (published numbers beside ours when the dataset is VOC) and results.csv.
 
 /// The ablation rows of the report: which head modules sit on the frozen backbone.
 public enum SweepVariant: String, Codable, CaseIterable {
@@ -29,7 +29,7 @@ public enum SweepVariant: String, Codable, CaseIterable {
     }
 }
 
-/// SPEC §5, PASCAL VOC 2012 val.
+/// The published results (PASCAL VOC 2012 val) of the experiment DinoSeg re-implements, mIoU / mAcc / allAcc.
 public enum PublishedResults {
     public struct Row {
         public var number: Int, model: String, mIoU: Double, mAcc: Double, allAcc: Double
@@ -113,7 +113,7 @@ public enum ResultsTable {
             md += row + "\n"
         }
         if isVOC {
-            md += "\nPublished (SPEC §5, VOC 2012 val, PyTorch on one RTX 4090), for reference:\n\n"
+            md += "\nPublished (VOC 2012 val, PyTorch on one RTX 4090), for reference:\n\n"
             md += "| # | model | mIoU | mAcc | allAcc |\n|---|---|---|---|---|\n"
             for r in PublishedResults.rows {
                 md += "| \(r.number) | \(r.model) | \(f4(r.mIoU)) | \(f4(r.mAcc)) | \(f4(r.allAcc)) |\n"

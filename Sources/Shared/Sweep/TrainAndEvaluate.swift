@@ -1,22 +1,8 @@
 import Foundation
 
-// Training one head with evaluation every N epochs (the trainer evaluates its in-memory head at the epoch ends, see
-// TrainingValidation) and the run's result as its own records give it. The mIoU curve goes to eval-history.json in
-// the run directory.
-
-/// A val cache opened afresh for every evaluation, reading the given stages: returns a function handing out one image
-/// at a time.
-public typealias ValImageReader = (_ stages: [Int]) throws -> () throws -> EvalFeatures?
-
-/// Where the evaluations of a run go and how they are labelled.
-public struct EvalSettings {
-    public var open: ValImageReader
-    public var evalProtocol: EvalProtocol
-    public var backboneNote: String?
-    public init(open: @escaping ValImageReader, evalProtocol: EvalProtocol, backboneNote: String?) {
-        self.open = open; self.evalProtocol = evalProtocol; self.backboneNote = backboneNote
-    }
-}
+// One sweep job: a head trained with evaluation every N epochs (the trainer evaluates in place, see
+// TrainingValidation, and redoes on resume an evaluation lost to a kill) and the run's result as its own records
+// give it. The mIoU curve goes to eval-history.json in the run directory.
 
 public struct TrainedRun {
     public var runDirectory: String
@@ -25,12 +11,6 @@ public struct TrainedRun {
     public var steps: Int
     public var result: EvalResult
     public var history: [EpochEval]
-}
-
-public struct EpochEval: Codable, Equatable {
-    public var epoch: Int
-    public var step: Int
-    public var mIoU: Double, mAcc: Double, allAcc: Double
 }
 
 public enum TrainAndEvaluate {
@@ -57,21 +37,13 @@ public enum TrainAndEvaluate {
            let recorded = try? EvalResult.read(runDirectory + "/metrics.json"), recorded.checkpointStep == summary.stepsDone {
             final = recorded
         }
-        let result = try final ?? evaluate(trained, eval: eval, step: summary.stepsDone,
-                                           checkpoint: runDirectory + "/" + checkpointName)
+        let result = try final ?? eval.evaluate(trained, step: summary.stepsDone, checkpoint: runDirectory + "/" + checkpointName)
         try result.write(to: runDirectory)
         guard let record = TrainingLog.lastStep(directory: runDirectory), record.step == summary.stepsDone else {
             throw DinoSegError(file: runDirectory + "/log.jsonl", "does not record step \(summary.stepsDone) of the checkpoint; delete \(runDirectory) to retrain it")
         }
         return TrainedRun(runDirectory: runDirectory, trainSeconds: record.trainSeconds, finalLoss: record.loss,
                           steps: summary.stepsDone, result: result, history: history)
-    }
-
-    public static func evaluate(_ head: WindowLogits, eval: EvalSettings, step: Int?, checkpoint: String?,
-                                onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
-        let next = try eval.open(head.requiredStages)
-        return try Evaluator.evaluate(head, next: next, evalProtocol: eval.evalProtocol, checkpointStep: step,
-                                      checkpoint: checkpoint, backboneNote: eval.backboneNote, onImage: onImage)
     }
 
     /// Loss per step from log.jsonl as (epoch as a fraction, loss), averaged over `bucket` consecutive steps.

@@ -5,11 +5,8 @@ public final class CacheTrainingSource: HeadTrainingSource {
     public let name: String
 
     public init(directory: String) throws {
-        reader = try TrainCacheReader(directory: directory)
+        reader = try TrainCacheReader(directory: directory)   // refuses anything but a complete train cache
         name = directory
-        guard reader.manifest.kind == .train else {
-            throw DinoSegError(file: directory, "is a \(reader.manifest.kind.rawValue) cache; training needs a train cache (extract train)")
-        }
     }
 
     public var stageChannels: [Int] { reader.manifest.config.backbone.hiddenSizes }

@@ -51,20 +51,22 @@ public enum HeadBench {
         var loss = 0.0
         func step(_ k: Int) {
             head.params.zeroGrads()
-            head.forward(stages: stages, shapes: shapes, batch: cfg.batch, training: true, dropoutSeed: UInt64(k))
-            loss = labels.withUnsafeBufferPointer {
-                head.loss(labels: $0.baseAddress!, labelHeight: cfg.labelSize, labelWidth: cfg.labelSize).loss
+            let activations = head.forward(stages: stages, shapes: shapes, batch: cfg.batch, training: true,
+                                           dropoutSeed: UInt64(k))
+            labels.withUnsafeBufferPointer {
+                let l = head.loss(activations, labels: $0.baseAddress!, labelHeight: cfg.labelSize, labelWidth: cfg.labelSize)
+                head.backward(saved: activations, loss: l)
+                loss = l.loss
             }
-            head.backward()
             head.sgdStep(lr: 0.01, momentum: 0.9, weightDecay: 1e-4)
         }
-        step(0)  // warm-up: allocates the workspace
+        step(0)  // warm-up: allocates the activations
         let start = DispatchTime.now().uptimeNanoseconds
         for k in 1...max(1, cfg.steps) { step(k) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(max(1, cfg.steps))
         let flops = cfg.head.flops(batch: cfg.batch, shapes: shapes).trainingStep
         return HeadBenchResult(samplesPerSecond: Double(cfg.batch) / seconds, gflopsPerSecond: flops / seconds / 1e9,
-                               secondsPerStep: seconds, gflopPerStep: flops / 1e9, activationBytes: head.workspace.bytes,
+                               secondsPerStep: seconds, gflopPerStep: flops / 1e9, activationBytes: head.activationBytes,
                                parameterCount: head.params.count, lastLoss: loss)
     }
 }

@@ -13,6 +13,8 @@ public final class HeadTrainer {
         public var lastLoss: Double
         public var stoppedEarly: Bool
         public var losses: [Double]    // this session's per-step losses
+        /// Seconds spent evaluating (with `validation`).
+        public var evalSeconds: Double
     }
 
     public let headConfig: HeadConfig
@@ -35,7 +37,77 @@ public final class HeadTrainer {
 
     var checkpointPath: String { runDirectory + "/last.safetensors" }
 
+    /// The training loop: batch → learning rate → step → log → checkpoint → evaluation, until the last epoch or a stop.
     public func run() throws -> Summary {
+        var session = try start()
+        try redoInterruptedEvaluation(&session)
+        while session.progress.epoch < options.epochs {
+            let batch = try session.batches.next(at: session.progress)
+            if let batch {
+                let lr = polyLearningRate(base: options.lr, iteration: session.progress.step, maxIter: session.maxIter,
+                                          power: options.power)
+                let loss = try step(session.head, batch: batch, lr: lr,
+                                    dropoutSeed: SplitMix64(seed: options.seed, 13, session.progress.step).state)
+                try session.advance(loss: loss)
+                try log(&session, loss: loss, lr: lr)
+            }
+            let epochEnded = batch == nil || session.progress.batchInEpoch >= session.stepsPerEpoch
+            if epochEnded {
+                try endEpoch(&session)
+                try evaluateIfDue(&session, afterEpoch: session.progress.epoch)
+                if stopRequested(session) {
+                    if session.progress.epoch < options.epochs { session.stop("stopped at step \(session.progress.step) (continue with --resume)") }
+                    break
+                }
+            } else if stopRequested(session) {
+                try HeadCheckpoint.save(session.head, to: checkpointPath, progress: session.progress)
+                session.stop("stopped at step \(session.progress.step); saved \(checkpointPath) (continue with --resume)")
+                break
+            } else if options.checkpointEvery > 0 && session.progress.step % options.checkpointEvery == 0 {
+                try HeadCheckpoint.save(session.head, to: checkpointPath, progress: session.progress)
+            }
+        }
+        if !session.stopped { session.log.human("finished \(session.progress.step) steps; final checkpoint \(checkpointPath)") }
+        return Summary(stepsDone: session.progress.step, maxIter: session.maxIter, lastLoss: session.losses.last ?? .nan,
+                       stoppedEarly: session.stopped, losses: session.losses, evalSeconds: session.evalSeconds)
+    }
+
+    /// What one call of `run` carries from step to step.
+    struct Session {
+        let head: SegmentationHead
+        let log: TrainingLog
+        let stepsPerEpoch: Int, maxIter: Int
+        var progress: TrainProgress
+        var batches: EpochBatches
+        var losses: [Double] = []
+        var stopped = false
+        let started = Date()
+        var evalSeconds = 0.0, dataWait = 0.0
+        var interval = (loss: 0.0, steps: 0)
+        var evalHistory: [EpochEval]
+        let checkpointPath: String, runDirectory: String
+
+        var stepsThisSession: Int { losses.count }
+
+        mutating func advance(loss: Double) throws {
+            guard loss.isFinite else {
+                let saved = FileManager.default.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"
+                throw DinoSegError(file: runDirectory, "loss became \(loss) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(saved); try a lower --lr")
+            }
+            progress.step += 1
+            progress.batchInEpoch += 1
+            losses.append(loss)
+            dataWait += batches.lastWait
+        }
+
+        mutating func stop(_ message: String) {
+            log.human(message)
+            stopped = true
+        }
+    }
+
+    /// Checks the run directory, builds (or resumes) the head, writes config.json and opens the logs.
+    private func start() throws -> Session {
         try headConfig.validate()
         try source.check(fits: headConfig)
         let stepsPerEpoch = source.samplesPerEpoch / options.batch
@@ -67,144 +139,93 @@ public final class HeadTrainer {
         }
 
         try writeConfig(stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
-        var evalHistory = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        let history = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
         let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0,
-                                  keepEvalSteps: validation == nil ? nil : Set(evalHistory.map(\.step)), output: output)
+                                  keepEvalSteps: validation == nil ? nil : Set(history.map(\.step)), output: output)
         log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed), \(options.threads) threads\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
+        let batches = EpochBatches(source: source, seed: options.seed, batchSize: options.batch, epochs: options.epochs,
+                                   stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages)
+        return Session(head: head, log: log, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter, progress: progress,
+                       batches: batches, evalHistory: history, checkpointPath: checkpointPath,
+                       runDirectory: runDirectory)
+    }
 
-        var losses: [Double] = []
-        var lastLoss = Double.nan
-        var stopped = false
-        let sessionStart = Date()
-        var stepsThisSession = 0
-        var intervalLoss = 0.0, intervalSteps = 0
-        var dataWait = 0.0, evalSeconds = 0.0
-        // A kill during an evaluation leaves the epoch-end checkpoint it evaluated without its record: redo it from
-        // the checkpoint (the same weights and BN statistics as the head it was interrupted on).
-        if let v = validation, resume, progress.batchInEpoch == 0, progress.epoch > 0,
-           v.isDue(afterEpoch: progress.epoch, of: options.epochs), !evalHistory.contains(where: { $0.step == progress.step }) {
-            log.human("the evaluation after epoch \(progress.epoch) (step \(progress.step)) was not recorded (interrupted); evaluating the checkpoint")
-            let evalStart = Date()
-            (lastEvaluation, evalHistory) = try v.evaluate(head, epoch: progress.epoch, step: progress.step, checkpoint: checkpointPath,
-                                                           runDirectory: runDirectory, history: evalHistory, log: log)
-            evalSeconds += Date().timeIntervalSince(evalStart)
+    /// A JSON line for every step; a human line every `logInterval` steps (and the activation memory after the first).
+    private func log(_ s: inout Session, loss: Double, lr: Double) throws {
+        let p = s.progress, head = s.head
+        if s.stepsThisSession == 1 {
+            s.log.human(String(format: "activation memory: %.1f MiB for a batch of %d (%.1f MiB per sample); %d parameters",
+                               Double(head.activationBytes) / 1_048_576, options.batch,
+                               Double(head.activationBytes) / 1_048_576 / Double(options.batch), head.params.count))
         }
-        // The next epoch's stream is opened while the last step of an epoch runs, so its first batches are read
-        // during that step and the epoch-end checkpoint instead of at the start of the next epoch.
-        var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
-        training: while progress.epoch < options.epochs {
-            let next: () throws -> HeadTrainBatch?
-            if let u = upcoming, u.epoch == progress.epoch, progress.batchInEpoch == 0 {
-                next = u.next
-            } else {
-                next = try source.batches(epoch: progress.epoch, seed: options.seed, batchSize: options.batch,
-                                          startBatch: progress.batchInEpoch, stages: headConfig.requiredStages)
-            }
-            upcoming = nil
-            while progress.batchInEpoch < stepsPerEpoch {
-                let waitStart = DispatchTime.now().uptimeNanoseconds
-                guard let batch = try next() else { break }
-                let waited = Double(DispatchTime.now().uptimeNanoseconds - waitStart) / 1e9
-                dataWait += waited
-                if progress.batchInEpoch + 1 == stepsPerEpoch && progress.epoch + 1 < options.epochs {
-                    upcoming = (progress.epoch + 1, try source.batches(epoch: progress.epoch + 1, seed: options.seed,
-                                                                       batchSize: options.batch, startBatch: 0,
-                                                                       stages: headConfig.requiredStages))
-                }
-                let lr = polyLearningRate(base: options.lr, iteration: progress.step, maxIter: maxIter, power: options.power)
-                let loss = try step(head, batch: batch, lr: lr, dropoutSeed: SplitMix64(seed: options.seed, 13, progress.step).state)
-                guard loss.isFinite else {
-                    throw DinoSegError(file: runDirectory, "loss became \(loss) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
-                }
-                progress.step += 1
-                progress.batchInEpoch += 1
-                stepsThisSession += 1
-                if stepsThisSession == 1 {
-                    log.human(String(format: "activation memory: %.1f MiB for a batch of %d (%.1f MiB per sample); %d parameters",
-                                     Double(head.workspace.bytes) / 1_048_576, options.batch,
-                                     Double(head.workspace.bytes) / 1_048_576 / Double(options.batch), head.params.count))
-                }
-                losses.append(loss)
-                lastLoss = loss
-                intervalLoss += loss; intervalSteps += 1
-                let elapsed = Date().timeIntervalSince(sessionStart)
-                let training = elapsed - evalSeconds  // rate, ETA and data wait exclude evaluations
-                let rate = Double(stepsThisSession * options.batch) / max(training, 1e-9)
-                let eta = training / Double(stepsThisSession) * Double(maxIter - progress.step)
-                try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss, "lr": lr,
-                              "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
-                              "data_wait_seconds": waited, "train_seconds": log.earlierTrainSeconds + training])
-                if progress.step % options.logInterval == 0 || progress.step == maxIter {
-                    log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
-                                     progress.epoch + 1, options.epochs, progress.step, maxIter, loss, intervalSteps,
-                                     intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(training, 1e-9),
-                                     Self.duration(eta)))
-                    intervalLoss = 0; intervalSteps = 0
-                }
-                let interrupted = StopSignal.isRequested || (options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false)
-                if progress.batchInEpoch >= stepsPerEpoch { break }
-                if interrupted {
-                    try HeadCheckpoint.save(head, to: checkpointPath, progress: progress)
-                    log.human("stopped at step \(progress.step); saved \(checkpointPath) (continue with --resume)")
-                    stopped = true
-                    break training
-                }
-                if options.checkpointEvery > 0 && progress.step % options.checkpointEvery == 0 {
-                    try HeadCheckpoint.save(head, to: checkpointPath, progress: progress)
-                }
-            }
-            let finishedEpoch = progress.epoch
-            progress.epoch += 1
-            progress.batchInEpoch = 0
-            try HeadCheckpoint.save(head, to: checkpointPath, progress: progress)
-            if options.keepEpochCheckpoints {
-                try HeadCheckpoint.save(head, to: runDirectory + String(format: "/epoch-%03d.safetensors", finishedEpoch + 1), progress: progress)
-            }
-            log.human("epoch \(finishedEpoch + 1)/\(options.epochs) done (step \(progress.step)); saved \(checkpointPath)")
-            if let v = validation, v.isDue(afterEpoch: finishedEpoch + 1, of: options.epochs) {
-                let evalStart = Date()
-                defer { evalSeconds += Date().timeIntervalSince(evalStart) }
-                (lastEvaluation, evalHistory) = try v.evaluate(head, epoch: finishedEpoch + 1, step: progress.step,
-                                                               checkpoint: checkpointPath, runDirectory: runDirectory,
-                                                               history: evalHistory, log: log)
-            }
-            if StopSignal.isRequested || (options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false) {
-                if progress.epoch < options.epochs {
-                    log.human("stopped at step \(progress.step) (continue with --resume)")
-                    stopped = true
-                }
-                break
-            }
+        s.interval.loss += loss; s.interval.steps += 1
+        let elapsed = Date().timeIntervalSince(s.started)
+        let training = elapsed - s.evalSeconds  // rate, ETA and data wait exclude evaluations
+        let rate = Double(s.stepsThisSession * options.batch) / max(training, 1e-9)
+        let eta = training / Double(s.stepsThisSession) * Double(s.maxIter - p.step)
+        try s.log.step(["step": p.step, "epoch": p.epoch + 1, "batch": p.batchInEpoch, "loss": loss, "lr": lr,
+                        "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
+                        "data_wait_seconds": s.batches.lastWait, "train_seconds": s.log.earlierTrainSeconds + training])
+        if p.step % options.logInterval == 0 || p.step == s.maxIter {
+            s.log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
+                               p.epoch + 1, options.epochs, p.step, s.maxIter, loss, s.interval.steps,
+                               s.interval.loss / Double(s.interval.steps), lr, rate, 100 * s.dataWait / max(training, 1e-9),
+                               formatDuration(eta)))
+            s.interval = (0, 0)
         }
-        if !stopped { log.human("finished \(progress.step) steps; final checkpoint \(checkpointPath)") }
-        return Summary(stepsDone: progress.step, maxIter: maxIter, lastLoss: lastLoss, stoppedEarly: stopped, losses: losses)
+    }
+
+    /// Moves to the next epoch and saves last.safetensors (and epoch-NNN.safetensors when asked for).
+    private func endEpoch(_ s: inout Session) throws {
+        let finished = s.progress.epoch + 1
+        s.progress.epoch += 1
+        s.progress.batchInEpoch = 0
+        try HeadCheckpoint.save(s.head, to: checkpointPath, progress: s.progress)
+        if options.keepEpochCheckpoints {
+            try HeadCheckpoint.save(s.head, to: runDirectory + String(format: "/epoch-%03d.safetensors", finished), progress: s.progress)
+        }
+        s.log.human("epoch \(finished)/\(options.epochs) done (step \(s.progress.step)); saved \(checkpointPath)")
+    }
+
+    /// Evaluates on the val cache after the epochs `validation` asks for (its time is kept out of the rate and ETA).
+    private func evaluateIfDue(_ s: inout Session, afterEpoch epoch: Int) throws {
+        guard let v = validation, v.isDue(afterEpoch: epoch, of: options.epochs) else { return }
+        let evalStart = Date()
+        defer { s.evalSeconds += Date().timeIntervalSince(evalStart) }
+        (lastEvaluation, s.evalHistory) = try v.evaluate(s.head, epoch: epoch, step: s.progress.step, checkpoint: checkpointPath,
+                                                         runDirectory: runDirectory, history: s.evalHistory, log: s.log)
+    }
+
+    /// A kill during an evaluation leaves the epoch-end checkpoint it evaluated without its record: redo it from the
+    /// checkpoint (the same weights and BN statistics as the head it was interrupted on).
+    private func redoInterruptedEvaluation(_ s: inout Session) throws {
+        let p = s.progress
+        guard let v = validation, resume, p.batchInEpoch == 0, p.epoch > 0, v.isDue(afterEpoch: p.epoch, of: options.epochs),
+              !s.evalHistory.contains(where: { $0.step == p.step }) else { return }
+        s.log.human("the evaluation after epoch \(p.epoch) (step \(p.step)) was not recorded (interrupted); evaluating the checkpoint")
+        try evaluateIfDue(&s, afterEpoch: p.epoch)
+    }
+
+    /// Ctrl-C, or `stopAfterSteps` steps done in this session.
+    private func stopRequested(_ s: Session) -> Bool {
+        StopSignal.isRequested || (options.stopAfterSteps.map { s.stepsThisSession >= $0 } ?? false)
     }
 
     /// One optimisation step; returns the batch loss.
     func step(_ head: SegmentationHead, batch: HeadTrainBatch, lr: Double, dropoutSeed: UInt64) throws -> Double {
         // The head reads the batch's own arrays (no copy); backward uses them too, so it runs inside the closure.
-        try withStagePointers(batch.stages, keys: batch.stages.keys.sorted()[...]) { pointers in
+        withStagePointers(batch.stages, stages: headConfig.requiredStages) { pointers in
             head.params.zeroGrads()
-            head.forward(stages: pointers, shapes: batch.stageShapes, batch: batch.count, training: true,
-                         dropoutSeed: dropoutSeed)
-            let loss = batch.labels.withUnsafeBufferPointer {
-                head.loss(labels: $0.baseAddress!, labelHeight: batch.labelHeight, labelWidth: batch.labelWidth).loss
+            let activations = head.forward(stages: pointers, shapes: batch.stageShapes, batch: batch.count, training: true,
+                                           dropoutSeed: dropoutSeed)
+            return batch.labels.withUnsafeBufferPointer { labels in
+                let loss = head.loss(activations, labels: labels.baseAddress!, labelHeight: batch.labelHeight,
+                                     labelWidth: batch.labelWidth)
+                guard loss.loss.isFinite else { return loss.loss }
+                head.backward(saved: activations, loss: loss)
+                head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
+                return loss.loss
             }
-            guard loss.isFinite else { return loss }
-            head.backward()
-            head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
-            return loss
-        }
-    }
-
-    /// Calls `body` with pointers to the arrays of `stages` (for the keys `keys`), valid for the whole call.
-    private func withStagePointers<R>(_ stages: [Int: [Float]], keys: ArraySlice<Int>, pointers: [Int: UnsafePointer<Float>] = [:],
-                                      _ body: ([Int: UnsafePointer<Float>]) throws -> R) throws -> R {
-        guard let k = keys.first else { return try body(pointers) }
-        return try stages[k]!.withUnsafeBufferPointer { buffer in
-            var more = pointers
-            more[k] = buffer.baseAddress!
-            return try withStagePointers(stages, keys: keys.dropFirst(), pointers: more, body)
         }
     }
 
@@ -227,11 +248,5 @@ public final class HeadTrainer {
         let data = try enc.encode(resolved)
         output(String(decoding: data, as: UTF8.self))
         try AtomicWrite.write(data, to: runDirectory + "/config.json")
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        guard seconds.isFinite else { return "?" }
-        let s = Int(seconds.rounded())
-        return s >= 3600 ? String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) : String(format: "%dm%02ds", s / 60, s % 60)
     }
 }

@@ -1,4 +1,4 @@
-/// Optimisation settings of a training run (SPEC §3 "Training"); the defaults are the published ones.
+/// Optimisation settings of a training run (docs/DESIGN.md §6); the defaults are the published ones.
 public struct TrainOptions: Codable, Equatable, Sendable {
     public var epochs = 50
     public var batch = 32
@@ -7,7 +7,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var momentum: Float = 0.9
     public var weightDecay: Float = 1e-4
     public var seed: UInt64 = 0
-    public var threads = 2
+    public var threads = Parallel.defaultThreads
     /// A human log line every this many steps (JSON lines are written for every step).
     public var logInterval = 20
     /// Also save last.safetensors every this many steps (0: only at epoch ends and on stop).

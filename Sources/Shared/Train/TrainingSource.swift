@@ -1,3 +1,5 @@
+import Foundation
+
 // What the trainer needs from a feature cache: batches of stage features (NHWC) with their label crops, shuffled per
 // epoch, resumable at a batch index.
 
@@ -15,6 +17,44 @@ public struct HeadTrainBatch {
                 labelHeight: Int, labelWidth: Int) {
         self.count = count; self.stages = stages; self.stageShapes = stageShapes; self.labels = labels
         self.labelHeight = labelHeight; self.labelWidth = labelWidth
+    }
+}
+
+/// The batches of consecutive epochs of a source, from any (epoch, batch) on. The next epoch's stream is opened while
+/// the last step of an epoch runs, so its first batches are read during that step and the epoch-end checkpoint instead
+/// of at the start of the next epoch.
+struct EpochBatches {
+    let source: HeadTrainingSource
+    let seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int]
+    private var current: (epoch: Int, next: () throws -> HeadTrainBatch?)?
+    private var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
+    /// Seconds the last `next` waited for its batch.
+    private(set) var lastWait = 0.0
+
+    init(source: HeadTrainingSource, seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int]) {
+        self.source = source; self.seed = seed; self.batchSize = batchSize; self.epochs = epochs
+        self.stepsPerEpoch = stepsPerEpoch; self.stages = stages
+    }
+
+    /// The batch at `progress`, or nil when its epoch has no more batches.
+    mutating func next(at progress: TrainProgress) throws -> HeadTrainBatch? {
+        if current?.epoch != progress.epoch {
+            if let u = upcoming, u.epoch == progress.epoch, progress.batchInEpoch == 0 {
+                current = u
+            } else {
+                current = (progress.epoch, try source.batches(epoch: progress.epoch, seed: seed, batchSize: batchSize,
+                                                              startBatch: progress.batchInEpoch, stages: stages))
+            }
+            upcoming = nil
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard let batch = try current!.next() else { return nil }
+        lastWait = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if progress.batchInEpoch + 1 == stepsPerEpoch && progress.epoch + 1 < epochs {
+            upcoming = (progress.epoch + 1, try source.batches(epoch: progress.epoch + 1, seed: seed, batchSize: batchSize,
+                                                                startBatch: 0, stages: stages))
+        }
+        return batch
     }
 }
 

@@ -31,7 +31,7 @@ public struct TrainingValidation {
     /// Evaluates `head`, logs the result and records it in the run directory; returns it with the updated history.
     func evaluate(_ head: SegmentationHead, epoch: Int, step: Int, checkpoint: String, runDirectory: String,
                   history: [EpochEval], log: TrainingLog) throws -> (EvalResult, [EpochEval]) {
-        let r = try TrainAndEvaluate.evaluate(head, eval: settings, step: step, checkpoint: checkpoint)
+        let r = try settings.evaluate(head, step: step, checkpoint: checkpoint)
         log.human("eval after epoch \(epoch) (step \(step)): \(r.summaryLine)  [\(r.protocolLine)]")
         var fields: [String: Any] = ["event": "eval", "epoch": epoch, "step": step, "mIoU": r.metrics.mIoU,
                                      "mAcc": r.metrics.mAcc, "allAcc": r.metrics.allAcc,
