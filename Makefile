@@ -2,14 +2,15 @@
 SWIFT ?= swift
 RELEASE := $(SWIFT) build -c release
 BIN := .build/release
-APT_PACKAGES := libopenblas-dev libhdf5-dev libpng-dev libjpeg-dev pkg-config
+APT_PACKAGES := libopenblas-dev libhdf5-dev libpng-dev libjpeg-dev pkg-config libopenmpi-dev openmpi-bin
 
 .PHONY: setup deps build release test bench demo voc clean fixtures
 
-# Installs the C libraries (Debian -dev packages) when a header is missing, then builds.
+# Installs the C libraries (Debian -dev packages) and Open MPI's mpirun when one is missing, then builds.
 deps:
 	@if [ ! -e /usr/include/hdf5/serial/hdf5.h ] || [ ! -e /usr/include/png.h ] || [ ! -e /usr/include/jpeglib.h ] \
-	   || ! ls /usr/include/*/cblas.h /usr/include/cblas.h >/dev/null 2>&1; then \
+	   || ! ls /usr/include/*/cblas.h /usr/include/cblas.h >/dev/null 2>&1 \
+	   || [ ! -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] || ! command -v mpirun >/dev/null; then \
 	  echo "Installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \

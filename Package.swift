@@ -22,10 +22,14 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "CPNG", path: "Sources/CPNG", cSettings: fastC, linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", cSettings: fastC, linkerSettings: [.linkedLibrary("jpeg")]),
+        // Open MPI (libopenmpi-dev); MPI is only initialised when a launcher (mpirun, srun) started the process.
+        .target(name: "CMPI", path: "Sources/CMPI",
+                cSettings: [.unsafeFlags(["-I/usr/lib/x86_64-linux-gnu/openmpi/include"])],
+                linkerSettings: [.linkedLibrary("mpi")]),
         .target(
             name: "Shared",
             dependencies: [
-                "CBLAS", "CHDF5", "CPNG", "CJPEG",
+                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),

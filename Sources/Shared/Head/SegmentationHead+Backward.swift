@@ -31,7 +31,8 @@ extension SegmentationHead {
         let dC0 = ws.get("d.cls.conv", rows * mid, zeroed: true)
         BatchNorm2d.backward(dinp: dC0, dgamma: params.grad("cls.1.weight"), dbeta: params.grad("cls.1.bias"), dout: dBN,
                              inp: ws.get("cls.conv", rows * mid), gamma: params.value("cls.1.weight"),
-                             mean: ws.get("cls.mean", mid), rstd: ws.get("cls.rstd", mid), rows: rows, c: mid, threads: threads)
+                             mean: ws.get("cls.mean", mid), rstd: ws.get("cls.rstd", mid), rows: rows, c: mid, threads: threads,
+                             reduce: shard?.sum)
         let needInputGrad = cfg.useFPN || cfg.usePPM
         let dClsIn: UnsafeMutablePointer<Float>? = needInputGrad ? ws.get("d.cls.in", rows * cfg.classifierInput, zeroed: true) : nil
         conv3x3Backward(dinp: dClsIn, dweight: params.grad("cls.0.weight"), dbias: nil, dout: dC0, inp: s.clsInput,
@@ -55,7 +56,8 @@ extension SegmentationHead {
                 let prefix = "ppm.features.\(j).2"
                 BatchNorm2d.backward(dinp: dConv, dgamma: params.grad("\(prefix).weight"), dbeta: params.grad("\(prefix).bias"),
                                      dout: dBn, inp: ws.get("ppm\(j).conv", cells * r), gamma: params.value("\(prefix).weight"),
-                                     mean: ws.get("ppm\(j).mean", r), rstd: ws.get("ppm\(j).rstd", r), rows: cells, c: r)
+                                     mean: ws.get("ppm\(j).mean", r), rstd: ws.get("ppm\(j).rstd", r), rows: cells, c: r,
+                                     reduce: shard?.sum)
                 let dPool: UnsafeMutablePointer<Float>? = dx != nil ? ws.get("d.ppm\(j).pool", cells * c, zeroed: true) : nil
                 Conv1x1.backward(dinp: dPool, dweight: params.grad("ppm.features.\(j).1.weight"), dbias: nil, dout: dConv,
                                  inp: ws.get("ppm\(j).pool", cells * c), weight: params.value("ppm.features.\(j).1.weight"),

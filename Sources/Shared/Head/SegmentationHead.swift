@@ -20,6 +20,10 @@ public final class SegmentationHead {
     public let workspace = Workspace()
     /// 3×3 convolutions: Winograd F(2×2,3×3) when the channel counts allow it, else im2col + GEMM.
     public var useWinograd = true
+    /// Data-parallel training: the part of the global batch this process holds. Training BatchNorm and the loss then
+    /// use sums over the global batch, and Dropout2d draws the global batch's mask and keeps this part of it, so the
+    /// processes together compute what one process computes on the whole batch. nil: the batch is all there is.
+    public var shard: BatchShard?
 
     /// What the last forward saw (backward needs it).
     struct Saved {
@@ -161,7 +165,13 @@ public final class SegmentationHead {
         if dropout {
             let mask = ws.get("cls.mask", n * mid), dropped = ws.get("cls.drop", rows * mid)
             var rng = SplitMix64(seed: dropoutSeed, 7)
-            Dropout2d.makeMask(mask, n: n, c: mid, p: cfg.dropout, rng: &rng)
+            if let shard {
+                let global = ws.get("cls.mask.global", shard.globalCount * mid)
+                Dropout2d.makeMask(global, n: shard.globalCount, c: mid, p: cfg.dropout, rng: &rng)
+                mask.update(from: global + shard.offset * mid, count: n * mid)
+            } else {
+                Dropout2d.makeMask(mask, n: n, c: mid, p: cfg.dropout, rng: &rng)
+            }
             Dropout2d.forward(out: dropped, inp: c1, mask: mask, n: n, hw: h * w, c: mid)
             c3 = UnsafePointer(dropped)
         }
@@ -205,7 +215,8 @@ public final class SegmentationHead {
         if training {
             BatchNorm2d.forwardTrain(out: out, inp: inp, gamma: params.value("\(prefix).weight"), beta: params.value("\(prefix).bias"),
                                      mean: mean, rstd: rstd, runningMean: stats.value("\(prefix).running_mean"),
-                                     runningVar: stats.value("\(prefix).running_var"), rows: rows, c: c, threads: threads)
+                                     runningVar: stats.value("\(prefix).running_var"), rows: rows, c: c, threads: threads,
+                                     reduce: shard?.sum)
             batchesTracked[prefix, default: 0] += 1
         } else {
             BatchNorm2d.forwardEval(out: out, inp: inp, gamma: params.value("\(prefix).weight"), beta: params.value("\(prefix).bias"),
@@ -217,12 +228,18 @@ public final class SegmentationHead {
     // MARK: loss
 
     /// Upsamples the last logits bilinearly to the label size and returns the mean cross-entropy (ignore 255) and the
-    /// number of labelled pixels; probabilities are kept for `backward`.
+    /// number of labelled pixels (of the global batch with `shard`); probabilities are kept for `backward`.
     public func loss(labels: UnsafePointer<UInt8>, labelHeight lh: Int, labelWidth lw: Int) -> (loss: Double, valid: Int) {
         let s = saved!, k = config.numClasses
         let up = workspace.get("logits.up", s.n * lh * lw * k)
         BilinearResize.forward(out: up, inp: s.logits, n: s.n, inH: s.h, inW: s.w, c: k, outH: lh, outW: lw, threads: threads)
-        let r = SoftmaxCrossEntropy.forward(probs: up, logits: up, labels: labels, pixels: s.n * lh * lw, k: k, threads: threads)
+        var r = SoftmaxCrossEntropy.forward(probs: up, logits: up, labels: labels, pixels: s.n * lh * lw, k: k, threads: threads)
+        if let shard {
+            // The mean over the labelled pixels of the global batch: sum of losses and labelled count over processes.
+            var sums = [r.loss * Double(r.valid), Double(r.valid)]
+            sums.withUnsafeMutableBufferPointer { shard.sum($0) }
+            r = (sums[1] > 0 ? sums[0] / sums[1] : 0, Int(sums[1]))
+        }
         lossState = (labels, lh, lw, r.valid)
         return r
     }

@@ -6,6 +6,9 @@ import Foundation
 ///   metrics.json, confusion.csv, eval-history.json   evaluations during training (see TrainingValidation)
 ///   last.safetensors   checkpoint (atomic), updated at epoch ends, every `checkpointEvery` steps and on stop
 ///   epoch-NNN.safetensors  per-epoch checkpoints when asked for
+/// Data-parallel (`communicator` of several processes): every process reads its share of each global batch, BatchNorm
+/// and the loss use sums over the global batch, gradients are summed before the SGD step, so the processes train the
+/// model one process would; rank 0 alone writes the run directory and evaluates, and its checkpoint is what all start from.
 public final class HeadTrainer {
     public struct Summary {
         public var stepsDone: Int
@@ -26,6 +29,8 @@ public final class HeadTrainer {
     public var validation: TrainingValidation?
     /// The latest evaluation of this session (with `validation`).
     public private(set) var lastEvaluation: EvalResult?
+    /// The processes training together (one by default).
+    public var communicator: Communicator = SingleProcess()
 
     public init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
@@ -43,22 +48,28 @@ public final class HeadTrainer {
             throw DinoSegError(file: source.name, "\(source.samplesPerEpoch) samples are fewer than one batch of \(options.batch)")
         }
         let maxIter = options.epochs * stepsPerEpoch
+        let comm = communicator, isRoot = comm.isRoot
+        guard options.batch >= comm.size else {
+            throw DinoSegError("batch \(options.batch) is smaller than the \(comm.size) processes sharing it; use a --batch of at least \(comm.size)")
+        }
         let fm = FileManager.default
-        if !resume && fm.fileExists(atPath: checkpointPath) {
+        if isRoot && !resume && fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
-        if resume && !fm.fileExists(atPath: checkpointPath) {
+        if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
         }
-        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
-            throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
+        if isRoot {
+            do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
+                throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
+            }
         }
 
         setBLASThreads(options.threads)
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
         var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: options.seed, maxIter: maxIter, batchSize: options.batch)
-        if resume {
+        if resume && isRoot {
             guard let stored = try HeadCheckpoint.load(checkpointPath, into: head) else {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
@@ -67,10 +78,23 @@ public final class HeadTrainer {
             }
             progress = stored
         }
+        let part = comm.share(of: options.batch)
+        if comm.size > 1 {
+            progress = try DataParallelStart.synchronise(head, progress: progress, over: comm)
+            head.shard = BatchShard(offset: part.lowerBound, globalCount: options.batch) { buffer in
+                do { try comm.allreduceSum(buffer) } catch { DataParallelStart.fail(error, comm) }
+            }
+        }
 
-        try writeConfig(stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
-        let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0, output: output)
-        log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed), \(options.threads) threads\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
+        let log: TrainingLog
+        if isRoot {
+            try writeConfig(stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
+            log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0, output: output)
+        } else {
+            log = TrainingLog()
+        }
+        let processes = comm.size > 1 ? ", \(comm.size) processes × \(options.threads) threads (\(options.batch / comm.size)–\((options.batch + comm.size - 1) / comm.size) samples each)" : ", \(options.threads) threads"
+        log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed)\(processes)\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
 
         var losses: [Double] = []
         var lastLoss = Double.nan
@@ -79,7 +103,10 @@ public final class HeadTrainer {
         var stepsThisSession = 0
         var intervalLoss = 0.0, intervalSteps = 0
         var dataWait = 0.0, evalSeconds = 0.0
-        var evalHistory = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        var evalHistory = validation == nil || !isRoot ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        let save = { (path: String) in if isRoot { try HeadCheckpoint.save(head, to: path, progress: progress) } }
+        // Every process stops at the same step (a stop requested on any of them counts for all).
+        let stopRequested = { try !comm.allSucceeded(!StopSignal.isRequested) || (self.options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false) }
         // The next epoch's stream is opened while the last step of an epoch runs, so its first batches are read
         // during that step and the epoch-end checkpoint instead of at the start of the next epoch.
         var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
@@ -89,7 +116,7 @@ public final class HeadTrainer {
                 next = u.next
             } else {
                 next = try source.batches(epoch: progress.epoch, seed: options.seed, batchSize: options.batch,
-                                          startBatch: progress.batchInEpoch, stages: headConfig.requiredStages)
+                                          startBatch: progress.batchInEpoch, stages: headConfig.requiredStages, part: part)
             }
             upcoming = nil
             while progress.batchInEpoch < stepsPerEpoch {
@@ -100,7 +127,7 @@ public final class HeadTrainer {
                 if progress.batchInEpoch + 1 == stepsPerEpoch && progress.epoch + 1 < options.epochs {
                     upcoming = (progress.epoch + 1, try source.batches(epoch: progress.epoch + 1, seed: options.seed,
                                                                        batchSize: options.batch, startBatch: 0,
-                                                                       stages: headConfig.requiredStages))
+                                                                       stages: headConfig.requiredStages, part: part))
                 }
                 let lr = polyLearningRate(base: options.lr, iteration: progress.step, maxIter: maxIter, power: options.power)
                 let loss = try step(head, batch: batch, lr: lr, dropoutSeed: SplitMix64(seed: options.seed, 13, progress.step).state)
@@ -132,34 +159,34 @@ public final class HeadTrainer {
                                      Self.duration(eta)))
                     intervalLoss = 0; intervalSteps = 0
                 }
-                let interrupted = StopSignal.isRequested || (options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false)
+                let interrupted = try stopRequested()
                 if progress.batchInEpoch >= stepsPerEpoch { break }
                 if interrupted {
-                    try HeadCheckpoint.save(head, to: checkpointPath, progress: progress)
+                    try save(checkpointPath)
                     log.human("stopped at step \(progress.step); saved \(checkpointPath) (continue with --resume)")
                     stopped = true
                     break training
                 }
                 if options.checkpointEvery > 0 && progress.step % options.checkpointEvery == 0 {
-                    try HeadCheckpoint.save(head, to: checkpointPath, progress: progress)
+                    try save(checkpointPath)
                 }
             }
             let finishedEpoch = progress.epoch
             progress.epoch += 1
             progress.batchInEpoch = 0
-            try HeadCheckpoint.save(head, to: checkpointPath, progress: progress)
+            try save(checkpointPath)
             if options.keepEpochCheckpoints {
-                try HeadCheckpoint.save(head, to: runDirectory + String(format: "/epoch-%03d.safetensors", finishedEpoch + 1), progress: progress)
+                try save(runDirectory + String(format: "/epoch-%03d.safetensors", finishedEpoch + 1))
             }
             log.human("epoch \(finishedEpoch + 1)/\(options.epochs) done (step \(progress.step)); saved \(checkpointPath)")
-            if let v = validation, v.isDue(afterEpoch: finishedEpoch + 1, of: options.epochs) {
+            if let v = validation, isRoot, v.isDue(afterEpoch: finishedEpoch + 1, of: options.epochs) {
                 let evalStart = Date()
                 defer { evalSeconds += Date().timeIntervalSince(evalStart) }
                 (lastEvaluation, evalHistory) = try v.evaluate(head, epoch: finishedEpoch + 1, step: progress.step,
                                                                checkpoint: checkpointPath, runDirectory: runDirectory,
                                                                history: evalHistory, log: log)
             }
-            if StopSignal.isRequested || (options.stopAfterSteps.map { stepsThisSession >= $0 } ?? false) {
+            if try stopRequested() {
                 if progress.epoch < options.epochs {
                     log.human("stopped at step \(progress.step) (continue with --resume)")
                     stopped = true
@@ -183,6 +210,10 @@ public final class HeadTrainer {
             }
             guard loss.isFinite else { return loss }
             head.backward()
+            if communicator.size > 1 {
+                // Each process's gradient is its share of the global batch's (the loss is already the global mean).
+                try communicator.allreduceSum(UnsafeMutableBufferPointer(start: head.params.grads, count: head.params.count))
+            }
             head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
             return loss
         }

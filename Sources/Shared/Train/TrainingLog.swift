@@ -4,9 +4,12 @@ import Foundation
 /// On resume, JSON lines of steps after the checkpoint (written by the interrupted session) are dropped, so the file
 /// reads as one uninterrupted run.
 final class TrainingLog {
-    let text: FileHandle
-    let json: FileHandle
+    let text: FileHandle?
+    let json: FileHandle?
     let output: (String) -> Void
+
+    /// A log that writes and prints nothing (the processes other than rank 0 in data-parallel training).
+    init() { text = nil; json = nil; output = { _ in } }
 
     init(directory: String, truncateFromStep: Int, output: @escaping (String) -> Void) throws {
         self.output = output
@@ -29,14 +32,15 @@ final class TrainingLog {
         text = t; json = j
     }
 
-    deinit { try? text.close(); try? json.close() }
+    deinit { try? text?.close(); try? json?.close() }
 
     func human(_ line: String) {
         output(line)
-        text.write(Data((line + "\n").utf8))
+        text?.write(Data((line + "\n").utf8))
     }
 
     func step(_ fields: [String: Any]) throws {
+        guard let json else { return }
         let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
         json.write(data + Data("\n".utf8))
     }

@@ -28,11 +28,18 @@ public protocol HeadTrainingSource {
     /// Samples in one epoch (each epoch reads one view of every image).
     var samplesPerEpoch: Int { get }
     /// Full batches of epoch `epoch` from batch index `startBatch` on (the last partial batch is dropped); the order
-    /// depends only on (seed, epoch).
-    func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch?
+    /// depends only on (seed, epoch). Only positions `part` of each batch are read (data-parallel training: this
+    /// process's share; 0..<batchSize: all of it).
+    func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
+                 part: Range<Int>) throws -> () throws -> HeadTrainBatch?
 }
 
 extension HeadTrainingSource {
+    /// Whole batches.
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+        try batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages, part: 0..<batchSize)
+    }
+
     /// Refuses a source that cannot feed the head, with a hint.
     public func check(fits head: HeadConfig) throws {
         let missing = head.requiredStages.filter { !availableStages.contains($0) }
@@ -73,7 +80,8 @@ public final class InMemoryTrainingSource: HeadTrainingSource {
 
     public var samplesPerEpoch: Int { views.first?.count ?? 0 }
 
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
+                        part: Range<Int>) throws -> () throws -> HeadTrainBatch? {
         let samples = views[epoch % views.count]
         var order = Array(samples.indices)
         var rng = SplitMix64(seed: seed, 11, epoch)
@@ -82,14 +90,14 @@ public final class InMemoryTrainingSource: HeadTrainingSource {
         var next = startBatch
         return { [self] in
             guard next < batchCount else { return nil }
-            let picked = order[(next * batchSize)..<((next + 1) * batchSize)]
+            let picked = order[(next * batchSize + part.lowerBound)..<(next * batchSize + part.upperBound)]
             next += 1
             var feats: [Int: [Float]] = [:], shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
             for s in stages {
                 feats[s] = picked.flatMap { samples[$0].stages[s]! }
                 shapes[s] = (stageSizes[s]!.h, stageSizes[s]!.w, stageChannels[s])
             }
-            return HeadTrainBatch(count: batchSize, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
+            return HeadTrainBatch(count: picked.count, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
                                   labelHeight: labelHeight, labelWidth: labelWidth)
         }
     }
