@@ -31,6 +31,8 @@ public final class HeadTrainer {
     public private(set) var lastEvaluation: EvalResult?
     /// The processes training together (one by default).
     public var communicator: Communicator = SingleProcess()
+    /// Seconds spent in the gradient allreduce of the last step (0 for one process).
+    private var allreduceSeconds = 0.0
 
     public init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
@@ -139,8 +141,8 @@ public final class HeadTrainer {
                 stepsThisSession += 1
                 if stepsThisSession == 1 {
                     log.human(String(format: "activation memory: %.1f MiB for a batch of %d (%.1f MiB per sample); %d parameters",
-                                     Double(head.workspace.bytes) / 1_048_576, options.batch,
-                                     Double(head.workspace.bytes) / 1_048_576 / Double(options.batch), head.params.count))
+                                     Double(head.workspace.bytes) / 1_048_576, part.count,
+                                     Double(head.workspace.bytes) / 1_048_576 / Double(part.count), head.params.count))
                 }
                 losses.append(loss)
                 lastLoss = loss
@@ -149,9 +151,14 @@ public final class HeadTrainer {
                 let training = elapsed - evalSeconds  // rate, ETA and data wait exclude evaluations
                 let rate = Double(stepsThisSession * options.batch) / max(training, 1e-9)
                 let eta = training / Double(stepsThisSession) * Double(maxIter - progress.step)
-                try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss, "lr": lr,
-                              "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
-                              "data_wait_seconds": waited])
+                var fields: [String: Any] = ["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch,
+                                             "loss": loss, "lr": lr, "samples_per_second": rate, "eta_seconds": eta,
+                                             "elapsed_seconds": elapsed, "data_wait_seconds": waited]
+                if comm.size > 1 {
+                    fields["allreduce_seconds"] = allreduceSeconds
+                    fields["allreduce_bytes"] = head.params.count * MemoryLayout<Float>.size
+                }
+                try log.step(fields)
                 if progress.step % options.logInterval == 0 || progress.step == maxIter {
                     log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
                                      progress.epoch + 1, options.epochs, progress.step, maxIter, loss, intervalSteps,
@@ -212,7 +219,9 @@ public final class HeadTrainer {
             head.backward()
             if communicator.size > 1 {
                 // Each process's gradient is its share of the global batch's (the loss is already the global mean).
+                let start = DispatchTime.now().uptimeNanoseconds
                 try communicator.allreduceSum(UnsafeMutableBufferPointer(start: head.params.grads, count: head.params.count))
+                allreduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             }
             head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
             return loss
