@@ -101,6 +101,9 @@ VOC_OS ?= 8
 VOC_STAGES_8 := 1,2,3
 VOC_STAGES_4 := 0,1,2,3
 VOC_STAGES ?= $(VOC_STAGES_$(VOC_OS))
+# On a cluster: VOC_LAUNCH="mpirun" (inside a Slurm allocation or with a hostfile) or "srun --mpi=pmix" spreads the
+# sweep's jobs over the processes (README "Distributed"); the extraction runs as one process either way.
+VOC_LAUNCH ?=
 
 voc: deps release
 	@if [ -z "$(VOC)" ] || [ -z "$(WEIGHTS)" ]; then \
@@ -110,6 +113,6 @@ voc: deps release
 	  --views $(VOC_VIEWS) --stages $(VOC_STAGES) --out $(VOC_CACHE)-train
 	$(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
 	  --mode slide --flip --stages $(VOC_STAGES) --out $(VOC_CACHE)-val
-	$(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
+	$(VOC_LAUNCH) $(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
 	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"

@@ -50,5 +50,9 @@ public struct CacheWriteOptions: ParsableArguments {
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
         guard workers >= 1 else { throw ValidationError("--workers must be ≥ 1") }
         if let s = shardSize, s < 1 { throw ValidationError("--shard-size must be ≥ 1") }
+        // N copies would each extract everything into the same directory.
+        if Distributed.launchedProcessCount > 1 {
+            throw ValidationError("extract runs as one process (it uses every core through --workers); start it without mpirun/srun (or with one task)")
+        }
     }
 }

@@ -88,6 +88,13 @@ public enum Distributed {
         return launcherVariables.contains { env[$0] != nil }
     }
 
+    /// The number of processes the launcher started (from its environment, without initialising MPI); 1 without one.
+    public static var launchedProcessCount: Int {
+        let env = ProcessInfo.processInfo.environment
+        let size = env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"] ?? (env["PMIX_RANK"] != nil ? env["SLURM_STEP_NUM_TASKS"] : nil)
+        return size.flatMap { Int($0) } ?? 1
+    }
+
     nonisolated(unsafe) private static var shared: Communicator?
 
     /// Initialises MPI on first use when launched by mpirun/srun; never otherwise (a plain run does not need it).
