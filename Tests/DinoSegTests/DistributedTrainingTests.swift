@@ -4,8 +4,8 @@ import Foundation
 
 /// `headtrain train` under `mpirun`: two processes train the model one process trains (first 20 losses within 1e-5
 /// relative, final weights within 1e-4), a run stopped with SIGTERM on one rank or killed with SIGKILL resumes with
-/// another process count, and two "hosts" made of network namespaces train over TCP. The built `headtrain` binary
-/// runs on a small cache written here (synthetic images, fake backbone; seeds 21/22/0).
+/// another process count, two "hosts" made of network namespaces train over TCP, and a sweep is spread over ranks.
+/// The built `headtrain` binary runs on a small cache written here (synthetic images, fake backbone; seeds 21/22/0).
 final class DistributedTrainingTests: XCTestCase {
     static let steps = 20
     /// Batch 5 over 2 processes: 2 + 3 samples (an uneven split on purpose); dropout on.
@@ -149,6 +149,37 @@ final class DistributedTrainingTests: XCTestCase {
                                     + [f.headtrain, "train", "--cache", f.cache, "--run", run] + Self.trainArguments)
         XCTAssertEqual(r.status, 0, "mpirun across two namespaces: \(r.output.suffix(1200))")
         try assertSameTraining(run, f.reference, what: "2 hosts over TCP vs 1 process")
+    }
+
+    /// `headtrain sweep` under `mpirun -np 2`: the jobs are dealt to both ranks, rank 0 writes one results.csv with the
+    /// metrics a single-process sweep gets (each job is trained by one process either way), and running the command
+    /// again keeps every finished job.
+    func testSweepSpreadsJobsOverRanks() throws {
+        let f = try setUpFixture()
+        let val = f.directory + "/cache-val"
+        var o = ValExtractionOptions(dataRoot: f.directory + "/data", list: "val", out: val)
+        o.mode = .whole; o.longSide = 224; o.stages = [1, 2, 3]; o.workers = 2; o.quiet = true
+        _ = try ValExtraction.run(o, backbone: FakeBackbone(channels: [8, 16, 16, 24])) { _ in }
+        let args = ["sweep", "--cache", f.cache, "--val-cache", val, "--variants", "head,fpn", "--widths", "16",
+                    "--epochs", "1", "--batch", "5", "--threads", "1", "--eval-every", "0", "--examples", "0"]
+        let one = try Self.runProcess(f.headtrain, args + ["--run", f.directory + "/sweep1"])
+        XCTAssertEqual(one.status, 0, "single-process sweep: \(one.output.suffix(600))")
+        let two = try Self.runProcess(f.mpirun, Self.mpirunArguments(ranks: 2) + [f.headtrain] + args + ["--run", f.directory + "/sweep2"])
+        XCTAssertEqual(two.status, 0, "mpirun -np 2 headtrain sweep: \(two.output.suffix(800))")
+        XCTAssertTrue(two.output.contains("[rank 1] == sweep 2/2"), "job 2 should run on rank 1: \(two.output.prefix(800))")
+        // variant … final_loss, checkpoint_step: everything but train_seconds (field 9), the protocol and the directory.
+        func metrics(_ dir: String) -> [String] {
+            ((try? String(contentsOfFile: dir + "/results.csv", encoding: .utf8)) ?? "").split(separator: "\n").map { line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return (Array(fields.prefix(9)) + Array(fields.dropFirst(10).prefix(2))).joined(separator: ",")
+            }
+        }
+        XCTAssertEqual(metrics(f.directory + "/sweep2"), metrics(f.directory + "/sweep1"), "results.csv of 2 ranks vs 1 process")
+        XCTAssertEqual(metrics(f.directory + "/sweep2").count, 3, "header + 2 jobs")
+        let again = try Self.runProcess(f.mpirun, Self.mpirunArguments(ranks: 2) + [f.headtrain] + args + ["--run", f.directory + "/sweep2"])
+        XCTAssertEqual(again.status, 0, again.output.suffix(600).description)
+        XCTAssertEqual(again.output.components(separatedBy: "already trained and evaluated").count - 1, 2,
+                       "both finished jobs should be kept: \(again.output.suffix(800))")
     }
 
     // MARK: comparison
