@@ -2,15 +2,16 @@
 SWIFT ?= swift
 RELEASE := $(SWIFT) build -c release
 BIN := .build/release
-APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config
+APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config libopenmpi-dev openmpi-bin
 
 .PHONY: setup deps build release test test-debug fuzz bench bench-baseline demo voc voc-baseline clean fixtures
 
-# Installs the C libraries (Debian packages) when a header or OpenBLAS is missing, then builds. OpenBLAS is loaded at run
-# time (README "CPU and BLAS"), so only its shared library is needed.
+# Installs the C libraries (Debian packages) and Open MPI's mpirun when one is missing, then builds. OpenBLAS is loaded
+# at run time (README "CPU and BLAS"), so only its shared library is needed.
 deps:
 	@if [ ! -e /usr/include/hdf5/serial/hdf5.h ] || [ ! -e /usr/include/png.h ] || [ ! -e /usr/include/jpeglib.h ] \
-	   || ! ls /usr/lib/*/libopenblas.so.0 /usr/lib/libopenblas.so.0 >/dev/null 2>&1; then \
+	   || ! ls /usr/lib/*/libopenblas.so.0 /usr/lib/libopenblas.so.0 >/dev/null 2>&1 \
+	   || [ ! -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] || ! command -v mpirun >/dev/null; then \
 	  echo "Installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
@@ -136,6 +137,9 @@ VOC_OS ?= 8
 VOC_STAGES_8 := 1,2,3
 VOC_STAGES_4 := 0,1,2,3
 VOC_STAGES ?= $(VOC_STAGES_$(VOC_OS))
+# On a cluster: VOC_LAUNCH="mpirun" (inside a Slurm allocation or with a hostfile) or "srun --mpi=pmix" spreads the
+# sweep's jobs over the processes (README "Distributed"); the extraction runs as one process either way.
+VOC_LAUNCH ?=
 
 voc: deps release
 	@if [ -z "$(VOC)" ] || [ -z "$(WEIGHTS)" ]; then \
@@ -145,7 +149,7 @@ voc: deps release
 	  --views $(VOC_VIEWS) --stages $(VOC_STAGES) --out $(VOC_CACHE)-train
 	$(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
 	  --mode slide --flip --stages $(VOC_STAGES) --out $(VOC_CACHE)-val
-	$(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
+	$(VOC_LAUNCH) $(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
 	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"
 	@if [ -n "$(BASELINE)" ]; then $(MAKE) voc-baseline; fi

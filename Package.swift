@@ -33,10 +33,14 @@ let package = Package(
         .target(name: "CPNG", path: "Sources/CPNG", cSettings: fastC, linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", cSettings: fastC, linkerSettings: [.linkedLibrary("jpeg")]),
         .target(name: "CKernels", path: "Sources/CKernels", exclude: ["kernels_body.h", "kernel_list.h"], cSettings: kernelC),
+        // Open MPI (libopenmpi-dev); MPI is only initialised when a launcher (mpirun, srun) started the process.
+        .target(name: "CMPI", path: "Sources/CMPI",
+                cSettings: [.unsafeFlags(["-I/usr/lib/x86_64-linux-gnu/openmpi/include"])],
+                linkerSettings: [.linkedLibrary("mpi")]),
         .target(
             name: "Shared",
             dependencies: [
-                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels",
+                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels", "CMPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),

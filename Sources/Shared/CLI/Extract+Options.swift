@@ -59,5 +59,9 @@ public struct CacheWriteOptions: ParsableArguments {
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256 (got \(batch))") }
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256 (got \(workers))") }
         if let s = shardSize, !(1...1_000_000).contains(s) { throw ValidationError("--shard-size must be in 1...1000000 (got \(s))") }
+        // N copies would each extract everything into the same directory.
+        if Distributed.launchedProcessCount > 1 {
+            throw ValidationError("extract runs as one process (it uses every core through --workers); start it without mpirun/srun (or with one task)")
+        }
     }
 }

@@ -47,6 +47,12 @@ public struct HeadTrainSweep: ParsableCommand {
     }
 
     public func run() throws {
+        // Under mpirun/srun the jobs are spread over the processes (see Sweep); rank 0 writes the tables and report.
+        let world = try Distributed.world()
+        try world.endingJobOnError { try sweep(world) }
+    }
+
+    func sweep(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
         let (eval, manifest) = try ValCacheEval.settings(directory: valCache)
         guard manifest.config.backbone.weightsSHA256 == source.reader.manifest.config.backbone.weightsSHA256 else {
@@ -59,10 +65,13 @@ public struct HeadTrainSweep: ParsableCommand {
                                      runDirectory: runDirectory, dataset: ValCacheEval.datasetKind(manifest),
                                      photoDirectory: ValCacheEval.photoDirectory(manifest))
         let labels = Sweep.notes(settings, eval: eval, stepsPerEpoch: source.samplesPerEpoch / batch)
-        print(labels.title)
-        if let w = labels.warning { print(w) }
-        print("\(settings.jobs.count) jobs: \(settings.jobs.map(\.name).joined(separator: ", ")); protocol: \(eval.evalProtocol)")
+        if world.isRoot {
+            print(labels.title)
+            if let w = labels.warning { print(w) }
+            print("\(settings.jobs.count) jobs: \(settings.jobs.map(\.name).joined(separator: ", ")); protocol: \(eval.evalProtocol)\(world.size > 1 ? "; \(world.size) processes, job i on rank i mod \(world.size)" : "")")
+        }
         StopSignal.install()
-        try Sweep.run(settings, source: source, eval: eval) { print($0); fflush(stdout) }
+        let prefix = world.size > 1 ? "[rank \(world.rank)] " : ""
+        try Sweep.run(settings, source: source, eval: eval, communicator: world) { print(prefix + $0); fflush(stdout) }
     }
 }

@@ -25,13 +25,20 @@ public struct HeadTrainTrain: ParsableCommand {
     }
 
     public func run() throws {
+        // Under mpirun/srun: one process per rank, data-parallel (see HeadTrainer); otherwise one process.
+        let world = try Distributed.world()
+        try world.endingJobOnError { try train(world) }
+    }
+
+    func train(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
         let head = variant.headConfig(stageChannels: source.stageChannels)
         let options = training.options
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
         let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume)
-        if let valCache {
+        trainer.communicator = world
+        if let valCache, world.isRoot {
             // Evaluated in place after every --eval-every epochs and after the last one (see TrainingValidation).
             let (eval, _) = try ValCacheEval.settings(directory: valCache)
             trainer.validation = TrainingValidation(settings: eval, every: evalEvery)

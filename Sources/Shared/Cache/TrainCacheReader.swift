@@ -123,10 +123,15 @@ public final class TrainCacheReader {
     }
 
     /// Full batches of epoch `epoch` from batch `startBatch` on (the last partial batch is dropped).
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int = 0, stages: [Int]) -> BatchStream {
+    /// `part`: read only these positions of every batch (one process's share in data-parallel training).
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int = 0, stages: [Int],
+                        part: Range<Int>? = nil) -> BatchStream {
         let order = epochOrder(epoch: epoch, seed: seed)
         let count = order.count / max(1, batchSize)
-        let groups = (min(startBatch, count)..<count).map { b in Array(order[(b * batchSize)..<((b + 1) * batchSize)]) }
+        let within = part ?? 0..<batchSize
+        let groups = (min(startBatch, count)..<count).map { b in
+            Array(order[(b * batchSize + within.lowerBound)..<(b * batchSize + within.upperBound)])
+        }
         return BatchStream(groups: groups) { [self] refs in try self.readBatch(refs, stages: stages) }
     }
 

@@ -33,7 +33,7 @@ extension SegmentationHead {
         g.clsConv.zero()
         BatchNorm2d.backward(dinp: g.clsConv.data, dgamma: p.clsBN.gamma.grad, dbeta: p.clsBN.beta.grad, dout: g.clsBN.data,
                              inp: a.clsConv.data, gamma: p.clsBN.gamma.value, mean: a.clsMean.data, rstd: a.clsRstd.data,
-                             rows: rows, c: mid, threads: threads)
+                             rows: rows, c: mid, threads: threads, reduce: shard?.sum)
         g.classifierInput?.zero()
         conv3x3Backward(dinp: g.classifierInput?.data, dweight: p.clsConv.grad, dbias: nil, dout: g.clsConv.data,
                         inp: a.classifierInput, weight: p.clsConv.value, n: n, h: h, w: w, cin: cfg.classifierInput,
@@ -58,7 +58,7 @@ extension SegmentationHead {
                 let bn = p.ppmBN[j]
                 BatchNorm2d.backward(dinp: d.conv.data, dgamma: bn.gamma.grad, dbeta: bn.beta.grad, dout: d.bn.data,
                                      inp: b.conv.data, gamma: bn.gamma.value, mean: b.mean.data, rstd: b.rstd.data,
-                                     rows: cells, c: r)
+                                     rows: cells, c: r, reduce: shard?.sum)
                 d.pooled?.zero()
                 Conv1x1.backward(dinp: d.pooled?.data, dweight: p.ppmConv[j].grad, dbias: nil, dout: d.conv.data,
                                  inp: b.pooled.data, weight: p.ppmConv[j].value, rows: cells, cin: c, cout: r)

@@ -25,6 +25,10 @@ public final class SegmentationHead {
     let p: HeadParameters
     /// The activations of the last forward, reused while batch and stage shapes stay the same.
     private var activations: HeadActivations?
+    /// Data-parallel training: the part of the global batch this process holds. Training BatchNorm and the loss then
+    /// use sums over the global batch, and Dropout2d draws the global batch's mask and keeps this part of it, so the
+    /// processes together compute what one process computes on the whole batch. nil: the batch is all there is.
+    public var shard: BatchShard?
 
     public init(config: HeadConfig, seed: UInt64 = 0, threads: Int = 1) throws {
         try config.validate()
@@ -146,7 +150,15 @@ public final class SegmentationHead {
         a.dropoutApplied = training && cfg.dropout > 0
         if a.dropoutApplied, let mask = a.dropoutMask, let dropped = a.dropped {
             var rng = SplitMix64(seed: dropoutSeed, 7)
-            Dropout2d.makeMask(mask.data, n: n, c: mid, p: cfg.dropout, rng: &rng)
+            if let shard {
+                var global = [Float](repeating: 0, count: shard.globalCount * mid)
+                global.withUnsafeMutableBufferPointer { g in
+                    Dropout2d.makeMask(g.baseAddress!, n: shard.globalCount, c: mid, p: cfg.dropout, rng: &rng)
+                    mask.data.update(from: g.baseAddress! + shard.offset * mid, count: n * mid)
+                }
+            } else {
+                Dropout2d.makeMask(mask.data, n: n, c: mid, p: cfg.dropout, rng: &rng)
+            }
             Dropout2d.forward(out: dropped.data, inp: a.clsBN.data, mask: mask.data, n: n, hw: h * w, c: mid)
             c3 = UnsafePointer(dropped.data)
         }
@@ -196,7 +208,8 @@ public final class SegmentationHead {
                            training: Bool) {
         if training {
             BatchNorm2d.forwardTrain(out: out, inp: inp, gamma: bn.gamma.value, beta: bn.beta.value, mean: mean, rstd: rstd,
-                                     runningMean: bn.runningMean, runningVar: bn.runningVar, rows: rows, c: c, threads: threads)
+                                     runningMean: bn.runningMean, runningVar: bn.runningVar, rows: rows, c: c, threads: threads,
+                                     reduce: shard?.sum)
             bnBatchesTracked[bn.tracked] += 1
         } else {
             BatchNorm2d.forwardEval(out: out, inp: inp, gamma: bn.gamma.value, beta: bn.beta.value, mean: mean, rstd: rstd,
@@ -207,14 +220,21 @@ public final class SegmentationHead {
     // MARK: loss
 
     /// Upsamples the logits of `saved` bilinearly to the label size and returns the mean cross-entropy (ignoring
-    /// `ignoreLabel`) and the number of labelled pixels; the probabilities are kept for `backward`.
+    /// `ignoreLabel`) and the number of labelled pixels (of the global batch with `shard`); the probabilities are kept
+    /// for `backward`.
     public func loss(_ saved: HeadActivations, labels: UnsafePointer<UInt8>, labelHeight lh: Int, labelWidth lw: Int) -> HeadLoss {
         let k = config.numClasses, n = saved.batch
         let probs = saved.probs(labelHeight: lh, labelWidth: lw, classes: k)
         BilinearResize.forward(out: probs.data, inp: saved.logits.data, n: n, inH: saved.h, inW: saved.w, c: k,
                                outH: lh, outW: lw, threads: threads)
-        let r = SoftmaxCrossEntropy.forward(probs: probs.data, logits: probs.data, labels: labels, pixels: n * lh * lw,
+        var r = SoftmaxCrossEntropy.forward(probs: probs.data, logits: probs.data, labels: labels, pixels: n * lh * lw,
                                             k: k, threads: threads)
+        if let shard {
+            // The mean over the labelled pixels of the global batch: sum of losses and labelled count over processes.
+            var sums = [r.loss * Double(r.valid), Double(r.valid)]
+            sums.withUnsafeMutableBufferPointer { shard.sum($0) }
+            r = (sums[1] > 0 ? sums[0] / sums[1] : 0, Int(sums[1]))
+        }
         return HeadLoss(loss: r.loss, valid: r.valid, labels: labels, labelHeight: lh, labelWidth: lw, probs: probs)
     }
 

@@ -7,6 +7,8 @@
 //
 // Training uses the batch mean and the biased variance; eps = 1e-5. Rows are split across `threads`; per-channel sums
 // are taken in Float over blocks of rows and combined in Double, so they stay accurate for large maps.
+// `reduce` (data-parallel training, SyncBN): sums the per-channel sums and the row count over the processes that share
+// the global batch, so every process normalises with the statistics of the whole batch. nil: this batch is all.
 
 public enum BatchNorm2d {
     public static let eps: Float = 1e-5
@@ -16,18 +18,20 @@ public enum BatchNorm2d {
                                     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                     mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                     runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
-                                    rows: Int, c: Int, threads: Int = 1) {
-        let sum = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
+                                    rows: Int, c: Int, threads: Int = 1, reduce: SumReduction? = nil) {
+        var sum = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
             for j in 0..<c { acc[j] += x[j] }
         }
-        for j in 0..<c { mean[j] = Float(sum[j] / Double(rows)) }
-        let sq = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
+        let total = reduced(&sum, rows: rows, reduce)
+        for j in 0..<c { mean[j] = Float(sum[j] / total) }
+        var sq = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
             for j in 0..<c { let d = x[j] - mean[j]; acc[j] += d * d }
         }
+        if let reduce { sq.withUnsafeMutableBufferPointer { reduce($0) } }
         for j in 0..<c {
-            let varBiased = sq[j] / Double(rows)
+            let varBiased = sq[j] / total
             rstd[j] = Float(1 / (varBiased + Double(eps)).squareRoot())
-            let varUnbiased = rows > 1 ? sq[j] / Double(rows - 1) : varBiased
+            let varUnbiased = total > 1 ? sq[j] / (total - 1) : varBiased
             runningMean[j] = (1 - momentum) * runningMean[j] + momentum * mean[j]
             runningVar[j] = (1 - momentum) * runningVar[j] + momentum * Float(varUnbiased)
         }
@@ -68,7 +72,8 @@ public enum BatchNorm2d {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
                                 dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int = 1) {
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int = 1,
+                                reduce: SumReduction? = nil) {
         let sdy = channelSums(rows: rows, c: c, threads: threads, inp: inp) { _, acc, r in
             let g = dout + r * c
             for j in 0..<c { acc[j] += g[j] }
@@ -77,12 +82,16 @@ public enum BatchNorm2d {
             let g = dout + r * c
             for j in 0..<c { acc[j] += g[j] * (x[j] - mean[j]) * rstd[j] }
         }
+        // γ/β gradients stay this process's share (the parameter gradients are summed later); the input gradient
+        // needs the sums over the global batch.
+        var global = sdy + sdyx
+        let total = reduced(&global, rows: rows, reduce)
         var k1 = [Float](repeating: 0, count: c), k2 = k1, k3 = k1
         for j in 0..<c {
             dgamma[j] += Float(sdyx[j]); dbeta[j] += Float(sdy[j])
             k1[j] = gamma[j] * rstd[j]
-            k2[j] = Float(sdy[j] / Double(rows))
-            k3[j] = Float(sdyx[j] / Double(rows))
+            k2[j] = Float(global[j] / total)
+            k3[j] = Float(global[c + j] / total)
         }
         k1.withUnsafeBufferPointer { a in k2.withUnsafeBufferPointer { b in k3.withUnsafeBufferPointer { d in
             let pa = a.baseAddress!, pb = b.baseAddress!, pd = d.baseAddress!
@@ -96,6 +105,14 @@ public enum BatchNorm2d {
                 }
             }
         } } }
+    }
+
+    /// Sums `sums` and the row count over the processes of `reduce` (in place); returns the total row count.
+    static func reduced(_ sums: inout [Double], rows: Int, _ reduce: SumReduction?) -> Double {
+        guard let reduce else { return Double(rows) }
+        sums.append(Double(rows))
+        sums.withUnsafeMutableBufferPointer { reduce($0) }
+        return sums.removeLast()
     }
 
     /// Σ over rows of a per-row contribution `add(row pointer, accumulator, row index)`, per channel: Float partial

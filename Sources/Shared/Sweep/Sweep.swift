@@ -4,6 +4,8 @@ import Foundation
 // protocol, then results.md, results.csv and report.html in the sweep directory. Variants without an FPN ignore the
 // widths and run once. A finished job (sweep-entry.json at the last step) is not retrained; an unfinished one resumes
 // from its checkpoint, and its row (final loss, training time) is rebuilt from the run's own records.
+// Under mpirun/srun the jobs are dealt out to the processes (job i to rank i mod N, each trained by one process);
+// rank 0 then reads every finished job from the sweep directory (shared by all) and writes the tables and the report.
 
 public struct SweepJob: Equatable {
     public var variant: SweepVariant
@@ -60,12 +62,14 @@ public enum Sweep {
     /// Trains and evaluates every job, then writes the tables and the report. Returns the entries in job order.
     @discardableResult
     public static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
+                           communicator comm: Communicator = SingleProcess(),
                            output: @escaping (String) -> Void) throws -> [SweepEntry] {
         try FileSystem.createDirectory(s.runDirectory, what: "run directory")
         var entries: [SweepEntry] = []
         var curves: [ReportCurves] = []
         let stepsPerEpoch = source.samplesPerEpoch / s.train.batch
-        for (i, job) in s.jobs.enumerated() {
+        var stoppedInJob = false
+        for (i, job) in s.jobs.enumerated() where i % comm.size == comm.rank {
             let config = job.headConfig(stageChannels: source.stageChannels, outputStride: s.outputStride)
             let dir = s.runDirectory + "/" + job.name
             output("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
@@ -76,6 +80,8 @@ public enum Sweep {
             } else {
                 guard let trained = try TrainAndEvaluate.run(head: config, options: s.train, source: source, runDirectory: dir,
                                                              eval: eval, evalEvery: s.evalEvery, output: output) else {
+                    // With several processes the others still meet this one at the collective below.
+                    if comm.size > 1 { stoppedInJob = true; break }
                     if !entries.isEmpty { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
                     output("stopped; run the same command again to continue (finished jobs are kept, \(job.name) resumes from its checkpoint)")
                     return entries
@@ -86,16 +92,30 @@ public enum Sweep {
                 try AtomicWrite.write(JSONEncoder().encode(entry), to: dir + "/sweep-entry.json")
             }
             entries.append(entry)
-            let history = (try? JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/eval-history.json")))) ?? []
-            curves.append(ReportCurves(loss: TrainAndEvaluate.lossCurve(runDirectory: dir, stepsPerEpoch: stepsPerEpoch,
-                                                                         bucket: max(1, stepsPerEpoch / 8)),
-                                       mIoU: history.map { [Double($0.epoch), $0.mIoU] }))
+            curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             output("\(entry.modelName): \(entry.result.summaryLine)  [\(entry.result.protocolLine)]")
-            try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: [])
-            if StopSignal.isRequested {
-                output("stopped; run the same command again to continue (finished jobs are kept)")
-                return entries
+            if comm.size == 1 { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
+            if StopSignal.isRequested { break }
+        }
+        if comm.size > 1 {
+            // Every process has finished (or stopped) its jobs; rank 0 gathers them all from the sweep directory.
+            let stopped = try !comm.allSucceeded(!StopSignal.isRequested && !stoppedInJob)
+            guard comm.isRoot else { return entries }
+            entries = []; curves = []
+            for job in s.jobs {
+                let dir = s.runDirectory + "/" + job.name
+                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) else { continue }
+                entries.append(done)
+                curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             }
+            if stopped {
+                try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: [])
+                StopSignal.set(true)
+            }
+        }
+        if StopSignal.isRequested {
+            output("stopped; run the same command again to continue (finished jobs are kept)")
+            return entries
         }
         let best = bestIndex(entries)
         let examples = try best.map { try collectExamples(entries[$0], eval: eval, count: s.examples, photoDirectory: s.photoDirectory) } ?? []
@@ -106,6 +126,13 @@ public enum Sweep {
         }
         output("wrote \(s.runDirectory)/results.md, results.csv, report.html")
         return entries
+    }
+
+    /// The loss and mIoU curves of a job's run directory.
+    static func curvesOf(_ dir: String, stepsPerEpoch: Int) -> ReportCurves {
+        let history = (try? JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/eval-history.json")))) ?? []
+        return ReportCurves(loss: TrainAndEvaluate.lossCurve(runDirectory: dir, stepsPerEpoch: stepsPerEpoch, bucket: max(1, stepsPerEpoch / 8)),
+                            mIoU: history.map { [Double($0.epoch), $0.mIoU] })
     }
 
     public static func bestIndex(_ entries: [SweepEntry]) -> Int? {

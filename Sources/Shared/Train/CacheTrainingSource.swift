@@ -13,8 +13,10 @@ public final class CacheTrainingSource: HeadTrainingSource {
     public var availableStages: [Int] { reader.manifest.stages }
     public var samplesPerEpoch: Int { reader.samplesPerEpoch() }
 
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
-        let stream = reader.batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages)
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
+                        part: Range<Int>) throws -> () throws -> HeadTrainBatch? {
+        let stream = reader.batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages,
+                                    part: part)
         let crop = reader.manifest.config.crop
         return {
             guard let b = try stream.nextBatch() else { return nil }

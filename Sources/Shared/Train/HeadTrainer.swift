@@ -6,6 +6,9 @@ import Foundation
 ///   metrics.json, confusion.csv, eval-history.json   evaluations during training (see TrainingValidation)
 ///   last.safetensors   checkpoint (atomic), updated at epoch ends, every `checkpointEvery` steps and on stop
 ///   epoch-NNN.safetensors  per-epoch checkpoints when asked for
+/// Data-parallel (`communicator` of several processes): every process reads its share of each global batch, BatchNorm
+/// and the loss use sums over the global batch, gradients are summed before the SGD step, so the processes train the
+/// model one process would; rank 0 alone writes the run directory and evaluates, and its checkpoint is what all start from.
 public final class HeadTrainer {
     public struct Summary {
         public var stepsDone: Int
@@ -28,6 +31,10 @@ public final class HeadTrainer {
     public var validation: TrainingValidation?
     /// The latest evaluation of this session (with `validation`).
     public private(set) var lastEvaluation: EvalResult?
+    /// The processes training together (one by default).
+    public var communicator: Communicator = SingleProcess()
+    /// Seconds spent in the gradient allreduce of the last step (0 for one process).
+    private var allreduceSeconds = 0.0
 
     public init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
@@ -55,16 +62,16 @@ public final class HeadTrainer {
             if epochEnded {
                 try endEpoch(&session)
                 try evaluateIfDue(&session, afterEpoch: session.progress.epoch)
-                if stopRequested(session) {
+                if try stopRequested(session) {
                     if session.progress.epoch < options.epochs { session.stop("stopped at step \(session.progress.step) (continue with --resume)") }
                     break
                 }
-            } else if stopRequested(session) {
-                try HeadCheckpoint.save(session.head, to: checkpointPath, progress: session.progress)
+            } else if try stopRequested(session) {
+                try save(session, to: checkpointPath)
                 session.stop("stopped at step \(session.progress.step); saved \(checkpointPath) (continue with --resume)")
                 break
             } else if options.checkpointEvery > 0 && session.progress.step % options.checkpointEvery == 0 {
-                try HeadCheckpoint.save(session.head, to: checkpointPath, progress: session.progress)
+                try save(session, to: checkpointPath)
             }
         }
         if !session.stopped { session.log.human("finished \(session.progress.step) steps; final checkpoint \(checkpointPath)") }
@@ -115,20 +122,25 @@ public final class HeadTrainer {
             throw DinoSegError(file: source.name, "\(source.samplesPerEpoch) samples are fewer than one batch of \(options.batch)")
         }
         let maxIter = options.epochs * stepsPerEpoch
+        let comm = communicator, isRoot = comm.isRoot
+        guard options.batch >= comm.size else {
+            throw DinoSegError("batch \(options.batch) is smaller than the \(comm.size) processes sharing it; use a --batch of at least \(comm.size)")
+        }
+        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart).
         let fm = FileManager.default
-        if !resume && fm.fileExists(atPath: checkpointPath) {
+        if isRoot && !resume && fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
-        if resume && !fm.fileExists(atPath: checkpointPath) {
+        if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
         }
-        try FileSystem.createDirectory(runDirectory, what: "run directory")
+        if isRoot { try FileSystem.createDirectory(runDirectory, what: "run directory") }
 
         setBLASThreads(options.threads)
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
         var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: options.seed, maxIter: maxIter, batchSize: options.batch)
-        if resume {
+        if resume && isRoot {
             guard let stored = try HeadCheckpoint.load(checkpointPath, into: head) else {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
@@ -137,14 +149,27 @@ public final class HeadTrainer {
             }
             progress = stored
         }
+        let part = comm.share(of: options.batch)
+        if comm.size > 1 {
+            progress = try DataParallelStart.synchronise(head, progress: progress, over: comm)
+            head.shard = BatchShard(offset: part.lowerBound, globalCount: options.batch) { buffer in
+                do { try comm.allreduceSum(buffer) } catch { DataParallelStart.fail(error, comm) }
+            }
+        }
 
-        try writeConfig(stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
-        let history = validation == nil ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
-        let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0,
+        let history = validation == nil || !isRoot ? [] : TrainingValidation.history(in: runDirectory, upToStep: progress.step)
+        let log: TrainingLog
+        if isRoot {
+            try writeConfig(stepsPerEpoch: stepsPerEpoch, maxIter: maxIter)
+            log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0,
                                   keepEvalSteps: validation == nil ? nil : Set(history.map(\.step)), output: output)
-        log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed), \(options.threads) threads\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
+        } else {
+            log = TrainingLog()
+        }
+        let processes = comm.size > 1 ? ", \(comm.size) processes × \(options.threads) threads (\(options.batch / comm.size)–\((options.batch + comm.size - 1) / comm.size) samples each)" : ", \(options.threads) threads"
+        log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed)\(processes)\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
         let batches = EpochBatches(source: source, seed: options.seed, batchSize: options.batch, epochs: options.epochs,
-                                   stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages)
+                                   stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages, part: part)
         return Session(head: head, log: log, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter, progress: progress,
                        batches: batches, evalHistory: history, checkpointPath: checkpointPath,
                        runDirectory: runDirectory)
@@ -155,17 +180,22 @@ public final class HeadTrainer {
         let p = s.progress, head = s.head
         if s.stepsThisSession == 1 {
             s.log.human(String(format: "activation memory: %.1f MiB for a batch of %d (%.1f MiB per sample); %d parameters",
-                               Double(head.activationBytes) / 1_048_576, options.batch,
-                               Double(head.activationBytes) / 1_048_576 / Double(options.batch), head.params.count))
+                               Double(head.activationBytes) / 1_048_576, s.batches.part.count,
+                               Double(head.activationBytes) / 1_048_576 / Double(s.batches.part.count), head.params.count))
         }
         s.interval.loss += loss; s.interval.steps += 1
         let elapsed = Date().timeIntervalSince(s.started)
         let training = elapsed - s.evalSeconds  // rate, ETA and data wait exclude evaluations
         let rate = Double(s.stepsThisSession * options.batch) / max(training, 1e-9)
         let eta = training / Double(s.stepsThisSession) * Double(s.maxIter - p.step)
-        try s.log.step(["step": p.step, "epoch": p.epoch + 1, "batch": p.batchInEpoch, "loss": loss, "lr": lr,
-                        "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
-                        "data_wait_seconds": s.batches.lastWait, "train_seconds": s.log.earlierTrainSeconds + training])
+        var fields: [String: Any] = ["step": p.step, "epoch": p.epoch + 1, "batch": p.batchInEpoch, "loss": loss, "lr": lr,
+                                     "samples_per_second": rate, "eta_seconds": eta, "elapsed_seconds": elapsed,
+                                     "data_wait_seconds": s.batches.lastWait, "train_seconds": s.log.earlierTrainSeconds + training]
+        if communicator.size > 1 {
+            fields["allreduce_seconds"] = allreduceSeconds
+            fields["allreduce_bytes"] = head.params.count * MemoryLayout<Float>.size
+        }
+        try s.log.step(fields)
         if p.step % options.logInterval == 0 || p.step == s.maxIter {
             s.log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (mean of last %d: %.4f)  lr %.6f  %.1f samples/s  data wait %.1f%%  ETA %@",
                                p.epoch + 1, options.epochs, p.step, s.maxIter, loss, s.interval.steps,
@@ -180,16 +210,16 @@ public final class HeadTrainer {
         let finished = s.progress.epoch + 1
         s.progress.epoch += 1
         s.progress.batchInEpoch = 0
-        try HeadCheckpoint.save(s.head, to: checkpointPath, progress: s.progress)
+        try save(s, to: checkpointPath)
         if options.keepEpochCheckpoints {
-            try HeadCheckpoint.save(s.head, to: runDirectory + String(format: "/epoch-%03d.safetensors", finished), progress: s.progress)
+            try save(s, to: runDirectory + String(format: "/epoch-%03d.safetensors", finished))
         }
         s.log.human("epoch \(finished)/\(options.epochs) done (step \(s.progress.step)); saved \(checkpointPath)")
     }
 
     /// Evaluates on the val cache after the epochs `validation` asks for (its time is kept out of the rate and ETA).
     private func evaluateIfDue(_ s: inout Session, afterEpoch epoch: Int) throws {
-        guard let v = validation, v.isDue(afterEpoch: epoch, of: options.epochs) else { return }
+        guard let v = validation, communicator.isRoot, v.isDue(afterEpoch: epoch, of: options.epochs) else { return }
         let evalStart = Date()
         defer { s.evalSeconds += Date().timeIntervalSince(evalStart) }
         (lastEvaluation, s.evalHistory) = try v.evaluate(s.head, epoch: epoch, step: s.progress.step, checkpoint: checkpointPath,
@@ -200,29 +230,41 @@ public final class HeadTrainer {
     /// checkpoint (the same weights and BN statistics as the head it was interrupted on).
     private func redoInterruptedEvaluation(_ s: inout Session) throws {
         let p = s.progress
-        guard let v = validation, resume, p.batchInEpoch == 0, p.epoch > 0, v.isDue(afterEpoch: p.epoch, of: options.epochs),
+        guard let v = validation, communicator.isRoot, resume, p.batchInEpoch == 0, p.epoch > 0, v.isDue(afterEpoch: p.epoch, of: options.epochs),
               !s.evalHistory.contains(where: { $0.step == p.step }) else { return }
         s.log.human("the evaluation after epoch \(p.epoch) (step \(p.step)) was not recorded (interrupted); evaluating the checkpoint")
         try evaluateIfDue(&s, afterEpoch: p.epoch)
     }
 
-    /// Ctrl-C, or `stopAfterSteps` steps done in this session.
-    private func stopRequested(_ s: Session) -> Bool {
-        StopSignal.isRequested || (options.stopAfterSteps.map { s.stepsThisSession >= $0 } ?? false)
+    /// Ctrl-C, or `stopAfterSteps` steps done in this session. Every process stops at the same step: a stop
+    /// requested on any of them counts for all.
+    private func stopRequested(_ s: Session) throws -> Bool {
+        try !communicator.allSucceeded(!StopSignal.isRequested) || (options.stopAfterSteps.map { s.stepsThisSession >= $0 } ?? false)
+    }
+
+    /// Saves a checkpoint of the session's head and progress (rank 0 alone writes).
+    private func save(_ s: Session, to path: String) throws {
+        if communicator.isRoot { try HeadCheckpoint.save(s.head, to: path, progress: s.progress) }
     }
 
     /// One optimisation step; returns the batch loss.
     func step(_ head: SegmentationHead, batch: HeadTrainBatch, lr: Double, dropoutSeed: UInt64) throws -> Double {
         // The head reads the batch's own arrays (no copy); backward uses them too, so it runs inside the closure.
-        withStagePointers(batch.stages, stages: headConfig.requiredStages) { pointers in
+        try withStagePointers(batch.stages, stages: headConfig.requiredStages) { pointers in
             head.params.zeroGrads()
             let activations = head.forward(stages: pointers, shapes: batch.stageShapes, batch: batch.count, training: true,
                                            dropoutSeed: dropoutSeed)
-            return batch.labels.withUnsafeBufferPointer { labels in
+            return try batch.labels.withUnsafeBufferPointer { labels in
                 let loss = head.loss(activations, labels: labels.baseAddress!, labelHeight: batch.labelHeight,
                                      labelWidth: batch.labelWidth)
                 guard loss.loss.isFinite else { return loss.loss }
                 head.backward(saved: activations, loss: loss)
+                if communicator.size > 1 {
+                    // Each process's gradient is its share of the global batch's (the loss is already the global mean).
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    try communicator.allreduceSum(UnsafeMutableBufferPointer(start: head.params.grads, count: head.params.count))
+                    allreduceSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                }
                 head.sgdStep(lr: Float(lr), momentum: options.momentum, weightDecay: options.weightDecay)
                 return loss.loss
             }

@@ -5,11 +5,14 @@ import Foundation
 /// evaluation lines whose evaluation is not in eval-history.json (an evaluation interrupted while it was being
 /// recorded is redone), so the file reads as one uninterrupted run.
 final class TrainingLog {
-    let text: FileHandle
-    let json: FileHandle
+    let text: FileHandle?
+    let json: FileHandle?
     let output: (String) -> Void
     /// Training seconds (evaluations excluded) of the steps kept from earlier sessions.
     let earlierTrainSeconds: Double
+
+    /// A log that writes and prints nothing (the processes other than rank 0 in data-parallel training).
+    init() { text = nil; json = nil; output = { _ in }; earlierTrainSeconds = 0 }
 
     /// `keepEvalSteps`: the steps whose evaluation lines are kept on resume (nil: all up to the checkpoint).
     init(directory: String, truncateFromStep: Int, keepEvalSteps: Set<Int>? = nil, output: @escaping (String) -> Void) throws {
@@ -37,14 +40,15 @@ final class TrainingLog {
         text = t; json = j
     }
 
-    deinit { try? text.close(); try? json.close() }
+    deinit { try? text?.close(); try? json?.close() }
 
     func human(_ line: String) {
         output(line)
-        text.write(Data((line + "\n").utf8))
+        text?.write(Data((line + "\n").utf8))
     }
 
     func step(_ fields: [String: Any]) throws {
+        guard let json else { return }
         let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
         json.write(data + Data("\n".utf8))
     }

@@ -26,14 +26,17 @@ public struct HeadTrainBatch {
 struct EpochBatches {
     let source: HeadTrainingSource
     let seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int]
+    /// The positions of every batch this process reads (data-parallel training; all of them by default).
+    let part: Range<Int>
     private var current: (epoch: Int, next: () throws -> HeadTrainBatch?)?
     private var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
     /// Seconds the last `next` waited for its batch.
     private(set) var lastWait = 0.0
 
-    init(source: HeadTrainingSource, seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int]) {
+    init(source: HeadTrainingSource, seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int],
+         part: Range<Int>? = nil) {
         self.source = source; self.seed = seed; self.batchSize = batchSize; self.epochs = epochs
-        self.stepsPerEpoch = stepsPerEpoch; self.stages = stages
+        self.stepsPerEpoch = stepsPerEpoch; self.stages = stages; self.part = part ?? 0..<batchSize
     }
 
     /// The batch at `progress`, or nil when its epoch has no more batches.
@@ -43,7 +46,7 @@ struct EpochBatches {
                 current = u
             } else {
                 current = (progress.epoch, try source.batches(epoch: progress.epoch, seed: seed, batchSize: batchSize,
-                                                              startBatch: progress.batchInEpoch, stages: stages))
+                                                              startBatch: progress.batchInEpoch, stages: stages, part: part))
             }
             upcoming = nil
         }
@@ -52,7 +55,7 @@ struct EpochBatches {
         lastWait = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if progress.batchInEpoch + 1 == stepsPerEpoch && progress.epoch + 1 < epochs {
             upcoming = (progress.epoch + 1, try source.batches(epoch: progress.epoch + 1, seed: seed, batchSize: batchSize,
-                                                                startBatch: 0, stages: stages))
+                                                                startBatch: 0, stages: stages, part: part))
         }
         return batch
     }
@@ -68,11 +71,18 @@ public protocol HeadTrainingSource {
     /// Samples in one epoch (each epoch reads one view of every image).
     var samplesPerEpoch: Int { get }
     /// Full batches of epoch `epoch` from batch index `startBatch` on (the last partial batch is dropped); the order
-    /// depends only on (seed, epoch).
-    func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch?
+    /// depends only on (seed, epoch). Only positions `part` of each batch are read (data-parallel training: this
+    /// process's share; 0..<batchSize: all of it).
+    func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
+                 part: Range<Int>) throws -> () throws -> HeadTrainBatch?
 }
 
 extension HeadTrainingSource {
+    /// Whole batches.
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+        try batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages, part: 0..<batchSize)
+    }
+
     /// Refuses a source that cannot feed the head, with a hint.
     public func check(fits head: HeadConfig) throws {
         let missing = head.requiredStages.filter { !availableStages.contains($0) }
@@ -113,7 +123,8 @@ public final class InMemoryTrainingSource: HeadTrainingSource {
 
     public var samplesPerEpoch: Int { views.first?.count ?? 0 }
 
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
+                        part: Range<Int>) throws -> () throws -> HeadTrainBatch? {
         let samples = views[epoch % views.count]
         var order = Array(samples.indices)
         var rng = SplitMix64(seed: seed, 11, epoch)
@@ -122,14 +133,14 @@ public final class InMemoryTrainingSource: HeadTrainingSource {
         var next = startBatch
         return { [self] in
             guard next < batchCount else { return nil }
-            let picked = order[(next * batchSize)..<((next + 1) * batchSize)]
+            let picked = order[(next * batchSize + part.lowerBound)..<(next * batchSize + part.upperBound)]
             next += 1
             var feats: [Int: [Float]] = [:], shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
             for s in stages {
                 feats[s] = picked.flatMap { samples[$0].stages[s]! }
                 shapes[s] = (stageSizes[s]!.h, stageSizes[s]!.w, stageChannels[s])
             }
-            return HeadTrainBatch(count: batchSize, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
+            return HeadTrainBatch(count: picked.count, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
                                   labelHeight: labelHeight, labelWidth: labelWidth)
         }
     }

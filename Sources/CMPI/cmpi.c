@@ -1,0 +1,72 @@
+#include "cmpi.h"
+#include <limits.h>
+#include <mpi.h>
+
+static int active = 0;
+static const size_t chunk = (size_t)1 << 28;   // elements (or bytes) per MPI call: counts are ints in MPI 3
+
+int cmpi_init(int *rank, int *size) {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) {
+        int provided = 0;
+        int rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+        if (rc != MPI_SUCCESS) return rc;
+        // Errors come back as codes (reported by the caller with context) instead of aborting inside MPI.
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    }
+    active = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    return MPI_Comm_size(MPI_COMM_WORLD, size);
+}
+
+int cmpi_active(void) { return active; }
+
+int cmpi_finalize(void) {
+    if (!active) return MPI_SUCCESS;
+    active = 0;
+    return MPI_Finalize();
+}
+
+void cmpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
+
+int cmpi_allreduce_sum_float(float *buffer, size_t count) {
+    for (size_t done = 0; done < count; done += chunk) {
+        size_t n = count - done < chunk ? count - done : chunk;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + done, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int cmpi_allreduce_sum_double(double *buffer, size_t count) {
+    for (size_t done = 0; done < count; done += chunk) {
+        size_t n = count - done < chunk ? count - done : chunk;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + done, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int cmpi_broadcast(void *buffer, size_t bytes, int root) {
+    for (size_t done = 0; done < bytes; done += chunk) {
+        size_t n = bytes - done < chunk ? bytes - done : chunk;
+        int rc = MPI_Bcast((char *)buffer + done, (int)n, MPI_BYTE, root, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int cmpi_gather(const void *buffer, size_t bytes, void *out, int root) {
+    if (bytes > INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Gather(buffer, (int)bytes, MPI_BYTE, out, (int)bytes, MPI_BYTE, root, MPI_COMM_WORLD);
+}
+
+int cmpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
+const char *cmpi_error_string(int code) {
+    static char text[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) return "unknown MPI error";
+    return text;
+}
