@@ -9,22 +9,9 @@ final class TrainValidationTests: XCTestCase {
     func testTrainWithValCacheLogsEvaluations() throws {
         let tmp = try makeTempDir("trainval")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 8; data.valCount = 3; data.seed = 7; data.minSide = 60; data.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
-        let backbone = FakeBackbone(channels: [8, 16, 16, 24])
-        var train = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
-        train.stages = [1, 2, 3]; train.shardSize = 4; train.workers = 2; train.seed = 8; train.quiet = true
-        _ = try TrainExtraction.run(train, backbone: backbone) { _ in }
-        var val = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/cache-val")
-        val.mode = .whole; val.longSide = 224; val.stages = [1, 2, 3]; val.workers = 2; val.quiet = true
-        _ = try ValExtraction.run(val, backbone: backbone) { _ in }
+        try makeFakeCaches(tmp, valCount: 3, seed: 7)
 
-        func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain {
-            try HeadTrainTrain.parse(["--cache", tmp + "/cache", "--val-cache", tmp + "/cache-val", "--run", tmp + "/" + run,
-                                      "--fpn-width", "16", "--epochs", "3", "--batch", "2", "--lr", "0.02", "--seed", "9",
-                                      "--threads", "2", "--eval-every", "2", "--checkpoint-every", "0"] + extra)
-        }
+        func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain { try trainCommand(tmp, run, extra) }
         try command("full").run()
 
         let dir = tmp + "/full"
@@ -76,21 +63,8 @@ final class TrainValidationTests: XCTestCase {
     func testResumeRedoesAnEvaluationLostToAKill() throws {
         let tmp = try makeTempDir("evalkill")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 8; data.valCount = 2; data.seed = 17; data.minSide = 60; data.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
-        let backbone = FakeBackbone(channels: [8, 16, 16, 24])
-        var train = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
-        train.stages = [1, 2, 3]; train.shardSize = 4; train.workers = 2; train.seed = 8; train.quiet = true
-        _ = try TrainExtraction.run(train, backbone: backbone) { _ in }
-        var val = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/cache-val")
-        val.mode = .whole; val.longSide = 224; val.stages = [1, 2, 3]; val.workers = 2; val.quiet = true
-        _ = try ValExtraction.run(val, backbone: backbone) { _ in }
-        func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain {
-            try HeadTrainTrain.parse(["--cache", tmp + "/cache", "--val-cache", tmp + "/cache-val", "--run", tmp + "/" + run,
-                                      "--fpn-width", "16", "--epochs", "3", "--batch", "2", "--lr", "0.02", "--seed", "9",
-                                      "--threads", "2", "--eval-every", "2", "--checkpoint-every", "0"] + extra)
-        }
+        try makeFakeCaches(tmp, valCount: 2, seed: 17)
+        func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain { try trainCommand(tmp, run, extra) }
         try command("full").run()
         let reference = try evalEvents(tmp + "/full")
         XCTAssertEqual(reference.map { $0["step"] as? Int }, [8, 12])
@@ -137,5 +111,27 @@ final class TrainValidationTests: XCTestCase {
             let obj = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             return obj?["event"] as? String == "eval" ? obj : nil
         }
+    }
+
+    /// Synthetic data (8 train images, `valCount` val images, data seed `seed`) through the fake backbone into
+    /// tmp/cache (stages 1–3, shards of 4, extraction seed 8) and tmp/cache-val (whole, long side 224).
+    private func makeFakeCaches(_ tmp: String, valCount: Int, seed: UInt64) throws {
+        var data = SyntheticDatasetConfig()
+        data.trainCount = 8; data.valCount = valCount; data.seed = seed; data.minSide = 60; data.maxSide = 120
+        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        let backbone = FakeBackbone(channels: [8, 16, 16, 24])
+        var train = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
+        train.stages = [1, 2, 3]; train.shardSize = 4; train.workers = 2; train.seed = 8; train.quiet = true
+        _ = try TrainExtraction.run(train, backbone: backbone) { _ in }
+        var val = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/cache-val")
+        val.mode = .whole; val.longSide = 224; val.stages = [1, 2, 3]; val.workers = 2; val.quiet = true
+        _ = try ValExtraction.run(val, backbone: backbone) { _ in }
+    }
+
+    /// `headtrain train` on those caches: FPN(16), 3 epochs of batch 2, lr 0.02, seed 9, an evaluation every 2 epochs.
+    private func trainCommand(_ tmp: String, _ run: String, _ extra: [String]) throws -> HeadTrainTrain {
+        try HeadTrainTrain.parse(["--cache", tmp + "/cache", "--val-cache", tmp + "/cache-val", "--run", tmp + "/" + run,
+                                  "--fpn-width", "16", "--epochs", "3", "--batch", "2", "--lr", "0.02", "--seed", "9",
+                                  "--threads", "2", "--eval-every", "2", "--checkpoint-every", "0"] + extra)
     }
 }
