@@ -59,14 +59,6 @@ public struct ConvNeXtKeyNaming: Equatable {
     }
 }
 
-/// Hugging Face key names of the weights the dense features need (the final `layer_norm` is not used).
-enum ConvNeXtKeys {
-    static func convWeight(_ s: Int) -> String { "stages.\(s).downsample_layers.\(s == 0 ? 0 : 1).weight" }
-    static func convBias(_ s: Int) -> String { "stages.\(s).downsample_layers.\(s == 0 ? 0 : 1).bias" }
-    static func norm(_ s: Int, _ p: String) -> String { "stages.\(s).downsample_layers.\(s == 0 ? 1 : 0).\(p)" }
-    static func block(_ s: Int, _ j: Int, _ rest: String) -> String { "stages.\(s).layers.\(j).\(rest)" }
-}
-
 public struct ConvNeXtWeights {
     public var config: ConvNeXtConfig
     public var stages: [ConvNeXtStageWeights]
@@ -129,79 +121,69 @@ public struct ConvNeXtWeights {
         return ConvNeXtConfig(hiddenSizes: sizes, depths: depths)
     }
 
-    /// Reads every tensor the model needs, checking names and shapes, and repacks them.
+    /// Reads every tensor of the table (ConvNeXtTensors.swift), checking names and shapes, and repacks them.
     public static func load(_ st: SafetensorsFile, config: ConvNeXtConfig, naming: ConvNeXtKeyNaming) throws -> ConvNeXtWeights {
-        func tensor(_ hf: String, _ shape: [Int]) throws -> [Float] {
-            let key = naming.fileKey(hf)
+        func read(_ t: ConvNeXtTensor) throws -> [Float] {
+            let key = naming.fileKey(t.name)
             guard let info = st.tensors[key] else {
-                throw DinoSegError(file: st.path, "missing tensor '\(key)' (expected shape \(shape), \(naming.style.rawValue) naming)")
+                throw DinoSegError(file: st.path, "missing tensor '\(key)' (expected shape \(t.shape), \(naming.style.rawValue) naming)")
             }
-            guard info.shape == shape else {
-                throw DinoSegError(file: st.path, "tensor '\(key)' has shape \(info.shape), expected \(shape)")
+            guard info.shape == t.shape else {
+                throw DinoSegError(file: st.path, "tensor '\(key)' has shape \(info.shape), expected \(t.shape)")
             }
             return try st.floats(key)
         }
-        var stages: [ConvNeXtStageWeights] = []
-        for s in 0..<config.stageCount {
-            let c = config.hiddenSizes[s]
-            let cin = s == 0 ? config.inputChannels : config.hiddenSizes[s - 1]
-            let k = s == 0 ? 4 : 2
-            let normChannels = s == 0 ? c : cin
-            let conv = try tensor(ConvNeXtKeys.convWeight(s), [c, cin, k, k])
-            var blocks: [ConvNeXtBlockWeights] = []
-            for j in 0..<config.depths[s] {
-                func t(_ rest: String, _ shape: [Int]) throws -> [Float] { try tensor(ConvNeXtKeys.block(s, j, rest), shape) }
-                blocks.append(ConvNeXtBlockWeights(
-                    depthwise: packDepthwiseWeight(try t("depthwise_conv.weight", [c, 1, 7, 7]), channels: c),
-                    depthwiseBias: try t("depthwise_conv.bias", [c]),
-                    normWeight: try t("layer_norm.weight", [c]),
-                    normBias: try t("layer_norm.bias", [c]),
-                    expand: transposed(try t("pointwise_conv1.weight", [4 * c, c]), rows: 4 * c, columns: c),
-                    expandBias: try t("pointwise_conv1.bias", [4 * c]),
-                    project: transposed(try t("pointwise_conv2.weight", [c, 4 * c]), rows: c, columns: 4 * c),
-                    projectBias: try t("pointwise_conv2.bias", [c]),
-                    gamma: try t("gamma", [c])))
+        let stages = try config.tensorTable.map { stage in
+            let c = stage.channels
+            let conv = try read(stage.conv)
+            let blocks = try stage.blocks.map { b in
+                ConvNeXtBlockWeights(
+                    depthwise: packDepthwiseWeight(try read(b.depthwise), channels: c),
+                    depthwiseBias: try read(b.depthwiseBias),
+                    normWeight: try read(b.normWeight),
+                    normBias: try read(b.normBias),
+                    expand: transposed(try read(b.expand), rows: 4 * c, columns: c),
+                    expandBias: try read(b.expandBias),
+                    project: transposed(try read(b.project), rows: c, columns: 4 * c),
+                    projectBias: try read(b.projectBias),
+                    gamma: try read(b.gamma))
             }
-            stages.append(ConvNeXtStageWeights(
-                conv: packPatchConvWeight(conv, outChannels: c, inChannels: cin, patch: k),
-                convBias: try tensor(ConvNeXtKeys.convBias(s), [c]),
-                normWeight: try tensor(ConvNeXtKeys.norm(s, "weight"), [normChannels]),
-                normBias: try tensor(ConvNeXtKeys.norm(s, "bias"), [normChannels]),
-                blocks: blocks))
+            return ConvNeXtStageWeights(
+                conv: packPatchConvWeight(conv, outChannels: c, inChannels: stage.inChannels, patch: stage.patch),
+                convBias: try read(stage.convBias),
+                normWeight: try read(stage.normWeight),
+                normBias: try read(stage.normBias),
+                blocks: blocks)
         }
         return ConvNeXtWeights(config: config, stages: stages, source: st.path, naming: naming, sha256: "")
     }
 
-    /// Deterministic random weights (for benchmarks and tests): conv/linear U(±√(3/fan_in)), biases U(±0.01),
-    /// LayerNorm weights 1 ± 0.1, gamma U(0.1, 0.5). The checksum is the SHA-256 of the generated values.
+    /// Deterministic random weights (for benchmarks and tests), drawn from the table's ranges directly in the
+    /// kernels' layouts, each stage's blocks before its patch convolution. The checksum is the SHA-256 of the
+    /// generated values.
     public static func random(config: ConvNeXtConfig, seed: UInt64) -> ConvNeXtWeights {
         var rng = SplitMix64(seed: seed)
         var hasher = SHA256()
-        func values(_ n: Int, _ lo: Float, _ hi: Float) -> [Float] {
-            var v = [Float](repeating: 0, count: n)
-            for i in 0..<n { v[i] = lo + (hi - lo) * rng.nextFloat() }
+        func values(_ t: ConvNeXtTensor) -> [Float] {
+            let (lo, hi) = t.randomRange
+            var v = [Float](repeating: 0, count: t.count)
+            for i in v.indices { v[i] = lo + (hi - lo) * rng.nextFloat() }
             v.withUnsafeBytes { hasher.update($0) }
             return v
         }
-        func fan(_ n: Int, _ fanIn: Int) -> [Float] { let a = (3 / Float(fanIn)).squareRoot(); return values(n, -a, a) }
         var stages: [ConvNeXtStageWeights] = []
-        for s in 0..<config.stageCount {
-            let c = config.hiddenSizes[s]
-            let cin = s == 0 ? config.inputChannels : config.hiddenSizes[s - 1]
-            let k = s == 0 ? 4 : 2
-            let normChannels = s == 0 ? c : cin
-            var blocks: [ConvNeXtBlockWeights] = []
-            for _ in 0..<config.depths[s] {
-                blocks.append(ConvNeXtBlockWeights(
-                    depthwise: fan(49 * c, 49), depthwiseBias: values(c, -0.01, 0.01),
-                    normWeight: values(c, 0.9, 1.1), normBias: values(c, -0.01, 0.01),
-                    expand: fan(4 * c * c, c), expandBias: values(4 * c, -0.01, 0.01),
-                    project: fan(4 * c * c, 4 * c), projectBias: values(c, -0.01, 0.01),
-                    gamma: values(c, 0.1, 0.5)))
+        for stage in config.tensorTable {
+            let blocks = stage.blocks.map { b in
+                ConvNeXtBlockWeights(
+                    depthwise: values(b.depthwise), depthwiseBias: values(b.depthwiseBias),
+                    normWeight: values(b.normWeight), normBias: values(b.normBias),
+                    expand: values(b.expand), expandBias: values(b.expandBias),
+                    project: values(b.project), projectBias: values(b.projectBias),
+                    gamma: values(b.gamma))
             }
             stages.append(ConvNeXtStageWeights(
-                conv: fan(k * k * cin * c, k * k * cin), convBias: values(c, -0.01, 0.01),
-                normWeight: values(normChannels, 0.9, 1.1), normBias: values(normChannels, -0.01, 0.01),
+                conv: values(stage.conv), convBias: values(stage.convBias),
+                normWeight: values(stage.normWeight), normBias: values(stage.normBias),
                 blocks: blocks))
         }
         return ConvNeXtWeights(config: config, stages: stages, source: "random(seed: \(seed))", naming: nil,

@@ -14,39 +14,16 @@ public enum RandomCheckpoint {
     /// True for a backbone name recorded from random weights.
     public static func isRandom(backboneName: String) -> Bool { backboneName.hasSuffix(nameSuffix) }
 
-    /// HF-named tensors of a randomly initialised ConvNeXt: conv/linear U(±√(3/fan_in)), biases U(±0.01),
-    /// LayerNorm weight 1 ± 0.1 and bias U(±0.01), gamma U(0.1, 0.5). Deterministic for the seed.
+    /// HF-named tensors of a randomly initialised ConvNeXt, in checkpoint order, each drawn from its range in the
+    /// table (ConvNeXtTensors.swift) with its own stream. Deterministic for the seed.
     public static func tensors(config: ConvNeXtConfig, seed: UInt64) -> [(name: String, shape: [Int], values: [Float])] {
-        var out: [(name: String, shape: [Int], values: [Float])] = []
-        func add(_ name: String, _ shape: [Int], _ lo: Float, _ hi: Float) {
-            var rng = SplitMix64(seed: seed, out.count)
-            let n = shape.reduce(1, *)
-            var v = [Float](repeating: 0, count: n)
-            for i in 0..<n { v[i] = lo + (hi - lo) * rng.nextFloat() }
-            out.append((name, shape, v))
+        config.tensorTable.flatMap(\.all).enumerated().map { index, t in
+            var rng = SplitMix64(seed: seed, index)
+            let (lo, hi) = t.randomRange
+            var v = [Float](repeating: 0, count: t.count)
+            for i in v.indices { v[i] = lo + (hi - lo) * rng.nextFloat() }
+            return (t.name, t.shape, v)
         }
-        func fan(_ name: String, _ shape: [Int], fanIn: Int) { let a = (3 / Float(fanIn)).squareRoot(); add(name, shape, -a, a) }
-        for s in 0..<config.stageCount {
-            let c = config.hiddenSizes[s], cin = s == 0 ? config.inputChannels : config.hiddenSizes[s - 1]
-            let k = s == 0 ? 4 : 2, normChannels = s == 0 ? c : cin
-            fan(ConvNeXtKeys.convWeight(s), [c, cin, k, k], fanIn: cin * k * k)
-            add(ConvNeXtKeys.convBias(s), [c], -0.01, 0.01)
-            add(ConvNeXtKeys.norm(s, "weight"), [normChannels], 0.9, 1.1)
-            add(ConvNeXtKeys.norm(s, "bias"), [normChannels], -0.01, 0.01)
-            for j in 0..<config.depths[s] {
-                let b = { ConvNeXtKeys.block(s, j, $0) }
-                fan(b("depthwise_conv.weight"), [c, 1, 7, 7], fanIn: 49)
-                add(b("depthwise_conv.bias"), [c], -0.01, 0.01)
-                add(b("layer_norm.weight"), [c], 0.9, 1.1)
-                add(b("layer_norm.bias"), [c], -0.01, 0.01)
-                fan(b("pointwise_conv1.weight"), [4 * c, c], fanIn: c)
-                add(b("pointwise_conv1.bias"), [4 * c], -0.01, 0.01)
-                fan(b("pointwise_conv2.weight"), [c, 4 * c], fanIn: 4 * c)
-                add(b("pointwise_conv2.bias"), [c], -0.01, 0.01)
-                add(b("gamma"), [c], 0.1, 0.5)
-            }
-        }
-        return out
     }
 
     /// Writes DIR/model.safetensors and DIR/config.json.
