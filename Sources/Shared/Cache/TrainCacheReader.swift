@@ -8,15 +8,25 @@ public struct SampleRef: Equatable {
     public var row: Int
 }
 
+/// A batch of training samples: stage features (NHWC) with their label crops. Read from a train cache here, or
+/// assembled in memory (InMemoryTrainingSource); the trainer takes it as it is.
 public struct TrainBatch {
     public var count: Int
     /// stage k → [count, Hk, Wk, Ck]
     public var stages: [Int: [Float]]
-    /// [count, crop, crop]
-    public var labels: [UInt8]
     public var stageShapes: [Int: (h: Int, w: Int, c: Int)]
+    /// [count, labelHeight, labelWidth], 255 = ignore
+    public var labels: [UInt8]
+    public var labelHeight: Int
+    public var labelWidth: Int
     /// Image index of each sample.
     public var imageIndices: [Int]
+
+    public init(count: Int, stages: [Int: [Float]], stageShapes: [Int: (h: Int, w: Int, c: Int)], labels: [UInt8],
+                labelHeight: Int, labelWidth: Int, imageIndices: [Int]) {
+        self.count = count; self.stages = stages; self.stageShapes = stageShapes; self.labels = labels
+        self.labelHeight = labelHeight; self.labelWidth = labelWidth; self.imageIndices = imageIndices
+    }
 }
 
 /// Opens shard files on demand, checks each once against the manifest (ShardCheck) and keeps it open.
@@ -164,7 +174,8 @@ public final class TrainCacheReader {
             labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
             indices[i] = Int(try handles.dataset(ref.shard, "image_index").readInt32(rows: ref.row, count: 1)[0])
         }
-        return TrainBatch(count: n, stages: out, labels: labels, stageShapes: shapes, imageIndices: indices)
+        return TrainBatch(count: n, stages: out, stageShapes: shapes, labels: labels, labelHeight: crop, labelWidth: crop,
+                          imageIndices: indices)
     }
 }
 

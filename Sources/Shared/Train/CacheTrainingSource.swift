@@ -14,14 +14,9 @@ public final class CacheTrainingSource: HeadTrainingSource {
     public var samplesPerEpoch: Int { reader.samplesPerEpoch() }
 
     public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
-                        part: Range<Int>) throws -> () throws -> HeadTrainBatch? {
+                        part: Range<Int>) throws -> () throws -> TrainBatch? {
         let stream = reader.batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages,
                                     part: part)
-        let crop = reader.manifest.config.crop
-        return {
-            guard let b = try stream.nextBatch() else { return nil }
-            return HeadTrainBatch(count: b.count, stages: b.stages, stageShapes: b.stageShapes, labels: b.labels,
-                                  labelHeight: crop, labelWidth: crop)
-        }
+        return stream.nextBatch
     }
 }

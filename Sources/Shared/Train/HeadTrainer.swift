@@ -248,7 +248,7 @@ public final class HeadTrainer {
     }
 
     /// One optimisation step; returns the batch loss.
-    func step(_ head: SegmentationHead, batch: HeadTrainBatch, lr: Double, dropoutSeed: UInt64) throws -> Double {
+    func step(_ head: SegmentationHead, batch: TrainBatch, lr: Double, dropoutSeed: UInt64) throws -> Double {
         // The head reads the batch's own arrays (no copy); backward uses them too, so it runs inside the closure.
         try withStagePointers(batch.stages, stages: headConfig.requiredStages) { pointers in
             head.params.zeroGrads()

@@ -1,24 +1,7 @@
 import Foundation
 
-// What the trainer needs from a feature cache: batches of stage features (NHWC) with their label crops, shuffled per
-// epoch, resumable at a batch index.
-
-public struct HeadTrainBatch {
-    public var count: Int
-    /// stage → [count, h, w, c] features
-    public var stages: [Int: [Float]]
-    public var stageShapes: [Int: (h: Int, w: Int, c: Int)]
-    /// [count, labelHeight, labelWidth], 255 = ignore
-    public var labels: [UInt8]
-    public var labelHeight: Int
-    public var labelWidth: Int
-
-    public init(count: Int, stages: [Int: [Float]], stageShapes: [Int: (h: Int, w: Int, c: Int)], labels: [UInt8],
-                labelHeight: Int, labelWidth: Int) {
-        self.count = count; self.stages = stages; self.stageShapes = stageShapes; self.labels = labels
-        self.labelHeight = labelHeight; self.labelWidth = labelWidth
-    }
-}
+// What the trainer needs from a feature cache: batches (TrainBatch: stage features, NHWC, with their label crops),
+// shuffled per epoch, resumable at a batch index.
 
 /// The batches of consecutive epochs of a source, from any (epoch, batch) on. The next epoch's stream is opened while
 /// the last step of an epoch runs, so its first batches are read during that step and the epoch-end checkpoint instead
@@ -28,8 +11,8 @@ struct EpochBatches {
     let seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int]
     /// The positions of every batch this process reads (data-parallel training; all of them by default).
     let part: Range<Int>
-    private var current: (epoch: Int, next: () throws -> HeadTrainBatch?)?
-    private var upcoming: (epoch: Int, next: () throws -> HeadTrainBatch?)?
+    private var current: (epoch: Int, next: () throws -> TrainBatch?)?
+    private var upcoming: (epoch: Int, next: () throws -> TrainBatch?)?
     /// Seconds the last `next` waited for its batch.
     private(set) var lastWait = 0.0
 
@@ -40,7 +23,7 @@ struct EpochBatches {
     }
 
     /// The batch at `progress`, or nil when its epoch has no more batches.
-    mutating func next(at progress: TrainProgress) throws -> HeadTrainBatch? {
+    mutating func next(at progress: TrainProgress) throws -> TrainBatch? {
         if current?.epoch != progress.epoch {
             if let u = upcoming, u.epoch == progress.epoch, progress.batchInEpoch == 0 {
                 current = u
@@ -74,12 +57,12 @@ public protocol HeadTrainingSource {
     /// depends only on (seed, epoch). Only positions `part` of each batch are read (data-parallel training: this
     /// process's share; 0..<batchSize: all of it).
     func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
-                 part: Range<Int>) throws -> () throws -> HeadTrainBatch?
+                 part: Range<Int>) throws -> () throws -> TrainBatch?
 }
 
 extension HeadTrainingSource {
     /// Whole batches.
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> HeadTrainBatch? {
+    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> TrainBatch? {
         try batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages, part: 0..<batchSize)
     }
 
@@ -124,7 +107,7 @@ public final class InMemoryTrainingSource: HeadTrainingSource {
     public var samplesPerEpoch: Int { views.first?.count ?? 0 }
 
     public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
-                        part: Range<Int>) throws -> () throws -> HeadTrainBatch? {
+                        part: Range<Int>) throws -> () throws -> TrainBatch? {
         let samples = views[epoch % views.count]
         var order = Array(samples.indices)
         var rng = SplitMix64(seed: seed, 11, epoch)
@@ -140,8 +123,8 @@ public final class InMemoryTrainingSource: HeadTrainingSource {
                 feats[s] = picked.flatMap { samples[$0].stages[s]! }
                 shapes[s] = (stageSizes[s]!.h, stageSizes[s]!.w, stageChannels[s])
             }
-            return HeadTrainBatch(count: picked.count, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
-                                  labelHeight: labelHeight, labelWidth: labelWidth)
+            return TrainBatch(count: picked.count, stages: feats, stageShapes: shapes, labels: picked.flatMap { samples[$0].labels },
+                              labelHeight: labelHeight, labelWidth: labelWidth, imageIndices: Array(picked))
         }
     }
 }
