@@ -11,8 +11,12 @@ public enum BaselineBench {
         public var lastLoss: Double
     }
 
+    /// Times training steps with the BLAS on `threads` threads (restored afterwards).
     public static func run(config: PSPNetConfig, crop: Int, batch: Int, steps: Int, threads: Int) throws -> Result {
-        setBLASThreads(threads)
+        try withBLASThreads(threads) { try measure(config: config, crop: crop, batch: batch, steps: steps, threads: threads) }
+    }
+
+    private static func measure(config: PSPNetConfig, crop: Int, batch: Int, steps: Int, threads: Int) throws -> Result {
         let net = try PSPNet(config: config, seed: 1, threads: threads)
         var rng = SplitMix64(seed: 2)
         let images = (0..<(batch * crop * crop * 3)).map { _ in Float(rng.normal()) }

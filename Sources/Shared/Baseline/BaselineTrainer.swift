@@ -42,7 +42,12 @@ public final class BaselineTrainer {
 
     public var checkpointPath: String { runDirectory + "/last.safetensors" }
 
+    /// Trains with the BLAS on `settings.train.threads` threads (restored afterwards).
     public func run() throws -> Summary {
+        try withBLASThreads(settings.train.threads) { try train() }
+    }
+
+    private func train() throws -> Summary {
         let opts = settings.train
         let stepsPerEpoch = data.count / opts.batch
         guard stepsPerEpoch > 0 else {
@@ -57,7 +62,6 @@ public final class BaselineTrainer {
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
         }
-        setBLASThreads(opts.threads)
         let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
         network = net
         var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch)

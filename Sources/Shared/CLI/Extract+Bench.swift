@@ -143,15 +143,12 @@ public enum GEMMBenchmark {
         let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
         let b = (0..<(k * n)).map { _ in Float(rng.normal()) }
         var c = [Float](repeating: 0, count: m * n)
-        let saved = blasThreads()
-        setBLASThreads(threads)
-        defer { setBLASThreads(saved) }
         func cpuNanoseconds() -> UInt64 {
             var ts = timespec()
             clock_gettime(threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts)
             return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
         }
-        return a.withUnsafeBufferPointer { a in
+        return withBLASThreads(threads) { a.withUnsafeBufferPointer { a in
             b.withUnsafeBufferPointer { b in
                 c.withUnsafeMutableBufferPointer { c in
                     let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
@@ -170,7 +167,7 @@ public enum GEMMBenchmark {
                     return Result(gflops: gflop / elapsed, cpuNormalisedGFLOPS: gflop / cpu * Double(threads))
                 }
             }
-        }
+        } }
     }
 }
 
@@ -234,28 +231,26 @@ public enum BackboneBenchmark {
     public static func profile(backbone: ConvNeXtBackbone, side: Int, batch: Int, calls: Int) -> OpProfile {
         var rng = SplitMix64(seed: 7)
         let input = (0..<(side * side * 3)).map { _ in Float(rng.normal()) }
-        let savedBLAS = blasThreads()
-        setBLASThreads(1)
-        defer { setBLASThreads(savedBLAS) }
         let last = backbone.config.stageCount - 1
         let p = OpProfile()
-        input.withUnsafeBufferPointer { inp in
+        withBLASThreads(1) { input.withUnsafeBufferPointer { inp in
             let images = [UnsafePointer<Float>](repeating: inp.baseAddress!, count: batch)
             backbone.run(images: images, height: side, width: side, through: last) { _, _, _, _, _, _ in }
             for _ in 0..<calls { backbone.run(images: images, height: side, width: side, through: last, profile: p) { _, _, _, _, _, _ in } }
-        }
+        } }
         return p
     }
 
     /// Runs `images` forward passes on `threads` workers (each one image at a time, BLAS single-threaded),
     /// after one warm-up pass per worker.
     public static func run(backbone: ConvNeXtBackbone, side: Int, threads: Int, batch: Int, images: Int) -> BenchResult {
+        withBLASThreads(1) { measure(backbone: backbone, side: side, threads: threads, batch: batch, images: images) }
+    }
+
+    private static func measure(backbone: ConvNeXtBackbone, side: Int, threads: Int, batch: Int, images: Int) -> BenchResult {
         var rng = SplitMix64(seed: 7)
         var input = [Float](repeating: 0, count: side * side * 3)
         for i in input.indices { input[i] = Float(rng.normal()) }
-        let savedBLAS = blasThreads()
-        setBLASThreads(1)
-        defer { setBLASThreads(savedBLAS) }
         let lastStage = backbone.config.stageCount - 1
         let calls = (images + batch - 1) / batch
         input.withUnsafeBufferPointer { inp in

@@ -119,8 +119,8 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     public func validate() throws { guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") } }
 
     public func run() throws {
-        let ckpt = checkpointOptions.path
         setBLASThreads(threads)
+        let ckpt = checkpointOptions.path
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
@@ -177,8 +177,8 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     }
 
     public func run() throws {
-        let ckpt = checkpointOptions.path
         setBLASThreads(threads)
+        let ckpt = checkpointOptions.path
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
         let outDir = out ?? checkpointOptions.runDirectory! + "/predictions"
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)

@@ -23,9 +23,9 @@ public struct HeadTrainEval: ParsableCommand {
     }
 
     public func run() throws {
+        setBLASThreads(threads)
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory).path
         let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)
-        setBLASThreads(threads)
         let (eval, manifest) = try ValCacheEval.settings(directory: valCache)
         guard manifest.config.backbone.hiddenSizes == head.config.stageChannels else {
             throw DinoSegError(file: valCache, "features have stage channels \(manifest.config.backbone.hiddenSizes), the head (\(ckpt)) expects \(head.config.stageChannels)")

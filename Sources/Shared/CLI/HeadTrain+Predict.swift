@@ -39,18 +39,17 @@ public struct HeadTrainPredict: ParsableCommand {
         let note = RandomCheckpoint.isRandom(weightsPath: weights) ? "; \(RandomCheckpoint.label)" : ""
         print("predict: \(head.config.variantName), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)\(note)")
         // Windows run in parallel through the backbone, one single-threaded BLAS per worker.
-        let savedBLAS = blasThreads()
-        setBLASThreads(1)
-        defer { setBLASThreads(savedBLAS) }
-        for path in images {
-            let start = Date()
-            let photo = try ImageIO.readRGB(path)
-            let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
-            let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-            let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
-            let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
-            print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
-                         Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
+        try withBLASThreads(1) {
+            for path in images {
+                let start = Date()
+                let photo = try ImageIO.readRGB(path)
+                let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
+                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+                let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
+                let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
+                print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
+                             Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
+            }
         }
     }
 }

@@ -6,11 +6,22 @@
 import CBLAS
 import Foundation
 
-/// Sets the number of threads the BLAS uses for one call. Workers that run one image per core set this to 1.
-public func setBLASThreads(_ n: Int) {
+/// Runs `body` with the BLAS using `n` threads per call (workers that run one image per core use 1), and restores
+/// the previous count afterwards, also when `body` throws.
+public func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+    let saved = blasThreads()
+    setBLASThreads(n)
+    defer { setBLASThreads(saved) }
+    return try body()
+}
+
+/// Sets the BLAS thread count for the rest of the process: only at the start of a command's `run()`, where nothing
+/// runs before or after that expects another count. Everywhere else use `withBLASThreads`.
+func setBLASThreads(_ n: Int) {
     dinoseg_blas_set_threads(Int32(max(1, n)))
 }
 
+/// The number of threads the BLAS uses for one call.
 public func blasThreads() -> Int { Int(dinoseg_blas_get_threads()) }
 
 /// The BLAS library in use, as it describes itself.

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// forward: image [height, width, 3] normalised RGB → stage s output [height/4/2^s, width/4/2^s, C_s] (floor division
 /// at each step). Each call uses its own scratch buffers (taken from a pool), so several threads may run forward
-/// concurrently (one image or batch per core; call `setBLASThreads(1)` in that mode so BLAS does not oversubscribe).
+/// concurrently (one image or batch per core; run them inside `withBLASThreads(1)` so BLAS does not oversubscribe).
 public final class ConvNeXtBackbone: FeatureBackbone {
     public let weights: ConvNeXtWeights
     public var config: ConvNeXtConfig { weights.config }

@@ -28,8 +28,12 @@ public struct HeadBenchResult: Sendable {
 }
 
 public enum HeadBench {
+    /// Times training steps with the BLAS on `cfg.threads` threads (restored afterwards).
     public static func run(_ cfg: HeadBenchConfig) throws -> HeadBenchResult {
-        setBLASThreads(cfg.threads)
+        try withBLASThreads(cfg.threads) { try measure(cfg) }
+    }
+
+    private static func measure(_ cfg: HeadBenchConfig) throws -> HeadBenchResult {
         let head = try SegmentationHead(config: cfg.head, seed: 1, threads: cfg.threads)
         head.useWinograd = cfg.useWinograd
         var rng = SplitMix64(seed: 2)

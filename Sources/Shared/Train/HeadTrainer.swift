@@ -44,8 +44,13 @@ public final class HeadTrainer {
 
     var checkpointPath: String { runDirectory + "/last.safetensors" }
 
-    /// The training loop: batch → learning rate → step → log → checkpoint → evaluation, until the last epoch or a stop.
+    /// Trains with the BLAS on `options.threads` threads (restored afterwards).
     public func run() throws -> Summary {
+        try withBLASThreads(options.threads) { try loop() }
+    }
+
+    /// The training loop: batch → learning rate → step → log → checkpoint → evaluation, until the last epoch or a stop.
+    private func loop() throws -> Summary {
         var session = try start()
         try redoInterruptedEvaluation(&session)
         while session.progress.epoch < options.epochs {
@@ -136,7 +141,6 @@ public final class HeadTrainer {
         }
         if isRoot { try FileSystem.createDirectory(runDirectory, what: "run directory") }
 
-        setBLASThreads(options.threads)
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
         var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: options.seed, maxIter: maxIter, batchSize: options.batch)
