@@ -41,11 +41,11 @@ final class CacheCheckTests: XCTestCase {
         let f = try HDF5File.open(dir + "/" + file, writable: true)
         let ds = try f.dataset(name)
         if ds.dtype == .u8 {
-            var v = try ds.readUInt8(rows: row, count: 1).map { Int32($0) }
+            var v = try ds.read(UInt8.self, rows: row, count: 1).map { Int32($0) }
             change(&v)
             try ds.writeUInt8(rows: row, v.map { UInt8($0) })
         } else {
-            var v = try ds.readInt32(rows: row, count: 1)
+            var v = try ds.read(Int32.self, rows: row, count: 1)
             change(&v)
             try ds.writeInt32(rows: row, v)
         }

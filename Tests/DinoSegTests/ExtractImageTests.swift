@@ -37,7 +37,7 @@ final class ExtractImageTests: XCTestCase {
             let ds = try f.dataset("stage\(s)")
             XCTAssertEqual(ds.shape, [1, ref[s].height, ref[s].width, ref[s].channels])
             XCTAssertEqual(ds.dtype, .f32)
-            assertClose(try ds.readFloats(), ref[s].data, rtol: 0, shape: ds.shape, seed: 5, what: "a.h5 stage \(s) vs forward")
+            assertClose(try ds.read(Float.self), ref[s].data, rtol: 0, shape: ds.shape, seed: 5, what: "a.h5 stage \(s) vs forward")
         }
         XCTAssertEqual(try f.stringAttribute("weights_sha256"), backbone.weightsSHA256)
         XCTAssertEqual(try f.intAttribute("input_width"), 101)
@@ -53,7 +53,7 @@ final class ExtractImageTests: XCTestCase {
         resizeBilinear(src: image.pixels.map(Float.init), inH: 70, inW: 101, channels: 3, dst: &resized, outH: 64, outW: 64)
         ConvNeXtInput.normalize(rgb: resized, pixels: 64 * 64, output: &resized)
         let ref64 = backbone.forward(image: resized, height: 64, width: 64, stages: [0])[0].data
-        let got = try s0.readFloats()
+        let got = try s0.read(Float.self)
         assertClose(got, ref64.map { Float(Float16($0)) }, rtol: 0, shape: s0.shape, seed: 5, what: "b.h5 stage 0 vs forward rounded to f16")
         try g.close()
     }

@@ -49,18 +49,18 @@ final class HDF5Tests: XCTestCase {
         XCTAssertEqual(g.datasetNames(), ["a16", "b32", "i", "l", "u"])
         let a2 = try g.dataset("a16")
         XCTAssertEqual(a2.dtype, .f16); XCTAssertEqual(a2.shape, [3, 2, 2])
-        assertClose(try a2.readFloats(), values, rtol: 0, shape: [3, 2, 2], seed: nil, what: "f16 dataset a16")  // multiples of 0.5 are exact in f16
-        assertClose(try a2.readFloats(rows: 2, count: 1), values[8..<12], rtol: 0, seed: nil, what: "row 2 of a16")
+        assertClose(try a2.read(Float.self), values, rtol: 0, shape: [3, 2, 2], seed: nil, what: "f16 dataset a16")  // multiples of 0.5 are exact in f16
+        assertClose(try a2.read(Float.self, rows: 2, count: 1), values[8..<12], rtol: 0, seed: nil, what: "row 2 of a16")
         XCTAssertEqual(try a2.stringAttribute("note"), "héllo")
-        assertClose(try g.dataset("b32").readFloats(), [1.25, -3, 1e-8, 4, 5, 6] as [Float], rtol: 0, shape: [2, 3], seed: nil, what: "f32 dataset b32")
-        XCTAssertEqual(try g.dataset("u").readUInt8(), [0, 7, 255, 3])
-        XCTAssertEqual(try g.dataset("i").readInt32(), [-1, 2, 3, Int32.max])
-        XCTAssertEqual(try g.dataset("l").readInt64(), [Int64(1) << 40, -5, 0])
+        assertClose(try g.dataset("b32").read(Float.self), [1.25, -3, 1e-8, 4, 5, 6] as [Float], rtol: 0, shape: [2, 3], seed: nil, what: "f32 dataset b32")
+        XCTAssertEqual(try g.dataset("u").read(UInt8.self), [0, 7, 255, 3])
+        XCTAssertEqual(try g.dataset("i").read(Int32.self), [-1, 2, 3, Int32.max])
+        XCTAssertEqual(try g.dataset("l").read(Int64.self), [Int64(1) << 40, -5, 0])
         XCTAssertEqual(try g.stringAttribute("manifest"), "{\"x\":1}")
         XCTAssertEqual(try g.intAttribute("count"), 42)
         XCTAssertThrowsError(try g.dataset("nope")) { XCTAssertEqual("\($0)", "\(path): missing dataset 'nope'") }
-        XCTAssertThrowsError(try g.dataset("u").readFloats()) { XCTAssertTrue("\($0)".contains("dataset 'u'")) }
-        XCTAssertThrowsError(try a2.readFloats(rows: 2, count: 2)) { XCTAssertTrue("\($0)".contains("outside")) }
+        XCTAssertThrowsError(try g.dataset("u").read(Float.self)) { XCTAssertTrue("\($0)".contains("dataset 'u'")) }
+        XCTAssertThrowsError(try a2.read(Float.self, rows: 2, count: 2)) { XCTAssertTrue("\($0)".contains("outside")) }
         try g.close()
 
         // h5py sees numpy float16 and the string attribute as str.
@@ -75,7 +75,7 @@ final class HDF5Tests: XCTestCase {
         // A truncated file is refused with its name.
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         try data.prefix(data.count / 3).write(to: URL(fileURLWithPath: path))
-        XCTAssertThrowsError(try { let h = try HDF5File.open(path); _ = try h.dataset("a16").readFloats() }()) {
+        XCTAssertThrowsError(try { let h = try HDF5File.open(path); _ = try h.dataset("a16").read(Float.self) }()) {
             XCTAssertTrue("\($0)".hasPrefix(path), "\($0)")
         }
     }

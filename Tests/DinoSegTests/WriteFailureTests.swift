@@ -17,7 +17,7 @@ final class WriteFailureTests: XCTestCase {
             XCTAssertEqual("\($0)", "\(dir)/a.h5: dataset 'x': dataset is closed (its file was closed)")
         }
         XCTAssertThrowsError(try f.dataset("x")) { XCTAssertEqual("\($0)", "\(dir)/a.h5: HDF5 file is already closed") }
-        XCTAssertEqual(try HDF5File.open(dir + "/a.h5").dataset("x").readFloats(), [1, 2, 3])
+        XCTAssertEqual(try HDF5File.open(dir + "/a.h5").dataset("x").read(Float.self), [1, 2, 3])
     }
 
     /// A file-size limit (RLIMIT_FSIZE with SIGXFSZ ignored) makes HDF5's writes fail like a full disk does.

@@ -78,7 +78,7 @@ enum ShardCheck {
         let m = x.manifest, n = x.entry.samples, crop = m.config.crop
         try stages(f, rows: n, side: crop, x)
         let labelSet = try dataset(f, "label", .u8, [n, crop, crop], x)
-        let indices = try dataset(f, "image_index", .i32, [n], x).readInt32()
+        let indices = try dataset(f, "image_index", .i32, [n], x).read(Int32.self)
         let planned = m.plannedImages(shard: x.entry.index)
         var previous = Int.min
         for (r, i) in indices.enumerated() {
@@ -87,12 +87,12 @@ enum ShardCheck {
             }
             previous = Int(i)
         }
-        let views = try dataset(f, "view", .i32, [n], x).readInt32()
+        let views = try dataset(f, "view", .i32, [n], x).read(Int32.self)
         if let r = views.firstIndex(where: { Int($0) != x.entry.view }) {
             throw x.fail("view[\(r)] is \(views[r]), the shard holds view \(x.entry.view)")
         }
         if labels {
-            for r in 0..<n { try checkLabels(labelSet.readUInt8(rows: r, count: 1), width: crop, what: "dataset 'label' row \(r)", x) }
+            for r in 0..<n { try checkLabels(labelSet.read(UInt8.self, rows: r, count: 1), width: crop, what: "dataset 'label' row \(r)", x) }
         }
     }
 
@@ -103,12 +103,12 @@ enum ShardCheck {
         let m = x.manifest, windowRows = x.entry.samples, imageRows = x.entry.images
         guard let p = m.config.evalProtocol else { throw x.fail("the manifest records no evaluation protocol") }
         try stages(f, rows: windowRows, side: p.mode == .slide ? p.crop : max(p.longSide, p.crop), x)
-        let windowImage = try dataset(f, "window_image", .i32, [windowRows], x).readInt32()
-        let yx = try dataset(f, "window_yx", .i32, [windowRows, 2], x).readInt32()
-        let hw = try dataset(f, "window_hw", .i32, [windowRows, 2], x).readInt32()
-        let flipped = try dataset(f, "window_flipped", .u8, [windowRows], x).readUInt8()
-        let info = try dataset(f, "image_info", .i32, [imageRows, 9], x).readInt32().map { Int($0) }
-        let offsets = try dataset(f, "label_offset", .i64, [imageRows], x).readInt64()
+        let windowImage = try dataset(f, "window_image", .i32, [windowRows], x).read(Int32.self)
+        let yx = try dataset(f, "window_yx", .i32, [windowRows, 2], x).read(Int32.self)
+        let hw = try dataset(f, "window_hw", .i32, [windowRows, 2], x).read(Int32.self)
+        let flipped = try dataset(f, "window_flipped", .u8, [windowRows], x).read(UInt8.self)
+        let info = try dataset(f, "image_info", .i32, [imageRows, 9], x).read(Int32.self).map { Int($0) }
+        let offsets = try dataset(f, "label_offset", .i64, [imageRows], x).read(Int64.self)
         let labelSet = try dataset(f, "label_data", .u8, [nil], x)
         let planned = m.plannedImages(shard: x.entry.index)
         var images: [ValShardImage] = []
@@ -168,7 +168,7 @@ enum ShardCheck {
         if labels {
             for im in images {
                 let g = im.geometry
-                try checkLabels(labelSet.readUInt8(rows: im.labelOffset, count: g.originalHeight * g.originalWidth),
+                try checkLabels(labelSet.read(UInt8.self, rows: im.labelOffset, count: g.originalHeight * g.originalWidth),
                                 width: g.originalWidth, what: "label of \(im.id) (dataset 'label_data')", x)
             }
         }

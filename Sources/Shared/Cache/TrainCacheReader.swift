@@ -168,11 +168,11 @@ public final class TrainCacheReader {
                     try ds.read(rows: ref.row, count: 1, into: UnsafeMutableBufferPointer(rebasing: buf[(i * per)..<((i + 1) * per)]))
                 }
             }
-            let lab = try handles.dataset(ref.shard, "label").readUInt8(rows: ref.row, count: 1)
+            let lab = try handles.dataset(ref.shard, "label").read(UInt8.self, rows: ref.row, count: 1)
             try ShardCheck.checkLabels(lab, width: crop, what: "dataset 'label' row \(ref.row)",
                                        ShardCheck.Context(directory: directory, entry: manifest.shards[ref.shard], manifest: manifest))
             labels.replaceSubrange((i * crop * crop)..<((i + 1) * crop * crop), with: lab)
-            indices[i] = Int(try handles.dataset(ref.shard, "image_index").readInt32(rows: ref.row, count: 1)[0])
+            indices[i] = Int(try handles.dataset(ref.shard, "image_index").read(Int32.self, rows: ref.row, count: 1)[0])
         }
         return TrainBatch(count: n, stages: out, stageShapes: shapes, labels: labels, labelHeight: crop, labelWidth: crop,
                           imageIndices: indices)

@@ -64,7 +64,7 @@ public final class ValCacheReader {
                 throw DinoSegError(file: reader.directory, "stage \(k) is not in this cache (it has stages \(manifest.stages))")
             }
             let image = images[m], g = image.geometry
-            let label = try reader.handles.dataset(s, "label_data").readUInt8(rows: image.labelOffset, count: g.originalHeight * g.originalWidth)
+            let label = try reader.handles.dataset(s, "label_data").read(UInt8.self, rows: image.labelOffset, count: g.originalHeight * g.originalWidth)
             try ShardCheck.checkLabels(label, width: g.originalWidth, what: "label of \(image.id) (dataset 'label_data')", context!)
             let n = image.windows.count
             let (wh, ww) = image.windowSize

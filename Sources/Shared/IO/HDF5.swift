@@ -44,6 +44,17 @@ public enum HDF5DType: String, Codable, CaseIterable {
     }
 }
 
+/// The element types datasets are read as: Float (from f16 or f32 datasets) and the integer types labels and indices
+/// are stored as, each from its own dataset type only.
+public protocol HDF5Element: Numeric {
+    /// The dataset element types that read as this type.
+    static var storedAs: [HDF5DType] { get }
+}
+extension Float: HDF5Element { public static var storedAs: [HDF5DType] { [.f16, .f32] } }
+extension UInt8: HDF5Element { public static var storedAs: [HDF5DType] { [.u8] } }
+extension Int32: HDF5Element { public static var storedAs: [HDF5DType] { [.i32] } }
+extension Int64: HDF5Element { public static var storedAs: [HDF5DType] { [.i64] } }
+
 /// The element types features are stored as (the integer types hold labels and indices, never features).
 public enum FeatureDType: String, CaseIterable {
     case f16, f32
@@ -322,49 +333,37 @@ public final class HDF5Dataset {
 
     // MARK: reading
 
-    /// Reads rows start..<start+count as Float (f16 and f32 datasets) into `out` (count · rowElements values).
-    public func read(rows start: Int, count: Int, into out: UnsafeMutableBufferPointer<Float>) throws {
+    /// Reads rows start..<start+count (all remaining rows by default) as `T`, e.g. `try labels.read(UInt8.self)`.
+    public func read<T: HDF5Element>(_ type: T.Type, rows start: Int = 0, count: Int? = nil) throws -> [T] {
+        try requireReadable(as: T.self)
+        let c = try checkedRows(start, count)
+        var out = [T](repeating: .zero, count: c * rowElements)
+        try out.withUnsafeMutableBufferPointer { try read(rows: start, count: c, into: $0) }
+        return out
+    }
+
+    /// Reads rows start..<start+count into `out` (count · rowElements values). f16 is converted to Float here.
+    public func read<T: HDF5Element>(rows start: Int, count: Int, into out: UnsafeMutableBufferPointer<T>) throws {
+        try requireReadable(as: T.self)
         let n = try checkedRows(start, count) * rowElements
         guard out.count == n else {
             throw DinoSegError("\(where_): \(count) row(s) of shape \(Array(shape.dropFirst())) hold \(n) values, expected \(out.count)")
         }
-        switch dtype {
-        case .f32: try readRaw(rows: start, count, UnsafeMutableRawPointer(out.baseAddress!), memType: chdf5_native_float())
-        case .f16:
+        let raw = UnsafeMutableRawPointer(out.baseAddress!)
+        if dtype == .f16 {
+            // Only Float reads f16 (HDF5Element.storedAs); converted here, not in HDF5's slow soft converter.
+            precondition(T.self == Float.self, "f16 datasets are read as Float")
             var half = [Float16](repeating: 0, count: n)
             try half.withUnsafeMutableBytes { try readRaw(rows: start, count, $0.baseAddress!, memType: chdf5_ieee_f16le()) }
+            let floats = raw.assumingMemoryBound(to: Float.self)
             half.withUnsafeBufferPointer { h in
-                for i in 0..<n { out[i] = Float(h[i]) }
+                for i in 0..<n { floats[i] = Float(h[i]) }
             }
-        default: throw DinoSegError("\(where_): cannot read a \(dtype) dataset as floats")
+        } else {
+            // Every other stored type is read as itself: the file's type is the memory type.
+            precondition(MemoryLayout<T>.stride == dtype.size, "\(T.self) does not match \(dtype)")
+            try readRaw(rows: start, count, raw, memType: dtype.fileType)
         }
-    }
-    public func readFloats(rows start: Int = 0, count: Int? = nil) throws -> [Float] {
-        let c = try checkedRows(start, count)
-        var out = [Float](repeating: 0, count: c * rowElements)
-        try out.withUnsafeMutableBufferPointer { try read(rows: start, count: c, into: $0) }
-        return out
-    }
-    public func readUInt8(rows start: Int = 0, count: Int? = nil) throws -> [UInt8] {
-        try requireType(.u8)
-        let c = try checkedRows(start, count)
-        var out = [UInt8](repeating: 0, count: c * rowElements)
-        try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_uint8()) }
-        return out
-    }
-    public func readInt32(rows start: Int = 0, count: Int? = nil) throws -> [Int32] {
-        try requireType(.i32)
-        let c = try checkedRows(start, count)
-        var out = [Int32](repeating: 0, count: c * rowElements)
-        try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_int32()) }
-        return out
-    }
-    public func readInt64(rows start: Int = 0, count: Int? = nil) throws -> [Int64] {
-        try requireType(.i64)
-        let c = try checkedRows(start, count)
-        var out = [Int64](repeating: 0, count: c * rowElements)
-        try out.withUnsafeMutableBytes { try readRaw(rows: start, c, $0.baseAddress!, memType: chdf5_native_int64()) }
-        return out
     }
 
     public func setAttribute(_ name: String, string value: String) throws {
@@ -399,6 +398,12 @@ public final class HDF5Dataset {
 
     private func requireType(_ t: HDF5DType) throws {
         if dtype != t { throw DinoSegError("\(where_): element type is \(dtype), expected \(t)") }
+    }
+
+    private func requireReadable<T: HDF5Element>(as _: T.Type) throws {
+        guard T.storedAs.contains(dtype) else {
+            throw DinoSegError("\(where_): element type is \(dtype), cannot be read as \(T.self) (expected \(T.storedAs.map(\.rawValue).joined(separator: " or ")))")
+        }
     }
 
     /// Selects rows start..<start+count in the file and a matching contiguous memory space.
