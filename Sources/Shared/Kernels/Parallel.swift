@@ -1,4 +1,4 @@
-// Work splitting over the machine's cores.
+// Work splitting over the machine's cores, and dedicated threads for the benchmarks that must use exactly N.
 import Foundation
 import Dispatch
 
@@ -27,4 +27,24 @@ public enum Parallel {
             if lo < hi { body(lo..<hi) }
         }
     }
+}
+
+/// Runs `body` on exactly `count` dedicated threads (GCD would cap the width at the core count, and the benchmark
+/// must report the threads it really used) and waits for all of them.
+func runOnThreads(_ count: Int, _ body: @escaping () -> Void) {
+    let group = DispatchGroup()
+    for _ in 0..<count {
+        group.enter()
+        let t = Thread { body(); group.leave() }
+        t.stackSize = 8 << 20
+        t.start()
+    }
+    group.wait()
+}
+
+/// A shared counter handing out work items to threads.
+final class WorkCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value - 1 }
 }

@@ -1,0 +1,47 @@
+// `extract bench --gemm`: the BLAS sgemm rate on the shapes that matter, the ceiling the model's GEMM-bound layers
+// can approach.
+import Foundation
+
+/// Times sgemm with a given number of BLAS threads.
+public enum GEMMBenchmark {
+    public struct Result {
+        /// GFLOP per wall-clock second.
+        public var gflops: Double
+        /// GFLOP per CPU-second × threads: what `threads` uncontended cores give (the process's CPU time, so BLAS
+        /// threads spinning while they wait count against it; on one thread it is the calling thread's time).
+        public var cpuNormalisedGFLOPS: Double
+    }
+
+    /// C = A·B (row-major, m×k times k×n) with `threads` BLAS threads, timed over at least `seconds` of wall time.
+    public static func run(m: Int, n: Int, k: Int, threads: Int, seconds: Double = 0.5) -> Result {
+        var rng = SplitMix64(seed: 11)
+        let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
+        let b = (0..<(k * n)).map { _ in Float(rng.normal()) }
+        var c = [Float](repeating: 0, count: m * n)
+        func cpuNanoseconds() -> UInt64 {
+            var ts = timespec()
+            clock_gettime(threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID, &ts)
+            return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        }
+        return withBLASThreads(threads) { a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                c.withUnsafeMutableBufferPointer { c in
+                    let (pa, pb, pc) = (a.baseAddress!, b.baseAddress!, c.baseAddress!)
+                    let call = { sgemm(m: m, n: n, k: k, a: pa, lda: k, b: pb, ldb: n, c: pc, ldc: n) }
+                    call()  // warm-up (thread start, page faults)
+                    var calls = 0
+                    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = cpuNanoseconds()
+                    var elapsed = 0.0
+                    while elapsed < seconds {
+                        call()
+                        calls += 1
+                        elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                    }
+                    let cpu = max(1e-9, Double(cpuNanoseconds() - cpuStart) / 1e9)
+                    let gflop = 2 * Double(m) * Double(n) * Double(k) * Double(calls) / 1e9
+                    return Result(gflops: gflop / elapsed, cpuNormalisedGFLOPS: gflop / cpu * Double(threads))
+                }
+            }
+        } }
+    }
+}
