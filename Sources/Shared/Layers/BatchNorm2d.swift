@@ -5,8 +5,8 @@
 //   mean, rstd     [c]         saved by forward (batch statistics in training, running statistics in eval)
 //   runningMean, runningVar [c]  updated in training: r ← (1 − momentum)·r + momentum·stat, with the UNBIASED variance
 //
-// Training uses the batch mean and the biased variance; eps = 1e-5. Rows are split across `threads`; per-channel sums
-// are taken in Float over blocks of rows and combined in Double, so they stay accurate for large maps.
+// Training uses the batch mean and the biased variance; eps = 1e-5. Rows are split across `threads`; the per-channel
+// sums are Kernels/ColumnSums (Float over blocks of rows, combined in Double, so they stay accurate for large maps).
 // `reduce` (data-parallel training, SyncBN): sums the per-channel sums and the row count over the processes that share
 // the global batch, so every process normalises with the statistics of the whole batch. nil: this batch is all.
 
@@ -19,14 +19,10 @@ public enum BatchNorm2d {
                                     mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                     runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
                                     rows: Int, c: Int, threads: Int = 1, reduce: SumReduction? = nil) {
-        var sum = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
-            for j in 0..<c { acc[j] += x[j] }
-        }
+        var sum = ColumnSums.sums(.value, inp, rows: rows, cols: c, threads: threads)
         let total = reduced(&sum, rows: rows, reduce)
         for j in 0..<c { mean[j] = Float(sum[j] / total) }
-        var sq = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, _ in
-            for j in 0..<c { let d = x[j] - mean[j]; acc[j] += d * d }
-        }
+        var sq = ColumnSums.sums(.squaredDeviation(centre: UnsafePointer(mean)), inp, rows: rows, cols: c, threads: threads)
         if let reduce { sq.withUnsafeMutableBufferPointer { reduce($0) } }
         for j in 0..<c {
             let varBiased = sq[j] / total
@@ -74,14 +70,9 @@ public enum BatchNorm2d {
                                 inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int = 1,
                                 reduce: SumReduction? = nil) {
-        let sdy = channelSums(rows: rows, c: c, threads: threads, inp: inp) { _, acc, r in
-            let g = dout + r * c
-            for j in 0..<c { acc[j] += g[j] }
-        }
-        let sdyx = channelSums(rows: rows, c: c, threads: threads, inp: inp) { x, acc, r in
-            let g = dout + r * c
-            for j in 0..<c { acc[j] += g[j] * (x[j] - mean[j]) * rstd[j] }
-        }
+        let sdy = ColumnSums.sums(.value, dout, rows: rows, cols: c, threads: threads)
+        let sdyx = ColumnSums.sums(.weightedDeviation(weight: dout, centre: mean, scale: rstd), inp, rows: rows, cols: c,
+                                   threads: threads)
         // γ/β gradients stay this process's share (the parameter gradients are summed later); the input gradient
         // needs the sums over the global batch.
         var global = sdy + sdyx
@@ -113,33 +104,5 @@ public enum BatchNorm2d {
         sums.append(Double(rows))
         sums.withUnsafeMutableBufferPointer { reduce($0) }
         return sums.removeLast()
-    }
-
-    /// Σ over rows of a per-row contribution `add(row pointer, accumulator, row index)`, per channel: Float partial
-    /// sums over blocks of 64 rows, combined in Double, rows split across threads.
-    static func channelSums(rows: Int, c: Int, threads: Int, inp: UnsafePointer<Float>,
-                            _ add: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) -> [Double] {
-        let parts = max(1, min(threads, rows))
-        var totals = [Double](repeating: 0, count: parts * c)
-        totals.withUnsafeMutableBufferPointer { tb in
-            let t = tb.baseAddress!
-            Parallel.forEach(parts, threads: parts) { part in
-                let lo = rows * part / parts, hi = rows * (part + 1) / parts
-                let acc = UnsafeMutablePointer<Float>.allocate(capacity: c)
-                defer { acc.deallocate() }
-                let total = t + part * c
-                var r0 = lo
-                while r0 < hi {
-                    let r1 = min(hi, r0 + 64)
-                    acc.initialize(repeating: 0, count: c)
-                    for r in r0..<r1 { add(inp + r * c, acc, r) }
-                    for j in 0..<c { total[j] += Double(acc[j]) }
-                    r0 = r1
-                }
-            }
-        }
-        var out = [Double](repeating: 0, count: c)
-        for p in 0..<parts { for j in 0..<c { out[j] += totals[p * c + j] } }
-        return out
     }
 }

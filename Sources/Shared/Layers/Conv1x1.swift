@@ -4,6 +4,8 @@
 //   weight [cin, cout]      (PyTorch's [cout, cin, 1, 1] transposed; converted on checkpoint save/load)
 //   bias   [cout] or nil
 //   out    [rows, cout]
+//
+// The bias gradient is Kernels/ColumnSums (addColumnSums), shared with the other convolutions and BatchNorm.
 
 public enum Conv1x1 {
     /// out = inp · weight + bias
@@ -30,26 +32,4 @@ public enum Conv1x1 {
                   beta: 1, c: dinp, ldc: cin)
         }
     }
-}
-
-/// sums[j] += Σ_i m[i, j] for a row-major [rows, cols] matrix (bias gradients).
-public func addColumnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
-    // Float partial sums per block of rows keep the inner loop vectorised; blocks are combined in Double.
-    let block = 256
-    var total = [Double](repeating: 0, count: cols)
-    var partial = [Float](repeating: 0, count: cols)
-    partial.withUnsafeMutableBufferPointer { p in
-        var r0 = 0
-        while r0 < rows {
-            let r1 = min(rows, r0 + block)
-            p.update(repeating: 0)
-            for r in r0..<r1 {
-                let row = m + r * cols
-                for j in 0..<cols { p[j] += row[j] }
-            }
-            for j in 0..<cols { total[j] += Double(p[j]) }
-            r0 = r1
-        }
-    }
-    for j in 0..<cols { sums[j] += Float(total[j]) }
 }
