@@ -199,7 +199,7 @@ final class DistributedTrainingTests: XCTestCase {
         let pa = try XCTUnwrap(try HeadCheckpoint.load(run + "/last.safetensors", into: a))
         let pb = try XCTUnwrap(try HeadCheckpoint.load(reference + "/last.safetensors", into: b))
         XCTAssertEqual(pa, pb, "\(what): training progress in the checkpoints")
-        XCTAssertEqual(a.bnBatchesTracked, b.bnBatchesTracked)
+        XCTAssertEqual(a.batchesTracked, b.batchesTracked)
         // Trained tensors against the largest parameter, statistics against their own largest value.
         assertClose(UnsafeBufferPointer(start: a.params.values, count: a.params.count),
                     UnsafeBufferPointer(start: b.params.values, count: b.params.count), rtol: 1e-4, relativeTo: .maxExpected,

@@ -16,8 +16,8 @@ public final class SegmentationHead {
     public let stats = ParameterArena()
     /// BatchNorm layers in checkpoint order: the PPM branches', then the classifier's.
     public let bnPrefixes: [String]
-    /// `num_batches_tracked` per BatchNorm, in `bnPrefixes` order.
-    var bnBatchesTracked: [Int64]
+    /// `num_batches_tracked` per BatchNorm, in `bnPrefixes` order (read and set through `batchesTracked`).
+    private var bnBatchesTracked: [Int64]
     public var threads: Int
     /// 3×3 convolutions: Winograd F(2×2,3×3) when the channel counts allow it, else im2col + GEMM.
     public var useWinograd = true
@@ -44,7 +44,7 @@ public final class SegmentationHead {
         bnBatchesTracked = Array(repeating: 0, count: bnPrefixes.count)
     }
 
-    /// `num_batches_tracked` per BatchNorm prefix (checkpoints).
+    /// `num_batches_tracked` per BatchNorm prefix (checkpoints, and the state data-parallel processes start from).
     public var batchesTracked: [String: Int64] {
         get { Dictionary(uniqueKeysWithValues: zip(bnPrefixes, bnBatchesTracked)) }
         set { for (i, prefix) in bnPrefixes.enumerated() { bnBatchesTracked[i] = newValue[prefix] ?? 0 } }

@@ -6,12 +6,12 @@ import Foundation
 enum DataParallelStart {
     private struct State: Codable {
         var progress: TrainProgress
-        var batchesTracked: [Int64]
+        var batchesTracked: [String: Int64]
     }
 
     static func synchronise(_ head: SegmentationHead, progress: TrainProgress, over comm: Communicator) throws -> TrainProgress {
-        let state = try comm.broadcast(State(progress: progress, batchesTracked: head.bnBatchesTracked))
-        head.bnBatchesTracked = state.batchesTracked
+        let state = try comm.broadcast(State(progress: progress, batchesTracked: head.batchesTracked))
+        head.batchesTracked = state.batchesTracked
         try comm.broadcast(head.params.values, count: head.params.count)
         try comm.broadcast(head.params.momentum, count: head.params.count)
         try comm.broadcast(head.stats.values, count: head.stats.count)
