@@ -214,7 +214,8 @@ final class HeadTrainingTests: XCTestCase {
         XCTAssertGreaterThan(failedStep, 1, "lr 1e12 should fail after a saved step")
         let progress = try HeadCheckpoint.load(run + "/last.safetensors", into: try SegmentationHead(config: Self.headConfig(outputStride: 8)))
         let good = failedStep - 1
-        XCTAssertEqual(progress, TrainProgress(step: good, epoch: good / 4, batchInEpoch: good % 4, seed: options.seed, maxIter: 200, batchSize: 4))
+        XCTAssertEqual(progress, TrainProgress(step: good, epoch: good / 4, batchInEpoch: good % 4, seed: options.seed, maxIter: 200, batchSize: 4),
+                       "checkpoint kept after the non-finite loss at step \(failedStep)")
         XCTAssertEqual(try stepLog(run).map { $0["step"] as? Int }, (1...max(good, 1)).map { $0 }, "log.jsonl steps before the non-finite loss")
     }
 

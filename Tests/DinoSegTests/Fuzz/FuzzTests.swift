@@ -62,26 +62,27 @@ final class FuzzTests: XCTestCase {
         return ([try read(dir + "/a.jpg"), try Data(contentsOf: cmyk)], pngs)
     }
 
+    /// Feeds mutations of `seeds` to `read` through the file work/img/NAME-input.
+    func fuzzImageFile(_ name: String, seeds: [Data], read: (_ path: String) throws -> Void) {
+        let path = "\(work)/img/\(name)-input"
+        runFuzz(name, seeds: seeds, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
+            try input.write(to: URL(fileURLWithPath: path))
+            try read(path)
+        }
+    }
+
     func testFuzzJPEGAndPNGDecode() throws {
         let seeds = try imageSeeds()
-        let path = "\(work)/img/input"
-        runFuzz("jpeg", seeds: seeds.jpeg, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
-            try input.write(to: URL(fileURLWithPath: path))
-            let image = try ImageIO.readRGB(path)
-            XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
-        }
-        runFuzz("png", seeds: seeds.png, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
-            try input.write(to: URL(fileURLWithPath: path))
-            let image = try ImageIO.readRGB(path)
-            XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
+        for (name, files) in [("jpeg", seeds.jpeg), ("png", seeds.png)] {
+            fuzzImageFile(name, seeds: files) { path in
+                let image = try ImageIO.readRGB(path)
+                XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
+            }
         }
     }
 
     func testFuzzLabelPNG() throws {
-        let seeds = try imageSeeds()
-        let path = "\(work)/img/label-input"
-        runFuzz("label-png", seeds: seeds.png, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
-            try input.write(to: URL(fileURLWithPath: path))
+        fuzzImageFile("label-png", seeds: try imageSeeds().png) { path in
             let label = try ImageIO.readLabel(path)
             try validateLabel(label, path: path, image: RGBImage(width: label.width, height: label.height))
             XCTAssertTrue(label.pixels.allSatisfy { $0 < 21 || $0 == 255 })
