@@ -2,12 +2,13 @@
 """PyTorch eager timing of the same head as `headtrain bench` (forward + loss + backward + SGD step), fp32 on CPU,
 random tiny-backbone features (96,192,384,768 channels at 56/28/14/7) and random 224x224 labels.
 Prints one JSON line with samples_per_second. Used by `headtrain bench` (run from the repository root)."""
-import argparse, json, os, sys, time
+import argparse, os, sys
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_head_fixture import Head  # noqa: E402  (the same modules as the parity fixture)
+from torch_timing import print_step_rate  # noqa: E402
 
 
 def main():
@@ -36,12 +37,7 @@ def main():
         F.cross_entropy(logits, labels, ignore_index=255).backward()
         opt.step()
 
-    step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = (time.perf_counter() - t0) / a.steps
-    print(json.dumps({"impl": "torch", "samples_per_second": a.batch / dt, "seconds_per_step": dt, "threads": a.threads}))
+    print_step_rate(step, a.steps, a.batch, a.threads)
 
 
 if __name__ == "__main__":

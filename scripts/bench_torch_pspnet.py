@@ -3,11 +3,12 @@
 make_pspnet_fixture.py (full widths by default), fp32 on CPU, random normalised images and labels at the given crop;
 forward with the aux head, main + 0.4 aux loss, backward, SGD step with two parameter groups.
 Prints one JSON line with samples_per_second."""
-import argparse, json, os, sys, time
+import argparse, os, sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_pspnet_fixture import PSPNet, config  # noqa: E402  (the same module as the parity fixture)
+from torch_timing import print_step_rate  # noqa: E402
 
 
 def main():
@@ -38,12 +39,7 @@ def main():
         (main + 0.4 * aux).backward()
         opt.step()
 
-    step()
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
-        step()
-    dt = (time.perf_counter() - t0) / a.steps
-    print(json.dumps({"impl": "torch", "samples_per_second": a.batch / dt, "seconds_per_step": dt, "threads": a.threads}))
+    print_step_rate(step, a.steps, a.batch, a.threads)
 
 
 if __name__ == "__main__":

@@ -59,10 +59,25 @@ final class HeadTrainingTests: XCTestCase {
         return c
     }
 
+    /// A fresh run directory, removed after the test.
     func temporaryRun(_ name: String) -> String {
         let dir = NSTemporaryDirectory() + "dinoseg-head-\(name)-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
+    }
+
+    /// A trainer of the stride-8 head, quiet on the terminal.
+    func strideEightTrainer(_ source: InMemoryTrainingSource, _ options: TrainOptions, run: String, resume: Bool = false) -> HeadTrainer {
+        HeadTrainer(head: Self.headConfig(outputStride: 8), options: options, source: source, runDirectory: run, resume: resume,
+                    output: { _ in })
+    }
+
+    /// The records of RUN/log.jsonl, one a step.
+    func stepLog(_ run: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: run + "/log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try XCTUnwrap(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any], "\(run)/log.jsonl: \($0)")
+        }
     }
 
     /// Mean IoU over the classes present, from eval-mode predictions on view 0 of the source.
@@ -136,10 +151,7 @@ final class HeadTrainingTests: XCTestCase {
             assertClose(try splitFinal.floats(name), try fullFinal.floats(name), rtol: 0, shape: fullFinal.tensors[name]?.shape, seed: "6/4",
                         what: "final \(name), resumed vs uninterrupted")
         }
-        let steps = try String(contentsOfFile: split + "/log.jsonl", encoding: .utf8).split(separator: "\n").map { line -> Int in
-            (try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any])["step"] as! Int
-        }
-        XCTAssertEqual(steps, Array(1...9))
+        XCTAssertEqual(try stepLog(split).map { $0["step"] as? Int }, (1...9).map { $0 })
     }
 
     func testCheckpointRoundTripAndMismatch() throws {
@@ -188,16 +200,44 @@ final class HeadTrainingTests: XCTestCase {
     }
 
     func testNonFiniteLossStopsAndKeepsCheckpoint() throws {
-        let source = Self.syntheticSource(images: 16, seed: 8)
         var options = TrainOptions()
         options.epochs = 50; options.batch = 4; options.lr = 1e12; options.checkpointEvery = 1; options.threads = 1
         let run = temporaryRun("nan")
-        defer { try? FileManager.default.removeItem(atPath: run) }
-        XCTAssertThrowsError(try HeadTrainer(head: Self.headConfig(outputStride: 8), options: options, source: source,
-                                             runDirectory: run, resume: false, output: { _ in }).run()) { e in
-            XCTAssertTrue("\(e)".contains("loss became"), "\(e)")
+        var failedStep = 0
+        XCTAssertThrowsError(try strideEightTrainer(Self.syntheticSource(images: 16, seed: 8), options, run: run).run()) { e in
+            // "RUN: loss became nan at step N (epoch E); stopped. The last good checkpoint is RUN/last.safetensors; try a lower --lr"
+            let words = "\(e)".split(separator: " ")
+            failedStep = words.firstIndex(of: "step").map { Int(words[$0 + 1]) ?? 0 } ?? 0
+            XCTAssertTrue("\(e)".hasPrefix(run + ": loss became ") && "\(e)".contains("; stopped. The last good checkpoint is \(run)/last.safetensors; try a lower --lr"), "\(e)")
         }
+        // The checkpoint is the one of the step before (saved every step): 4 steps per epoch, 50 epochs.
+        XCTAssertGreaterThan(failedStep, 1, "lr 1e12 should fail after a saved step")
         let progress = try HeadCheckpoint.load(run + "/last.safetensors", into: try SegmentationHead(config: Self.headConfig(outputStride: 8)))
-        XCTAssertNotNil(progress)
+        let good = failedStep - 1
+        XCTAssertEqual(progress, TrainProgress(step: good, epoch: good / 4, batchInEpoch: good % 4, seed: options.seed, maxIter: 200, batchSize: 4),
+                       "checkpoint kept after the non-finite loss at step \(failedStep)")
+        XCTAssertEqual(try stepLog(run).map { $0["step"] as? Int }, (1...max(good, 1)).map { $0 }, "log.jsonl steps before the non-finite loss")
+    }
+
+    /// Every log.jsonl line's rate and ETA follow from its own step and training time: samples/s = step × batch / train
+    /// seconds, ETA = train seconds per step × steps left (one session, no evaluation, so elapsed = train seconds).
+    func testStepLogRateAndETAFollowFromTheTrainingTime() throws {
+        var options = TrainOptions()
+        options.epochs = 2; options.batch = 4; options.seed = 2; options.threads = 1; options.checkpointEvery = 0
+        let run = temporaryRun("rate")
+        _ = try strideEightTrainer(Self.syntheticSource(images: 12, seed: 9), options, run: run).run()
+        let lines = try stepLog(run)
+        XCTAssertEqual(lines.map { $0["step"] as? Int }, (1...6).map { $0 })
+        for line in lines {
+            let step = try XCTUnwrap(line["step"] as? Int)
+            func number(_ key: String) throws -> Double { try XCTUnwrap((line[key] as? NSNumber)?.doubleValue, "step \(step): \(key)") }
+            let train = try number("train_seconds")
+            XCTAssertGreaterThan(train, 0, "step \(step)")
+            assertClose([try number("elapsed_seconds")], [train], rtol: 1e-12, seed: 9, what: "step \(step): elapsed_seconds vs train_seconds")
+            assertClose([try number("samples_per_second")], [Double(step * 4) / train], rtol: 1e-12, seed: 9,
+                        what: "step \(step): samples_per_second vs step × batch / train_seconds")
+            assertClose([try number("eta_seconds")], [train / Double(step) * Double(6 - step)], rtol: 1e-12, seed: 9,
+                        what: "step \(step): eta_seconds vs train_seconds / step × steps left")
+        }
     }
 }

@@ -209,7 +209,7 @@ final class ExtractionPipeline<Sink: ShardSink> {
     }
 }
 
-/// "12/80 images · 3.4 img/s · ETA 20 s" on stderr: one rewritten line on a terminal, plain lines otherwise.
+/// "images 12/80 · 3.00 images/s · elapsed 4s · ETA 23s" on stderr: one rewritten line on a terminal, plain lines otherwise.
 final class ProgressLine {
     let total: Int
     let label: String
@@ -231,10 +231,12 @@ final class ProgressLine {
         }
     }
 
-    func line() -> String {
-        let elapsed = Date().timeIntervalSince(start)
+    func line() -> String { Self.line(label: label, done: done, total: total, elapsed: Date().timeIntervalSince(start)) }
+
+    /// The line after `done` of `total` in `elapsed` seconds: the mean rate so far, and the rest at that rate.
+    static func line(label: String, done: Int, total: Int, elapsed: Double) -> String {
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : 0
+        let eta = rate > 0 ? Double(total - done) / rate : .infinity  // no rate yet: "?"
         return String(format: "%@ %d/%d · %.2f %@/s · elapsed %@ · ETA %@", label, done, total, rate, label,
                       formatDuration(elapsed), formatDuration(eta))
     }

@@ -62,26 +62,27 @@ final class FuzzTests: XCTestCase {
         return ([try read(dir + "/a.jpg"), try Data(contentsOf: cmyk)], pngs)
     }
 
+    /// Feeds mutations of `seeds` to `read` through the file work/img/NAME-input.
+    func fuzzImageFile(_ name: String, seeds: [Data], read: (_ path: String) throws -> Void) {
+        let path = "\(work)/img/\(name)-input"
+        runFuzz(name, seeds: seeds, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
+            try input.write(to: URL(fileURLWithPath: path))
+            try read(path)
+        }
+    }
+
     func testFuzzJPEGAndPNGDecode() throws {
         let seeds = try imageSeeds()
-        let path = "\(work)/img/input"
-        runFuzz("jpeg", seeds: seeds.jpeg, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
-            try input.write(to: URL(fileURLWithPath: path))
-            let image = try ImageIO.readRGB(path)
-            XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
-        }
-        runFuzz("png", seeds: seeds.png, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
-            try input.write(to: URL(fileURLWithPath: path))
-            let image = try ImageIO.readRGB(path)
-            XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
+        for (name, files) in [("jpeg", seeds.jpeg), ("png", seeds.png)] {
+            fuzzImageFile(name, seeds: files) { path in
+                let image = try ImageIO.readRGB(path)
+                XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
+            }
         }
     }
 
     func testFuzzLabelPNG() throws {
-        let seeds = try imageSeeds()
-        let path = "\(work)/img/label-input"
-        runFuzz("label-png", seeds: seeds.png, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
-            try input.write(to: URL(fileURLWithPath: path))
+        fuzzImageFile("label-png", seeds: try imageSeeds().png) { path in
             let label = try ImageIO.readLabel(path)
             try validateLabel(label, path: path, image: RGBImage(width: label.width, height: label.height))
             XCTAssertTrue(label.pixels.allSatisfy { $0 < 21 || $0 == 255 })
@@ -124,14 +125,22 @@ final class FuzzTests: XCTestCase {
         try m.save(directory: dir)
     }
 
-    func testFuzzTrainShard() throws {
-        let dir = try makeCache(kind: .train)
+    /// Mutates the only shard of a `kind` cache and reads it through the verifier and then `read`.
+    func fuzzShard(_ kind: CacheKind, inputs: Int, read: (_ dir: String, _ manifest: CacheManifest) throws -> Void) throws {
+        let dir = try makeCache(kind: kind)
         let manifest = try CacheManifest.load(directory: dir)
         XCTAssertEqual(manifest.shards.count, 1)
         let seed = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(manifest.shards[0].file)"))
-        runFuzz("train-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: 100), focus: 8192, workDir: work) { input in
+        runFuzz("\(kind.rawValue)-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: inputs), focus: 8192,
+                workDir: work) { input in
             try installShard(input, in: dir, manifest: manifest)
             _ = try CacheVerifier.verify(directory: dir)
+            try read(dir, manifest)
+        }
+    }
+
+    func testFuzzTrainShard() throws {
+        try fuzzShard(.train, inputs: 100) { dir, manifest in
             let reader = try TrainCacheReader(directory: dir)
             let batch = try reader.readBatch(reader.epochOrder(epoch: 0, seed: 0), stages: manifest.stages)
             XCTAssertEqual(batch.count, 2)
@@ -139,13 +148,7 @@ final class FuzzTests: XCTestCase {
     }
 
     func testFuzzValShard() throws {
-        let dir = try makeCache(kind: .val)
-        let manifest = try CacheManifest.load(directory: dir)
-        XCTAssertEqual(manifest.shards.count, 1)
-        let seed = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(manifest.shards[0].file)"))
-        runFuzz("val-shard", seeds: [seed], budget: .fromEnvironment(defaultInputs: 60), focus: 8192, workDir: work) { input in
-            try installShard(input, in: dir, manifest: manifest)
-            _ = try CacheVerifier.verify(directory: dir)
+        try fuzzShard(.val, inputs: 60) { dir, manifest in
             let stream = try ValCacheReader(directory: dir).images(stages: manifest.stages)
             while let image = try stream.nextImage() { XCTAssertFalse(image.windows.isEmpty) }
         }
