@@ -120,11 +120,14 @@ final class DistributedExtractionTests: XCTestCase {
         XCTAssertGreaterThan(before.count, listed, "rank 1's shards of the killed run should be on disk but not in the manifest")
         let last = try Launcher.runProcess(f.extract, Array(command.dropFirst()))
         XCTAssertEqual(last.status, 0, "single-process resume: \(last.output.suffix(800))")
-        XCTAssertTrue(last.output.contains("resuming: \(before.count) of \(Self.plannedTrainShards) shards"),
-                      "all \(before.count) finished shards should be kept: \(last.output.prefix(1500))")
-        XCTAssertTrue(last.output.contains("\(Self.plannedTrainShards - before.count) shards to do"), last.output.prefix(1500).description)
-        XCTAssertEqual(last.output.components(separatedBy: "not yet in the manifest; verified, kept").count - 1, before.count - listed,
-                       "shards finished after rank 0's last save are adopted: \(last.output.prefix(1500))")
+        let lines = last.output.split(separator: "\n").map(String.init)
+        let resuming = lines.first { $0.contains("resuming:") } ?? "(no 'resuming' line)"
+        XCTAssertTrue(resuming.contains("resuming: \(before.count) of \(Self.plannedTrainShards) shards"),
+                      "all \(before.count) finished shards should be kept; the resume says: \(resuming)")
+        let plan = lines.first { $0.contains("shards to do") } ?? "(no plan line)"
+        XCTAssertTrue(plan.hasSuffix("; \(Self.plannedTrainShards - before.count) shards to do"), "plan of the resume: \(plan)")
+        XCTAssertEqual(lines.filter { $0.contains("not yet in the manifest; verified, kept") }.count, before.count - listed,
+                       "shards finished after rank 0's last save should be adopted")
         let after = Self.shardFiles(out)
         for (name, identity) in before {
             XCTAssertEqual(after[name], identity, "\(name) was rewritten by the resume (inode, mtime)")
