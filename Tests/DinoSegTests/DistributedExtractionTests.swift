@@ -5,7 +5,8 @@ import Foundation
 /// `extract train|val` under `mpirun -np 2`: the ranks share the shards and rank 0 writes one manifest, and the cache is
 /// byte for byte the one a single process writes (every shard and manifest.json). A 2-rank run stopped with SIGTERM
 /// on rank 1, resumed with 2 ranks and killed (SIGKILL of rank 0), then finished by one process, gives the same bytes
-/// and never rewrites a finished shard. The built `extract` binary runs on a synthetic dataset (seed 31) with a
+/// and never rewrites a finished shard (a shard file the manifest does not list is adopted when valid, redone when
+/// not; checked without mpirun too). The built `extract` binary runs on a synthetic dataset (seed 31) with a
 /// random-weight small ConvNeXt (seed 5); the process helpers are DistributedTrainingTests'.
 final class DistributedExtractionTests: XCTestCase {
     typealias Launcher = DistributedTrainingTests
@@ -133,6 +134,42 @@ final class DistributedExtractionTests: XCTestCase {
             XCTAssertEqual(after[name], identity, "\(name) was rewritten by the resume (inode, mtime)")
         }
         try assertSameCache(out, f.trainReference, what: "2 ranks stopped, 2 ranks killed, 1 process finishing")
+    }
+
+    /// Without mpirun: shard files the manifest does not list (killed between the rename and the manifest save) are
+    /// kept when complete and valid, and redone when not (here: truncated). FakeBackbone, data seed 3, augmentation 9.
+    func testUnlistedShardsAreAdoptedOrRedone() throws {
+        let tmp = try makeTempDir("adopt")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var data = SyntheticDatasetConfig()
+        data.trainCount = 5; data.valCount = 1; data.seed = 3; data.minSide = 40; data.maxSide = 120
+        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        func options(_ out: String) -> TrainExtractionOptions {
+            var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)
+            o.views = 2; o.shardSize = 2; o.workers = 2; o.seed = 9; o.quiet = true
+            return o
+        }
+        try TrainExtraction.run(options(tmp + "/a"), backbone: FakeBackbone()) { _ in }
+        var o = options(tmp + "/b")
+        o.stopAfterShards = 3
+        var m = try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }
+        XCTAssertEqual(m.shards.map(\.index), [0, 1, 2])
+        m.shards = [m.shards[0]]
+        try m.save(directory: tmp + "/b")
+        let shard2 = tmp + "/b/shard-00002.h5"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: shard2))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: shard2))
+        let kept = Self.shardFiles(tmp + "/b")["shard-00001.h5"]
+
+        o.stopAfterShards = nil
+        var logs: [String] = []
+        let resumed = try TrainExtraction.run(o, backbone: FakeBackbone()) { logs.append($0) }
+        XCTAssertTrue(resumed.complete)
+        XCTAssertTrue(logs.contains("shard-00001.h5: finished by an interrupted run but not yet in the manifest; verified, kept"), "\(logs)")
+        XCTAssertTrue(logs.contains { $0.hasPrefix("shard-00002.h5: not in the manifest and not usable") }, "\(logs)")
+        XCTAssertTrue(logs.contains { $0.hasPrefix("resuming: 2 of 6 shards") }, "\(logs)")
+        XCTAssertEqual(Self.shardFiles(tmp + "/b")["shard-00001.h5"], kept, "the adopted shard was rewritten (inode, mtime)")
+        try assertSameShards(tmp + "/b", tmp + "/a", seed: 9, what: "adopted and redone shards vs an uninterrupted run")
     }
 
     // MARK: helpers
