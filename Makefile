@@ -32,7 +32,7 @@ test: deps
 
 # The tests of everything that parses or reads files, once more in a debug build (every assert and bounds check on,
 # no optimiser assumptions). The numeric suites are left out: unoptimised they take many minutes and parse nothing.
-DEBUG_TESTS := BadInputTests|FuzzTests|ImageIOTests|ImageVariantTests|SafetensorsValidationTests|HDF5Tests|WriteFailureTests|DatasetTests|TrainCacheTests|ValCacheTests|ExtractDataCLITests|SupportTests|VOCCheckTests
+DEBUG_TESTS := BadInputTests|FuzzTests|ImageIOTests|ImageVariantTests|SafetensorsValidationTests|HDF5Tests|WriteFailureTests|DatasetTests|TrainCacheTests|ValCacheTests|ExtractDataCLITests|SupportTests|VOCCheckTests|testUnlistedShardsAreAdoptedOrRedone
 test-debug: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing --filter '$(DEBUG_TESTS)'
@@ -138,16 +138,16 @@ VOC_STAGES_8 := 1,2,3
 VOC_STAGES_4 := 0,1,2,3
 VOC_STAGES ?= $(VOC_STAGES_$(VOC_OS))
 # On a cluster: VOC_LAUNCH="mpirun" (inside a Slurm allocation or with a hostfile) or "srun --mpi=pmix" spreads the
-# sweep's jobs over the processes (README "Distributed"); the extraction runs as one process either way.
+# extraction's shards and the sweep's jobs over the processes (README "Distributed").
 VOC_LAUNCH ?=
 
 voc: deps release
 	@if [ -z "$(VOC)" ] || [ -z "$(WEIGHTS)" ]; then \
 	  echo "usage: make voc VOC=/path/to/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny (see README)"; exit 2; fi
 	$(BIN)/extract check-voc $(VOC) $(if $(SBD),--sbd $(SBD))
-	$(BIN)/extract train --data $(VOC) --list $(VOC)/ImageSets/Segmentation/train_aug.txt --weights $(WEIGHTS) \
+	$(VOC_LAUNCH) $(BIN)/extract train --data $(VOC) --list $(VOC)/ImageSets/Segmentation/train_aug.txt --weights $(WEIGHTS) \
 	  --views $(VOC_VIEWS) --stages $(VOC_STAGES) --out $(VOC_CACHE)-train
-	$(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
+	$(VOC_LAUNCH) $(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
 	  --mode slide --flip --stages $(VOC_STAGES) --out $(VOC_CACHE)-val
 	$(VOC_LAUNCH) $(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
 	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25

@@ -32,6 +32,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "CPNG", path: "Sources/CPNG", cSettings: fastC, linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", cSettings: fastC, linkerSettings: [.linkedLibrary("jpeg")]),
+        // The Ctrl-C / SIGTERM stop flag (an async-signal-safe handler, polled by extraction and training).
+        .target(name: "CStopSignal", path: "Sources/CStopSignal"),
         .target(name: "CKernels", path: "Sources/CKernels", exclude: ["kernels_body.h", "kernel_list.h"], cSettings: kernelC),
         // Open MPI (libopenmpi-dev); MPI is only initialised when a launcher (mpirun, srun) started the process.
         .target(name: "CMPI", path: "Sources/CMPI",
@@ -40,7 +42,7 @@ let package = Package(
         .target(
             name: "Shared",
             dependencies: [
-                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels", "CMPI",
+                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels", "CMPI", "CStopSignal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),

@@ -30,23 +30,19 @@ int cmpi_finalize(void) {
 
 void cmpi_abort(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
-int cmpi_allreduce_sum_float(float *buffer, size_t count) {
+// One loop for both element types: `size` bytes per element of `type`.
+static int allreduce_sum(void *buffer, size_t count, size_t size, MPI_Datatype type) {
     for (size_t done = 0; done < count; done += chunk) {
         size_t n = count - done < chunk ? count - done : chunk;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + done, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)buffer + done * size, (int)n, type, MPI_SUM, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return rc;
     }
     return MPI_SUCCESS;
 }
 
-int cmpi_allreduce_sum_double(double *buffer, size_t count) {
-    for (size_t done = 0; done < count; done += chunk) {
-        size_t n = count - done < chunk ? count - done : chunk;
-        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + done, (int)n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-        if (rc != MPI_SUCCESS) return rc;
-    }
-    return MPI_SUCCESS;
-}
+int cmpi_allreduce_sum_float(float *buffer, size_t count) { return allreduce_sum(buffer, count, sizeof *buffer, MPI_FLOAT); }
+
+int cmpi_allreduce_sum_double(double *buffer, size_t count) { return allreduce_sum(buffer, count, sizeof *buffer, MPI_DOUBLE); }
 
 int cmpi_broadcast(void *buffer, size_t bytes, int root) {
     for (size_t done = 0; done < bytes; done += chunk) {

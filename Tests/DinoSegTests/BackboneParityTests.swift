@@ -282,11 +282,10 @@ extension BackboneParityTests {
         var rng = SplitMix64(seed: 91)
         let side = 224
         let images = (0..<3).map { _ in (0..<(side * side * 3)).map { _ in Float(rng.normal()) } }
-        let saved = blasThreads()
-        setBLASThreads(1)
-        defer { setBLASThreads(saved) }
-        let single = images.map { backbone.forward(image: $0, height: side, width: side, stages: [0, 3]) }
-        let batched = forwardBatch(backbone, inputs: images, height: side, width: side, stages: [0, 3])
+        let (single, batched) = withBLASThreads(1) {
+            (images.map { backbone.forward(image: $0, height: side, width: side, stages: [0, 3]) },
+             forwardBatch(backbone, inputs: images, height: side, width: side, stages: [0, 3]))
+        }
         for i in 0..<3 {
             for (j, s) in [0, 3].enumerated() {
                 let m = single[i][j]

@@ -47,7 +47,7 @@ public struct CacheWriteOptions: ParsableArguments {
     var dtype: FeatureDType = .f16
     @Option(name: .long, help: "Samples per shard (train) or images per shard (val). Default 256 / 64.")
     var shardSize: Int?
-    @Option(name: .long, help: "Worker threads, one per core (each runs the backbone single-threaded).")
+    @Option(name: .long, help: "Worker threads in each process, one per core (each runs the backbone single-threaded); under mpirun, the cores of one process.")
     var workers: Int = Parallel.defaultThreads
     @Option(name: .long, help: "Images (train) or windows (val) per backbone call in each worker.")
     var batch: Int = 4
@@ -59,9 +59,18 @@ public struct CacheWriteOptions: ParsableArguments {
         guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256 (got \(batch))") }
         guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256 (got \(workers))") }
         if let s = shardSize, !(1...1_000_000).contains(s) { throw ValidationError("--shard-size must be in 1...1000000 (got \(s))") }
-        // N copies would each extract everything into the same directory.
-        if Distributed.launchedProcessCount > 1 {
-            throw ValidationError("extract runs as one process (it uses every core through --workers); start it without mpirun/srun (or with one task)")
+    }
+
+    /// Runs an extraction as one process, or as one of the processes of mpirun/srun, which share the shards (an error
+    /// on any process prints it and ends the job). Ctrl-C or SIGTERM stops cleanly after the current shard.
+    func extract(_ body: (_ backbone: ConvNeXtBackbone, _ world: Communicator) throws -> CacheManifest) throws {
+        let world = try Distributed.world()
+        StopSignal.install()
+        let manifest = try world.endingJobOnError { try body(try ConvNeXtBackbone(weightsPath: weights), world) }
+        guard manifest.complete else {
+            // Every process has the same manifest; rank 0 says it once.
+            guard world.isRoot else { throw ExitCode.failure }
+            throw DinoSegError(file: out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
         }
     }
 }

@@ -6,7 +6,7 @@ public struct ExtractTrain: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Extract backbone features of K augmented 224x224 views per training image into a resumable shard cache.",
-        discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C stops after the current shard.")
+        discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C or SIGTERM stops after the current shard. Under mpirun/srun the processes share the shards.")
 
     @OptionGroup var dataset: DatasetOptions
     @OptionGroup var cache: CacheWriteOptions
@@ -29,10 +29,6 @@ public struct ExtractTrain: ParsableCommand {
     }
 
     public func run() throws {
-        let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
-        let manifest = try TrainExtraction.run(options, backbone: backbone)
-        if !manifest.complete {
-            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
-        }
+        try cache.extract { backbone, world in try TrainExtraction.run(options, backbone: backbone, communicator: world) }
     }
 }

@@ -6,7 +6,7 @@ public struct ExtractVal: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "val",
         abstract: "Extract backbone features of the evaluation windows (long side 512, 224 windows, stride 150) into a shard cache.",
-        discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C stops after the current shard.")
+        discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C or SIGTERM stops after the current shard. Under mpirun/srun the processes share the shards.")
 
     @OptionGroup var dataset: DatasetOptions
     @OptionGroup var cache: CacheWriteOptions
@@ -33,10 +33,6 @@ public struct ExtractVal: ParsableCommand {
     }
 
     public func run() throws {
-        let backbone = try ConvNeXtBackbone(weightsPath: cache.weights)
-        let manifest = try ValExtraction.run(options, backbone: backbone)
-        if !manifest.complete {
-            throw DinoSegError(file: cache.out, "stopped with \(manifest.shards.count) of \(manifest.plannedShards) shards done; re-run the same command to resume")
-        }
+        try cache.extract { backbone, world in try ValExtraction.run(options, backbone: backbone, communicator: world) }
     }
 }

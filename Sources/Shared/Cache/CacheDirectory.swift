@@ -1,5 +1,6 @@
 // Preparing a cache directory: create it, check it is writable, resume from an existing manifest (keeping only
-// shards whose checksum and content still match), print the plan and refuse when the disk cannot hold it.
+// shards whose checksum and content still match, and adopting finished shards it does not list yet), print the plan
+// and refuse when the disk cannot hold it.
 import Foundation
 
 enum CacheDirectory {
@@ -63,11 +64,48 @@ enum CacheDirectory {
             }
             kept.shards.append(entry)
         }
+        let listed = Set(old.shards.map(\.index))
+        for index in 0..<kept.plannedShards where !listed.contains(index) {
+            if let entry = adopt(shard: index, directory: directory, manifest: kept, log: log) { kept.shards.append(entry) }
+        }
         kept.skipped = old.skipped
         kept.machines = mergeMachines(old: old.machines, new: fresh.machines ?? [], log: log)
         kept.shards.sort { $0.index < $1.index }
         if !kept.shards.isEmpty { log("resuming: \(kept.shards.count) of \(kept.plannedShards) shards already done and verified") }
         return kept
+    }
+
+    /// A finished shard file the manifest does not list (a process of an MPI job finished it after rank 0 last saved
+    /// the manifest, or the run was killed between the rename and the save): its entry when it is a complete shard of
+    /// this configuration passing the same checks as listed shards, else nil (it is redone). A shard with skipped
+    /// images is redone: the reasons were only to be recorded in the manifest.
+    static func adopt(shard index: Int, directory: String, manifest: CacheManifest, log: (String) -> Void) -> CacheShardEntry? {
+        let name = CacheManifest.shardFileName(index), path = "\(directory)/\(name)"
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            let sha = try SHA256.hex(ofFile: path)
+            let bytes = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+            let f = try HDF5File.open(path)
+            defer { try? f.close() }
+            let rows = { (dataset: String) in try f.dataset(dataset).shape.first ?? 0 }
+            let (samples, images) = manifest.kind == .train ? (try rows("image_index"), try rows("image_index"))
+                                                            : (try rows("window_image"), try rows("image_info"))
+            let planned = manifest.plannedImages(shard: index).count
+            guard images == planned else {
+                log("\(name): finished but not in the manifest, with \(images) of its \(planned) images; will redo it")
+                return nil
+            }
+            let entry = CacheShardEntry(index: index, file: name, view: manifest.plannedView(shard: index), samples: samples,
+                                        images: images, bytes: bytes, sha256: sha)
+            let x = ShardCheck.Context(directory: directory, entry: entry, manifest: manifest)
+            try ShardCheck.identity(f, x)
+            try CacheVerifier.checkContent(f, x)
+            log("\(name): finished by an interrupted run but not yet in the manifest; verified, kept")
+            return entry
+        } catch {
+            log("\(name): not in the manifest and not usable (\(error)); will redo it")
+            return nil
+        }
     }
 
     /// The machines of a resumed cache: the old list plus this one when it is new, with a note (the cache stays

@@ -1,7 +1,8 @@
 // The extraction engine shared by `extract train` and `extract val`: worker threads (one per core) turn images into
 // results, one writer thread (the caller's) stores them shard by shard, in plan order, so the output does not depend
-// on thread timing. Bounded look-ahead keeps memory flat. Ctrl-C (or a test's `stopAfterShards`) stops once the
-// shard being written is safely on disk.
+// on thread timing. Bounded look-ahead keeps memory flat. Ctrl-C or SIGTERM (StopSignal, on any process of an MPI
+// job) or a test's `stopAfterShards` stops once the shard being written is safely on disk. Under mpirun each process
+// runs its share of the shards (ExtractionRanks).
 import Foundation
 
 /// One planned shard: which images (and view) it holds, in row order.
@@ -9,22 +10,6 @@ public struct ShardPlan: Equatable {
     public var index: Int
     public var view: Int
     public var images: [Int]
-}
-
-/// Set by SIGINT; polled by the writer.
-nonisolated(unsafe) private var interruptRequested: Int32 = 0
-
-enum InterruptHandler {
-    /// First Ctrl-C asks for a clean stop; a second one terminates at once (default action).
-    static func install() {
-        interruptRequested = 0
-        signal(SIGINT) { _ in
-            interruptRequested = 1
-            signal(SIGINT, SIG_DFL)
-        }
-    }
-    static func uninstall() { signal(SIGINT, SIG_DFL) }
-    static var requested: Bool { interruptRequested != 0 }
 }
 
 /// A shard being written: receives results in order.
@@ -38,9 +23,15 @@ protocol ShardSink {
 }
 
 struct PipelineOutcome {
-    var finished: [CacheShardEntry] = []
-    var skipped: [(image: Int, reason: String)] = []
+    /// Finished shards in the order written (after `runRecording`, on rank 0: those of every process, by index).
+    var records: [ShardRecord] = []
     var stoppedEarly = false
+    /// Stop votes taken (one after each shard) and whether the last one said stop.
+    var votes = 0
+    var voteStopped = false
+
+    var finished: [CacheShardEntry] { records.map(\.entry) }
+    var skippedCount: Int { records.reduce(0) { $0 + $1.skipped.count } }
 }
 
 final class ExtractionPipeline<Sink: ShardSink> {
@@ -51,7 +42,11 @@ final class ExtractionPipeline<Sink: ShardSink> {
     private enum Slot { case pending, done(Sink.Result), failed(String) }
     private struct Job { var shard: Int; var image: Int; var view: Int }
 
+    /// This process's shards (all of them in a single process), and the rounds of stop votes every process takes.
     let shards: [ShardPlan]
+    let rounds: Int
+    let ranks: ExtractionRanks
+    let imageIDs: [String]
     let workers: Int
     let batch: Int
     let skipBad: Bool
@@ -69,10 +64,12 @@ final class ExtractionPipeline<Sink: ShardSink> {
     private var aborted = false
     private let lookAhead: Int
 
-    /// `lookAhead`: results that may wait for the writer (memory bound); default 3 batches per worker.
-    init(shards: [ShardPlan], workers: Int, batch: Int = 1, lookAhead: Int? = nil, skipBad: Bool, stopAfterShards: Int?,
-         progress: ProgressLine, process: @escaping Process) {
-        self.shards = shards; self.workers = max(1, workers); self.batch = max(1, batch); self.skipBad = skipBad
+    /// `pending`: the shards still to do in plan order, dealt over the processes by `ranks`. `lookAhead`: results that
+    /// may wait for the writer (memory bound); default 3 batches per worker.
+    init(pending: [ShardPlan], ranks: ExtractionRanks, imageIDs: [String], workers: Int, batch: Int = 1, lookAhead: Int? = nil,
+         skipBad: Bool, stopAfterShards: Int?, progress: ProgressLine, process: @escaping Process) {
+        self.shards = ranks.deal(pending); self.rounds = ranks.rounds(pending.count); self.ranks = ranks
+        self.imageIDs = imageIDs; self.workers = max(1, workers); self.batch = max(1, batch); self.skipBad = skipBad
         self.stopAfterShards = stopAfterShards; self.progress = progress; self.process = process
         self.lookAhead = max(1, lookAhead ?? 3 * max(1, workers) * max(1, batch) + 2)
         for (s, plan) in shards.enumerated() {
@@ -88,23 +85,34 @@ final class ExtractionPipeline<Sink: ShardSink> {
         jobLimit = jobs.count
     }
 
-    /// Runs under the Ctrl-C handler, recording each finished shard (and each skipped image, by id) in `manifest`,
-    /// which is saved after every shard so an interruption loses nothing. Returns the outcome and the elapsed time.
-    func runRecording(sink: inout Sink, manifest: inout CacheManifest, directory: String,
-                      imageIDs: [String]) throws -> (outcome: PipelineOutcome, seconds: Double) {
-        InterruptHandler.install()
-        defer { InterruptHandler.uninstall() }
+    /// Runs this process's shards, recording each finished one (and its skipped images, by id) in `manifest`; rank 0
+    /// (the only process, usually) saves it after every shard so an interruption loses nothing. Then every process's
+    /// shards are merged into rank 0's manifest, which every process gets back. Returns the outcome (on rank 0: of
+    /// the whole job) and the elapsed time.
+    func runRecording(sink: inout Sink, manifest: inout CacheManifest, directory: String) throws -> (outcome: PipelineOutcome, seconds: Double) {
         let start = Date()
-        defer { progress.finishLine() }
-        let outcome = try run(sink: &sink) { entry, skipped in
-            manifest.shards.append(entry)
-            manifest.shards.sort { $0.index < $1.index }
-            for s in skipped {
-                let line = "\(imageIDs[s.image]): \(s.reason)"
-                if !manifest.skipped.contains(line) { manifest.skipped.append(line) }
+        let skippedBefore = manifest.skipped
+        var outcome: PipelineOutcome
+        do {
+            defer { progress.finishLine() }
+            outcome = try run(sink: &sink) { record in
+                guard ranks.isRoot else { return }
+                manifest.record(record)
+                try manifest.save(directory: directory)
             }
-            try manifest.save(directory: directory)
         }
+        // A process with fewer shards than others still votes in every round, or the others would wait for it.
+        while !outcome.voteStopped && outcome.votes < rounds {
+            outcome.voteStopped = try ranks.voteToStop(StopSignal.isRequested)
+            outcome.votes += 1
+        }
+        let all = try ranks.gather(outcome.records)
+        if ranks.isRoot && ranks.size > 1 {
+            try ranks.merge(all, into: &manifest, skippedBefore: skippedBefore, directory: directory)
+            outcome.records = all
+            outcome.stoppedEarly = !manifest.complete
+        }
+        manifest = try ranks.share(manifest)
         return (outcome, Date().timeIntervalSince(start))
     }
 
@@ -116,8 +124,9 @@ final class ExtractionPipeline<Sink: ShardSink> {
         }
     }
 
-    /// Runs everything; `onShardFinished` is called (on this thread) after each shard is safely renamed into place.
-    func run(sink: inout Sink, onShardFinished: (CacheShardEntry, [(image: Int, reason: String)]) throws -> Void) throws -> PipelineOutcome {
+    /// Runs this process's shards; `onShardFinished` is called (on this thread) after each shard is safely renamed
+    /// into place. After each shard the processes vote on stopping (a single process just asks StopSignal).
+    func run(sink: inout Sink, onShardFinished: (ShardRecord) throws -> Void) throws -> PipelineOutcome {
         var outcome = PipelineOutcome()
         var threads: [Thread] = []
         cond.lock(); runningWorkers = workers; cond.unlock()
@@ -136,7 +145,7 @@ final class ExtractionPipeline<Sink: ShardSink> {
         var jobIndex = 0
         for (s, plan) in shards.enumerated() {
             try sink.begin(plan)
-            var shardSkipped: [(image: Int, reason: String)] = []
+            var shardSkipped: [String] = []
             do {
                 for _ in plan.images {
                     let slot = takeSlot(jobIndex)
@@ -145,7 +154,7 @@ final class ExtractionPipeline<Sink: ShardSink> {
                     case .done(let r): try sink.append(r)
                     case .failed(let reason):
                         if !skipBad { throw DinoSegError(reason + " (use --skip-bad to skip bad images)") }
-                        shardSkipped.append((jobs[jobIndex - 1].image, reason))
+                        shardSkipped.append("\(imageIDs[jobs[jobIndex - 1].image]): \(reason)")
                         progress.log("skipped: \(reason)")
                     case .pending: preconditionFailure("writer took an unfinished slot")
                     }
@@ -155,13 +164,14 @@ final class ExtractionPipeline<Sink: ShardSink> {
                 sink.abandon()
                 throw error
             }
-            let entry = try sink.finish()
-            outcome.finished.append(entry)
-            outcome.skipped += shardSkipped
-            try onShardFinished(entry, shardSkipped)
-            let isLast = s == shards.count - 1
-            if !isLast && (InterruptHandler.requested || (stopAfterShards.map { outcome.finished.count >= $0 } ?? false)) {
-                outcome.stoppedEarly = true
+            let record = ShardRecord(entry: try sink.finish(), skipped: shardSkipped)
+            outcome.records.append(record)
+            try onShardFinished(record)
+            let local = StopSignal.isRequested || (stopAfterShards.map { outcome.records.count >= $0 } ?? false)
+            outcome.voteStopped = try ranks.voteToStop(local)
+            outcome.votes += 1
+            if outcome.voteStopped {
+                outcome.stoppedEarly = s < shards.count - 1
                 break
             }
         }
@@ -207,70 +217,4 @@ final class ExtractionPipeline<Sink: ShardSink> {
         cond.broadcast()
         return s
     }
-}
-
-/// "images 12/80 · 3.00 images/s · elapsed 4s · ETA 23s" on stderr: one rewritten line on a terminal, plain lines otherwise.
-final class ProgressLine {
-    let total: Int
-    let label: String
-    private var done = 0
-    private let start = Date()
-    private var lastPrint = Date.distantPast
-    private let tty = isatty(2) != 0
-    private let quiet: Bool
-
-    init(total: Int, label: String, quiet: Bool = false) { self.total = total; self.label = label; self.quiet = quiet }
-
-    func advance() {
-        done += 1
-        let now = Date()
-        let interval = tty ? 0.25 : 10.0
-        if done == total || now.timeIntervalSince(lastPrint) >= interval {
-            lastPrint = now
-            emit(line())
-        }
-    }
-
-    func line() -> String { Self.line(label: label, done: done, total: total, elapsed: Date().timeIntervalSince(start)) }
-
-    /// The line after `done` of `total` in `elapsed` seconds: the mean rate so far, and the rest at that rate.
-    static func line(label: String, done: Int, total: Int, elapsed: Double) -> String {
-        let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let eta = rate > 0 ? Double(total - done) / rate : .infinity  // no rate yet: "?"
-        return String(format: "%@ %d/%d · %.2f %@/s · elapsed %@ · ETA %@", label, done, total, rate, label,
-                      formatDuration(elapsed), formatDuration(eta))
-    }
-
-    var rate: Double {
-        let elapsed = Date().timeIntervalSince(start)
-        return elapsed > 0 ? Double(done) / elapsed : 0
-    }
-
-    func log(_ message: String) {
-        guard !quiet else { return }
-        if tty { FileHandle.standardError.write(Data(("\r\u{1B}[K" + message + "\n").utf8)) } else { emit(message) }
-    }
-
-    func finishLine() { if tty && !quiet && done > 0 { FileHandle.standardError.write(Data("\n".utf8)) } }
-
-    private func emit(_ s: String) {
-        guard !quiet else { return }
-        FileHandle.standardError.write(Data((tty ? "\r\u{1B}[K" + s : s + "\n").utf8))
-    }
-}
-
-/// A duration for progress lines and logs: "42s", "3m07s", "2h05m" ("?" when unknown).
-public func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
-    let s = Int(seconds.rounded())
-    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
-    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
-    return "\(s)s"
-}
-
-public func formatBytes(_ bytes: Double) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var v = bytes, u = 0
-    while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-    return String(format: u == 0 ? "%.0f %@" : "%.1f %@", v, units[u])
 }

@@ -19,15 +19,20 @@ enum ExtractionSetup {
     }
 
     /// Creates the cache directory or resumes it (verifying finished shards, refusing a different configuration);
-    /// returns the manifest and the shards still to do.
+    /// returns the manifest and the shards still to do. With several processes rank 0 does this alone, recording
+    /// every process's machine, and the others take its manifest.
     static func openCache(directory: String, config: CacheConfig, samples: [SegmentationSample], plans: [ShardPlan],
-                          log: (String) -> Void) throws -> (manifest: CacheManifest, pending: [ShardPlan]) {
-        try CacheDirectory.prepare(directory)
-        let machine = MachineInfo.current
-        log("machine: \(machine.cpu); \(machine.blas.summary)")
-        let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count, skipped: [],
-                                  machines: [machine])
-        let manifest = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)
+                          ranks: ExtractionRanks, log: (String) -> Void) throws -> (manifest: CacheManifest, pending: [ShardPlan]) {
+        let machines = try ranks.machines()
+        var opened: CacheManifest? = nil
+        if ranks.isRoot {
+            try CacheDirectory.prepare(directory)
+            for machine in machines { log("machine: \(machine.cpu); \(machine.blas.summary)") }
+            let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count,
+                                      skipped: [], machines: machines)
+            opened = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)
+        }
+        let manifest = try ranks.share(opened)
         let done = Set(manifest.shards.map(\.index))
         return (manifest, plans.filter { !done.contains($0.index) })
     }

@@ -54,10 +54,14 @@ struct TrainSink: ShardSink {
 }
 
 public enum TrainExtraction {
-    /// Runs (or resumes) the extraction; returns the manifest as saved.
+    /// Runs (or resumes) the extraction; returns the manifest as saved. Under mpirun/srun (`communicator` with
+    /// several processes) every process extracts its share of the shards and returns rank 0's manifest; only rank 0
+    /// logs the plan and the summary (ExtractionRanks).
     @discardableResult
-    public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone,
+    public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
+        let ranks = ExtractionRanks(communicator)
+        let log = ranks.isRoot ? log : { _ in }
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
                                                                    skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
         let config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
@@ -66,7 +70,7 @@ public enum TrainExtraction {
                                  imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
         let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
         var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                plans: plans, log: log)
+                                                                plans: plans, ranks: ranks, log: log)
         let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
 
         // The plan.
@@ -74,27 +78,33 @@ public enum TrainExtraction {
         let sampleBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: crop,
                                                       width: crop, dtype: o.dtype) + crop * crop + 8
         let pendingSamples = pending.reduce(0) { $0 + $1.images.count }
+        let mySamples = ranks.deal(pending).reduce(0) { $0 + $1.images.count }
         let needed = Double(pendingSamples * sampleBytes)
         log("extract train: \(samples.count) images × \(o.views) views = \(samples.count * o.views) samples in \(plans.count) shards "
             + "(\(o.shardSize) per shard, grouped by view); \(pending.count) shards to do")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), seed \(o.seed), "
-            + "\(o.workers) workers, \(batch) images per backbone call")
+            + "\(o.workers) workers, \(batch) images per backbone call" + ranks.planNote)
         log("  augmentation: \(o.recipe.summary)")
         log("  output \(o.out): about \(formatBytes(Double(sampleBytes))) per sample, \(formatBytes(needed)) to write"
             + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
-        try CacheDirectory.checkDisk(o.out, needed: needed)
-        try manifest.save(directory: o.out)
+        if ranks.isRoot {
+            try CacheDirectory.checkDisk(o.out, needed: needed)
+            try manifest.save(directory: o.out)
+        }
         if pending.isEmpty { log("nothing to do: all \(plans.count) shards are present and verified"); return manifest }
 
-        setBLASThreads(1)
-        let secondsPerImage = CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: crop)
-        let estimate = Double(pendingSamples) * secondsPerImage / Double(max(1, min(o.workers, ProcessInfo.processInfo.activeProcessorCount)))
-        log(String(format: "  estimated time %@ (probe: %.2f s per image per worker)", formatDuration(estimate), secondsPerImage))
+        if ranks.isRoot {
+            // One image per worker with a single-threaded BLAS, as the extraction itself runs.
+            let secondsPerImage = withBLASThreads(1) { CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: crop) }
+            let estimate = Double(pendingSamples) * secondsPerImage / ranks.parallelism(workers: o.workers)
+            log(String(format: "  estimated time %@ (probe: %.2f s per image per worker)", formatDuration(estimate), secondsPerImage))
+        }
 
-        let progress = ProgressLine(total: pendingSamples, label: "images", quiet: o.quiet)
+        let progress = ProgressLine(total: mySamples, label: "images", prefix: ranks.prefix, quiet: o.quiet)
         let recipe = o.recipe, seed = o.seed, stages = o.stages
-        let pipeline = ExtractionPipeline<TrainSink>(shards: pending, workers: o.workers, batch: batch, skipBad: o.skipBad,
-                                                     stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
+        let pipeline = ExtractionPipeline<TrainSink>(pending: pending, ranks: ranks, imageIDs: samples.map(\.id), workers: o.workers,
+                                                     batch: batch, skipBad: o.skipBad, stopAfterShards: o.stopAfterShards,
+                                                     progress: progress) { jobs in
             // Decode and augment each image (failures stay per image), then one backbone call for the batch.
             let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
                 Result {
@@ -120,11 +130,10 @@ public enum TrainExtraction {
         for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
         var sink = TrainSink(directory: o.out, config: manifest.config, shapes: shapes)
 
-        let (outcome, elapsed) = try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out,
-                                                           imageIDs: samples.map(\.id))
+        let (outcome, elapsed) = try withBLASThreads(1) { try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out) }
         let written = outcome.finished.reduce(0) { $0 + $1.samples }
         log(String(format: "wrote %d shards (%d samples) in %@, %.2f images/s", outcome.finished.count, written,
-                   formatDuration(elapsed), Double(written + outcome.skipped.count) / max(elapsed, 1e-9)))
+                   formatDuration(elapsed), Double(written + outcome.skippedCount) / max(elapsed, 1e-9)))
         ExtractionPipeline<TrainSink>.reportEnd(outcome, manifest: manifest, log: log)
         return manifest
     }

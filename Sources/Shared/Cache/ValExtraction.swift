@@ -48,9 +48,13 @@ struct ValSink: ShardSink {
 }
 
 public enum ValExtraction {
+    /// Runs (or resumes) the extraction; returns the manifest as saved. Several processes share the shards as in
+    /// `TrainExtraction.run`.
     @discardableResult
-    public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone,
+    public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
+        let ranks = ExtractionRanks(communicator)
+        let log = ranks.isRoot ? log : { _ in }
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
                                                                    skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
         var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
@@ -63,9 +67,10 @@ public enum ValExtraction {
             ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
         }
         var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                plans: plans, log: log)
+                                                                plans: plans, ranks: ranks, log: log)
         let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
         let pendingImages = pending.reduce(0) { $0 + $1.images.count }
+        let myImages = ranks.deal(pending).reduce(0) { $0 + $1.images.count }
 
         // Storage shape of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.
         let side = o.mode == .slide ? o.crop : max(o.longSide, o.crop)
@@ -80,25 +85,30 @@ public enum ValExtraction {
         log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
         log("  protocol: \(o.evalProtocol)")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers, "
-            + "\(batch) windows per backbone call")
+            + "\(batch) windows per backbone call" + ranks.planNote)
         log("  output \(o.out): about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"
             + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
-        try CacheDirectory.checkDisk(o.out, needed: needed)
-        try manifest.save(directory: o.out)
+        if ranks.isRoot {
+            try CacheDirectory.checkDisk(o.out, needed: needed)
+            try manifest.save(directory: o.out)
+        }
         if pending.isEmpty { log("nothing to do: all \(plans.count) shards are present and verified"); return manifest }
 
-        setBLASThreads(1)
-        let probe = CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: o.crop)
-        let cropArea = Double(o.crop * o.crop)
-        let windowCost = o.mode == .slide ? probe : probe * Double(typical.paddedHeight * typical.paddedWidth) / cropArea
-        let estimate = Double(pendingImages * windowsPerImage) * windowCost / Double(max(1, min(o.workers, ProcessInfo.processInfo.activeProcessorCount)))
-        log(String(format: "  estimated time %@ (probe: %.2f s per 224x224 window per worker)", formatDuration(estimate), probe))
+        if ranks.isRoot {
+            // One image per worker with a single-threaded BLAS, as the extraction itself runs.
+            let probe = withBLASThreads(1) { CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: o.crop) }
+            let cropArea = Double(o.crop * o.crop)
+            let windowCost = o.mode == .slide ? probe : probe * Double(typical.paddedHeight * typical.paddedWidth) / cropArea
+            let estimate = Double(pendingImages * windowsPerImage) * windowCost / ranks.parallelism(workers: o.workers)
+            log(String(format: "  estimated time %@ (probe: %.2f s per 224x224 window per worker)", formatDuration(estimate), probe))
+        }
 
-        let progress = ProgressLine(total: pendingImages, label: "images", quiet: o.quiet)
+        let progress = ProgressLine(total: myImages, label: "images", prefix: ranks.prefix, quiet: o.quiet)
         let (evalProtocol, stages) = (o.evalProtocol, o.stages)
         // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
-        let pipeline = ExtractionPipeline<ValSink>(shards: pending, workers: o.workers, lookAhead: 2 * o.workers, skipBad: o.skipBad,
-                                                   stopAfterShards: o.stopAfterShards, progress: progress) { jobs in
+        let pipeline = ExtractionPipeline<ValSink>(pending: pending, ranks: ranks, imageIDs: samples.map(\.id), workers: o.workers,
+                                                   lookAhead: 2 * o.workers, skipBad: o.skipBad, stopAfterShards: o.stopAfterShards,
+                                                   progress: progress) { jobs in
             jobs.map { job in
                 Result {
                     let (img, lab) = try loadSample(samples[job.image])
@@ -126,11 +136,10 @@ public enum ValExtraction {
             }
         }
         var sink = ValSink(directory: o.out, config: manifest.config, shapes: shapes)
-        let (outcome, elapsed) = try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out,
-                                                           imageIDs: samples.map(\.id))
+        let (outcome, elapsed) = try withBLASThreads(1) { try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out) }
         let images = outcome.finished.reduce(0) { $0 + $1.images }, windows = outcome.finished.reduce(0) { $0 + $1.samples }
         log(String(format: "wrote %d shards (%d images, %d windows) in %@, %.2f images/s", outcome.finished.count, images, windows,
-                   formatDuration(elapsed), Double(images + outcome.skipped.count) / max(elapsed, 1e-9)))
+                   formatDuration(elapsed), Double(images + outcome.skippedCount) / max(elapsed, 1e-9)))
         ExtractionPipeline<ValSink>.reportEnd(outcome, manifest: manifest, log: log)
         return manifest
     }

@@ -1,0 +1,60 @@
+import XCTest
+import Foundation
+@testable import Shared
+
+/// The one Ctrl-C/SIGTERM mechanism (StopSignal over the CStopSignal shim): a first signal sets the flag and an
+/// extraction stops after the shard being written; a second signal ends the process at once with 128 + signal.
+final class StopSignalTests: XCTestCase {
+    func testSIGTERMStopsExtractionAfterTheCurrentShard() throws {
+        let tmp = try makeTempDir("stopsignal")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var data = SyntheticDatasetConfig()
+        data.trainCount = 5; data.valCount = 1; data.seed = 3; data.minSide = 40; data.maxSide = 120
+        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
+        o.views = 2; o.shardSize = 2; o.workers = 2; o.seed = 9; o.quiet = true
+
+        StopSignal.install()
+        defer {
+            // Leave the test process as it was: flag cleared, Ctrl-C and SIGTERM with their default action.
+            StopSignal.set(false)
+            signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL)
+        }
+        XCTAssertFalse(StopSignal.isRequested)
+        raise(SIGTERM)   // the handler only sets the flag: this process goes on
+        XCTAssertTrue(StopSignal.isRequested, "SIGTERM should set the stop flag")
+        var logs: [String] = []
+        let m = try TrainExtraction.run(o, backbone: FakeBackbone()) { logs.append($0) }
+        XCTAssertEqual(m.shards.count, 1, "a stop requested before the start ends after the first of 6 shards")
+        XCTAssertTrue(logs.contains { $0.contains("stopped early: 1 of 6 shards") }, "\(logs)")
+    }
+
+    func testSecondSignalEndsTheProcessAtOnce() throws {
+        let bundle = Bundle(for: Self.self).bundleURL
+        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("extract").path }
+        let extract = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "extract not built")
+        let tmp = try makeTempDir("stopsignal-cli")
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        var data = SyntheticDatasetConfig()
+        data.trainCount = 40; data.valCount = 1; data.seed = 4; data.minSide = 120; data.maxSide = 200
+        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,
+                                   to: tmp + "/weights")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: extract)
+        p.arguments = ["train", "--data", tmp + "/data", "--list", "train", "--weights", tmp + "/weights", "--views", "4",
+                       "--shard-size", "40", "--workers", "1", "--out", tmp + "/cache"]
+        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
+        try p.run()
+        // The manifest is saved after the handler is installed and before the first shard.
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: tmp + "/cache/manifest.json") && p.isRunning && Date() < deadline { usleep(5_000) }
+        kill(p.processIdentifier, SIGINT)
+        usleep(20_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, "the second SIGINT should end the process through the handler's _exit")
+        XCTAssertEqual(p.terminationStatus, 128 + SIGINT, "exit status after two SIGINTs")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/cache/shard-00000.h5"), "no shard of 40 images should be finished")
+    }
+}
