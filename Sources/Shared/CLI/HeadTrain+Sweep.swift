@@ -40,6 +40,8 @@ public struct HeadTrainSweep: ParsableCommand {
     @Option(name: .customLong("eval-every"), help: "Evaluate every N epochs for the mIoU curve (0: only at the end).")
     var evalEvery: Int = 5
     @Option(help: "Example predictions shown in the report.") var examples: Int = 4
+    @Option(name: .customLong("baseline"), help: ArgumentHelp("A `headtrain baseline` run evaluated on the val cache's images, shown as a row beside the DINOv3 heads (repeatable).", valueName: "run"))
+    var baselines: [String] = []
 
     public init() {}
 
@@ -62,10 +64,12 @@ public struct HeadTrainSweep: ParsableCommand {
             throw DinoSegError(file: valCache, "was extracted with other backbone weights than \(cache) (SHA-256 differs)")
         }
         let train = training.options
-        let settings = SweepSettings(jobs: SweepJob.plan(variants: variants.values, widths: widths.values),
+        var settings = SweepSettings(jobs: SweepJob.plan(variants: variants.values, widths: widths.values),
                                      outputStride: outputStride, train: train, evalEvery: evalEvery, examples: examples,
                                      runDirectory: runDirectory, dataset: ValCacheEval.datasetKind(manifest),
                                      photoDirectory: ValCacheEval.photoDirectory(manifest))
+        settings.baselines = baselines
+        settings.valData = EvalData(valCache: manifest)
         let labels = Sweep.notes(settings, eval: eval, stepsPerEpoch: source.samplesPerEpoch / train.batch)
         if world.isRoot {
             print(labels.title)

@@ -6,6 +6,8 @@ import Foundation
 // from its checkpoint, and its row (final loss, training time) is rebuilt from the run's own records.
 // Under mpirun/srun the jobs are dealt out to the processes (job i to rank i mod N, each trained by one process);
 // rank 0 then reads every finished job from the sweep directory (shared by all) and writes the tables and the report.
+// Baseline runs (BaselineRun) evaluated on the same val images are added as rows; a sweep whose jobs are all done
+// just rewrites the tables, so baselines can be added to a finished sweep without retraining.
 
 public struct SweepJob: Equatable {
     public var variant: SweepVariant
@@ -49,6 +51,10 @@ public struct SweepSettings {
     public var dataset: DatasetKind
     /// Where the val photos are (for the report's examples), when known.
     public var photoDirectory: String?
+    /// Baseline run directories shown beside the DINOv3 rows (see BaselineRun); they need `valData`.
+    public var baselines: [String] = []
+    /// The images of the val cache (to check that a baseline was evaluated on them).
+    public var valData: EvalData?
 
     public init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
                 runDirectory: String, dataset: DatasetKind, photoDirectory: String?) {
@@ -64,6 +70,9 @@ public enum Sweep {
     public static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
                            communicator comm: Communicator = SingleProcess(),
                            output: @escaping (String) -> Void) throws -> [SweepEntry] {
+        // Baselines first: a run that cannot stand beside the DINOv3 rows is refused before any training.
+        guard s.baselines.isEmpty || s.valData != nil else { throw DinoSegError("baseline rows need the val cache's image list") }
+        let baselines = try s.baselines.map { try BaselineRun.load($0, valData: s.valData!) }
         try FileSystem.createDirectory(s.runDirectory, what: "run directory")
         var entries: [SweepEntry] = []
         var curves: [ReportCurves] = []
@@ -82,7 +91,7 @@ public enum Sweep {
                                                              eval: eval, evalEvery: s.evalEvery, output: output) else {
                     // With several processes the others still meet this one at the collective below.
                     if comm.size > 1 { stoppedInJob = true; break }
-                    if !entries.isEmpty { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
+                    if !entries.isEmpty { try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: []) }
                     output("stopped; run the same command again to continue (finished jobs are kept, \(job.name) resumes from its checkpoint)")
                     return entries
                 }
@@ -94,7 +103,7 @@ public enum Sweep {
             entries.append(entry)
             curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             output("\(entry.modelName): \(entry.result.summaryLine)  [\(entry.result.protocolLine)]")
-            if comm.size == 1 { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
+            if comm.size == 1 { try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: []) }
             if StopSignal.isRequested { break }
         }
         if comm.size > 1 {
@@ -109,7 +118,7 @@ public enum Sweep {
                 curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             }
             if stopped {
-                try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: [])
+                try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: [])
                 StopSignal.set(true)
             }
         }
@@ -119,7 +128,7 @@ public enum Sweep {
         }
         let best = bestIndex(entries)
         let examples = try best.map { try collectExamples(entries[$0], eval: eval, count: s.examples, photoDirectory: s.photoDirectory) } ?? []
-        try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: examples)
+        try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: examples)
         if let b = best {
             try AtomicWrite.write(Data((entries[b].runDirectory + "\n").utf8), to: s.runDirectory + "/best.txt")
             output("best: \(entries[b].modelName) \(entries[b].result.summaryLine) → \(entries[b].runDirectory)")
@@ -184,17 +193,20 @@ public enum Sweep {
         return (title, warning, notes)
     }
 
-    static func writeOutputs(_ s: SweepSettings, entries: [SweepEntry], curves: [ReportCurves], eval: EvalSettings,
-                             examples: [ReportExample]) throws {
+    static func writeOutputs(_ s: SweepSettings, entries: [SweepEntry], curves: [ReportCurves], baselines: [BaselineRun],
+                             eval: EvalSettings, examples: [ReportExample]) throws {
+        if let dinov3 = entries.first?.result { for b in baselines { try b.checkSameLabels(as: dinov3) } }
         var (title, warning, notes) = Self.notes(s, eval: eval, stepsPerEpoch: nil)
         if s.dataset == .voc, let n = entries.first?.result.images, n != 1449 {
             notes.append("Evaluated on \(n) val images, not the full 1449 of VOC 2012 val: the published numbers are not directly comparable.")
         }
+        notes += baselines.map { "Baseline \($0.note)" }
+        let rows = entries.map(\.row) + baselines.map(\.row)
         let mdNotes = (warning.map { ["**\($0)**"] } ?? []) + notes
-        try AtomicWrite.write(Data(ResultsTable.markdown(entries, title: title, isVOC: s.dataset == .voc, notes: mdNotes).utf8),
+        try AtomicWrite.write(Data(ResultsTable.markdown(rows, title: title, isVOC: s.dataset == .voc, notes: mdNotes).utf8),
                               to: s.runDirectory + "/results.md")
-        try AtomicWrite.write(Data(ResultsTable.csv(entries).utf8), to: s.runDirectory + "/results.csv")
-        let html = try HTMLReport.render(title: title, notes: notes, warning: warning, entries: entries, curves: curves,
+        try AtomicWrite.write(Data(ResultsTable.csv(rows).utf8), to: s.runDirectory + "/results.csv")
+        let html = try HTMLReport.render(title: title, notes: notes, warning: warning, rows: rows, curves: curves + baselines.map(\.curves),
                                          best: bestIndex(entries), examples: examples, isVOC: s.dataset == .voc)
         try AtomicWrite.write(Data(html.utf8), to: s.runDirectory + "/report.html")
     }
