@@ -70,3 +70,57 @@ const char *cmpi_error_string(int code) {
     if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) return "unknown MPI error";
     return text;
 }
+
+// Sub-communicators (MPI_Comm_split), e.g. groups of ranks that each train one sweep job data-parallel. A handle is an
+// index into a small table; handle 0 is MPI_COMM_WORLD. The collectives below take a handle and otherwise match the
+// MPI_COMM_WORLD ones above.
+enum { max_comms = 64 };
+static MPI_Comm comms[max_comms];
+static int comm_count = 1;
+
+static MPI_Comm comm_of(int handle) { return handle == 0 ? MPI_COMM_WORLD : comms[handle]; }
+
+int cmpi_comm_split(int parent, int color, int key, int *handle, int *rank, int *size) {
+    if (comm_count >= max_comms) return MPI_ERR_OTHER;
+    MPI_Comm c;
+    int rc = MPI_Comm_split(comm_of(parent), color, key, &c);
+    if (rc != MPI_SUCCESS) return rc;
+    MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+    comms[comm_count] = c;
+    *handle = comm_count++;
+    MPI_Comm_rank(c, rank);
+    return MPI_Comm_size(c, size);
+}
+
+static int comm_allreduce_sum(int handle, void *buffer, size_t count, MPI_Datatype type, size_t element) {
+    for (size_t done = 0; done < count; done += chunk) {
+        size_t n = count - done < chunk ? count - done : chunk;
+        int rc = MPI_Allreduce(MPI_IN_PLACE, (char *)buffer + done * element, (int)n, type, MPI_SUM, comm_of(handle));
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int cmpi_comm_allreduce_sum_float(int handle, float *buffer, size_t count) {
+    return comm_allreduce_sum(handle, buffer, count, MPI_FLOAT, sizeof(float));
+}
+
+int cmpi_comm_allreduce_sum_double(int handle, double *buffer, size_t count) {
+    return comm_allreduce_sum(handle, buffer, count, MPI_DOUBLE, sizeof(double));
+}
+
+int cmpi_comm_broadcast(int handle, void *buffer, size_t bytes, int root) {
+    for (size_t done = 0; done < bytes; done += chunk) {
+        size_t n = bytes - done < chunk ? bytes - done : chunk;
+        int rc = MPI_Bcast((char *)buffer + done, (int)n, MPI_BYTE, root, comm_of(handle));
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int cmpi_comm_gather(int handle, const void *buffer, size_t bytes, void *out, int root) {
+    if (bytes > INT_MAX) return MPI_ERR_COUNT;
+    return MPI_Gather(buffer, (int)bytes, MPI_BYTE, out, (int)bytes, MPI_BYTE, root, comm_of(handle));
+}
+
+int cmpi_comm_barrier(int handle) { return MPI_Barrier(comm_of(handle)); }

@@ -23,4 +23,13 @@ int cmpi_gather(const void *buffer, size_t bytes, void *out, int root);
 int cmpi_barrier(void);
 /// A readable message for an MPI error code (static storage).
 const char *cmpi_error_string(int code);
+/// Splits communicator `parent` (0: MPI_COMM_WORLD) as MPI_Comm_split: processes with the same `color` form one new
+/// communicator, ordered by `key`. *handle names it in the cmpi_comm_* calls; *rank and *size are this process's.
+int cmpi_comm_split(int parent, int color, int key, int *handle, int *rank, int *size);
+/// The collectives above on the communicator `handle` (0: MPI_COMM_WORLD).
+int cmpi_comm_allreduce_sum_float(int handle, float *buffer, size_t count);
+int cmpi_comm_allreduce_sum_double(int handle, double *buffer, size_t count);
+int cmpi_comm_broadcast(int handle, void *buffer, size_t bytes, int root);
+int cmpi_comm_gather(int handle, const void *buffer, size_t bytes, void *out, int root);
+int cmpi_comm_barrier(int handle);
 #endif

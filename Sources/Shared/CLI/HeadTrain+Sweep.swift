@@ -40,6 +40,8 @@ public struct HeadTrainSweep: ParsableCommand {
     @Option(name: .customLong("eval-every"), help: "Evaluate every N epochs for the mIoU curve (0: only at the end).")
     var evalEvery: Int = 5
     @Option(help: "Example predictions shown in the report.") var examples: Int = 4
+    @Option(name: .customLong("ranks-per-job"), help: "Under mpirun/srun: processes that train each job together, data-parallel (the number of processes must be a multiple of it; 1: one process per job).")
+    var ranksPerJob: Int = 1
     @Option(name: .customLong("baseline"), help: ArgumentHelp("A `headtrain baseline` run evaluated on the val cache's images, shown as a row beside the DINOv3 heads (repeatable).", valueName: "run"))
     var baselines: [String] = []
 
@@ -49,6 +51,12 @@ public struct HeadTrainSweep: ParsableCommand {
         guard widths.values.allSatisfy({ $0 >= 4 }) else { throw ValidationError("--widths must each be at least 4") }
         guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
         guard evalEvery >= 0, examples >= 0 else { throw ValidationError("need --eval-every ≥ 0 and --examples ≥ 0") }
+        guard ranksPerJob >= 1 else { throw ValidationError("--ranks-per-job must be at least 1") }
+        // The launcher's process count is known before MPI starts (1 without a launcher).
+        let processes = Distributed.launchedProcessCount
+        guard processes % ranksPerJob == 0 else {
+            throw ValidationError("--ranks-per-job \(ranksPerJob) does not divide the \(processes) processes started; start a multiple of \(ranksPerJob)")
+        }
     }
 
     public func run() throws {
@@ -74,10 +82,13 @@ public struct HeadTrainSweep: ParsableCommand {
         if world.isRoot {
             print(labels.title)
             if let w = labels.warning { print(w) }
-            print("\(settings.jobs.count) jobs: \(settings.jobs.map(\.name).joined(separator: ", ")); protocol: \(eval.evalProtocol)\(world.size > 1 ? "; \(world.size) processes, job i on rank i mod \(world.size)" : "")")
+            let groups = world.size / ranksPerJob
+            let spread = world.size == 1 ? "" : ranksPerJob == 1 ? "; \(world.size) processes, job i on rank i mod \(world.size)"
+                : "; \(world.size) processes in \(groups) groups of \(ranksPerJob) consecutive ranks, job i trained data-parallel by group i mod \(groups)"
+            print("\(settings.jobs.count) jobs: \(settings.jobs.map(\.name).joined(separator: ", ")); protocol: \(eval.evalProtocol)\(spread)")
         }
         StopSignal.install()
         let prefix = world.size > 1 ? "[rank \(world.rank)] " : ""
-        try Sweep.run(settings, source: source, eval: eval, communicator: world) { print(prefix + $0); fflush(stdout) }
+        try Sweep.run(settings, source: source, eval: eval, communicator: world, ranksPerJob: ranksPerJob) { print(prefix + $0); fflush(stdout) }
     }
 }
