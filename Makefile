@@ -141,6 +141,11 @@ VOC_STAGES ?= $(VOC_STAGES_$(VOC_OS))
 # extraction's shards and the sweep's jobs over the processes (README "Distributed").
 VOC_LAUNCH ?=
 
+# The sweep of `make voc`; with BASELINE=1 it runs once more after the baseline stage, which only rewrites the tables
+# and the report with the baseline rows (every job is finished by then).
+VOC_SWEEP = $(VOC_LAUNCH) $(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
+	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
+
 voc: deps release
 	@if [ -z "$(VOC)" ] || [ -z "$(WEIGHTS)" ]; then \
 	  echo "usage: make voc VOC=/path/to/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny (see README)"; exit 2; fi
@@ -149,10 +154,10 @@ voc: deps release
 	  --views $(VOC_VIEWS) --stages $(VOC_STAGES) --out $(VOC_CACHE)-train
 	$(VOC_LAUNCH) $(BIN)/extract val --data $(VOC) --list $(VOC)/ImageSets/Segmentation/val.txt --weights $(WEIGHTS) \
 	  --mode slide --flip --stages $(VOC_STAGES) --out $(VOC_CACHE)-val
-	$(VOC_LAUNCH) $(BIN)/headtrain sweep --cache $(VOC_CACHE)-train --val-cache $(VOC_CACHE)-val --run $(VOC_RUN) \
-	  --variants $(VOC_VARIANTS) --widths $(VOC_WIDTHS) --epochs $(VOC_EPOCHS) --output-stride $(VOC_OS) --eval-every 25
+	$(VOC_SWEEP)
+	@if [ -n "$(BASELINE)" ]; then $(MAKE) voc-baseline && \
+	  $(VOC_SWEEP) $(foreach os,$(BASELINE_OS),--baseline $(VOC_RUN)/baseline-os$(os)); fi
 	@echo "Report: $(VOC_RUN)/report.html   Results: $(VOC_RUN)/results.md"
-	@if [ -n "$(BASELINE)" ]; then $(MAKE) voc-baseline; fi
 
 # Optional baseline stage (make voc ... BASELINE=1, or make voc-baseline VOC=... RESNET=...): semseg's ResNet-50
 # PSPNet trained end to end (rows 6 and 7 of the published table: output strides 8 and 32), evaluated with the same

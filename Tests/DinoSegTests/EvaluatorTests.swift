@@ -153,14 +153,14 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertTrue(r.report.contains("RANDOM-WEIGHT BACKBONE"))
         let e = SweepEntry(variant: .fpnPPM, width: 768, outputStride: 8, epochs: 2, runDirectory: dir,
                            trainSeconds: 75, finalLoss: 0.5, result: r)
-        let md = ResultsTable.markdown([e], title: "t", isVOC: true, notes: ["n"])
+        let md = ResultsTable.markdown([e.row], title: "t", isVOC: true, notes: ["n"])
         XCTAssertTrue(md.contains("| 1 | DINOv3 + FPN(768) + PPM + head (OS 8) | \(String(format: "%.4f", r.metrics.mIoU))"), md)
         XCTAssertTrue(md.contains("0.8156 (row 5)"), md)
-        XCTAssertFalse(ResultsTable.markdown([e], title: "t", isVOC: false, notes: []).contains("0.8156"))
-        XCTAssertEqual(ResultsTable.csv([e]).split(separator: "\n").count, 2)
+        XCTAssertFalse(ResultsTable.markdown([e.row], title: "t", isVOC: false, notes: []).contains("0.8156"))
+        XCTAssertEqual(ResultsTable.csv([e.row]).split(separator: "\n").count, 2)
         XCTAssertNil(PublishedResults.row(variant: .fpn, width: 512))
         XCTAssertEqual(PublishedResults.row(variant: .head, width: nil)?.number, 2)
-        let html = try HTMLReport.render(title: "t", notes: ["n"], warning: "RANDOM-WEIGHT BACKBONE", entries: [e],
+        let html = try HTMLReport.render(title: "t", notes: ["n"], warning: "RANDOM-WEIGHT BACKBONE", rows: [e.row],
                                          curves: [ReportCurves(loss: [[0, 2], [1, 1]], mIoU: [[1, 0.3]])], best: 0,
                                          examples: [ReportExample(id: "img", photo: RGBImage(width: 2, height: 1, pixels: [1, 2, 3, 4, 5, 6]),
                                                                   label: LabelImage(width: 2, height: 1, pixels: [0, 15]),

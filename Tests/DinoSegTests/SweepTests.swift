@@ -20,6 +20,25 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(DatasetKind.detect(imageIDs: ["cat"]), .custom)
     }
 
+    /// The sweep's flags: comma lists parsed once into typed values, the training flags of `headtrain train`.
+    func testSweepFlagsParseTypedListsAndTheTrainingGroup() throws {
+        let base = ["--cache", "c", "--val-cache", "v", "--run", "r"]
+        let s = try HeadTrainSweep.parse(base + ["--variants", "head, fpn-ppm", "--widths", "16,32", "--epochs", "3", "--batch", "4",
+                                                 "--lr", "0.02", "--seed", "7", "--threads", "1", "--momentum", "0.8"])
+        XCTAssertEqual(s.variants.values, [.head, .fpnPPM])
+        XCTAssertEqual(s.widths.values, [16, 32])
+        var want = TrainOptions()
+        want.epochs = 3; want.batch = 4; want.lr = 0.02; want.seed = 7; want.threads = 1; want.momentum = 0.8
+        XCTAssertEqual(s.training.options, want)
+        let defaults = try HeadTrainSweep.parse(base)
+        XCTAssertEqual(defaults.variants.values, [.head, .ppm, .fpn, .fpnPPM])
+        XCTAssertEqual(defaults.widths.values, [256, 512, 768, 1024, 2048])
+        XCTAssertEqual(defaults.training.options, TrainOptions(), "the sweep's defaults are the published ones")
+        for bad in [["--variants", "head,fpn2"], ["--variants", "head,,fpn"], ["--widths", "16,x"], ["--widths", "2"], ["--batch", "1"]] {
+            XCTAssertThrowsError(try HeadTrainSweep.parse(base + bad), "\(bad) should be refused")
+        }
+    }
+
     func testSweepTrainsEvaluatesWritesReportAndSkipsFinishedJobs() throws {
         let seed: UInt64 = 5
         let source = HeadTrainingTests.syntheticSource(images: 16, seed: seed)
@@ -46,14 +65,45 @@ final class SweepTests: XCTestCase {
         for e in entries {
             XCTAssertEqual(e.result.checkpointStep, 4, "seed \(seed)")  // 2 epochs × 16/8 steps
             XCTAssertEqual(e.result.images, 6)
-            XCTAssertTrue(e.result.metrics.mIoU > 0, "seed \(seed)")
             let history = try JSONDecoder().decode([EpochEval].self, from: Data(contentsOf: URL(fileURLWithPath: e.runDirectory + "/eval-history.json")))
             XCTAssertEqual(history.map(\.epoch), [1, 2], "seed \(seed)")
             XCTAssertEqual(history.last!.mIoU, e.result.metrics.mIoU, accuracy: 1e-12)
             XCTAssertTrue(FileManager.default.fileExists(atPath: e.runDirectory + "/metrics.json"))
             XCTAssertTrue(FileManager.default.fileExists(atPath: e.runDirectory + "/confusion.csv"))
         }
+        // Each job as a plain `headtrain train` (no evaluation during training) then `headtrain eval` of its
+        // checkpoint: the same confusion matrix, exactly (same cache, seed and threads; evaluating during training
+        // leaves the weights, BN statistics and random streams alone).
+        for (job, e) in zip(settings.jobs, entries) {
+            let plain = dir + "-plain/" + job.name
+            let trainer = HeadTrainer(head: job.headConfig(stageChannels: source.stageChannels, outputStride: 8), options: train,
+                                      source: source, runDirectory: plain, resume: false, output: { _ in })
+            _ = try trainer.run()
+            let (head, step) = try RunCheckpoints.loadHead(plain + "/last.safetensors", threads: train.threads)
+            let evaluated = try eval.evaluate(head, step: step, checkpoint: plain + "/last.safetensors")
+            XCTAssertEqual(evaluated.checkpointStep, 4)
+            XCTAssertEqual(evaluated.confusion, e.result.confusion, "seed \(seed): \(job.name) in the sweep vs train + eval")
+            XCTAssertEqual(evaluated.metrics.mIoU, e.result.metrics.mIoU, "seed \(seed): \(job.name) mIoU")
+        }
+        try? FileManager.default.removeItem(atPath: dir + "-plain")
+        // results.csv: one row per job with the job's own numbers (4 decimals) and run directory.
+        let rows = try String(contentsOfFile: dir + "/results.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertEqual(rows.count, entries.count)
+        for (row, e) in zip(rows, entries) {
+            let m = e.result.metrics
+            XCTAssertEqual(Array(row[0...1]), [e.variant.rawValue, e.width.map(String.init) ?? ""])
+            XCTAssertEqual(Array(row[4...7]), [m.mIoU, m.mAcc, m.allAcc, m.mIoUPresent].map { String(format: "%.4f", $0) },
+                           "seed \(seed): results.csv row of \(e.modelName)")
+            XCTAssertEqual(row[11], "4")
+            XCTAssertEqual(row.last, e.runDirectory)
+        }
         let md = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
+        for (i, e) in entries.enumerated() {
+            let m = e.result.metrics
+            let cells = "| \(i + 1) | \(e.modelName) (OS 8) | " + [m.mIoU, m.mAcc, m.allAcc].map { String(format: "%.4f", $0) }.joined(separator: " | ")
+            XCTAssertTrue(md.contains(cells), "results.md should hold \(cells):\n\(md)")
+        }
         XCTAssertTrue(md.contains("FAKE BACKBONE"), md)
         XCTAssertTrue(md.contains("SYNTHETIC DATASET"), md)
         XCTAssertFalse(md.contains("0.8156"), "published numbers only for VOC")

@@ -82,12 +82,13 @@ public enum BaselineEval {
         return (net, progress?.step)
     }
 
-    /// Evaluates on a dataset list (images and labels read from disk), one image at a time.
+    /// Evaluates on a dataset list (images and labels read from disk), one image at a time; the result records the
+    /// list's images (EvalData).
     public static func evaluate(_ net: PSPNet, dataset: SegmentationDataset, evalProtocol: EvalProtocol, checkpointStep: Int?,
                                 checkpoint: String?, progress: ((Int, Int) -> Void)? = nil,
                                 onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
         var i = 0
-        return try Evaluator.evaluate(PSPNetWindowLogits(net), next: {
+        var result = try Evaluator.evaluate(PSPNetWindowLogits(net), next: {
             guard i < dataset.samples.count else { return nil }
             let sample = dataset.samples[i]
             let (photo, label) = try loadSample(sample)
@@ -95,5 +96,8 @@ public enum BaselineEval {
             progress?(i, dataset.samples.count)
             return ImageWindows(id: sample.id, photo: photo, label: label.pixels, evalProtocol: evalProtocol)
         }, evalProtocol: evalProtocol, checkpointStep: checkpointStep, checkpoint: checkpoint, backboneNote: nil, onImage: onImage)
+        // Which images these are, so a sweep can put the result beside DINOv3 rows of the same val set (BaselineRun).
+        result.data = EvalData(imageIDs: dataset.samples.map(\.id), list: dataset.listPath)
+        return result
     }
 }

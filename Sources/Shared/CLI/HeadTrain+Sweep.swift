@@ -3,6 +3,23 @@ import Foundation
 
 extension SweepVariant: ExpressibleByArgument {}
 
+/// A comma-separated flag value such as `--widths 256,512` or `--variants head,fpn`: every item parsed as its own
+/// argument type, none empty; a bad item makes the whole value invalid (the parser names the flag).
+public struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    public var values: [Element]
+
+    public init(_ values: [Element]) { self.values = values }
+
+    public init?(argument: String) {
+        let items = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = items.compactMap { Element(argument: $0) }
+        guard !items.isEmpty, values.count == items.count else { return nil }
+        self.values = values
+    }
+
+    public var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
+}
+
 /// `headtrain sweep`: every variant × FPN width on one cache, evaluated alike; results.md/csv and report.html.
 public struct HeadTrainSweep: ParsableCommand {
     public static let configuration = CommandConfiguration(
@@ -13,36 +30,32 @@ public struct HeadTrainSweep: ParsableCommand {
     @Option(name: .customLong("val-cache"), help: "Val feature cache (from `extract val`).") var valCache: String
     @Option(name: .customLong("run"), help: "Sweep directory: one run directory per job, plus the tables and report.")
     var runDirectory: String
-    @Option(help: "Comma-separated FPN widths (variants without FPN run once).") var widths: String = "256,512,768,1024,2048"
-    @Option(help: "Comma-separated variants: head, ppm, fpn, fpn-ppm.") var variants: String = "head,ppm,fpn,fpn-ppm"
+    @Option(help: "Comma-separated FPN widths, each at least 4 (variants without FPN run once).")
+    var widths = CommaList<Int>([256, 512, 768, 1024, 2048])
+    @Option(help: "Comma-separated variants: head, ppm, fpn, fpn-ppm.")
+    var variants = CommaList<SweepVariant>([.head, .ppm, .fpn, .fpnPPM])
     @Option(name: .customLong("output-stride"), help: "FPN output stride: 8 (F1..F3) or 4 (F0..F3).") var outputStride: Int = 8
-    @Option(help: "Epochs per job.") var epochs: Int = 50
-    @Option(help: "Batch size.") var batch: Int = 32
-    @Option(help: "Base learning rate (poly 0.9).") var lr: Double = 0.01
-    @Option(help: "Seed for every job.") var seed: UInt64 = 0
-    @Option(help: "Threads.") var threads: Int = Parallel.defaultThreads
+    /// The published settings are `headtrain train`'s defaults too (50 epochs, batch 32, lr 0.01, seed 0, all cores).
+    @OptionGroup var training: TrainOptionGroup
     @Option(name: .customLong("eval-every"), help: "Evaluate every N epochs for the mIoU curve (0: only at the end).")
     var evalEvery: Int = 5
     @Option(help: "Example predictions shown in the report.") var examples: Int = 4
+    @Option(name: .customLong("ranks-per-job"), help: "Under mpirun/srun: processes that train each job together, data-parallel (the number of processes must be a multiple of it; 1: one process per job).")
+    var ranksPerJob: Int = 1
+    @Option(name: .customLong("baseline"), help: ArgumentHelp("A `headtrain baseline` run evaluated on the val cache's images, shown as a row beside the DINOv3 heads (repeatable).", valueName: "run"))
+    var baselines: [String] = []
 
     public init() {}
 
-    static func parseList<T>(_ s: String, _ name: String, _ f: (String) -> T?) throws -> [T] {
-        let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        let values = parts.compactMap(f)
-        guard !parts.isEmpty, values.count == parts.count else { throw ValidationError("cannot read --\(name) '\(s)'") }
-        return values
-    }
-
-    var variantList: [SweepVariant] { get throws { try Self.parseList(variants, "variants") { SweepVariant(rawValue: $0) } } }
-    var widthList: [Int] { get throws { try Self.parseList(widths, "widths") { Int($0).flatMap { $0 >= 4 ? $0 : nil } } } }
-
     public func validate() throws {
-        _ = try variantList
-        _ = try widthList
+        guard widths.values.allSatisfy({ $0 >= 4 }) else { throw ValidationError("--widths must each be at least 4") }
         guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
-        guard epochs >= 1, batch >= 2, threads >= 1, evalEvery >= 0, examples >= 0, lr > 0 else {
-            throw ValidationError("need --epochs ≥ 1, --batch ≥ 2, --threads ≥ 1, --eval-every ≥ 0, --examples ≥ 0, --lr > 0")
+        guard evalEvery >= 0, examples >= 0 else { throw ValidationError("need --eval-every ≥ 0 and --examples ≥ 0") }
+        guard ranksPerJob >= 1 else { throw ValidationError("--ranks-per-job must be at least 1") }
+        // The launcher's process count is known before MPI starts (1 without a launcher).
+        let processes = Distributed.launchedProcessCount
+        guard processes % ranksPerJob == 0 else {
+            throw ValidationError("--ranks-per-job \(ranksPerJob) does not divide the \(processes) processes started; start a multiple of \(ranksPerJob)")
         }
     }
 
@@ -58,20 +71,24 @@ public struct HeadTrainSweep: ParsableCommand {
         guard manifest.config.backbone.weightsSHA256 == source.reader.manifest.config.backbone.weightsSHA256 else {
             throw DinoSegError(file: valCache, "was extracted with other backbone weights than \(cache) (SHA-256 differs)")
         }
-        var train = TrainOptions()
-        train.epochs = epochs; train.batch = batch; train.lr = lr; train.seed = seed; train.threads = threads
-        let settings = SweepSettings(jobs: SweepJob.plan(variants: try variantList, widths: try widthList),
+        let train = training.options
+        var settings = SweepSettings(jobs: SweepJob.plan(variants: variants.values, widths: widths.values),
                                      outputStride: outputStride, train: train, evalEvery: evalEvery, examples: examples,
                                      runDirectory: runDirectory, dataset: ValCacheEval.datasetKind(manifest),
                                      photoDirectory: ValCacheEval.photoDirectory(manifest))
-        let labels = Sweep.notes(settings, eval: eval, stepsPerEpoch: source.samplesPerEpoch / batch)
+        settings.baselines = baselines
+        settings.valData = EvalData(valCache: manifest)
+        let labels = Sweep.notes(settings, eval: eval, stepsPerEpoch: source.samplesPerEpoch / train.batch)
         if world.isRoot {
             print(labels.title)
             if let w = labels.warning { print(w) }
-            print("\(settings.jobs.count) jobs: \(settings.jobs.map(\.name).joined(separator: ", ")); protocol: \(eval.evalProtocol)\(world.size > 1 ? "; \(world.size) processes, job i on rank i mod \(world.size)" : "")")
+            let groups = world.size / ranksPerJob
+            let spread = world.size == 1 ? "" : ranksPerJob == 1 ? "; \(world.size) processes, job i on rank i mod \(world.size)"
+                : "; \(world.size) processes in \(groups) groups of \(ranksPerJob) consecutive ranks, job i trained data-parallel by group i mod \(groups)"
+            print("\(settings.jobs.count) jobs: \(settings.jobs.map(\.name).joined(separator: ", ")); protocol: \(eval.evalProtocol)\(spread)")
         }
         StopSignal.install()
         let prefix = world.size > 1 ? "[rank \(world.rank)] " : ""
-        try Sweep.run(settings, source: source, eval: eval, communicator: world) { print(prefix + $0); fflush(stdout) }
+        try Sweep.run(settings, source: source, eval: eval, communicator: world, ranksPerJob: ranksPerJob) { print(prefix + $0); fflush(stdout) }
     }
 }

@@ -18,6 +18,8 @@ public protocol Communicator: AnyObject {
     func barrier() throws
     /// Ends the whole job after an error on this process (a single process just returns).
     func abort(code: Int32)
+    /// The processes of the same `color` as one communicator, ranked by `key` (every process must call it).
+    func split(color: Int, key: Int) throws -> Communicator
 }
 
 /// One process: the collectives leave their buffers as they are.
@@ -119,4 +121,9 @@ public struct BatchShard {
     public init(offset: Int, globalCount: Int, sum: @escaping SumReduction) {
         self.offset = offset; self.globalCount = globalCount; self.sum = sum
     }
+}
+
+extension SingleProcess {
+    /// One process splits into itself.
+    public func split(color: Int, key: Int) throws -> Communicator { self }
 }

@@ -14,6 +14,8 @@ public struct EvalResult: Codable, Equatable {
     /// Printed beside every number when the features do not come from real DINOv3 weights.
     public var backboneNote: String?
     public var seconds: Double
+    /// The images evaluated, when the evaluator recorded them (baseline evaluations do; see EvalData).
+    public var data: EvalData? = nil
 
     public init(evalProtocol: EvalProtocol, checkpointStep: Int?, checkpoint: String?, images: Int,
                 confusion: ConfusionMatrix, backboneNote: String?, seconds: Double) {
@@ -24,7 +26,7 @@ public struct EvalResult: Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case evalProtocol = "protocol", checkpointStep = "checkpoint_step", checkpoint, images, confusion, metrics
-        case backboneNote = "backbone_note", seconds
+        case backboneNote = "backbone_note", seconds, data
     }
 
     /// "protocol: slide 224×224 stride 150, flip on, long side 512; checkpoint step 1234 (…); 1449 images"

@@ -44,35 +44,36 @@ public enum HTMLReport {
 
     static func esc(_ s: String) -> String { SVGChart.escape(s) }
 
-    /// The whole page. `best` indexes `entries` (its per-class IoU, confusion matrix and examples are shown).
-    public static func render(title: String, notes: [String], warning: String?, entries: [SweepEntry],
+    /// The whole page. `best` indexes `rows` (a DINOv3 row: its confusion matrix and examples are shown); baseline
+    /// rows join the results table, the curves and the per-class IoU bars.
+    public static func render(title: String, notes: [String], warning: String?, rows: [ReportRow],
                               curves: [ReportCurves], best: Int?, examples: [ReportExample], isVOC: Bool) throws -> String {
         var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(esc(title))</title>"
         h += "<style>\(style)</style></head><body><h1>\(esc(title))</h1>"
         if let w = warning { h += "<p class=\"warn\">\(esc(w))</p>" }
         h += "<ul class=\"note\">" + notes.map { "<li>\(esc($0))</li>" }.joined() + "</ul>"
-        if let p = entries.first?.result.evalProtocol { h += "<p class=\"note\">Evaluation protocol: \(esc(p.description))</p>" }
+        if let p = rows.first?.result.evalProtocol { h += "<p class=\"note\">Evaluation protocol: \(esc(p.description))</p>" }
 
         h += "<h2>Results</h2><table><tr><th>#</th><th>model</th><th>mIoU</th><th>mAcc</th><th>allAcc</th>"
         if isVOC { h += "<th>published mIoU</th><th>published mAcc</th><th>published allAcc</th>" }
         h += "<th>mIoU (classes present)</th><th>epochs</th><th>train time</th><th>checkpoint step</th></tr>"
-        for (i, e) in entries.enumerated() {
+        for (i, e) in rows.enumerated() {
             let m = e.result.metrics
             let mark = i == best ? " <b>(best)</b>" : ""
-            h += "<tr><td>\(i + 1)</td><td>\(esc(e.modelName)) (OS \(e.outputStride))\(mark)</td>"
+            h += "<tr><td>\(i + 1)</td><td>\(esc(e.model))\(mark)</td>"
             h += "<td>\(f4(m.mIoU))</td><td>\(f4(m.mAcc))</td><td>\(f4(m.allAcc))</td>"
             if isVOC {
-                if let p = PublishedResults.row(variant: e.variant, width: e.width) {
+                if let p = e.published {
                     h += "<td>\(f4(p.mIoU)) (row \(p.number))</td><td>\(f4(p.mAcc))</td><td>\(f4(p.allAcc))</td>"
                 } else { h += "<td>—</td><td>—</td><td>—</td>" }
             }
-            h += "<td>\(f4(m.mIoUPresent)) (\(m.presentClasses))</td><td>\(e.epochs)</td><td>\(ResultsTable.duration(e.trainSeconds))</td>"
+            h += "<td>\(f4(m.mIoUPresent)) (\(m.presentClasses))</td><td>\(e.epochs)</td><td>\(e.trainSeconds.map(ResultsTable.duration) ?? "—")</td>"
             h += "<td>\(e.result.checkpointStep.map(String.init) ?? "—")</td></tr>"
         }
         h += "</table>"
 
         h += "<h2>Training curves</h2><div class=\"charts\">"
-        let names = entries.map(\.modelName)
+        let names = rows.map(\.model)
         let loss = zip(names, curves).map { SVGChart.Series(name: $0, points: $1.loss.map { (x: $0[0], y: $0[1]) }) }
         let miou = zip(names, curves).map { SVGChart.Series(name: $0, points: $1.mIoU.map { (x: $0[0], y: $0[1]) }) }
         h += SVGChart.lineChart(title: "training loss", xLabel: "epoch", yLabel: "cross-entropy", series: loss)
@@ -80,16 +81,17 @@ public enum HTMLReport {
                                 yRange: 0...1)
         h += "</div>"
 
-        if let b = best, b < entries.count {
-            let e = entries[b]
+        if let b = best, b < rows.count {
+            let e = rows[b]
             h += "<h2>Per-class IoU</h2>"
-            var bars: [(name: String, values: [Double])] = [("best: " + e.modelName, e.result.metrics.iou)]
-            if entries.count > 1 {
-                let other = entries.indices.filter { $0 != b }.max { entries[$0].result.metrics.mIoU < entries[$1].result.metrics.mIoU }!
-                bars.append(("runner-up: " + entries[other].modelName, entries[other].result.metrics.iou))
+            var bars: [(name: String, values: [Double])] = [("best: " + e.model, e.result.metrics.iou)]
+            let others = rows.indices.filter { $0 != b && !rows[$0].isBaseline }
+            if let other = others.max(by: { rows[$0].result.metrics.mIoU < rows[$1].result.metrics.mIoU }) {
+                bars.append(("runner-up: " + rows[other].model, rows[other].result.metrics.iou))
             }
+            bars += rows.filter(\.isBaseline).map { ("baseline: " + $0.model, $0.result.metrics.iou) }
             h += SVGChart.groupedBars(title: "IoU per class", categories: VOC.classNames, series: bars)
-            h += "<h2>Confusion matrix (\(esc(e.modelName)))</h2>"
+            h += "<h2>Confusion matrix (\(esc(e.model)))</h2>"
             h += SVGChart.confusionHeatMap(title: "confusion (\(e.result.images) val images)", confusion: e.result.confusion,
                                            names: VOC.classNames)
         }

@@ -1,7 +1,8 @@
 import Foundation
 
-// The sweep's results as data (one entry per trained head) and the two tables written from them: results.md in the
-// form of the published results table (published numbers beside ours when the dataset is VOC) and results.csv.
+// The sweep's results as data (one entry per trained head, plus the baseline runs shown beside them) and the two tables
+// written from them: results.md in the form of the published results table (published numbers beside ours when the
+// dataset is VOC) and results.csv.
 
 /// The ablation rows of the report: which head modules sit on the frozen backbone.
 public enum SweepVariant: String, Codable, CaseIterable {
@@ -31,7 +32,7 @@ public enum SweepVariant: String, Codable, CaseIterable {
 
 /// The published results (PASCAL VOC 2012 val) of the experiment DinoSeg re-implements, mIoU / mAcc / allAcc.
 public enum PublishedResults {
-    public struct Row {
+    public struct Row: Equatable {
         public var number: Int, model: String, mIoU: Double, mAcc: Double, allAcc: Double
         public var variant: SweepVariant?, width: Int?
     }
@@ -54,6 +55,11 @@ public enum PublishedResults {
         Row(number: 10, model: "DINOv3 + FPN(2048) + PPM + head", mIoU: 0.8180, mAcc: 0.9062, allAcc: 0.9597,
             variant: .fpnPPM, width: 2048),
     ]
+
+    /// The published ResNet-50 PSPNet row: 6 (output stride 8, reproduced) or 7 (output stride 32).
+    public static func baselineRow(outputStride: Int) -> Row? {
+        rows.first { $0.number == (outputStride == 8 ? 6 : outputStride == 32 ? 7 : -1) }
+    }
 
     /// The published row for a variant/width, if the report has one.
     public static func row(variant: SweepVariant, width: Int?) -> Row? {
@@ -80,6 +86,30 @@ public struct SweepEntry: Codable, Equatable {
     }
 
     public var modelName: String { variant.modelName(width: width) }
+
+    public var row: ReportRow {
+        ReportRow(model: "\(modelName) (OS \(outputStride))", variant: variant.rawValue, width: width, outputStride: outputStride,
+                  epochs: epochs, trainSeconds: trainSeconds, finalLoss: finalLoss, result: result, runDirectory: runDirectory,
+                  published: PublishedResults.row(variant: variant, width: width), isBaseline: false)
+    }
+}
+
+/// One row of the sweep's tables: a trained DINOv3 head, or a baseline run shown beside them (BaselineRun).
+public struct ReportRow: Equatable {
+    /// "DINOv3 + FPN(768) + PPM + head (OS 8)", "PSPNet ResNet-50 (OS 8)"
+    public var model: String
+    /// results.csv's variant and fpn_width columns.
+    public var variant: String
+    public var width: Int?
+    public var outputStride: Int
+    public var epochs: Int
+    public var trainSeconds: Double?
+    public var finalLoss: Double?
+    public var result: EvalResult
+    public var runDirectory: String
+    /// The published row of the same model, shown beside ours when the val set is VOC.
+    public var published: PublishedResults.Row?
+    public var isBaseline: Bool
 }
 
 public enum ResultsTable {
@@ -87,10 +117,10 @@ public enum ResultsTable {
 
     /// results.md: our numbers per trained head, the published ones beside them when `isVOC`, and the notes that say
     /// what the numbers are (dataset, backbone, protocol).
-    public static func markdown(_ entries: [SweepEntry], title: String, isVOC: Bool, notes: [String]) -> String {
+    public static func markdown(_ rows: [ReportRow], title: String, isVOC: Bool, notes: [String]) -> String {
         var md = "# \(title)\n\n"
         for n in notes { md += "- \(n)\n" }
-        if let p = entries.first?.result.evalProtocol { md += "- Evaluation protocol: \(p).\n" }
+        if let p = rows.first?.result.evalProtocol { md += "- Evaluation protocol: \(p).\n" }
         md += "- mIoU, mAcc, allAcc: semseg definitions (mean over all 21 classes). \"mIoU (classes present)\" averages only the classes that occur in the val ground truth (their number in brackets); it is not a published metric.\n"
         md += "\n"
         if isVOC {
@@ -99,17 +129,17 @@ public enum ResultsTable {
         } else {
             md += "| # | model | mIoU | mAcc | allAcc | mIoU (classes present) | epochs | train time |\n|---|---|---|---|---|---|---|---|\n"
         }
-        for (i, e) in entries.enumerated() {
+        for (i, e) in rows.enumerated() {
             let m = e.result.metrics
-            var row = "| \(i + 1) | \(e.modelName) (OS \(e.outputStride)) | \(f4(m.mIoU)) | \(f4(m.mAcc)) | \(f4(m.allAcc)) |"
+            var row = "| \(i + 1) | \(e.model) | \(f4(m.mIoU)) | \(f4(m.mAcc)) | \(f4(m.allAcc)) |"
             if isVOC {
-                if let p = PublishedResults.row(variant: e.variant, width: e.width) {
+                if let p = e.published {
                     row += " \(f4(p.mIoU)) (row \(p.number)) | \(f4(p.mAcc)) | \(f4(p.allAcc)) |"
                 } else {
                     row += " — | — | — |"
                 }
             }
-            row += " \(f4(m.mIoUPresent)) (\(m.presentClasses)) | \(e.epochs) | \(duration(e.trainSeconds)) |"
+            row += " \(f4(m.mIoUPresent)) (\(m.presentClasses)) | \(e.epochs) | \(e.trainSeconds.map(duration) ?? "—") |"
             md += row + "\n"
         }
         if isVOC {
@@ -122,17 +152,17 @@ public enum ResultsTable {
         return md
     }
 
-    public static func csv(_ entries: [SweepEntry]) -> String {
+    public static func csv(_ rows: [ReportRow]) -> String {
         var lines = ["variant,fpn_width,output_stride,epochs,mIoU,mAcc,allAcc,mIoU_present,classes_present,train_seconds,final_loss,checkpoint_step,"
                      + "protocol,run_directory"]
-        for e in entries {
+        for e in rows {
             let m = e.result.metrics
             let width: String = e.width.map { String($0) } ?? ""
             let loss: String = e.finalLoss.map { String(format: "%.5f", $0) } ?? ""
             let step: String = e.result.checkpointStep.map { String($0) } ?? ""
-            var fields: [String] = [e.variant.rawValue, width, String(e.outputStride), String(e.epochs)]
+            var fields: [String] = [e.variant, width, String(e.outputStride), String(e.epochs)]
             fields += [f4(m.mIoU), f4(m.mAcc), f4(m.allAcc), f4(m.mIoUPresent), String(m.presentClasses)]
-            fields += [String(format: "%.1f", e.trainSeconds), loss, step]
+            fields += [e.trainSeconds.map { String(format: "%.1f", $0) } ?? "", loss, step]
             fields += ["\"\(e.result.evalProtocol)\"", e.runDirectory]
             lines.append(fields.joined(separator: ","))
         }

@@ -4,8 +4,11 @@ import Foundation
 // protocol, then results.md, results.csv and report.html in the sweep directory. Variants without an FPN ignore the
 // widths and run once. A finished job (sweep-entry.json at the last step) is not retrained; an unfinished one resumes
 // from its checkpoint, and its row (final loss, training time) is rebuilt from the run's own records.
-// Under mpirun/srun the jobs are dealt out to the processes (job i to rank i mod N, each trained by one process);
+// Under mpirun/srun the jobs are dealt out to groups of `--ranks-per-job` consecutive ranks (job i to group i mod G;
+// a group of one is one process, a larger one trains its jobs data-parallel as `headtrain train` does under mpirun);
 // rank 0 then reads every finished job from the sweep directory (shared by all) and writes the tables and the report.
+// Baseline runs (BaselineRun) evaluated on the same val images are added as rows; a sweep whose jobs are all done
+// just rewrites the tables, so baselines can be added to a finished sweep without retraining.
 
 public struct SweepJob: Equatable {
     public var variant: SweepVariant
@@ -49,6 +52,10 @@ public struct SweepSettings {
     public var dataset: DatasetKind
     /// Where the val photos are (for the report's examples), when known.
     public var photoDirectory: String?
+    /// Baseline run directories shown beside the DINOv3 rows (see BaselineRun); they need `valData`.
+    public var baselines: [String] = []
+    /// The images of the val cache (to check that a baseline was evaluated on them).
+    public var valData: EvalData?
 
     public init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
                 runDirectory: String, dataset: DatasetKind, photoDirectory: String?) {
@@ -60,46 +67,70 @@ public struct SweepSettings {
 
 public enum Sweep {
     /// Trains and evaluates every job, then writes the tables and the report. Returns the entries in job order.
+    /// Several processes (`communicator`) form groups of `ranksPerJob` consecutive ranks; job i goes to group i mod G,
+    /// whose ranks train it data-parallel (one group per process when `ranksPerJob` is 1).
     @discardableResult
     public static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
-                           communicator comm: Communicator = SingleProcess(),
+                           communicator comm: Communicator = SingleProcess(), ranksPerJob: Int = 1,
                            output: @escaping (String) -> Void) throws -> [SweepEntry] {
+        guard ranksPerJob >= 1, comm.size % ranksPerJob == 0 else {
+            throw DinoSegError("\(comm.size) processes cannot be split into groups of --ranks-per-job \(ranksPerJob); start a multiple of \(ranksPerJob) processes")
+        }
+        // Baselines first: a run that cannot stand beside the DINOv3 rows is refused before any training.
+        guard s.baselines.isEmpty || s.valData != nil else { throw DinoSegError("baseline rows need the val cache's image list") }
+        let baselines = try s.baselines.map { try BaselineRun.load($0, valData: s.valData!) }
         try FileSystem.createDirectory(s.runDirectory, what: "run directory")
+        let groups = comm.size / ranksPerJob, groupIndex = comm.rank / ranksPerJob
+        // Every process takes part in the split (a collective); with one rank per job each process is its own group.
+        let group = ranksPerJob == 1 ? SingleProcess() : try comm.split(color: groupIndex, key: comm.rank)
+        let say: (String) -> Void = group.isRoot ? output : { _ in }
         var entries: [SweepEntry] = []
         var curves: [ReportCurves] = []
         let stepsPerEpoch = source.samplesPerEpoch / s.train.batch
-        var stoppedInJob = false
-        for (i, job) in s.jobs.enumerated() where i % comm.size == comm.rank {
+        var stopped = false
+        for (i, job) in s.jobs.enumerated() where i % groups == groupIndex {
             let config = job.headConfig(stageChannels: source.stageChannels, outputStride: s.outputStride)
             let dir = s.runDirectory + "/" + job.name
-            output("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
-            let entry: SweepEntry
-            if let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) {
-                output("already trained and evaluated; \(done.result.summaryLine) (delete \(dir) to redo)")
+            say("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
+            // The group's rank 0 decides whether the job is done; the others follow it.
+            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) : nil
+            let done = try group.broadcast(FinishedJob(entry: recorded)).entry
+            var entry: SweepEntry? = nil
+            if let done {
+                say("already trained and evaluated; \(done.result.summaryLine) (delete \(dir) to redo)")
                 entry = done
             } else {
-                guard let trained = try TrainAndEvaluate.run(head: config, options: s.train, source: source, runDirectory: dir,
-                                                             eval: eval, evalEvery: s.evalEvery, output: output) else {
+                switch try TrainAndEvaluate.run(head: config, options: s.train, source: source, runDirectory: dir, eval: eval,
+                                                evalEvery: s.evalEvery, communicator: group, output: say) {
+                case .stopped:
                     // With several processes the others still meet this one at the collective below.
-                    if comm.size > 1 { stoppedInJob = true; break }
-                    if !entries.isEmpty { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
+                    if comm.size > 1 { stopped = true; break }
+                    if !entries.isEmpty { try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: []) }
                     output("stopped; run the same command again to continue (finished jobs are kept, \(job.name) resumes from its checkpoint)")
                     return entries
+                case .trainedWithOthers:
+                    break
+                case .finished(let trained):
+                    let e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
+                                       epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
+                                       finalLoss: trained.finalLoss, result: trained.result)
+                    try AtomicWrite.write(JSONEncoder().encode(e), to: dir + "/sweep-entry.json")
+                    entry = e
                 }
-                entry = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
-                                   epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
-                                   finalLoss: trained.finalLoss, result: trained.result)
-                try AtomicWrite.write(JSONEncoder().encode(entry), to: dir + "/sweep-entry.json")
             }
-            entries.append(entry)
-            curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
-            output("\(entry.modelName): \(entry.result.summaryLine)  [\(entry.result.protocolLine)]")
-            if comm.size == 1 { try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: []) }
-            if StopSignal.isRequested { break }
+            if stopped { break }
+            if let entry {
+                entries.append(entry)
+                curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
+                say("\(entry.modelName): \(entry.result.summaryLine)  [\(entry.result.protocolLine)]")
+            }
+            if comm.size == 1 { try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: []) }
+            // A stop seen by any rank of the group stops all of them here, before the next job's collectives.
+            if try !group.allSucceeded(!StopSignal.isRequested) { stopped = true; break }
         }
         if comm.size > 1 {
             // Every process has finished (or stopped) its jobs; rank 0 gathers them all from the sweep directory.
-            let stopped = try !comm.allSucceeded(!StopSignal.isRequested && !stoppedInJob)
+            let anyStopped = try !comm.allSucceeded(!StopSignal.isRequested && !stopped)
             guard comm.isRoot else { return entries }
             entries = []; curves = []
             for job in s.jobs {
@@ -108,8 +139,8 @@ public enum Sweep {
                 entries.append(done)
                 curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             }
-            if stopped {
-                try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: [])
+            if anyStopped {
+                try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: [])
                 StopSignal.set(true)
             }
         }
@@ -119,7 +150,7 @@ public enum Sweep {
         }
         let best = bestIndex(entries)
         let examples = try best.map { try collectExamples(entries[$0], eval: eval, count: s.examples, photoDirectory: s.photoDirectory) } ?? []
-        try writeOutputs(s, entries: entries, curves: curves, eval: eval, examples: examples)
+        try writeOutputs(s, entries: entries, curves: curves, baselines: baselines, eval: eval, examples: examples)
         if let b = best {
             try AtomicWrite.write(Data((entries[b].runDirectory + "\n").utf8), to: s.runDirectory + "/best.txt")
             output("best: \(entries[b].modelName) \(entries[b].result.summaryLine) → \(entries[b].runDirectory)")
@@ -127,6 +158,9 @@ public enum Sweep {
         output("wrote \(s.runDirectory)/results.md, results.csv, report.html")
         return entries
     }
+
+    /// A job's recorded entry (nil: not finished), as rank 0 of a group sends it to the others.
+    struct FinishedJob: Codable { var entry: SweepEntry? }
 
     /// The loss and mIoU curves of a job's run directory.
     static func curvesOf(_ dir: String, stepsPerEpoch: Int) -> ReportCurves {
@@ -184,17 +218,20 @@ public enum Sweep {
         return (title, warning, notes)
     }
 
-    static func writeOutputs(_ s: SweepSettings, entries: [SweepEntry], curves: [ReportCurves], eval: EvalSettings,
-                             examples: [ReportExample]) throws {
+    static func writeOutputs(_ s: SweepSettings, entries: [SweepEntry], curves: [ReportCurves], baselines: [BaselineRun],
+                             eval: EvalSettings, examples: [ReportExample]) throws {
+        if let dinov3 = entries.first?.result { for b in baselines { try b.checkSameLabels(as: dinov3) } }
         var (title, warning, notes) = Self.notes(s, eval: eval, stepsPerEpoch: nil)
         if s.dataset == .voc, let n = entries.first?.result.images, n != 1449 {
             notes.append("Evaluated on \(n) val images, not the full 1449 of VOC 2012 val: the published numbers are not directly comparable.")
         }
+        notes += baselines.map { "Baseline \($0.note)" }
+        let rows = entries.map(\.row) + baselines.map(\.row)
         let mdNotes = (warning.map { ["**\($0)**"] } ?? []) + notes
-        try AtomicWrite.write(Data(ResultsTable.markdown(entries, title: title, isVOC: s.dataset == .voc, notes: mdNotes).utf8),
+        try AtomicWrite.write(Data(ResultsTable.markdown(rows, title: title, isVOC: s.dataset == .voc, notes: mdNotes).utf8),
                               to: s.runDirectory + "/results.md")
-        try AtomicWrite.write(Data(ResultsTable.csv(entries).utf8), to: s.runDirectory + "/results.csv")
-        let html = try HTMLReport.render(title: title, notes: notes, warning: warning, entries: entries, curves: curves,
+        try AtomicWrite.write(Data(ResultsTable.csv(rows).utf8), to: s.runDirectory + "/results.csv")
+        let html = try HTMLReport.render(title: title, notes: notes, warning: warning, rows: rows, curves: curves + baselines.map(\.curves),
                                          best: bestIndex(entries), examples: examples, isVOC: s.dataset == .voc)
         try AtomicWrite.write(Data(html.utf8), to: s.runDirectory + "/report.html")
     }

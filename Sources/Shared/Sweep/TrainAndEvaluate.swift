@@ -16,19 +16,31 @@ public struct TrainedRun {
 public enum TrainAndEvaluate {
     static let checkpointName = "last.safetensors"
 
+    public enum Outcome {
+        case finished(TrainedRun)
+        /// Stopped early (Ctrl-C); the checkpoint resumes it.
+        case stopped
+        /// Trained as one of several processes; the result is rank 0's of `communicator`.
+        case trainedWithOthers
+    }
+
     /// Trains (or resumes) `head` in `runDirectory` for `options.epochs` epochs, evaluating every `evalEvery` epochs
     /// (0: only at the end) as `headtrain train --val-cache` does (TrainingValidation: an evaluation lost to a kill is
-    /// redone on resume). Returns nil when stopped early (Ctrl-C); otherwise the result, with the final loss and the
-    /// training time read back from the run's own records (log.jsonl), so a resumed run reports the whole run.
+    /// redone on resume). Several processes in `communicator` train it data-parallel, as `headtrain train` under
+    /// mpirun does; their rank 0 writes the run directory and evaluates. Returns that rank's result, with the final loss
+    /// and the training time read back from the run's own records (log.jsonl), so a resumed run reports the whole run.
     /// Leaves metrics.json / confusion.csv of the final evaluation in the run directory.
     public static func run(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String,
-                           eval: EvalSettings, evalEvery: Int, output: @escaping (String) -> Void) throws -> TrainedRun? {
+                           eval: EvalSettings, evalEvery: Int, communicator: Communicator = SingleProcess(),
+                           output: @escaping (String) -> Void) throws -> Outcome {
         let resume = FileManager.default.fileExists(atPath: runDirectory + "/" + checkpointName)
         let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory,
                                   resume: resume, output: output)
+        trainer.communicator = communicator
         trainer.validation = TrainingValidation(settings: eval, every: evalEvery)
         let summary = try trainer.run()
-        if summary.stoppedEarly { return nil }
+        if summary.stoppedEarly { return .stopped }
+        guard communicator.isRoot else { return .trainedWithOthers }
         guard let trained = trainer.head else { throw DinoSegError(file: runDirectory, "trainer produced no head") }
         let history = TrainingValidation.history(in: runDirectory, upToStep: summary.stepsDone)
         // The final evaluation: this session's, or the recorded one when it was made before an interruption.
@@ -42,8 +54,8 @@ public enum TrainAndEvaluate {
         guard let record = TrainingLog.lastStep(directory: runDirectory), record.step == summary.stepsDone else {
             throw DinoSegError(file: runDirectory + "/log.jsonl", "does not record step \(summary.stepsDone) of the checkpoint; delete \(runDirectory) to retrain it")
         }
-        return TrainedRun(runDirectory: runDirectory, trainSeconds: record.trainSeconds, finalLoss: record.loss,
-                          steps: summary.stepsDone, result: result, history: history)
+        return .finished(TrainedRun(runDirectory: runDirectory, trainSeconds: record.trainSeconds, finalLoss: record.loss,
+                                    steps: summary.stepsDone, result: result, history: history))
     }
 
     /// Loss per step from log.jsonl as (epoch as a fraction, loss), averaged over `bucket` consecutive steps.
