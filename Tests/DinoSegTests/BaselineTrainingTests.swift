@@ -14,6 +14,28 @@ final class BaselineTrainingTests: XCTestCase {
     static let tiny = ["--width-divisor", "16", "--blocks", "1,1,1,1", "--crop", "65", "--batch", "4", "--threads", "2",
                        "--seed", "3", "--log-interval", "100"]
 
+    /// The baseline shares `headtrain train`'s optimisation flags; only its defaults differ (batch 16, checkpoints every
+    /// 100 steps), and a flag given overrides them as for the heads.
+    func testTrainFlagsShareTheTrainingGroupWithBaselineDefaults() throws {
+        let base = ["--data", "d", "--run", "r"]
+        let defaults = try HeadTrainBaselineTrain.parse(base)
+        XCTAssertEqual(defaults.training.options(defaults: .baseline), TrainOptions.baseline)
+        XCTAssertEqual(TrainOptions.baseline.batch, 16)
+        XCTAssertEqual(TrainOptions.baseline.checkpointEvery, 100)
+        XCTAssertEqual(defaults.blocks.values, [3, 4, 6, 3])
+        let given = try HeadTrainBaselineTrain.parse(base + ["--batch", "4", "--checkpoint-every", "7", "--epochs", "2",
+                                                             "--lr", "0.02", "--blocks", "1, 2,1,1"])
+        var want = TrainOptions.baseline
+        want.batch = 4; want.checkpointEvery = 7; want.epochs = 2; want.lr = 0.02
+        XCTAssertEqual(given.training.options(defaults: .baseline), want)
+        XCTAssertEqual(given.blocks.values, [1, 2, 1, 1])
+        XCTAssertEqual(try HeadTrainTrain.parse(["--cache", "c", "--run", "r"]).training.options.batch, TrainOptions().batch,
+                       "the heads keep their own default batch")
+        for bad in [["--blocks", "3,4,6"], ["--blocks", "3,4,x,3"], ["--blocks", "0,1,1,1"], ["--batch", "1"], ["--epochs", "0"]] {
+            XCTAssertThrowsError(try HeadTrainBaselineTrain.parse(base + bad), "\(bad) should be refused")
+        }
+    }
+
     func synth(_ dir: String) throws {
         var c = SyntheticDatasetConfig()
         c.trainCount = 8; c.valCount = 2; c.seed = 3; c.minSide = 64; c.maxSide = 96

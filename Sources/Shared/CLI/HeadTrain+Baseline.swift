@@ -28,53 +28,27 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
     public var outputStride: Int = 8
     @Option(help: "Stem: deep (semseg, three 3×3 convs) or torchvision (one 7×7 conv).") public var stem: PSPNetConfig.Stem = .deep
     @Option(help: "Training crop (semseg's VOC config: 473; the DINOv3 heads: 224).") public var crop: Int = 473
-    @Option(help: "Batch size (the last partial batch of an epoch is dropped).") public var batch: Int = 16
-    @Option(help: "Epochs.") public var epochs: Int = 50
-    @Option(help: "Backbone learning rate (ppm/cls/aux get 10×; poly schedule, power 0.9).") public var lr: Double = 0.01
-    @Option(help: "SGD momentum.") public var momentum: Float = 0.9
-    @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") public var weightDecay: Float = 1e-4
-    @Option(help: "Seed for initialisation, augmentation, shuffling and dropout.") public var seed: UInt64 = 0
-    @Option(help: "Threads (BLAS, data loading and the network's own loops).") public var threads: Int = Parallel.defaultThreads
+    @OptionGroup public var training: TrainOptionGroup
     @Option(name: .customLong("width-divisor"), help: "Divide every width by this (a smaller, faster network; 1 = ResNet-50 PSPNet).")
     public var widthDivisor: Int = 1
-    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") public var blocks: String = "3,4,6,3"
-    @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") public var logInterval: Int = 20
-    @Option(name: .customLong("checkpoint-every"), help: "Also save last.safetensors every N steps (0: epoch ends only).")
-    public var checkpointEvery: Int = 100
-    @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
-    public var keepEpochCheckpoints = false
+    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") public var blocks = CommaList([3, 4, 6, 3])
     @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
 
     public init() {}
 
-    var blockCounts: [Int] { blocks.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-
     public func validate() throws {
         guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
         guard crop >= 32 else { throw ValidationError("--crop must be at least 32") }
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
-        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
-        guard threads >= 1, logInterval >= 1, checkpointEvery >= 0 else {
-            throw ValidationError("--threads and --log-interval must be at least 1, --checkpoint-every non-negative")
-        }
         guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64") }
-        let b = blockCounts
-        guard b.count == 4, b.allSatisfy({ $0 >= 1 }), b.count == blocks.split(separator: ",").count else {
+        guard blocks.values.count == 4, blocks.values.allSatisfy({ $0 >= 1 }) else {
             throw ValidationError("--blocks needs four positive counts, e.g. 3,4,6,3")
         }
     }
 
     public func run() throws {
-        var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blockCounts, outputStride: outputStride, stem: stem)
+        var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
         network.numClasses = VOC.numClasses
-        var options = TrainOptions()
-        options.epochs = epochs; options.batch = batch; options.lr = lr; options.momentum = momentum
-        options.weightDecay = weightDecay; options.seed = seed; options.threads = threads
-        options.logInterval = logInterval; options.checkpointEvery = checkpointEvery
-        options.keepEpochCheckpoints = keepEpochCheckpoints
+        let options = training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)

@@ -3,23 +3,6 @@ import Foundation
 
 extension SweepVariant: ExpressibleByArgument {}
 
-/// A comma-separated flag value such as `--widths 256,512` or `--variants head,fpn`: every item parsed as its own
-/// argument type, none empty; a bad item makes the whole value invalid (the parser names the flag).
-public struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
-    public var values: [Element]
-
-    public init(_ values: [Element]) { self.values = values }
-
-    public init?(argument: String) {
-        let items = argument.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-        let values = items.compactMap { Element(argument: $0) }
-        guard !items.isEmpty, values.count == items.count else { return nil }
-        self.values = values
-    }
-
-    public var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
-}
-
 /// `headtrain sweep`: every variant × FPN width on one cache, evaluated alike; results.md/csv and report.html.
 public struct HeadTrainSweep: ParsableCommand {
     public static let configuration = CommandConfiguration(

@@ -48,39 +48,48 @@ public struct HeadTrainTrain: ParsableCommand {
     }
 }
 
-/// The optimisation flags of `headtrain train`, filling one TrainOptions (defaults are TrainOptions' own).
+/// The optimisation flags of `headtrain train`, `headtrain sweep` and `headtrain baseline train`, filling one
+/// TrainOptions. The heads' defaults are TrainOptions' own; the baseline starts from `TrainOptions.baseline`
+/// (semseg's batch 16), so the two flags whose defaults differ are optional here and say both defaults.
 public struct TrainOptionGroup: ParsableArguments {
-    @Option(help: "Epochs (epoch e reads view e mod K of every image).") var epochs = TrainOptions().epochs
-    @Option(help: "Batch size (the last partial batch of an epoch is dropped).") var batch = TrainOptions().batch
-    @Option(help: "Base learning rate (poly schedule, power 0.9).") var lr = TrainOptions().lr
+    @Option(help: "Epochs (heads: epoch e reads view e mod K of every image).") var epochs = TrainOptions().epochs
+    @Option(help: "Batch size (the last partial batch of an epoch is dropped). (default: \(TrainOptions().batch); baseline train: \(TrainOptions.baseline.batch))")
+    var batch: Int?
+    @Option(help: "Base learning rate (poly schedule, power 0.9; the baseline's PPM, classifier and aux use 10×).")
+    var lr = TrainOptions().lr
     @Option(help: "SGD momentum.") var momentum = TrainOptions().momentum
     @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") var weightDecay = TrainOptions().weightDecay
-    @Option(help: "Seed for initialisation, shuffling and dropout.") var seed = TrainOptions().seed
-    @Option(help: "Threads (BLAS and the head's own loops).") var threads = TrainOptions().threads
+    @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed = TrainOptions().seed
+    @Option(help: "Threads (BLAS, data loading and the network's own loops).") var threads = TrainOptions().threads
     @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") var logInterval = TrainOptions().logInterval
-    @Option(name: .customLong("checkpoint-every"), help: "Also save last.safetensors every N steps (0: epoch ends only).")
-    var checkpointEvery = TrainOptions().checkpointEvery
+    @Option(name: .customLong("checkpoint-every"),
+            help: "Also save last.safetensors every N steps (0: epoch ends only). (default: \(TrainOptions().checkpointEvery); baseline train: \(TrainOptions.baseline.checkpointEvery))")
+    var checkpointEvery: Int?
     @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
     var keepEpochCheckpoints = false
 
     public init() {}
 
-    public var options: TrainOptions {
-        var o = TrainOptions()
-        o.epochs = epochs; o.batch = batch; o.lr = lr; o.momentum = momentum; o.weightDecay = weightDecay
-        o.seed = seed; o.threads = threads; o.logInterval = logInterval; o.checkpointEvery = checkpointEvery
+    /// The heads' options (defaults: TrainOptions()).
+    public var options: TrainOptions { options(defaults: TrainOptions()) }
+
+    /// The flags over `defaults` (a flag not given keeps the default's value).
+    public func options(defaults: TrainOptions) -> TrainOptions {
+        var o = defaults
+        o.epochs = epochs; o.batch = batch ?? defaults.batch; o.lr = lr; o.momentum = momentum; o.weightDecay = weightDecay
+        o.seed = seed; o.threads = threads; o.logInterval = logInterval; o.checkpointEvery = checkpointEvery ?? defaults.checkpointEvery
         o.keepEpochCheckpoints = keepEpochCheckpoints
         return o
     }
 
     public func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
+        guard (batch ?? 2) >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard logInterval >= 1 else { throw ValidationError("--log-interval must be at least 1") }
-        guard checkpointEvery >= 0 else { throw ValidationError("--checkpoint-every must be non-negative") }
+        guard (checkpointEvery ?? 0) >= 0 else { throw ValidationError("--checkpoint-every must be non-negative") }
     }
 }

@@ -18,4 +18,13 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var stopAfterSteps: Int? = nil
 
     public init() {}
+
+    /// The ResNet-50 PSPNet baseline's defaults (semseg's VOC config: batch 16; its steps are long, so a checkpoint
+    /// every 100 of them).
+    public static var baseline: TrainOptions {
+        var o = TrainOptions()
+        o.batch = 16
+        o.checkpointEvery = 100
+        return o
+    }
 }
