@@ -86,37 +86,39 @@ DEMO_WIDTHS ?= 64,128
 DEMO_VARIANTS ?= head,ppm,fpn,fpn-ppm
 DEMO_THREADS ?= $(shell nproc 2>/dev/null || echo 2)
 DEMO_BASELINE_IMAGES ?= 16
+DEMO_SWEEP = $(BIN)/headtrain sweep --cache $(DEMO_DIR)/cache/train --val-cache $(DEMO_DIR)/cache/val \
+  --run $(DEMO_DIR)/runs/sweep --variants $(DEMO_VARIANTS) --widths $(DEMO_WIDTHS) --epochs $(DEMO_EPOCHS) --batch 16 \
+  --eval-every $(DEMO_EVAL_EVERY) --threads $(DEMO_THREADS)
 
 demo: deps release
 	@start=$$(date +%s); set -e; \
 	echo "== DinoSeg demo: synthetic data, RANDOM-WEIGHT tiny backbone (the numbers only show that the pipeline works)"; \
-	echo "== [1/8] synthetic dataset ($(DEMO_TRAIN) train + $(DEMO_VAL) val images) → $(DEMO_DIR)/data"; \
+	echo "== [1/9] synthetic dataset ($(DEMO_TRAIN) train + $(DEMO_VAL) val images) → $(DEMO_DIR)/data"; \
 	$(BIN)/extract synth --out $(DEMO_DIR)/data --train $(DEMO_TRAIN) --val $(DEMO_VAL); \
-	echo "== [2/8] RANDOM-WEIGHT tiny backbone → $(DEMO_DIR)/random-tiny"; \
+	echo "== [2/9] RANDOM-WEIGHT tiny backbone → $(DEMO_DIR)/random-tiny"; \
 	[ -f $(DEMO_DIR)/random-tiny/model.safetensors ] || $(BIN)/extract random-weights --size tiny --out $(DEMO_DIR)/random-tiny; \
-	echo "== [3/8] train features: $(DEMO_VIEWS) augmented views per image → $(DEMO_DIR)/cache/train"; \
+	echo "== [3/9] train features: $(DEMO_VIEWS) augmented views per image → $(DEMO_DIR)/cache/train"; \
 	$(BIN)/extract train --data $(DEMO_DIR)/data --list $(DEMO_DIR)/data/ImageSets/Segmentation/train.txt \
 	  --weights $(DEMO_DIR)/random-tiny --views $(DEMO_VIEWS) --stages 1,2,3 --out $(DEMO_DIR)/cache/train; \
-	echo "== [4/8] val windows (slide 224, stride 150, flip) → $(DEMO_DIR)/cache/val"; \
+	echo "== [4/9] val windows (slide 224, stride 150, flip) → $(DEMO_DIR)/cache/val"; \
 	$(BIN)/extract val --data $(DEMO_DIR)/data --list $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt \
 	  --weights $(DEMO_DIR)/random-tiny --mode slide --flip --stages 1,2,3 --out $(DEMO_DIR)/cache/val; \
-	echo "== [5/8] sweep: variants $(DEMO_VARIANTS), FPN widths $(DEMO_WIDTHS), $(DEMO_EPOCHS) epochs"; \
-	$(BIN)/headtrain sweep --cache $(DEMO_DIR)/cache/train --val-cache $(DEMO_DIR)/cache/val --run $(DEMO_DIR)/runs/sweep \
-	  --variants $(DEMO_VARIANTS) --widths $(DEMO_WIDTHS) --epochs $(DEMO_EPOCHS) --batch 16 --eval-every $(DEMO_EVAL_EVERY) \
-	  --threads $(DEMO_THREADS); \
+	echo "== [5/9] sweep: variants $(DEMO_VARIANTS), FPN widths $(DEMO_WIDTHS), $(DEMO_EPOCHS) epochs"; \
+	$(DEMO_SWEEP); \
 	best=$$(cat $(DEMO_DIR)/runs/sweep/best.txt); \
-	echo "== [6/8] eval of the best head ($$best)"; \
+	echo "== [6/9] eval of the best head ($$best)"; \
 	$(BIN)/headtrain eval --run $$best --val-cache $(DEMO_DIR)/cache/val; \
-	echo "== [7/8] predict three val photos"; \
+	echo "== [7/9] predict three val photos"; \
 	$(BIN)/headtrain predict --run $$best --weights $(DEMO_DIR)/random-tiny --out $(DEMO_DIR)/predictions \
 	  $$(head -n 3 $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt | sed 's|^|$(DEMO_DIR)/data/JPEGImages/|; s|$$|.jpg|'); \
-	echo "== [8/8] tiny ResNet PSPNet baseline from images (widths/16, 1 block per stage, random init, $(DEMO_BASELINE_IMAGES) images, crop 97, 1 epoch; the numbers only show that it runs)"; \
+	echo "== [8/9] tiny ResNet PSPNet baseline from images (widths/16, 1 block per stage, random init, $(DEMO_BASELINE_IMAGES) images, crop 97, 1 epoch, evaluated on the $(DEMO_VAL) val images; the numbers only show that it runs)"; \
 	head -n $(DEMO_BASELINE_IMAGES) $(DEMO_DIR)/data/ImageSets/Segmentation/train.txt > $(DEMO_DIR)/data/ImageSets/Segmentation/baseline-train.txt; \
-	head -n 4 $(DEMO_DIR)/data/ImageSets/Segmentation/val.txt > $(DEMO_DIR)/data/ImageSets/Segmentation/baseline-val.txt; \
 	[ -f $(DEMO_DIR)/runs/baseline/last.safetensors ] || $(BIN)/headtrain baseline train --data $(DEMO_DIR)/data --list baseline-train \
 	  --run $(DEMO_DIR)/runs/baseline --width-divisor 16 --blocks 1,1,1,1 --crop 97 --batch 8 --epochs 1 --threads $(DEMO_THREADS) --log-interval 1; \
-	$(BIN)/headtrain baseline eval --run $(DEMO_DIR)/runs/baseline --data $(DEMO_DIR)/data --list baseline-val \
+	$(BIN)/headtrain baseline eval --run $(DEMO_DIR)/runs/baseline --data $(DEMO_DIR)/data --list val \
 	  --crop 97 --stride 65 --long-side 192 --threads $(DEMO_THREADS) | sed -n 2,3p; \
+	echo "== [9/9] the sweep's tables and report once more, with the baseline's row (evaluated on the same val images)"; \
+	$(DEMO_SWEEP) --baseline $(DEMO_DIR)/runs/baseline | tail -n 3; \
 	echo; echo "Demo finished in $$(( $$(date +%s) - start )) s (RANDOM-WEIGHT BACKBONE, synthetic data)."; \
 	echo "Report:      $(DEMO_DIR)/runs/sweep/report.html"; \
 	echo "Results:     $(DEMO_DIR)/runs/sweep/results.md"; \

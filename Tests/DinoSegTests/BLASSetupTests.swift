@@ -81,6 +81,25 @@ final class BLASSetupTests: XCTestCase {
         XCTAssertNil(BLASSetup.correction(cpu: er, library: blis, userCoreType: nil))
     }
 
+    /// A user's OPENBLAS_CORETYPE below the CPU's kernels is kept but named (seen on an AMD Zen 5 machine whose
+    /// environment set OPENBLAS_CORETYPE=Haswell: sgemm ran at half the Cooperlake kernels' rate).
+    func testWeakUserCoreIsKeptButNamed() {
+        let haswell = BLASLibraryInfo(family: .openBLAS, requested: "libopenblas.so.0", path: "/x/libopenblas.so.0",
+                                      version: "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64",
+                                      core: "Haswell")
+        let zen5 = Self.cpu("AuthenticAMD", family: 26, model: 2, avx512: true, bf16: true)
+        XCTAssertNil(BLASSetup.correction(cpu: zen5, library: haswell, userCoreType: "Haswell"), "the user's setting is kept")
+        let note = BLASSetup.userCoreNote(cpu: zen5, library: haswell, userCoreType: "Haswell")
+        XCTAssertEqual(note, "note: OPENBLAS_CORETYPE=Haswell holds OpenBLAS to its Haswell kernels, but this CPU runs its "
+                       + "Cooperlake ones (compare `OPENBLAS_CORETYPE=Cooperlake extract bench --gemm`); unset "
+                       + "OPENBLAS_CORETYPE to let DinoSeg choose")
+        XCTAssertNil(BLASSetup.userCoreNote(cpu: Self.zen3, library: haswell, userCoreType: "Haswell"), "Haswell is the best Zen 3 runs")
+        XCTAssertNil(BLASSetup.userCoreNote(cpu: zen5, library: haswell, userCoreType: nil), "no user setting: DinoSeg corrects instead")
+        var cooperlake = haswell
+        cooperlake.core = "Cooperlake"
+        XCTAssertNil(BLASSetup.userCoreNote(cpu: zen5, library: cooperlake, userCoreType: "Cooperlake"))
+    }
+
     func testLoadedLibraryDescribesItself() {
         let info = BLASLibrary.info
         XCTAssertFalse(info.path.isEmpty, "no library path")

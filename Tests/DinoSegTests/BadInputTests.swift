@@ -16,9 +16,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func synth(train: Int = 3) throws -> String {
-        var c = SyntheticDatasetConfig()
-        c.trainCount = train; c.valCount = 1; c.seed = 4; c.minSide = 40; c.maxSide = 80
-        try SyntheticDataset.write(to: dir + "/data", config: c)
+        try writeSyntheticData(to: dir + "/data", train: train, val: 1, seed: 4, sides: 40...80)
         return dir + "/data"
     }
 

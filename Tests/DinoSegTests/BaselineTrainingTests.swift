@@ -37,10 +37,7 @@ final class BaselineTrainingTests: XCTestCase {
     }
 
     func synth(_ dir: String) throws {
-        var c = SyntheticDatasetConfig()
-        c.trainCount = 8; c.valCount = 2; c.seed = 3; c.minSide = 64; c.maxSide = 96
-        c.objectClasses = SyntheticDatasetConfig.spreadClasses(2)
-        try SyntheticDataset.write(to: dir, config: c)
+        try writeSyntheticData(to: dir, train: 8, val: 2, seed: 3, sides: 64...96, objects: 2)
     }
 
     func testTinyBaselineTrainsResumesAndEvaluates() throws {

@@ -9,9 +9,7 @@ final class CacheCheckTests: XCTestCase {
 
     override func setUpWithError() throws {
         tmp = try makeTempDir("cachecheck")
-        var c = SyntheticDatasetConfig()
-        c.trainCount = 3; c.valCount = 3; c.seed = 11; c.minSide = 60; c.maxSide = 140
-        try SyntheticDataset.write(to: tmp + "/data", config: c)
+        try writeSyntheticData(to: tmp + "/data", train: 3, val: 3, seed: 11, sides: 60...140)
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: tmp) }

@@ -3,10 +3,7 @@ import XCTest
 
 final class DatasetTests: XCTestCase {
     func smallSynth(_ dir: String, train: Int = 3, val: Int = 2, seed: UInt64 = 5) throws -> SyntheticDatasetConfig {
-        var c = SyntheticDatasetConfig()
-        c.trainCount = train; c.valCount = val; c.seed = seed; c.minSide = 40; c.maxSide = 90
-        try SyntheticDataset.write(to: dir, config: c)
-        return c
+        try writeSyntheticData(to: dir, train: train, val: val, seed: seed, sides: 40...90)
     }
 
     func testSyntheticDatasetLayoutDeterminismAndLabels() throws {

@@ -47,9 +47,7 @@ final class DistributedExtractionTests: XCTestCase {
                 throw DinoSegError(file: candidates[0], "not built; run swift build --build-tests first")
             }
             let tmp = try makeTempDir("mpi-extract")
-            var data = SyntheticDatasetConfig()
-            data.trainCount = 20; data.valCount = 6; data.seed = 31; data.minSide = 120; data.maxSide = 260
-            try SyntheticDataset.write(to: tmp + "/data", config: data)
+            try writeSyntheticData(to: tmp + "/data", train: 20, val: 6, seed: 31, sides: 120...260)
             try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,
                                        to: tmp + "/weights")
             let f = Fixture(directory: tmp, data: tmp + "/data", weights: tmp + "/weights", extract: extract, mpirun: mpirun,
@@ -141,9 +139,7 @@ final class DistributedExtractionTests: XCTestCase {
     func testUnlistedShardsAreAdoptedOrRedone() throws {
         let tmp = try makeTempDir("adopt")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 5; data.valCount = 1; data.seed = 3; data.minSide = 40; data.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        try writeSyntheticData(to: tmp + "/data", train: 5, val: 1, seed: 3, sides: 40...120)
         func options(_ out: String) -> TrainExtractionOptions {
             var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)
             o.views = 2; o.shardSize = 2; o.workers = 2; o.seed = 9; o.quiet = true

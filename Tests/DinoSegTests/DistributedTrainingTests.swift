@@ -42,9 +42,7 @@ final class DistributedTrainingTests: XCTestCase {
                 throw DinoSegError(file: candidates[0], "not built; run swift build --build-tests first")
             }
             let tmp = try makeTempDir("mpi")
-            var data = SyntheticDatasetConfig()
-            data.trainCount = 10; data.valCount = 1; data.seed = 21; data.minSide = 120; data.maxSide = 200
-            try SyntheticDataset.write(to: tmp + "/data", config: data)
+            try writeSyntheticData(to: tmp + "/data", train: 10, val: 1, seed: 21, sides: 120...200)
             var extraction = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
             extraction.views = 2; extraction.shardSize = 4; extraction.workers = 2; extraction.seed = 22
             extraction.stages = [1, 2, 3]; extraction.quiet = true

@@ -9,9 +9,7 @@ final class HeadCacheTrainingTests: XCTestCase {
     func testTrainAndResumeOnExtractedCache() throws {
         let tmp = try makeTempDir("headcache")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 8; data.valCount = 1; data.seed = 4; data.minSide = 60; data.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        try writeSyntheticData(to: tmp + "/data", train: 8, val: 1, seed: 4, sides: 60...120)
         let backbone = FakeBackbone(channels: [8, 16, 16, 24])
         var extraction = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
         extraction.views = 2; extraction.shardSize = 4; extraction.workers = 2; extraction.seed = 5; extraction.quiet = true

@@ -8,9 +8,7 @@ final class StopSignalTests: XCTestCase {
     func testSIGTERMStopsExtractionAfterTheCurrentShard() throws {
         let tmp = try makeTempDir("stopsignal")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 5; data.valCount = 1; data.seed = 3; data.minSide = 40; data.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        try writeSyntheticData(to: tmp + "/data", train: 5, val: 1, seed: 3, sides: 40...120)
         var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
         o.views = 2; o.shardSize = 2; o.workers = 2; o.seed = 9; o.quiet = true
 
@@ -35,9 +33,7 @@ final class StopSignalTests: XCTestCase {
         let extract = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "extract not built")
         let tmp = try makeTempDir("stopsignal-cli")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 40; data.valCount = 1; data.seed = 4; data.minSide = 120; data.maxSide = 200
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        try writeSyntheticData(to: tmp + "/data", train: 40, val: 1, seed: 4, sides: 120...200)
         try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,
                                    to: tmp + "/weights")
         let p = Process()

@@ -12,10 +12,7 @@ final class SweepBaselineTests: XCTestCase {
     }
 
     func synth(_ dir: String, seed: UInt64) throws {
-        var c = SyntheticDatasetConfig()
-        c.trainCount = 8; c.valCount = 2; c.seed = seed; c.minSide = 64; c.maxSide = 96
-        c.objectClasses = SyntheticDatasetConfig.spreadClasses(2)
-        try SyntheticDataset.write(to: dir, config: c)
+        try writeSyntheticData(to: dir, train: 8, val: 2, seed: seed, sides: 64...96, objects: 2)
     }
 
     func assertRefused(_ args: [String], _ parts: [String], file: StaticString = #filePath, line: UInt = #line) {

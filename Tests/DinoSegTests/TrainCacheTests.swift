@@ -3,9 +3,7 @@ import XCTest
 
 final class TrainCacheTests: XCTestCase {
     func makeData(_ root: String, train: Int = 5, seed: UInt64 = 3) throws {
-        var c = SyntheticDatasetConfig()
-        c.trainCount = train; c.valCount = 2; c.seed = seed; c.minSide = 40; c.maxSide = 120
-        try SyntheticDataset.write(to: root, config: c)
+        try writeSyntheticData(to: root, train: train, val: 2, seed: seed, sides: 40...120)
     }
 
     func options(_ root: String, _ out: String) -> TrainExtractionOptions {
@@ -198,9 +196,7 @@ final class RealBackboneExtractionTests: XCTestCase {
         }
         let tmp = try makeTempDir("realbb")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var c = SyntheticDatasetConfig()
-        c.trainCount = 8; c.valCount = 0; c.seed = 8; c.minSide = 60; c.maxSide = 150
-        try SyntheticDataset.write(to: tmp + "/data", config: c)
+        try writeSyntheticData(to: tmp + "/data", train: 8, val: 0, seed: 8, sides: 60...150)
         let backbone = try ConvNeXtBackbone(weightsPath: weights)
         func options(_ out: String, workers: Int, batch: Int) -> TrainExtractionOptions {
             var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/" + out)

@@ -116,9 +116,7 @@ final class TrainValidationTests: XCTestCase {
     /// Synthetic data (8 train images, `valCount` val images, data seed `seed`) through the fake backbone into
     /// tmp/cache (stages 1–3, shards of 4, extraction seed 8) and tmp/cache-val (whole, long side 224).
     private func makeFakeCaches(_ tmp: String, valCount: Int, seed: UInt64) throws {
-        var data = SyntheticDatasetConfig()
-        data.trainCount = 8; data.valCount = valCount; data.seed = seed; data.minSide = 60; data.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: data)
+        try writeSyntheticData(to: tmp + "/data", train: 8, val: valCount, seed: seed, sides: 60...120)
         let backbone = FakeBackbone(channels: [8, 16, 16, 24])
         var train = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
         train.stages = [1, 2, 3]; train.shardSize = 4; train.workers = 2; train.seed = 8; train.quiet = true

@@ -5,9 +5,7 @@ final class ValCacheTests: XCTestCase {
     func testSlideFlipAndWholeModes() throws {
         let tmp = try makeTempDir("valcache")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var c = SyntheticDatasetConfig()
-        c.trainCount = 0; c.valCount = 3; c.seed = 4; c.minSide = 40; c.maxSide = 120
-        try SyntheticDataset.write(to: tmp + "/data", config: c)
+        try writeSyntheticData(to: tmp + "/data", train: 0, val: 3, seed: 4, sides: 40...120)
         let backbone = FakeBackbone()
         let samples = try SegmentationDataset(root: tmp + "/data", list: "val").samples
 

@@ -24,9 +24,7 @@ final class WriteFailureTests: XCTestCase {
     func testFullDiskDuringTrainExtraction() throws {
         let tmp = try makeTempDir("fulldisk")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
-        var c = SyntheticDatasetConfig()
-        c.trainCount = 4; c.valCount = 1; c.seed = 8; c.minSide = 40; c.maxSide = 90
-        try SyntheticDataset.write(to: tmp + "/data", config: c)
+        try writeSyntheticData(to: tmp + "/data", train: 4, val: 1, seed: 8, sides: 40...90)
         func options(_ out: String) -> TrainExtractionOptions {
             var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)
             o.shardSize = 2; o.workers = 1; o.quiet = true; o.seed = 4

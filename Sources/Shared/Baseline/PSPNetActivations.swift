@@ -11,7 +11,7 @@ public final class Tensor {
 
     public init(n: Int, h: Int, w: Int, c: Int) {
         self.n = n; self.h = h; self.w = w; self.c = c
-        data = .allocate(capacity: max(1, n * h * w * c))
+        data = TensorBufferPool.shared.take(max(1, n * h * w * c))
     }
 
     /// A zero-filled tensor of `like`'s shape (gradients).
@@ -24,7 +24,7 @@ public final class Tensor {
 
     public var bytes: Int { count * MemoryLayout<Float>.stride }
 
-    deinit { data.deallocate() }
+    deinit { TensorBufferPool.shared.give(data, count: max(1, count)) }
 }
 
 /// conv → BatchNorm (→ ReLU, in place on `out`).

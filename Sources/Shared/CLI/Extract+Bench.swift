@@ -123,6 +123,6 @@ func printMachine(json: Bool) {
         for (k, v) in machine.jsonFields { obj[k] = v }
         if let data = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]) { print(String(decoding: data, as: UTF8.self)) }
     } else {
-        machine.lines.forEach { print($0) }
+        MachineInfo.currentLines.forEach { print($0) }
     }
 }

@@ -38,7 +38,7 @@ public struct HeadTrainBench: ParsableCommand {
         var cfg = HeadBenchConfig(head: head, batch: batch, steps: steps, threads: threads)
         cfg.useWinograd = !im2col
         if !json {
-            MachineInfo.current.lines.forEach { print($0) }
+            MachineInfo.currentLines.forEach { print($0) }
             print("bench: \(head.variantName), batch \(batch), \(threads) threads, \(steps) timed steps, tiny-backbone features 56/28/14/7, 3×3 convolutions by \(im2col ? "im2col + GEMM" : "Winograd F(2×2,3×3)")")
             print("cpu: \(CPUFeatures.host.summary); kernel path: \(KernelPath.best.name)")
         }
@@ -73,7 +73,11 @@ public struct HeadTrainBench: ParsableCommand {
         guard variant.outputStride == 8 else { throw ValidationError("--baseline times the output-stride-8 PSPNet (--output-stride 8)") }
         guard crop >= 32, widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--baseline needs --crop ≥ 32 and a --width-divisor dividing 64") }
         let config = PSPNetConfig.reduced(divisor: widthDivisor, blocks: [3, 4, 6, 3], outputStride: variant.outputStride)
-        if !json { print("bench: baseline \(config.summary), crop \(crop), batch \(batch), \(threads) threads, \(steps) timed steps") }
+        if !json {
+            MachineInfo.currentLines.forEach { print($0) }
+            print("bench: baseline \(config.summary), crop \(crop), batch \(batch), \(threads) threads, \(steps) timed steps")
+            print("cpu: \(CPUFeatures.host.summary); kernel path: \(KernelPath.best.name)")
+        }
         let r = try BaselineBench.run(config: config, crop: crop, batch: batch, steps: steps, threads: threads)
         var torchRate: Double?
         if !noTorch {
@@ -85,8 +89,10 @@ public struct HeadTrainBench: ParsableCommand {
             var obj: [String: Any] = ["impl": "swift", "model": "pspnet-baseline", "crop": crop, "batch": batch, "threads": threads,
                                       "steps": steps, "output_stride": variant.outputStride, "width_divisor": widthDivisor,
                                       "samples_per_second": r.samplesPerSecond, "seconds_per_step": r.secondsPerStep,
-                                      "activation_bytes": r.activationBytes, "parameters": r.parameterCount]
+                                      "activation_bytes": r.activationBytes, "parameters": r.parameterCount,
+                                      "kernel_path": KernelPath.best.name]
             if let torchRate { obj["torch_samples_per_second"] = torchRate; obj["ratio_vs_torch"] = r.samplesPerSecond / torchRate }
+            for (k, v) in MachineInfo.current.jsonFields { obj[k] = v }
             print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
         } else {
             print(String(format: "activation memory kept for backward: %.1f MiB (%.1f MiB per image), parameters: %d",

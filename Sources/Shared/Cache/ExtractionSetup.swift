@@ -28,6 +28,7 @@ enum ExtractionSetup {
         if ranks.isRoot {
             try CacheDirectory.prepare(directory)
             for machine in machines { log("machine: \(machine.cpu); \(machine.blas.summary)") }
+            if let note = BLASSetup.userCoreNote { log(note) }
             let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count,
                                       skipped: [], machines: machines)
             opened = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)

@@ -80,6 +80,9 @@ public struct MachineInfo: Codable, Equatable, Sendable {
     /// Lines for benchmark headers and logs.
     public var lines: [String] { ["CPU:  \(cpu)", "BLAS: \(blas.summary)"] }
 
+    /// This process's lines, with the note on a weak OPENBLAS_CORETYPE when there is one.
+    public static var currentLines: [String] { current.lines + (BLASSetup.userCoreNote.map { [$0] } ?? []) }
+
     /// Flat fields for the benchmarks' JSON lines.
     public var jsonFields: [String: Any] {
         var f: [String: Any] = ["cpu": cpu, "blas_library": blas.library, "blas_version": blas.version]
@@ -144,6 +147,21 @@ public enum BLASSetup {
         note("OpenBLAS picked its \(reported) kernels for this CPU and DinoSeg could not restart with \(target) (\(why)); "
              + "set OPENBLAS_CORETYPE=\(target) for full speed")
         #endif
+    }
+
+    /// A line for benchmarks and the start of extraction when the user's OPENBLAS_CORETYPE holds OpenBLAS below the
+    /// kernels this CPU runs, else nil. The setting is kept (it is also how a user pins one kernel for bit-identical
+    /// results, README "Reproducibility"), but a silent 2× is worse than a line of output.
+    public static var userCoreNote: String? {
+        userCoreNote(cpu: .host, library: BLASLibrary.info, userCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+    }
+
+    /// Pure form of `userCoreNote`.
+    public static func userCoreNote(cpu: CPUFeatures, library: BLASLibraryInfo, userCoreType: String?) -> String? {
+        guard let user = userCoreType, !user.isEmpty, library.family == .openBLAS, library.version.contains("DYNAMIC_ARCH"),
+              let core = library.core, let better = OpenBLASCore.choose(cpu: cpu, reported: core) else { return nil }
+        return "note: OPENBLAS_CORETYPE=\(user) holds OpenBLAS to its \(core) kernels, but this CPU runs its \(better) ones "
+            + "(compare `OPENBLAS_CORETYPE=\(better) extract bench --gemm`); unset OPENBLAS_CORETYPE to let DinoSeg choose"
     }
 
     /// The BLAS in use and how its core was chosen.

@@ -95,9 +95,7 @@ final class FuzzTests: XCTestCase {
     func makeCache(kind: CacheKind) throws -> String {
         let root = "\(work)/data"
         if !FileManager.default.fileExists(atPath: root) {
-            var c = SyntheticDatasetConfig()
-            c.trainCount = 2; c.valCount = 2; c.seed = 5; c.minSide = 40; c.maxSide = 70
-            try SyntheticDataset.write(to: root, config: c)
+            try writeSyntheticData(to: root, train: 2, val: 2, seed: 5, sides: 40...70)
         }
         let backbone = FakeBackbone(channels: [3, 4, 5, 6])
         let out = "\(work)/cache-\(kind.rawValue)"
