@@ -139,7 +139,6 @@ public enum SyntheticDataset {
     /// Writes the dataset under `directory` (created if needed). Work is spread over the cores.
     public static func write(to directory: String, config: SyntheticDatasetConfig,
                              progress: ((Int, Int) -> Void)? = nil) throws {
-        let fm = FileManager.default
         for sub in ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"] {
             try FileSystem.createDirectory("\(directory)/\(sub)", what: "dataset directory")
         }
