@@ -10,10 +10,7 @@ import Foundation
 extension DistributedTrainingTests {
     func testSweepGroupsOfRanksTrainEachJobDataParallel() throws {
         let f = try setUpFixture()
-        let val = f.directory + "/cache-val-groups"
-        var o = ValExtractionOptions(dataRoot: f.directory + "/data", list: "val", out: val)
-        o.mode = .whole; o.longSide = 224; o.stages = [1, 2, 3]; o.workers = 2; o.quiet = true
-        _ = try ValExtraction.run(o, backbone: FakeBackbone(channels: [8, 16, 16, 24])) { _ in }
+        let val = try Self.wholeValCache(f, name: "cache-val-groups")
         let args = ["sweep", "--cache", f.cache, "--val-cache", val, "--variants", "head,fpn", "--widths", "16",
                     "--epochs", "10", "--batch", "5", "--threads", "1", "--eval-every", "5", "--examples", "0", "--log-interval", "1"]
         let single = f.directory + "/gsweep1", grouped = f.directory + "/gsweep2", dealt = f.directory + "/gsweep3"

@@ -27,6 +27,15 @@ final class DistributedTrainingTests: XCTestCase {
         super.tearDown()
     }
 
+    /// A val cache of the fixture's data (whole images, long side 224, stages 1–3, the fixture's fake backbone).
+    static func wholeValCache(_ f: Fixture, name: String) throws -> String {
+        let val = f.directory + "/" + name
+        var o = ValExtractionOptions(dataRoot: f.directory + "/data", list: "val", out: val)
+        o.mode = .whole; o.longSide = 224; o.stages = [1, 2, 3]; o.workers = 2; o.quiet = true
+        _ = try ValExtraction.run(o, backbone: FakeBackbone(channels: [8, 16, 16, 24])) { _ in }
+        return val
+    }
+
     /// The cache and the single-process reference, made once for the class.
     func setUpFixture() throws -> Fixture {
         guard let mpirun = Self.which("mpirun") else {
@@ -154,10 +163,7 @@ final class DistributedTrainingTests: XCTestCase {
     /// again keeps every finished job.
     func testSweepSpreadsJobsOverRanks() throws {
         let f = try setUpFixture()
-        let val = f.directory + "/cache-val"
-        var o = ValExtractionOptions(dataRoot: f.directory + "/data", list: "val", out: val)
-        o.mode = .whole; o.longSide = 224; o.stages = [1, 2, 3]; o.workers = 2; o.quiet = true
-        _ = try ValExtraction.run(o, backbone: FakeBackbone(channels: [8, 16, 16, 24])) { _ in }
+        let val = try Self.wholeValCache(f, name: "cache-val")
         let args = ["sweep", "--cache", f.cache, "--val-cache", val, "--variants", "head,fpn", "--widths", "16",
                     "--epochs", "1", "--batch", "5", "--threads", "1", "--eval-every", "0", "--examples", "0"]
         let one = try Self.runProcess(f.headtrain, args + ["--run", f.directory + "/sweep1"])
