@@ -10,7 +10,7 @@ APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config libop
 # at run time (README "CPU and BLAS"), so only its shared library is needed.
 deps:
 	@if [ ! -e /usr/include/hdf5/serial/hdf5.h ] || [ ! -e /usr/include/png.h ] || [ ! -e /usr/include/jpeglib.h ] \
-	   || ! ls /usr/lib/*/libopenblas.so.0 /usr/lib/libopenblas.so.0 >/dev/null 2>&1 \
+	   || ! { ls /usr/lib/*/libopenblas.so.0 || ls /usr/lib/libopenblas.so.0; } >/dev/null 2>&1 \
 	   || [ ! -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] || ! command -v mpirun >/dev/null; then \
 	  echo "Installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
