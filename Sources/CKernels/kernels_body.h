@@ -202,6 +202,18 @@ KTARGET void KNAME(dinoseg_scaled_residual_f32)(float *x, const float *u, ptrdif
 #define W_A(a0, a1, o0, o1, o2, o3) o0 = a0; o1 = a0 + a1; o2 = a0 - a1; o3 = -a1;
 
 // v = Bᵀ d B: d from the 16 source pointers, v written at 16 strides.
+// The 16 pixels of the 4×4 input tile (ty, tx) of image b (tile origin 2·ty − 1, 2·tx − 1) as element offsets into an
+// [n, h, w, c] map, −1 for pixels in the zero padding: the forward transform reads them, its adjoint adds onto them.
+KI void wino_tile_pixels(ptrdiff_t b, ptrdiff_t ty, ptrdiff_t tx, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, ptrdiff_t at[16]) {
+    for (int i = 0; i < 4; i++) {
+        const ptrdiff_t y = 2 * ty - 1 + i;
+        for (int j = 0; j < 4; j++) {
+            const ptrdiff_t x = 2 * tx - 1 + j;
+            at[i * 4 + j] = (y >= 0 && y < h && x >= 0 && x < w) ? ((b * h + y) * w + x) * c : -1;
+        }
+    }
+}
+
 #define WINO_INPUT_BLOCK(V, L, S)                                                                                      \
     {                                                                                                                  \
         V d[16], t[16], o[16];                                                                                         \
@@ -219,13 +231,9 @@ KTARGET void KNAME(dinoseg_wino_input_f32)(const float *image, ptrdiff_t n, ptrd
     const float *src[16];
     for (ptrdiff_t tile = t0; tile < t1; tile++) {
         const ptrdiff_t b = tile / (th * tw), ty = (tile / tw) % th, tx = tile % tw;
-        for (int i = 0; i < 4; i++) {
-            const ptrdiff_t y = 2 * ty - 1 + i;
-            for (int j = 0; j < 4; j++) {
-                const ptrdiff_t xx = 2 * tx - 1 + j;
-                src[i * 4 + j] = (y >= 0 && y < h && xx >= 0 && xx < w) ? image + ((b * h + y) * w + xx) * c : zero;
-            }
-        }
+        ptrdiff_t at[16];
+        wino_tile_pixels(b, ty, tx, h, w, c, at);
+        for (int q = 0; q < 16; q++) src[q] = at[q] < 0 ? zero : image + at[q];
         float *dst = v + tile * c;
         ptrdiff_t k = 0;
         for (; k + KW <= c; k += KW) WINO_INPUT_BLOCK(vf, ld, st)
@@ -257,13 +265,9 @@ KTARGET void KNAME(dinoseg_wino_input_backward_f32)(const float *dv, ptrdiff_t n
         const ptrdiff_t b = r / rowsOfParity, ty = 2 * (r % rowsOfParity) + parity;
         for (ptrdiff_t tx = 0; tx < tw; tx++) {
             const ptrdiff_t tile = (b * th + ty) * tw + tx;
-            for (int i = 0; i < 4; i++) {
-                const ptrdiff_t y = 2 * ty - 1 + i;
-                for (int j = 0; j < 4; j++) {
-                    const ptrdiff_t xx = 2 * tx - 1 + j;
-                    dst[i * 4 + j] = (y >= 0 && y < h && xx >= 0 && xx < w) ? image + ((b * h + y) * w + xx) * c : sink;
-                }
-            }
+            ptrdiff_t at[16];
+            wino_tile_pixels(b, ty, tx, h, w, c, at);
+            for (int q = 0; q < 16; q++) dst[q] = at[q] < 0 ? sink : image + at[q];
             const float *srcv = dv + tile * c;
             ptrdiff_t k = 0;
             for (; k + KW <= c; k += KW) WINO_INPUT_BACKWARD_BLOCK(vf, ld, st)

@@ -235,7 +235,7 @@ final class DistributedTrainingTests: XCTestCase {
     /// Starts a process with stdout+stderr collected into a file (read with `output()` after it ended).
     static func launch(_ executable: String, _ arguments: [String]) throws -> Launched {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-mpi-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         let handle = try XCTUnwrap(FileHandle(forWritingAtPath: log))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)

@@ -2,7 +2,7 @@ import XCTest
 @testable import Shared
 
 final class VOCCheckTests: XCTestCase {
-    func touch(_ path: String) { FileManager.default.createFile(atPath: path, contents: Data()) }
+    func touch(_ path: String) { _ = FileManager.default.createFile(atPath: path, contents: Data()) }
 
     func testBuildsTrainAugAndChecksSplits() throws {
         let root = try makeTempDir("voc")

@@ -8,19 +8,8 @@ public enum PSPNetCheckpoint {
     public static let format = "dinoseg-pspnet-1"
 
     public static func save(_ net: PSPNet, to path: String, progress: TrainProgress? = nil, extraMetadata: [String: String] = [:]) throws {
-        var floats: [(name: String, shape: [Int], values: [Float])] = []
-        let p = net.params
-        for v in p.views {
-            floats.append((v.name, v.torchShape, p.torchLayout(p.values, view: v)))
-            if progress != nil { floats.append(("optimizer.momentum.\(v.name)", v.torchShape, p.torchLayout(p.momentum, view: v))) }
-        }
-        for v in net.stats.views { floats.append((v.name, v.torchShape, net.stats.torchLayout(net.stats.values, view: v))) }
-        let ints = net.batchesTracked.map { (name: "\($0.key).num_batches_tracked", shape: [Int](), values: [$0.value]) }
-        var meta = extraMetadata
-        meta["format"] = format
-        meta["config"] = String(decoding: try JSONEncoder().encode(net.config), as: UTF8.self)
-        if let progress { meta["progress"] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self) }
-        try SafetensorsFile.write(path: path, floats: floats, integers: ints, metadata: meta)
+        try CheckpointWriter.write(params: net.params, stats: net.stats, batchesTracked: net.batchesTracked, format: format,
+                                   config: net.config, progress: progress, extraMetadata: extraMetadata, to: path)
     }
 
     public static func config(of path: String) throws -> PSPNetConfig {

@@ -120,14 +120,7 @@ public struct HeadTrainBaselineEval: ParsableCommand {
         }
         if !json { FileHandle.standardError.write(Data("\n".utf8)) }
         if let e = saveError { throw e }
-        try result.write(to: outDir)
-        if json {
-            print(String(decoding: try result.jsonData(), as: UTF8.self))
-        } else {
-            print(result.report)
-            print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", result.seconds,
-                         Double(result.images) / max(result.seconds, 1e-9), outDir))
-        }
+        try result.writeAndPrint(to: outDir, json: json)
     }
 }
 

@@ -43,13 +43,6 @@ public struct HeadTrainEval: ParsableCommand {
             } catch { saveError = error }
         }
         if let e = saveError { throw e }
-        try result.write(to: runDirectory)
-        if json {
-            print(String(decoding: try result.jsonData(), as: UTF8.self))
-        } else {
-            print(result.report)
-            print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", result.seconds,
-                         Double(result.images) / max(result.seconds, 1e-9), runDirectory))
-        }
+        try result.writeAndPrint(to: runDirectory, json: json)
     }
 }

@@ -86,6 +86,19 @@ public struct EvalResult: Codable, Equatable {
         try AtomicWrite.write(Data(confusionCSV().utf8), to: directory + "/\(prefix)confusion.csv")
     }
 
+    /// What `headtrain eval` and `headtrain baseline eval` end with: metrics.json and confusion.csv written into
+    /// `directory`, then the metrics printed (as JSON, or the table and the rate).
+    public func writeAndPrint(to directory: String, json: Bool) throws {
+        try write(to: directory)
+        if json {
+            print(String(decoding: try jsonData(), as: UTF8.self))
+        } else {
+            print(report)
+            print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", seconds,
+                         Double(images) / max(seconds, 1e-9), directory))
+        }
+    }
+
     public static func read(_ path: String) throws -> EvalResult {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DinoSegError(file: path, "cannot read metrics")

@@ -27,19 +27,8 @@ public enum HeadCheckpoint {
 
     public static func save(_ head: SegmentationHead, to path: String, progress: TrainProgress? = nil,
                             extraMetadata: [String: String] = [:]) throws {
-        var floats: [(name: String, shape: [Int], values: [Float])] = []
-        let p = head.params
-        for v in p.views {
-            floats.append((v.name, v.torchShape, p.torchLayout(p.values, view: v)))
-            if progress != nil { floats.append(("optimizer.momentum.\(v.name)", v.torchShape, p.torchLayout(p.momentum, view: v))) }
-        }
-        for v in head.stats.views { floats.append((v.name, v.torchShape, head.stats.torchLayout(head.stats.values, view: v))) }
-        let ints = head.batchesTracked.map { (name: "\($0.key).num_batches_tracked", shape: [Int](), values: [$0.value]) }
-        var meta = extraMetadata
-        meta["format"] = format
-        meta["config"] = String(decoding: try JSONEncoder().encode(head.config), as: UTF8.self)
-        if let progress { meta["progress"] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self) }
-        try SafetensorsFile.write(path: path, floats: floats, integers: ints, metadata: meta)
+        try CheckpointWriter.write(params: head.params, stats: head.stats, batchesTracked: head.batchesTracked, format: format,
+                                   config: head.config, progress: progress, extraMetadata: extraMetadata, to: path)
     }
 
     /// The head config stored in a checkpoint.
