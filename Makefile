@@ -2,7 +2,7 @@
 SWIFT ?= swift
 RELEASE := $(SWIFT) build -c release
 BIN := .build/release
-APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config libopenmpi-dev openmpi-bin
+APT_PACKAGES := libopenblas0 libdnnl-dev libhdf5-dev libpng-dev libjpeg-dev pkg-config libopenmpi-dev openmpi-bin
 
 .PHONY: setup deps build release test test-debug fuzz bench bench-baseline demo voc voc-baseline clean fixtures
 
@@ -11,6 +11,7 @@ APT_PACKAGES := libopenblas0 libhdf5-dev libpng-dev libjpeg-dev pkg-config libop
 deps:
 	@if [ ! -e /usr/include/hdf5/serial/hdf5.h ] || [ ! -e /usr/include/png.h ] || [ ! -e /usr/include/jpeglib.h ] \
 	   || ! { ls /usr/lib/*/libopenblas.so.0 || ls /usr/lib/libopenblas.so.0; } >/dev/null 2>&1 \
+	   || [ ! -e /usr/include/oneapi/dnnl/dnnl.h ] \
 	   || [ ! -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ] || ! command -v mpirun >/dev/null; then \
 	  echo "Installing $(APT_PACKAGES)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -32,6 +32,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("hdf5_serial")]),
         .target(name: "CPNG", path: "Sources/CPNG", cSettings: fastC, linkerSettings: [.linkedLibrary("png")]),
         .target(name: "CJPEG", path: "Sources/CJPEG", cSettings: fastC, linkerSettings: [.linkedLibrary("jpeg")]),
+        // oneDNN 2.x (libdnnl-dev), loaded at run time for bf16 matrix multiplies; builds without it (fp32 only).
+        .target(name: "CDNNL", path: "Sources/CDNNL", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // The Ctrl-C / SIGTERM stop flag (an async-signal-safe handler, polled by extraction and training).
         .target(name: "CStopSignal", path: "Sources/CStopSignal"),
         .target(name: "CKernels", path: "Sources/CKernels", exclude: ["kernels_body.h", "kernel_list.h"], cSettings: kernelC),
@@ -42,7 +44,7 @@ let package = Package(
         .target(
             name: "Shared",
             dependencies: [
-                "CBLAS", "CHDF5", "CPNG", "CJPEG", "CKernels", "CMPI", "CStopSignal",
+                "CBLAS", "CDNNL", "CHDF5", "CPNG", "CJPEG", "CKernels", "CMPI", "CStopSignal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: cpuFlags),

@@ -1,22 +1,32 @@
 #!/usr/bin/env python3
-"""PyTorch reference throughput for the DINOv3 ConvNeXt backbone (plain torch, random weights, eager fp32).
+"""PyTorch reference throughput for the DINOv3 ConvNeXt backbone (plain torch, random weights, eager fp32 or bf16).
 
 Same architecture as transformers' DINOv3ConvNextModel (stem conv 4x4 s4 + LN, downsample LN + conv 2x2 s2,
 blocks dwconv 7x7 -> LN -> Linear C->4C -> exact GELU -> Linear 4C->C -> gamma -> residual), without needing
-transformers. Used by `extract bench` (invoked through python3) and runnable by hand:
+transformers. Used by `extract bench` (invoked through python3), by bench_peer_backbone.py (which exports this
+module to ONNX) and runnable by hand:
 
     python3 scripts/bench_torch_backbone.py --threads 2 --images 40 [--batch 1] [--channels-last] [--json]
+    python3 scripts/bench_torch_backbone.py --precision bf16 --json       # autocast bfloat16 around the forward
+    python3 scripts/bench_torch_backbone.py --best --batch 8 --json       # fastest of batch 1/8 x channels-last off/on
 
 Throughput mode mirrors the Swift benchmark: one image at a time per forward call, torch intra-op threads = --threads.
+JSON keys: engine, torch_version, resolution, images, batch, threads, channels_last, precision, images_per_second,
+ms_per_image, cpu_seconds, cpu_normalised_images_per_second, gflop_per_image, gflops_per_second, peak_memory_mib;
+with --best also best (true) and best_of (each tried config's batch, channels_last, precision, images_per_second).
 """
 import argparse
 import json
-import resource
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_timing import add_precision_args, autocast, best_of, peak_memory_mib  # noqa: E402
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -71,7 +81,7 @@ def flops(hidden_sizes, depths, h, w):
     return total
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hidden-sizes", default="96,192,384,768")
     ap.add_argument("--depths", default="3,3,9,3")
@@ -79,19 +89,26 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--images", type=int, default=40)
     ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
+    add_precision_args(ap, "try batch 1 and --batch, channels-last off and on (each in its own process); report the fastest")
+    return ap.parse_args()
+
+
+def sizes(a):
+    return [int(v) for v in a.hidden_sizes.split(",")], [int(v) for v in a.depths.split(",")]
+
+
+def measure(a):
+    """Times images // batch forward calls after two warm-up calls; returns the JSON record."""
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    hs = [int(v) for v in a.hidden_sizes.split(",")]
-    ds = [int(v) for v in a.depths.split(",")]
+    hs, ds = sizes(a)
     model = ConvNeXt(hs, ds).eval()
     x = torch.randn(a.batch, 3, a.resolution, a.resolution)
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(a.precision):
         for _ in range(2):
             model(x)
         steps = max(1, a.images // a.batch)
@@ -101,17 +118,38 @@ def main():
         dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     n = steps * a.batch
     gflop = flops(hs, ds, a.resolution, a.resolution) / 1e9
-    r = {
+    return {
         "engine": "torch", "torch_version": torch.__version__, "resolution": a.resolution, "images": n, "batch": a.batch,
-        "threads": a.threads, "channels_last": a.channels_last, "images_per_second": n / dt, "ms_per_image": 1000 * dt / n,
+        "threads": a.threads, "channels_last": a.channels_last, "precision": a.precision,
+        "images_per_second": n / dt, "ms_per_image": 1000 * dt / n,
         "cpu_seconds": cpu, "cpu_normalised_images_per_second": n * a.threads / cpu, "gflop_per_image": gflop, "gflops_per_second": gflop * n / dt,
-        "peak_memory_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_memory_mib": peak_memory_mib(),
     }
-    if a.json:
-        print(json.dumps(r))
-    else:
-        print(f"PyTorch {torch.__version__} {a.resolution}x{a.resolution}: {r['images_per_second']:.2f} images/s, "
-              f"{r['ms_per_image']:.1f} ms/image, {r['gflops_per_second']:.1f} GFLOP/s, {a.threads} threads, batch {a.batch}")
+
+
+def best(a):
+    """The fastest of batch 1 / --batch x channels-last off / on, at the given precision."""
+    variants = [["--batch", str(b), cl] for b in sorted({1, a.batch}) for cl in ("--no-channels-last", "--channels-last")]
+    return best_of(os.path.abspath(__file__), variants, "images_per_second", extra=["--json"])
+
+
+def summary(r):
+    """The human-readable line (without --json)."""
+    layout = "channels-last" if r["channels_last"] else "contiguous"
+    line = (f"PyTorch {r['torch_version']} {r['resolution']}x{r['resolution']} {r['precision']} {layout}: "
+            f"{r['images_per_second']:.2f} images/s, {r['ms_per_image']:.1f} ms/image, "
+            f"{r['gflops_per_second']:.1f} GFLOP/s, {r['threads']} threads, batch {r['batch']}")
+    if r.get("best"):
+        tried = ", ".join(f"batch {c['batch']}{' channels-last' if c['channels_last'] else ''} {c['images_per_second']:.2f}"
+                          for c in r["best_of"])
+        line += f" (fastest of: {tried})"
+    return line
+
+
+def main():
+    a = parse_args()
+    r = best(a) if a.best else measure(a)
+    print(json.dumps(r) if a.json else summary(r))
 
 
 if __name__ == "__main__":

@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""PyTorch eager timing of the same head as `headtrain bench` (forward + loss + backward + SGD step), fp32 on CPU,
+"""PyTorch eager timing of the same head as `headtrain bench` (forward + loss + backward + SGD step) on CPU,
 random tiny-backbone features (96,192,384,768 channels at 56/28/14/7) and random 224x224 labels.
-Prints one JSON line with samples_per_second. Used by `headtrain bench` (run from the repository root)."""
-import argparse, os, sys
+Prints one JSON line; `headtrain bench` (run from the repository root) reads samples_per_second.
+
+    python3 scripts/bench_torch_head.py --fpn-width 1024 --batch 32 --threads 2
+    python3 scripts/bench_torch_head.py --precision bf16 --channels-last --batch 8
+    python3 scripts/bench_torch_head.py --best --batch 8        # fastest of channels-last off/on
+
+--precision bf16 puts torch.autocast(cpu, bfloat16) around forward and loss only; backward runs outside it (as
+PyTorch's AMP recipe says) and the parameters, gradients and SGD state stay fp32 (autocast casts copies, so the
+weights are the fp32 master weights). JSON keys: impl, samples_per_second, seconds_per_step, threads,
+peak_memory_mib, precision, channels_last; with --best also best and best_of."""
+import argparse, json, os, sys
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_head_fixture import Head  # noqa: E402  (the same modules as the parity fixture)
-from torch_timing import print_step_rate  # noqa: E402
+from torch_timing import add_precision_args, autocast, best_of, step_rate  # noqa: E402
+
+CHANNELS, SIZES, LABEL = [96, 192, 384, 768], [56, 28, 14, 7], 224
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fpn-width", type=int, default=1024)
     ap.add_argument("--output-stride", type=int, default=8)
     ap.add_argument("--batch", type=int, default=32)
@@ -20,24 +31,45 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--no-fpn", action="store_true")
     ap.add_argument("--no-ppm", action="store_true")
-    a = ap.parse_args()
+    add_precision_args(ap, "try channels-last off and on (each in its own process); report the fastest")
+    return ap.parse_args()
+
+
+def measure(a):
+    """Times a.steps training steps; returns the JSON record."""
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    channels, sizes = [96, 192, 384, 768], [56, 28, 14, 7]
-    cfg = dict(stageChannels=channels, fpnWidth=a.fpn_width, outputStride=a.output_stride, useFPN=not a.no_fpn,
+    cfg = dict(stageChannels=CHANNELS, fpnWidth=a.fpn_width, outputStride=a.output_stride, useFPN=not a.no_fpn,
                usePPM=not a.no_ppm, numClasses=21, classifierWidth=512, dropout=0.1, ppmBins=[1, 2, 3, 6])
     head = Head(cfg).train()
+    stages = [torch.randn(a.batch, c, s, s) for c, s in zip(CHANNELS, SIZES)]
+    if a.channels_last:
+        head = head.to(memory_format=torch.channels_last)
+        stages = [s.to(memory_format=torch.channels_last) for s in stages]
+    # Built after the memory-format change: Module.to may swap the Parameter objects (overwrite_module_params_on_conversion).
     opt = torch.optim.SGD(head.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    stages = [torch.randn(a.batch, c, s, s) for c, s in zip(channels, sizes)]
-    labels = torch.randint(0, 21, (a.batch, 224, 224))
+    labels = torch.randint(0, 21, (a.batch, LABEL, LABEL))
 
     def step():
         opt.zero_grad()
-        logits = F.interpolate(head(stages), size=(224, 224), mode="bilinear", align_corners=False)
-        F.cross_entropy(logits, labels, ignore_index=255).backward()
+        with autocast(a.precision):
+            logits = F.interpolate(head(stages), size=(LABEL, LABEL), mode="bilinear", align_corners=False)
+            loss = F.cross_entropy(logits, labels, ignore_index=255)  # autocast runs cross_entropy in fp32
+        loss.backward()
         opt.step()
 
-    print_step_rate(step, a.steps, a.batch, a.threads)
+    r = step_rate(step, a.steps, a.batch, a.threads)
+    r.update(precision=a.precision, channels_last=a.channels_last)
+    return r
+
+
+def main():
+    a = parse_args()
+    if a.best:
+        r = best_of(os.path.abspath(__file__), [["--no-channels-last"], ["--channels-last"]], "samples_per_second")
+    else:
+        r = measure(a)
+    print(json.dumps(r))
 
 
 if __name__ == "__main__":

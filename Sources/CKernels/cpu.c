@@ -45,7 +45,9 @@ void dinoseg_cpu_detect(dinoseg_cpu_features *out) {
         out->avx512vl = ((b >> 31) & 1) && osAVX512;
         out->avx512vnni = ((c >> 11) & 1) && osAVX512;
         out->avx512fp16 = ((d >> 23) & 1) && osAVX512;
-        out->amx = (d >> 24) & 1;  // AMX-BF16 (tile state is not used by DinoSeg; informational)
+        // AMX-BF16 (bit 22) with tiles (bit 24) and the OS saving tile state (XCR0 bits 17-18); oneDNN asks Linux
+        // for the tile permission itself.
+        out->amx = ((d >> 22) & 1) && ((d >> 24) & 1) && (xcr0 & 0x60000) == 0x60000;
         unsigned subleaves = a;
         if (subleaves >= 1) {
             __cpuid_count(7, 1, a, b, c, d);

@@ -1,6 +1,7 @@
 // Every dispatched kernel once: X(name, parameters, arguments). dispatch.c turns each into a declaration per path
 // and a public function `name(int path, parameters...)` (declared in include/ckernels.h).
 #include <stddef.h>
+#include <stdint.h>
 #define DINOSEG_KERNEL_LIST(X)                                                                                     \
     X(dinoseg_dwconv7x7_f32,                                                                                       \
       (const float *in, ptrdiff_t h, ptrdiff_t w, ptrdiff_t c, const float *weight, const float *bias, float *out,  \
@@ -35,4 +36,6 @@
       (weight, cin, cout, u, ci0, ci1))                                                                            \
     X(dinoseg_wino_weights_backward_f32,                                                                           \
       (const float *du, ptrdiff_t cin, ptrdiff_t cout, float *dweight, ptrdiff_t ci0, ptrdiff_t ci1),              \
-      (du, cin, cout, dweight, ci0, ci1))
+      (du, cin, cout, dweight, ci0, ci1)) \
+    X(dinoseg_f32_to_bf16, (const float *x, ptrdiff_t n, uint16_t *y), (x, n, y))                                  \
+    X(dinoseg_bf16_to_f32, (const uint16_t *x, ptrdiff_t n, float *y), (x, n, y))

@@ -7,6 +7,7 @@
 // Every kernel takes raw buffers and sizes. Channel counts that do not fill a vector finish with scalar code doing
 // the same operations (the same rounding: fused where the vector code is fused), so a tail lane equals a vector lane.
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef float vf __attribute__((vector_size(KW * sizeof(float))));
@@ -402,5 +403,40 @@ KTARGET void KNAME(dinoseg_wino_weights_backward_f32)(const float *du, ptrdiff_t
         ptrdiff_t co = 0;
         for (; co + KW <= cout; co += KW) WINO_WEIGHTS_BACKWARD_BLOCK(vf, ld, st, splat)
         for (; co < cout; co++) WINO_WEIGHTS_BACKWARD_BLOCK(float, lds, sts, splats)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// f32 ↔ bf16 (bf16 = the upper half of the f32 bit pattern).   x [n] → y [n]
+// Rounding adds 0x7fff plus the lowest kept bit, so a tie goes to the even neighbour; a NaN keeps its top bits and
+// gets the quiet bit, so it cannot round into an infinity.
+typedef uint32_t vu32 __attribute__((vector_size(KW * sizeof(uint32_t))));
+
+KI uint16_t bf16_round(uint32_t u) {
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+KTARGET void KNAME(dinoseg_f32_to_bf16)(const float *x, ptrdiff_t n, uint16_t *y) {
+    ptrdiff_t i = 0;
+    for (; i + KW <= n; i += KW) {
+        vu32 u;
+        memcpy(&u, x + i, sizeof u);
+        vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+        vu32 nan = (vu32)((u & 0x7fffffffu) > 0x7f800000u);
+        vu32 r = (rounded & ~nan) | (((u >> 16) | 0x40u) & nan);
+        for (int l = 0; l < KW; l++) y[i + l] = (uint16_t)r[l];
+    }
+    for (; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        y[i] = bf16_round(u);
+    }
+}
+
+KTARGET void KNAME(dinoseg_bf16_to_f32)(const uint16_t *x, ptrdiff_t n, float *y) {
+    for (ptrdiff_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)x[i] << 16;
+        memcpy(y + i, &u, sizeof u);
     }
 }

@@ -47,5 +47,9 @@ void dinoseg_wino_weights_f32(int path, const float *weight, ptrdiff_t cin, ptrd
                               ptrdiff_t ci1);
 void dinoseg_wino_weights_backward_f32(int path, const float *du, ptrdiff_t cin, ptrdiff_t cout, float *dweight,
                                        ptrdiff_t ci0, ptrdiff_t ci1);
+// bf16 as the upper 16 bits of an IEEE f32. To bf16: round to nearest, ties to even (as PyTorch, oneDNN and the
+// AVX512-BF16 instructions); a NaN stays a quiet NaN. From bf16: exact.
+void dinoseg_f32_to_bf16(int path, const float *x, ptrdiff_t n, uint16_t *y);
+void dinoseg_bf16_to_f32(int path, const uint16_t *x, ptrdiff_t n, float *y);
 
 #endif

@@ -62,7 +62,7 @@ public func patchRowsGEMM(patches: UnsafePointer<Float>, rows: Int, patchSize k:
                           bias: UnsafePointer<Float>, outChannels: Int, output: UnsafeMutablePointer<Float>) {
     guard rows > 0 else { return }
     for r in 0..<rows { (output + r * outChannels).update(from: bias, count: outChannels) }
-    sgemm(m: rows, n: outChannels, k: k, a: patches, lda: k, b: weight, ldb: outChannels, beta: 1, c: output, ldc: outChannels)
+    matmul(m: rows, n: outChannels, k: k, a: patches, lda: k, b: weight, ldb: outChannels, beta: 1, c: output, ldc: outChannels)
 }
 
 /// Reference: direct convolution with the unpacked PyTorch weight [out, in, kh, kw], accumulating in Double.

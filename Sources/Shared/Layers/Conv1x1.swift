@@ -15,7 +15,7 @@ public enum Conv1x1 {
         if let bias {
             for r in 0..<rows { (out + r * cout).update(from: bias, count: cout) }
         }
-        sgemm(m: rows, n: cout, k: cin, a: inp, lda: cin, b: weight, ldb: cout,
+        matmul(m: rows, n: cout, k: cin, a: inp, lda: cin, b: weight, ldb: cout,
               beta: bias == nil ? 0 : 1, c: out, ldc: cout)
     }
 
@@ -24,11 +24,11 @@ public enum Conv1x1 {
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rows: Int, cin: Int, cout: Int) {
-        sgemm(transA: true, m: cin, n: cout, k: rows, a: inp, lda: cin, b: dout, ldb: cout,
+        matmul(transA: true, m: cin, n: cout, k: rows, a: inp, lda: cin, b: dout, ldb: cout,
               beta: 1, c: dweight, ldc: cout)
         if let dbias { addColumnSums(dout, rows: rows, cols: cout, into: dbias) }
         if let dinp {
-            sgemm(transB: true, m: rows, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout,
+            matmul(transB: true, m: rows, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout,
                   beta: 1, c: dinp, ldc: cin)
         }
     }

@@ -21,12 +21,12 @@ public enum Conv2d {
         if let bias { for p in 0..<(n * ohw) { (out + p * cout).update(from: bias, count: cout) } }
         let beta: Float = bias == nil ? 0 : 1
         if g.isPointwise {
-            sgemm(m: n * ohw, n: cout, k: cin, a: inp, lda: cin, b: weight, ldb: cout, beta: beta, c: out, ldc: cout)
+            matmul(m: n * ohw, n: cout, k: cin, a: inp, lda: cin, b: weight, ldb: cout, beta: beta, c: out, ldc: cout)
             return
         }
         for b in 0..<n {
             im2col(image: inp + b * h * w * cin, h: h, w: w, c: cin, geometry: g, cols: scratch, threads: threads)
-            sgemm(m: ohw, n: cout, k: kc, a: scratch, lda: kc, b: weight, ldb: cout, beta: beta,
+            matmul(m: ohw, n: cout, k: kc, a: scratch, lda: kc, b: weight, ldb: cout, beta: beta,
                   c: out + b * ohw * cout, ldc: cout)
         }
     }
@@ -40,18 +40,18 @@ public enum Conv2d {
         let oh = g.outSize(h), ow = g.outSize(w), ohw = oh * ow, kc = g.taps * cin
         if let dbias { addColumnSums(dout, rows: n * ohw, cols: cout, into: dbias) }
         if g.isPointwise {
-            sgemm(transA: true, m: cin, n: cout, k: n * ohw, a: inp, lda: cin, b: dout, ldb: cout, beta: 1, c: dweight, ldc: cout)
+            matmul(transA: true, m: cin, n: cout, k: n * ohw, a: inp, lda: cin, b: dout, ldb: cout, beta: 1, c: dweight, ldc: cout)
             if let dinp {
-                sgemm(transB: true, m: n * ohw, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout, beta: 1, c: dinp, ldc: cin)
+                matmul(transB: true, m: n * ohw, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout, beta: 1, c: dinp, ldc: cin)
             }
             return
         }
         for b in 0..<n {
             let gout = dout + b * ohw * cout
             im2col(image: inp + b * h * w * cin, h: h, w: w, c: cin, geometry: g, cols: scratch, threads: threads)
-            sgemm(transA: true, m: kc, n: cout, k: ohw, a: scratch, lda: kc, b: gout, ldb: cout, beta: 1, c: dweight, ldc: cout)
+            matmul(transA: true, m: kc, n: cout, k: ohw, a: scratch, lda: kc, b: gout, ldb: cout, beta: 1, c: dweight, ldc: cout)
             if let dinp {
-                sgemm(transB: true, m: ohw, n: kc, k: cout, a: gout, lda: cout, b: weight, ldb: cout, beta: 0, c: scratch, ldc: kc)
+                matmul(transB: true, m: ohw, n: kc, k: cout, a: gout, lda: cout, b: weight, ldb: cout, beta: 0, c: scratch, ldc: kc)
                 col2im(cols: scratch, h: h, w: w, c: cin, geometry: g, image: dinp + b * h * w * cin, threads: threads)
             }
         }

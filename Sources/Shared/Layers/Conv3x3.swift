@@ -19,7 +19,7 @@ public enum Conv3x3 {
             im2col3x3(image: inp + b * hw * cin, h: h, w: w, c: cin, cols: scratch, threads: threads)
             let o = out + b * hw * cout
             if let bias { for p in 0..<hw { (o + p * cout).update(from: bias, count: cout) } }
-            sgemm(m: hw, n: cout, k: 9 * cin, a: scratch, lda: 9 * cin, b: weight, ldb: cout,
+            matmul(m: hw, n: cout, k: 9 * cin, a: scratch, lda: 9 * cin, b: weight, ldb: cout,
                   beta: bias == nil ? 0 : 1, c: o, ldc: cout)
         }
     }
@@ -35,10 +35,10 @@ public enum Conv3x3 {
         for b in 0..<n {
             let g = dout + b * hw * cout
             im2col3x3(image: inp + b * hw * cin, h: h, w: w, c: cin, cols: scratch, threads: threads)
-            sgemm(transA: true, m: 9 * cin, n: cout, k: hw, a: scratch, lda: 9 * cin, b: g, ldb: cout,
+            matmul(transA: true, m: 9 * cin, n: cout, k: hw, a: scratch, lda: 9 * cin, b: g, ldb: cout,
                   beta: 1, c: dweight, ldc: cout)
             if let dinp {
-                sgemm(transB: true, m: hw, n: 9 * cin, k: cout, a: g, lda: cout, b: weight, ldb: cout,
+                matmul(transB: true, m: hw, n: 9 * cin, k: cout, a: g, lda: cout, b: weight, ldb: cout,
                       beta: 0, c: scratch, ldc: 9 * cin)
                 col2im3x3(cols: scratch, h: h, w: w, c: cin, image: dinp + b * hw * cin, threads: threads)
             }

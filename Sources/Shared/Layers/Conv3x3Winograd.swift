@@ -52,7 +52,7 @@ public enum Conv3x3Winograd {
             WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero,
                                         threads: threads, path: path)
             for x in 0..<16 {
-                sgemm(m: tiles, n: cout, k: cin, a: buf.v + x * tiles * cin, lda: cin, b: buf.u + x * cin * cout, ldb: cout,
+                matmul(m: tiles, n: cout, k: cin, a: buf.v + x * tiles * cin, lda: cin, b: buf.u + x * cin * cout, ldb: cout,
                       c: buf.m + x * tiles * cout, ldc: cout)
             }
             WinogradF2x3.transformOutput(m: buf.m, n: nb, h: h, w: w, c: cout, bias: bias, out: out + b0 * h * w * cout,
@@ -81,12 +81,12 @@ public enum Conv3x3Winograd {
             WinogradF2x3.transformOutputBackward(dout: dout + b0 * h * w * cout, n: nb, h: h, w: w, c: cout, dm: buf.m,
                                                  zero: buf.zero, threads: threads, path: path)
             for x in 0..<16 {
-                sgemm(transA: true, m: cin, n: cout, k: tiles, a: buf.v + x * tiles * cin, lda: cin,
+                matmul(transA: true, m: cin, n: cout, k: tiles, a: buf.v + x * tiles * cin, lda: cin,
                       b: buf.m + x * tiles * cout, ldb: cout, beta: 1, c: buf.du + x * cin * cout, ldc: cout)
             }
             if let dinp {
                 for x in 0..<16 {
-                    sgemm(transB: true, m: tiles, n: cin, k: cout, a: buf.m + x * tiles * cout, lda: cout,
+                    matmul(transB: true, m: tiles, n: cin, k: cout, a: buf.m + x * tiles * cout, lda: cout,
                           b: buf.u + x * cin * cout, ldb: cout, c: buf.v + x * tiles * cin, ldc: cin)
                 }
                 WinogradF2x3.transformInputBackward(dv: buf.v, n: nb, h: h, w: w, c: cin, image: dinp + b0 * h * w * cin,

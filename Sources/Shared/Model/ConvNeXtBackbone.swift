@@ -165,12 +165,12 @@ public final class ConvNeXtBackbone: FeatureBackbone {
         while r0 < rows {
             let n = min(chunk, rows - r0)
             let t = scratch.t + r0 * c
-            sgemm(m: n, n: 4 * c, k: c, a: t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
+            matmul(m: n, n: 4 * c, k: c, a: t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
             profile?.add("pointwise C->4C (GEMM) C=\(c)", &mark)
             biasGELU(scratch.hidden, rows: n, columns: 4 * c, bias: b.expandBias)
             profile?.add("bias + GELU", &mark)
             // The chunk's LayerNorm input is no longer needed: the projection overwrites it in place.
-            sgemm(m: n, n: c, k: 4 * c, a: scratch.hidden, lda: 4 * c, b: b.project, ldb: c, c: t, ldc: c)
+            matmul(m: n, n: c, k: 4 * c, a: scratch.hidden, lda: 4 * c, b: b.project, ldb: c, c: t, ldc: c)
             profile?.add("pointwise 4C->C (GEMM) C=\(c)", &mark)
             addScaledResidual(scratch.x + r0 * c, update: t, rows: n, channels: c, bias: b.projectBias, gamma: b.gamma)
             profile?.add("bias + gamma + residual", &mark)

@@ -1,0 +1,95 @@
+// The network's matrix multiply: every convolution and linear layer calls `matmul`, which runs at the active
+// precision (Precision.swift). fp32 is the BLAS's sgemm. bf16 rounds both inputs to bf16 (ties to even) into
+// per-thread scratch and multiplies them with f32 accumulation: natively in oneDNN, or emulated with the BLAS on the
+// rounded values (any CPU; what the tests compare the native path with).
+//
+//   C[m, n] = alpha * op(A)[m, k] · op(B)[k, n] + beta * C[m, n]   (arguments as `sgemm`)
+import Foundation
+
+@inline(__always)
+public func matmul(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                   b: UnsafePointer<Float>, ldb: Int,
+                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let engine = activeMatmulEngine
+    if engine == .blas || m == 0 || n == 0 || k == 0 {
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+              beta: beta, c: c, ldc: ldc)
+        return
+    }
+    bf16Matmul(engine: engine, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+               b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+}
+
+/// Elements a row-major operand spans: `rows` rows of stride `ld`, the last one `cols` long.
+@inline(__always)
+private func span(rows: Int, cols: Int, ld: Int) -> Int { (rows - 1) * ld + cols }
+
+private func bf16Matmul(engine: MatmulEngine, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+                        c: UnsafeMutablePointer<Float>, ldc: Int) {
+    let countA = transA ? span(rows: k, cols: m, ld: lda) : span(rows: m, cols: k, ld: lda)
+    let countB = transB ? span(rows: n, cols: k, ld: ldb) : span(rows: k, cols: n, ld: ldb)
+    let emulated = engine == .roundedBLAS
+    // bf16 copies of A and B, then (emulated only) f32 copies of those.
+    let bytes16 = (countA + countB + 32) * 2, bytes32 = emulated ? (countA + countB + 16) * 4 : 0
+    let scratch = MatmulScratch.forCurrentThread(bytes: bytes16 + bytes32)
+    let a16 = scratch.bindMemory(to: UInt16.self, capacity: countA + countB + 32)
+    let b16 = a16 + ((countA + 31) & ~31)
+    convertToBF16(a, count: countA, into: a16)
+    convertToBF16(b, count: countB, into: b16)
+    if emulated {
+        let a32 = (scratch + bytes16).bindMemory(to: Float.self, capacity: countA + countB + 16)
+        let b32 = a32 + ((countA + 15) & ~15)
+        convertFromBF16(a16, count: countA, into: a32)
+        convertFromBF16(b16, count: countB, into: b32)
+        sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a32, lda: lda, b: b32, ldb: ldb,
+              beta: beta, c: c, ldc: ldc)
+    } else {
+        OneDNN.gemm(type: .bf16, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a16, lda: lda,
+                    b: b16, ldb: ldb, beta: beta, c: c, ldc: ldc, threads: blasThreads())
+    }
+}
+
+/// Naive reference for bf16 `matmul`: inputs rounded with `bf16RoundedReference`, products summed in Double.
+public func matmulBF16Naive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let av = transA ? a[p * lda + i] : a[i * lda + p]
+                let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
+                s += Double(bf16RoundedReference(av)) * Double(bf16RoundedReference(bv))
+            }
+            c[i * ldc + j] = Float(Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])))
+        }
+    }
+}
+
+/// A per-thread buffer that only grows, freed when its thread ends: the bf16 operands of every call on a thread reuse
+/// the same pages (fresh pages per call cost page faults comparable to a small GEMM).
+private enum MatmulScratch {
+    /// Header of each block: its usable size. The usable area starts 64 bytes in (cache-line aligned).
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let rc = pthread_key_create(&key) { block in free(block) }
+        precondition(rc == 0, "pthread_key_create failed (\(rc))")
+        return key
+    }()
+
+    static func forCurrentThread(bytes: Int) -> UnsafeMutableRawPointer {
+        if let block = pthread_getspecific(key), block.load(as: Int.self) >= bytes { return block + 64 }
+        free(pthread_getspecific(key))
+        let size = max(bytes, 1 << 20)
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, size + 64) == 0, let block = raw else {
+            fatalError("out of memory for \(size) bytes of bf16 matmul scratch")
+        }
+        block.storeBytes(of: size, as: Int.self)
+        pthread_setspecific(key, block)
+        return block + 64
+    }
+}
