@@ -46,7 +46,7 @@ def measure(a):
     if a.channels_last:
         head = head.to(memory_format=torch.channels_last)
         stages = [s.to(memory_format=torch.channels_last) for s in stages]
-    # Built after the memory-format change: Module.to may swap the Parameter objects (overwrite_module_params_on_conversion).
+    # Built after the memory-format change: Module.to may swap Parameter objects (overwrite_module_params_on_conversion).
     opt = torch.optim.SGD(head.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     labels = torch.randint(0, 21, (a.batch, LABEL, LABEL))
 

@@ -45,7 +45,7 @@ def measure(a):
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
-    # Groups taken after the memory-format change: Module.to may swap the Parameter objects (overwrite_module_params_on_conversion).
+    # Grouped after the memory-format change: Module.to may swap Parameter objects (overwrite_module_params_on_conversion).
     backbone = [p for n, p in model.named_parameters() if n.startswith("layer")]
     head = [p for n, p in model.named_parameters() if not n.startswith("layer")]
     opt = torch.optim.SGD([{"params": backbone, "lr": 0.01}, {"params": head, "lr": 0.1}], lr=0.01, momentum=0.9, weight_decay=1e-4)

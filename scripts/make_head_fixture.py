@@ -17,6 +17,15 @@ Each fixture holds (NHWC activations, PyTorch-layout parameters):
   grad.<param>                           gradients of the first step
   step3.<param>, step3.<buffer>          after 3 SGD steps (momentum 0.9, wd 1e-4, lr 0.1 poly 0.9, max_iter 10)
 Metadata: the head config as JSON (same keys as the Swift HeadConfig) and the SGD settings.
+
+head_bf16_os8.safetensors is head_os8 (same seed, so the same inputs, labels and initial parameters) with every step's
+forward and loss run under torch.autocast("cpu", dtype=torch.bfloat16) and the backward outside it, as a PyTorch user
+trains in bf16: convs take bf16 inputs and write bf16 outputs, parameters, gradients, momentum and BN running stats
+stay f32. Its logits are the bf16 logits widened to f32; metadata "precision" is "bf16-autocast" (absent elsewhere).
+Tests/DinoSegTests/BF16AccuracyTests.swift compares DinoSeg's bf16 step with it.
+
+    python3 scripts/make_head_fixture.py            # every fixture
+    python3 scripts/make_head_fixture.py bf16_os8   # only the named ones (os8, os4, ppm, plain, bf16_os8)
 """
 import json, os, sys
 import torch
@@ -89,7 +98,7 @@ def nhwc(t):
     return t.permute(0, 2, 3, 1).contiguous()
 
 
-def build(name, use_fpn, use_ppm, os_):
+def build(name, use_fpn, use_ppm, os_, bf16=False):
     torch.manual_seed({"os8": 1, "os4": 2, "ppm": 3, "plain": 4}[name])
     cfg = dict(stageChannels=STAGE_CHANNELS, fpnWidth=32, outputStride=os_, useFPN=use_fpn, usePPM=use_ppm,
                numClasses=21, classifierWidth=32, dropout=0.0, ppmBins=[1, 2, 3, 6])
@@ -106,13 +115,14 @@ def build(name, use_fpn, use_ppm, os_):
         for g in opt.param_groups:
             g["lr"] = LR * (1 - step / MAX_ITER) ** 0.9
         opt.zero_grad()
-        logits = head(stages)
-        up = F.interpolate(logits, size=(LABEL, LABEL), mode="bilinear", align_corners=False)
-        loss = F.cross_entropy(up, labels, ignore_index=255)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = head(stages)
+            up = F.interpolate(logits, size=(LABEL, LABEL), mode="bilinear", align_corners=False)
+            loss = F.cross_entropy(up, labels, ignore_index=255)
         loss.backward()
         if step == 0:
-            out["logits"] = nhwc(logits.detach())
-            out["loss"] = loss.detach().reshape(1)
+            out["logits"] = nhwc(logits.detach().float())
+            out["loss"] = loss.detach().float().reshape(1)
             for k, p in head.named_parameters():
                 out[f"grad.{k}"] = p.grad.clone()
         opt.step()
@@ -120,14 +130,23 @@ def build(name, use_fpn, use_ppm, os_):
         out[f"step3.{k}"] = v.clone().to(torch.int64 if k.endswith("num_batches_tracked") else torch.float32)
     meta = {"config": json.dumps(cfg), "lr": str(LR), "momentum": str(MOMENTUM), "weight_decay": str(WD),
             "max_iter": str(MAX_ITER), "steps": str(STEPS)}
+    if bf16:
+        meta.update(precision="bf16-autocast", torch_version=torch.__version__)
     return {k: v.contiguous() for k, v in out.items()}, meta
 
 
 def main():
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "DinoSegTests", "Fixtures")
-    variants = [("os8", True, True, 8), ("os4", True, True, 4), ("ppm", False, True, 8), ("plain", False, False, 8)]
-    for name, fpn, ppm, os_ in variants:
-        tensors, meta = build(name, fpn, ppm, os_)
+    variants = [("os8", True, True, 8, False), ("os4", True, True, 4, False), ("ppm", False, True, 8, False),
+                ("plain", False, False, 8, False), ("bf16_os8", True, True, 8, True)]
+    wanted = sys.argv[1:] or [v[0] for v in variants]
+    unknown = set(wanted) - {v[0] for v in variants}
+    if unknown:
+        sys.exit(f"unknown fixture(s) {sorted(unknown)}; choose from {[v[0] for v in variants]}")
+    for name, fpn, ppm, os_, bf16 in variants:
+        if name not in wanted:
+            continue
+        tensors, meta = build(name.removeprefix("bf16_"), fpn, ppm, os_, bf16=bf16)
         path = os.path.join(root, f"head_{name}.safetensors")
         save_file(tensors, path, metadata=meta)
         print(path, os.path.getsize(path), "bytes, loss", float(tensors["loss"]))

@@ -44,7 +44,7 @@ public final class BaselineTrainer {
 
     /// Trains with the BLAS on `settings.train.threads` threads (restored afterwards).
     public func run() throws -> Summary {
-        try withBLASThreads(settings.train.threads) { try train() }
+        try withBLASThreads(settings.train.threads) { try withPrecision(settings.train.precision) { try train() } }
     }
 
     private func train() throws -> Summary {
@@ -64,15 +64,15 @@ public final class BaselineTrainer {
         }
         let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
         network = net
-        var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch)
+        var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
+                                     precision: opts.precision)
         var weightsNote = "random initialisation"
         if resume {
             guard let stored = try PSPNetCheckpoint.load(checkpointPath, into: net) else {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
-            guard stored.seed == opts.seed, stored.maxIter == maxIter, stored.batchSize == opts.batch else {
-                throw DinoSegError(file: checkpointPath, "was trained with seed \(stored.seed), batch \(stored.batchSize), \(stored.maxIter) iterations; this run asks for seed \(opts.seed), batch \(opts.batch), \(maxIter) iterations (pass the original --seed/--batch/--epochs)")
-            }
+            try stored.checkResumable(checkpointPath, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
+                                      precision: opts.precision)
             progress = stored
             weightsNote = "resumed from \(checkpointPath)"
         } else if let w = settings.weights {
@@ -85,7 +85,7 @@ public final class BaselineTrainer {
         try AtomicWrite.write(configData, to: runDirectory + "/config.json")
 
         let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0, output: output)
-        log.human("training baseline \(settings.network.summary) on \(data.dataset.listPath): \(data.count) images, crop \(settings.crop), batch \(opts.batch), \(stepsPerEpoch) steps/epoch, \(opts.epochs) epochs (\(maxIter) steps), lr \(opts.lr) (×\(settings.headLRFactor) for ppm/cls/aux) poly \(opts.power), momentum \(opts.momentum), weight decay \(opts.weightDecay), seed \(opts.seed), \(opts.threads) threads; \(weightsNote)\(resume ? ", resuming at step \(progress.step)" : "")")
+        log.human("training baseline \(settings.network.summary) on \(data.dataset.listPath): \(data.count) images, crop \(settings.crop), batch \(opts.batch), \(stepsPerEpoch) steps/epoch, \(opts.epochs) epochs (\(maxIter) steps), lr \(opts.lr) (×\(settings.headLRFactor) for ppm/cls/aux) poly \(opts.power), momentum \(opts.momentum), weight decay \(opts.weightDecay), seed \(opts.seed), precision \(PrecisionChoice.describe(activeEngine)), \(opts.threads) threads; \(weightsNote)\(resume ? ", resuming at step \(progress.step)" : "")")
 
         var losses: [Double] = []
         var stopped = false

@@ -33,6 +33,7 @@ public struct ExtractBench: ParsableCommand {
     @Flag(help: "Measure the BLAS sgemm ceiling instead (2048³ and the backbone's 3136×384×96, 1 thread and --threads).")
     var gemm = false
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -44,6 +45,7 @@ public struct ExtractBench: ParsableCommand {
     }
 
     public func run() throws {
+        try precisionOptions.activate()
         printMachine(json: json)
         if gemm { return runGEMM() }
         let backbone: ConvNeXtBackbone

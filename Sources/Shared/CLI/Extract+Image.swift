@@ -18,6 +18,7 @@ public struct ExtractImage: ParsableCommand {
     @Option(help: "Resize the image to N×N (bilinear) first; default: use it at its own size.")
     var resize: Int?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -28,6 +29,7 @@ public struct ExtractImage: ParsableCommand {
     }
 
     public func run() throws {
+        try precisionOptions.activate()
         let options = ImageFeatureOptions(imagePath: path, weightsPath: weights, outputPath: out,
                                           dtype: half ? .f16 : .f32, resize: resize)
         let summary = try ImageFeatures.extract(options)

@@ -43,7 +43,7 @@ public struct CacheWriteOptions: ParsableArguments {
     var out: String
     @Option(name: .long, help: "Backbone stages to store: distinct numbers in 0...3, comma-separated.")
     var stages = StageList([0, 1, 2, 3])
-    @Option(name: .long, help: "Feature precision on disk.")
+    @Option(name: .long, help: "How features are stored on disk (f16 or f32), whatever --precision computed them.")
     var dtype: FeatureDType = .f16
     @Option(name: .long, help: "Samples per shard (train) or images per shard (val). Default 256 / 64.")
     var shardSize: Int?
@@ -53,6 +53,7 @@ public struct CacheWriteOptions: ParsableArguments {
     var batch: Int = 4
     @Flag(name: .long, help: "Skip unreadable or invalid images (logged, and listed in the manifest) instead of stopping.")
     var skipBad = false
+    @OptionGroup var precision: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -65,6 +66,7 @@ public struct CacheWriteOptions: ParsableArguments {
     /// on any process prints it and ends the job). Ctrl-C or SIGTERM stops cleanly after the current shard.
     func extract(_ body: (_ backbone: ConvNeXtBackbone, _ world: Communicator) throws -> CacheManifest) throws {
         let world = try Distributed.world()
+        try precision.activate()
         StopSignal.install()
         let manifest = try world.endingJobOnError { try body(try ConvNeXtBackbone(weightsPath: weights), world) }
         guard manifest.complete else {

@@ -48,7 +48,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
     public func run() throws {
         var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
         network.numClasses = VOC.numClasses
-        let options = training.options(defaults: .baseline)
+        let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
@@ -88,11 +88,13 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     var savePredictions: String?
     @Flag(help: "Print metrics.json instead of the table.") var json = false
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws { guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") } }
 
     public func run() throws {
+        try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = checkpointOptions.path
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
@@ -135,6 +137,7 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     @OptionGroup var protocolOptions: EvalProtocolOptions
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -144,6 +147,7 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     }
 
     public func run() throws {
+        try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = checkpointOptions.path
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)

@@ -23,6 +23,7 @@ public struct HeadTrainBench: ParsableCommand {
     @Option(name: .customLong("width-divisor"), help: "With --baseline: divide every width by this (1 = ResNet-50 PSPNet).")
     public var widthDivisor: Int = 1
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -32,6 +33,7 @@ public struct HeadTrainBench: ParsableCommand {
     }
 
     public func run() throws {
+        try precisionOptions.activate()
         if baseline { return try runBaseline() }
         let head = variant.headConfig(stageChannels: [96, 192, 384, 768])
         try head.validate()

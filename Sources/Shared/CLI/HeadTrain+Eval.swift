@@ -16,6 +16,7 @@ public struct HeadTrainEval: ParsableCommand {
     @Option(name: .customLong("save-predictions"), help: "Also write each prediction as an index PNG (ID.png) into this directory.")
     var savePredictions: String?
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -23,6 +24,7 @@ public struct HeadTrainEval: ParsableCommand {
     }
 
     public func run() throws {
+        try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory).path
         let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)

@@ -17,6 +17,7 @@ public struct HeadTrainPredict: ParsableCommand {
     @OptionGroup var protocolOptions: EvalProtocolOptions
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
+    @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
     public func validate() throws {
@@ -27,6 +28,7 @@ public struct HeadTrainPredict: ParsableCommand {
     }
 
     public func run() throws {
+        try precisionOptions.activate()
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory!).path
         let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)
         let backbone = try ConvNeXtBackbone(weightsPath: weights)

@@ -33,7 +33,7 @@ public struct HeadTrainTrain: ParsableCommand {
     func train(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
         let head = variant.headConfig(stageChannels: source.stageChannels)
-        let options = training.options
+        let options = try training.options()
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
         let trainer = HeadTrainer(head: head, options: options, source: source, runDirectory: runDirectory, resume: resume)
@@ -67,15 +67,17 @@ public struct TrainOptionGroup: ParsableArguments {
     var checkpointEvery: Int?
     @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
     var keepEpochCheckpoints = false
+    @OptionGroup var precision: PrecisionOptions
 
     public init() {}
 
-    /// The heads' options (defaults: TrainOptions()).
-    public var options: TrainOptions { options(defaults: TrainOptions()) }
+    /// The heads' options (defaults: TrainOptions()); throws when the machine cannot run the requested precision.
+    public func options() throws -> TrainOptions { try options(defaults: TrainOptions()) }
 
     /// The flags over `defaults` (a flag not given keeps the default's value).
-    public func options(defaults: TrainOptions) -> TrainOptions {
+    public func options(defaults: TrainOptions) throws -> TrainOptions {
         var o = defaults
+        o.precision = try precision.activate()
         o.epochs = epochs; o.batch = batch ?? defaults.batch; o.lr = lr; o.momentum = momentum; o.weightDecay = weightDecay
         o.seed = seed; o.threads = threads; o.logInterval = logInterval; o.checkpointEvery = checkpointEvery ?? defaults.checkpointEvery
         o.keepEpochCheckpoints = keepEpochCheckpoints

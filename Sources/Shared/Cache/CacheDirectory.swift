@@ -19,6 +19,10 @@ enum CacheDirectory {
         let path = "\(directory)/\(CacheManifest.fileName)"
         guard FileManager.default.fileExists(atPath: path) else { return fresh }
         let old = try CacheManifest.load(directory: directory)
+        let (was, asked) = (old.config.precision ?? .fp32, fresh.config.precision ?? .fp32)
+        if was != asked && !old.shards.isEmpty {
+            throw DinoSegError(file: directory, "was extracted in \(was); this run asks for \(asked) (resume it with --precision \(was), or extract into a new --out)")
+        }
         var diffs = fresh.config.differences(from: old.config)
         if old.imageIDs != fresh.imageIDs && old.config.listFile == fresh.config.listFile {
             diffs.append("list contents changed")

@@ -47,6 +47,9 @@ public struct CacheConfig: Codable, Equatable {
     public var batch: Int?
     /// Val only: the evaluation protocol the windows were cut with (nil for train caches).
     public var evalProtocol: EvalProtocol?
+    /// The backbone's matrix-multiply precision; nil in manifests written before it was recorded (fp32). Features are
+    /// stored as `dtype` either way.
+    public var precision: Precision?
 
     /// Field-by-field differences "name: old → new" (for the refusal message on resume). `batch` is not among them:
     /// a resume reuses the recorded one (see `CacheDirectory.resume`).

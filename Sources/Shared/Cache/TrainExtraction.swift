@@ -64,10 +64,11 @@ public enum TrainExtraction {
         let log = ranks.isRoot ? log : { _ in }
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
                                                                    skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
-        let config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
+        var config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
                                  dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
                                  dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
                                  imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
+        config.precision = activePrecision
         let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
         var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
                                                                 plans: plans, ranks: ranks, log: log)

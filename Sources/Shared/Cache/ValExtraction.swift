@@ -62,6 +62,7 @@ public enum ValExtraction {
                                  listFile: absolutePath(dataset.listPath), imageCount: samples.count,
                                  shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
         config.evalProtocol = o.evalProtocol
+        config.precision = activePrecision
         let perShard = o.shardSize
         let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
             ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))

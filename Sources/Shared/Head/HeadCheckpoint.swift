@@ -11,10 +11,24 @@ public struct TrainProgress: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var maxIter: Int
     public var batchSize: Int
+    /// The matrix multiplies' precision; nil in checkpoints written before precisions existed (= fp32).
+    public var precision: Precision?
 
-    public init(step: Int, epoch: Int, batchInEpoch: Int, seed: UInt64, maxIter: Int, batchSize: Int) {
+    public init(step: Int, epoch: Int, batchInEpoch: Int, seed: UInt64, maxIter: Int, batchSize: Int,
+                precision: Precision = .fp32) {
         self.step = step; self.epoch = epoch; self.batchInEpoch = batchInEpoch; self.seed = seed; self.maxIter = maxIter
-        self.batchSize = batchSize
+        self.batchSize = batchSize; self.precision = precision
+    }
+
+    /// Throws, naming `checkpoint`, when a resumed run asks for other settings than the ones this progress was made with.
+    public func checkResumable(_ checkpoint: String, seed: UInt64, maxIter: Int, batchSize: Int, precision: Precision) throws {
+        guard self.seed == seed, self.maxIter == maxIter, self.batchSize == batchSize else {
+            throw DinoSegError(file: checkpoint, "was trained with seed \(self.seed), batch \(self.batchSize), \(self.maxIter) iterations; this run asks for seed \(seed), batch \(batchSize), \(maxIter) iterations (pass the original --seed/--batch/--epochs)")
+        }
+        let stored = self.precision ?? .fp32
+        guard stored == precision else {
+            throw DinoSegError(file: checkpoint, "was trained in \(stored); this run asks for \(precision) (continue it with --precision \(stored), or start a new --run in \(precision))")
+        }
     }
 }
 

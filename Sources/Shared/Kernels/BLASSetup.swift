@@ -69,16 +69,22 @@ public struct BLASInfo: Codable, Equatable, Sendable {
     }
 }
 
-/// The machine a result came from: CPU and BLAS. Informational: a cache made on one machine is valid on another.
+/// The machine a result came from: CPU, BLAS and oneDNN. Informational: a cache made on one machine is valid on another.
 public struct MachineInfo: Codable, Equatable, Sendable {
     /// CPUFeatures.summary: model, vendor, family/model, vector extensions.
     public var cpu: String
     public var blas: BLASInfo
+    /// oneDNN when it loaded (the bf16 engine); nil without it, and in records written before it was used.
+    public var oneDNN: OneDNNInfo?
 
-    public static var current: MachineInfo { MachineInfo(cpu: CPUFeatures.host.summary, blas: BLASSetup.current) }
+    public static var current: MachineInfo {
+        MachineInfo(cpu: CPUFeatures.host.summary, blas: BLASSetup.current, oneDNN: OneDNN.info)
+    }
 
     /// Lines for benchmark headers and logs.
-    public var lines: [String] { ["CPU:  \(cpu)", "BLAS: \(blas.summary)"] }
+    public var lines: [String] {
+        ["CPU:  \(cpu)", "BLAS: \(blas.summary)"] + (oneDNN.map { ["oneDNN: \($0.version) (\($0.library)), ISA \($0.isa)"] } ?? [])
+    }
 
     /// This process's lines, with the note on a weak OPENBLAS_CORETYPE when there is one.
     public static var currentLines: [String] { current.lines + (BLASSetup.userCoreNote.map { [$0] } ?? []) }
@@ -89,6 +95,7 @@ public struct MachineInfo: Codable, Equatable, Sendable {
         if let core = blas.core { f["blas_core"] = core }
         if let by = blas.coreChosenBy { f["blas_core_chosen_by"] = by }
         if let from = blas.correctedFrom { f["blas_corrected_from"] = from }
+        if let dnnl = oneDNN { f["onednn_version"] = dnnl.version; f["onednn_isa"] = dnnl.isa }
         return f
     }
 }

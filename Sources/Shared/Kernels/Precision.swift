@@ -89,3 +89,11 @@ public func withMatmulEngine<R>(_ engine: MatmulEngine, _ body: () throws -> R) 
     defer { activeMatmulEngine = saved }
     return try body()
 }
+
+/// Runs `body` with matrix multiplies in `precision`: on the active engine when that already computes `precision`
+/// (a test's emulated bf16), else on the native one. Callers resolve a user's request first (PrecisionChoice.resolve),
+/// so native bf16 is available whenever it is asked for here.
+public func withPrecision<R>(_ precision: Precision, _ body: () throws -> R) rethrows -> R {
+    if activeMatmulEngine.precision == precision { return try body() }
+    return try withMatmulEngine(PrecisionChoice.engine(for: precision), body)
+}

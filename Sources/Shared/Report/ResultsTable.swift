@@ -77,12 +77,14 @@ public struct SweepEntry: Codable, Equatable {
     public var trainSeconds: Double
     public var finalLoss: Double?
     public var result: EvalResult
+    /// The matrix multiplies' precision of training and evaluation; nil in entries written before it existed (fp32).
+    public var precision: Precision?
 
     public init(variant: SweepVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
-                trainSeconds: Double, finalLoss: Double?, result: EvalResult) {
+                trainSeconds: Double, finalLoss: Double?, result: EvalResult, precision: Precision = .fp32) {
         self.variant = variant; self.width = variant.usesFPN ? width : nil; self.outputStride = outputStride
         self.epochs = epochs; self.runDirectory = runDirectory; self.trainSeconds = trainSeconds
-        self.finalLoss = finalLoss; self.result = result
+        self.finalLoss = finalLoss; self.result = result; self.precision = precision
     }
 
     public var modelName: String { variant.modelName(width: width) }

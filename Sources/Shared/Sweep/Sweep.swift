@@ -113,7 +113,7 @@ public enum Sweep {
                 case .finished(let trained):
                     let e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
                                        epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
-                                       finalLoss: trained.finalLoss, result: trained.result)
+                                       finalLoss: trained.finalLoss, result: trained.result, precision: s.train.precision)
                     try AtomicWrite.write(JSONEncoder().encode(e), to: dir + "/sweep-entry.json")
                     entry = e
                 }
@@ -178,7 +178,8 @@ public enum Sweep {
         guard let data = FileManager.default.contents(atPath: dir + "/sweep-entry.json"),
               let entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
               entry.variant == job.variant, entry.width == job.width, entry.outputStride == s.outputStride,
-              entry.epochs == s.train.epochs, entry.result.checkpointStep == s.train.epochs * stepsPerEpoch
+              entry.epochs == s.train.epochs, entry.result.checkpointStep == s.train.epochs * stepsPerEpoch,
+              (entry.precision ?? .fp32) == s.train.precision
         else { return nil }
         return entry
     }
@@ -212,7 +213,7 @@ public enum Sweep {
             : warnings.joined(separator: ", ") + ": these numbers test the pipeline and are not comparable with the published DINOv3 results."
         var notes = [
             "Dataset: \(s.dataset == .voc ? "PASCAL VOC 2012 (published numbers shown beside ours)" : s.dataset == .synthetic ? "synthetic (extract synth)" : "custom")",
-            "Training: \(s.train.epochs) epochs, batch \(s.train.batch), lr \(s.train.lr) poly \(s.train.power), momentum \(s.train.momentum), weight decay \(s.train.weightDecay), seed \(s.train.seed); output stride \(s.outputStride)",
+            "Training: \(s.train.epochs) epochs, batch \(s.train.batch), lr \(s.train.lr) poly \(s.train.power), momentum \(s.train.momentum), weight decay \(s.train.weightDecay), seed \(s.train.seed), precision \(s.train.precision); output stride \(s.outputStride)",
         ]
         if let n = stepsPerEpoch { notes.append("\(n) steps per epoch; evaluation every \(s.evalEvery == 0 ? "run (end only)" : "\(s.evalEvery) epoch(s)")") }
         return (title, warning, notes)

@@ -46,7 +46,7 @@ public final class HeadTrainer {
 
     /// Trains with the BLAS on `options.threads` threads (restored afterwards).
     public func run() throws -> Summary {
-        try withBLASThreads(options.threads) { try loop() }
+        try withBLASThreads(options.threads) { try withPrecision(options.precision) { try loop() } }
     }
 
     /// The training loop: batch → learning rate → step → log → checkpoint → evaluation, until the last epoch or a stop.
@@ -143,14 +143,14 @@ public final class HeadTrainer {
 
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
-        var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: options.seed, maxIter: maxIter, batchSize: options.batch)
+        var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: options.seed, maxIter: maxIter, batchSize: options.batch,
+                                     precision: options.precision)
         if resume && isRoot {
             guard let stored = try HeadCheckpoint.load(checkpointPath, into: head) else {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
-            guard stored.seed == options.seed, stored.maxIter == maxIter, stored.batchSize == options.batch else {
-                throw DinoSegError(file: checkpointPath, "was trained with seed \(stored.seed), batch \(stored.batchSize), \(stored.maxIter) iterations; this run asks for seed \(options.seed), batch \(options.batch), \(maxIter) iterations (pass the original --seed/--batch/--epochs)")
-            }
+            try stored.checkResumable(checkpointPath, seed: options.seed, maxIter: maxIter, batchSize: options.batch,
+                                      precision: options.precision)
             progress = stored
         }
         let part = comm.share(of: options.batch)
@@ -171,7 +171,7 @@ public final class HeadTrainer {
             log = TrainingLog()
         }
         let processes = comm.size > 1 ? ", \(comm.size) processes × \(options.threads) threads (\(options.batch / comm.size)–\((options.batch + comm.size - 1) / comm.size) samples each)" : ", \(options.threads) threads"
-        log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed)\(processes)\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
+        log.human("training \(headConfig.variantName) on \(source.name): \(source.samplesPerEpoch) samples/epoch, batch \(options.batch), \(stepsPerEpoch) steps/epoch, \(options.epochs) epochs (\(maxIter) steps), lr \(options.lr) poly \(options.power), momentum \(options.momentum), weight decay \(options.weightDecay), seed \(options.seed), precision \(PrecisionChoice.describe(activeEngine))\(processes)\(resume ? ", resuming at step \(progress.step) (epoch \(progress.epoch + 1), batch \(progress.batchInEpoch))" : "")")
         let batches = EpochBatches(source: source, seed: options.seed, batchSize: options.batch, epochs: options.epochs,
                                    stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages, part: part)
         return Session(head: head, log: log, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter, progress: progress,

@@ -16,8 +16,32 @@ public struct TrainOptions: Codable, Equatable, Sendable {
     public var keepEpochCheckpoints = false
     /// Stop (saving a checkpoint, as Ctrl-C does) after this many steps in this session; for tests and time limits.
     public var stopAfterSteps: Int? = nil
+    /// The matrix multiplies' precision (Kernels/Precision.swift). Files written before it existed mean fp32.
+    public var precision: Precision = .fp32
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, batch, lr, power, momentum, weightDecay, seed, threads, logInterval, checkpointEvery
+        case keepEpochCheckpoints, stopAfterSteps, precision
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        batch = try c.decode(Int.self, forKey: .batch)
+        lr = try c.decode(Double.self, forKey: .lr)
+        power = try c.decode(Double.self, forKey: .power)
+        momentum = try c.decode(Float.self, forKey: .momentum)
+        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        threads = try c.decode(Int.self, forKey: .threads)
+        logInterval = try c.decode(Int.self, forKey: .logInterval)
+        checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
+        keepEpochCheckpoints = try c.decode(Bool.self, forKey: .keepEpochCheckpoints)
+        stopAfterSteps = try c.decodeIfPresent(Int.self, forKey: .stopAfterSteps)
+        precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
+    }
 
     /// The ResNet-50 PSPNet baseline's defaults (semseg's VOC config: batch 16; its steps are long, so a checkpoint
     /// every 100 of them).
