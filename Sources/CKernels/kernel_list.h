@@ -38,4 +38,6 @@
       (const float *du, ptrdiff_t cin, ptrdiff_t cout, float *dweight, ptrdiff_t ci0, ptrdiff_t ci1),              \
       (du, cin, cout, dweight, ci0, ci1)) \
     X(dinoseg_f32_to_bf16, (const float *x, ptrdiff_t n, uint16_t *y), (x, n, y))                                  \
-    X(dinoseg_bf16_to_f32, (const uint16_t *x, ptrdiff_t n, float *y), (x, n, y))
+    X(dinoseg_bf16_to_f32, (const uint16_t *x, ptrdiff_t n, float *y), (x, n, y)) \
+    X(dinoseg_bias_gelu_bf16, (const float *x, ptrdiff_t rows, ptrdiff_t cols, const float *bias, uint16_t *y),     \
+      (x, rows, cols, bias, y))

@@ -411,6 +411,17 @@ KTARGET void KNAME(dinoseg_wino_weights_backward_f32)(const float *du, ptrdiff_t
 // Rounding adds 0x7fff plus the lowest kept bit, so a tie goes to the even neighbour; a NaN keeps its top bits and
 // gets the quiet bit, so it cannot round into an infinity.
 typedef uint32_t vu32 __attribute__((vector_size(KW * sizeof(uint32_t))));
+typedef uint16_t vu16 __attribute__((vector_size(KW * sizeof(uint16_t))));
+
+// Rounds a vector of f32 to bf16 and stores it (narrowed as one vector, not lane by lane).
+KI void st_bf16(uint16_t *p, vf x) {
+    vu32 u;
+    memcpy(&u, &x, sizeof u);
+    vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    vu32 nan = (vu32)((u & 0x7fffffffu) > 0x7f800000u);
+    vu16 bits = __builtin_convertvector((rounded & ~nan) | (((u >> 16) | 0x40u) & nan), vu16);
+    memcpy(p, &bits, sizeof bits);
+}
 
 KI uint16_t bf16_round(uint32_t u) {
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
@@ -419,14 +430,7 @@ KI uint16_t bf16_round(uint32_t u) {
 
 KTARGET void KNAME(dinoseg_f32_to_bf16)(const float *x, ptrdiff_t n, uint16_t *y) {
     ptrdiff_t i = 0;
-    for (; i + KW <= n; i += KW) {
-        vu32 u;
-        memcpy(&u, x + i, sizeof u);
-        vu32 rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-        vu32 nan = (vu32)((u & 0x7fffffffu) > 0x7f800000u);
-        vu32 r = (rounded & ~nan) | (((u >> 16) | 0x40u) & nan);
-        for (int l = 0; l < KW; l++) y[i + l] = (uint16_t)r[l];
-    }
+    for (; i + KW <= n; i += KW) st_bf16(y + i, ld(x + i));
     for (; i < n; i++) {
         uint32_t u;
         memcpy(&u, x + i, sizeof u);
@@ -435,8 +439,37 @@ KTARGET void KNAME(dinoseg_f32_to_bf16)(const float *x, ptrdiff_t n, uint16_t *y
 }
 
 KTARGET void KNAME(dinoseg_bf16_to_f32)(const uint16_t *x, ptrdiff_t n, float *y) {
-    for (ptrdiff_t i = 0; i < n; i++) {
+    ptrdiff_t i = 0;
+    for (; i + KW <= n; i += KW) {
+        vu16 h;
+        memcpy(&h, x + i, sizeof h);
+        vu32 u = __builtin_convertvector(h, vu32) << 16;
+        memcpy(y + i, &u, sizeof u);
+    }
+    for (; i < n; i++) {
         uint32_t u = (uint32_t)x[i] << 16;
         memcpy(y + i, &u, sizeof u);
+    }
+}
+
+// GELU with bias, written as bf16 (the rounding the next matmul applies to its input anyway):
+//   y ← bf16(gelu(x + bias))   x [rows, cols] f32   bias [cols]   y [rows, cols] bf16
+KTARGET void KNAME(dinoseg_bias_gelu_bf16)(const float *x, ptrdiff_t rows, ptrdiff_t cols, const float *bias,
+                                           uint16_t *y) {
+    const ptrdiff_t vc = cols - cols % KW;
+    const float invSqrt2 = 0.7071067811865476f;
+    for (ptrdiff_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        uint16_t *out = y + r * cols;
+        for (ptrdiff_t j = 0; j < vc; j += KW) {
+            vf v = ld(row + j) + ld(bias + j), hv = splat(0.5f) * v;
+            st_bf16(out + j, vfma(hv, erf_v(v * splat(invSqrt2)), hv));
+        }
+        for (ptrdiff_t j = vc; j < cols; j++) {
+            float v = row[j] + bias[j], hv = 0.5f * v, g = sfma(hv, erf_s(v * invSqrt2), hv);
+            uint32_t u;
+            memcpy(&u, &g, sizeof u);
+            out[j] = bf16_round(u);
+        }
     }
 }

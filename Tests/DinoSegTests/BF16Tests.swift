@@ -33,6 +33,24 @@ final class BF16Tests: XCTestCase {
         }
     }
 
+    /// bias + GELU written as bf16 equals the f32 bias + GELU of the same path, rounded by the reference.
+    func testBiasGELUToBF16MatchesRoundedF32GELU() {
+        var rng = SplitMix64(seed: 65)
+        let (rows, cols) = (5, 37)   // 37: whole vectors and a scalar tail on every path
+        let x = (0..<rows * cols).map { _ in (rng.nextFloat() * 2 - 1) * 6 }
+        let bias = (0..<cols).map { _ in rng.nextFloat() - 0.5 }
+        for path in KernelPath.supported {
+            var f32 = x
+            biasGELU(&f32, rows: rows, columns: cols, bias: bias, path: path)
+            var bits = [UInt16](repeating: 0, count: x.count)
+            biasGELUToBF16(x, rows: rows, columns: cols, bias: bias, output: &bits, path: path)
+            let expected = f32.map(bf16BitsReference)
+            if let i = bits.indices.first(where: { bits[$0] != expected[$0] }) {
+                XCTFail("bias+GELU→bf16 on \(path) (seed 65): element \(i) gave 0x\(String(bits[i], radix: 16)), expected 0x\(String(expected[i], radix: 16))")
+            }
+        }
+    }
+
     /// Shapes with transposes, strides wider than the matrix, alpha and beta.
     static let shapes: [(m: Int, n: Int, k: Int, ta: Bool, tb: Bool, alpha: Float, beta: Float, pad: Int)] = [
         (1, 1, 1, false, false, 1, 0, 0), (3, 5, 7, false, false, 1, 0, 0), (17, 9, 33, true, false, 1, 1, 0),

@@ -51,5 +51,7 @@ void dinoseg_wino_weights_backward_f32(int path, const float *du, ptrdiff_t cin,
 // AVX512-BF16 instructions); a NaN stays a quiet NaN. From bf16: exact.
 void dinoseg_f32_to_bf16(int path, const float *x, ptrdiff_t n, uint16_t *y);
 void dinoseg_bf16_to_f32(int path, const uint16_t *x, ptrdiff_t n, float *y);
+// y ← bf16(gelu(x + bias)), exact-erf GELU as dinoseg_bias_gelu_f32.   x [rows, cols]   bias [cols]   y [rows, cols]
+void dinoseg_bias_gelu_bf16(int path, const float *x, ptrdiff_t rows, ptrdiff_t cols, const float *bias, uint16_t *y);
 
 #endif

@@ -30,6 +30,13 @@ public func biasGELU(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, 
     dinoseg_bias_gelu_f32(path.rawValue, x, rows, columns, bias)
 }
 
+/// Fast path: y ← bf16(gelu(x + bias)) row by row (x is not changed); the same GELU as `biasGELU`, then rounded to
+/// bf16 ties-to-even, for a bf16 matmul that reads it.
+public func biasGELUToBF16(_ x: UnsafePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>,
+                           output: UnsafeMutablePointer<UInt16>, path: KernelPath = .best) {
+    dinoseg_bias_gelu_bf16(path.rawValue, x, rows, columns, bias, output)
+}
+
 /// Reference: libm erf in Double (plain loops, not used by the model).
 public func biasGELUNaive(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
     for r in 0..<rows {

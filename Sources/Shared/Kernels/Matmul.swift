@@ -51,6 +51,40 @@ private func bf16Matmul(engine: MatmulEngine, transA: Bool, transB: Bool, m: Int
     }
 }
 
+/// A constant matrix (a frozen network's weights) rounded to bf16 once, so its matmuls skip that conversion.
+public struct BF16Matrix: Sendable {
+    public let rows: Int, columns: Int
+    public let bits: [UInt16]
+
+    /// `values` [rows, columns] row-major.
+    public init(_ values: [Float], rows: Int, columns: Int) {
+        precondition(values.count == rows * columns, "BF16Matrix: \(values.count) values for \(rows)×\(columns)")
+        self.rows = rows; self.columns = columns
+        var bits = [UInt16](repeating: 0, count: values.count)
+        convertToBF16(values, count: values.count, into: &bits)
+        self.bits = bits
+    }
+}
+
+/// Native bf16 only: C[m, w.columns] = A[m, k] · W, f32 out, k = w.rows; A is f32 [m, lda], rounded to bf16 here.
+public func matmulBF16(m: Int, a: UnsafePointer<Float>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0 else { return }
+    let count = span(rows: m, cols: w.rows, ld: lda)
+    let a16 = MatmulScratch.forCurrentThread(bytes: 2 * count).bindMemory(to: UInt16.self, capacity: count)
+    convertToBF16(a, count: count, into: a16)
+    matmulBF16(m: m, a: a16, lda: lda, w: w, c: c, ldc: ldc)
+}
+
+/// Native bf16 only: C[m, w.columns] = A[m, k] · W, f32 out, k = w.rows; A is already bf16 [m, lda].
+public func matmulBF16(m: Int, a: UnsafePointer<UInt16>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    precondition(activeMatmulEngine == .oneDNNBF16, "matmulBF16 with a BF16Matrix runs on oneDNN's bf16 engine only")
+    guard m > 0 else { return }
+    w.bits.withUnsafeBufferPointer { wb in
+        OneDNN.gemm(type: .bf16, transA: false, transB: false, m: m, n: w.columns, k: w.rows, a: a, lda: lda,
+                    b: wb.baseAddress!, ldb: w.columns, c: c, ldc: ldc, threads: blasThreads())
+    }
+}
+
 /// Naive reference for bf16 `matmul`: inputs rounded with `bf16RoundedReference`, products summed in Double.
 public func matmulBF16Naive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,

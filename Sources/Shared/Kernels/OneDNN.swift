@@ -33,18 +33,121 @@ public enum OneDNN {
     /// The implementation oneDNN ran for this thread's last matmul, e.g. "brg:avx512_core_bf16".
     public static var lastImplementation: String { String(cString: dinoseg_dnnl_last_impl()) }
 
-    public enum InputType { case f32, bf16 }
+    public enum ElementType { case f32, bf16 }
 
-    /// Row-major C[m, n] = alpha · op(A) · op(B) + beta · C on `threads` threads; A and B hold `type` values (bf16 as
-    /// UInt16 bit patterns). oneDNN is loaded by then (the precision choice checked it); a refusal is a programming
+    /// Row-major C[m, n] = act(alpha · op(A) · op(B) + bias + beta · C) on `threads` threads. A and B hold `type`
+    /// values, C `outType` ones (bf16 as UInt16 bit patterns); `bias` [n] needs alpha 1, beta needs an f32 C; `gelu`
+    /// is the exact (erf) GELU. oneDNN is loaded by then (the precision choice checked it); a refusal is a programming
     /// error and stops the process with its reason.
-    static func gemm(type: InputType, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                     a: UnsafeRawPointer, lda: Int, b: UnsafeRawPointer, ldb: Int, beta: Float,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+    static func gemm(type: ElementType, outType: ElementType = .f32, transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                     alpha: Float = 1, a: UnsafeRawPointer, lda: Int, b: UnsafeRawPointer, ldb: Int, beta: Float = 0,
+                     bias: UnsafePointer<Float>? = nil, gelu: Bool = false, c: UnsafeMutableRawPointer, ldc: Int,
+                     threads: Int) {
+        precondition(bias == nil || alpha == 1, "a matmul bias needs alpha 1")
+        precondition(outType == .f32 || beta == 0, "beta needs an f32 output")
+        func code(_ t: ElementType) -> Int32 { t == .bf16 ? Int32(DINOSEG_DNNL_BF16) : Int32(DINOSEG_DNNL_F32) }
+        var d = dinoseg_dnnl_matmul_desc(type: code(type), outType: code(outType), transA: transA ? 1 : 0,
+                                         transB: transB ? 1 : 0, m: Int32(m), n: Int32(n), k: Int32(k), lda: Int32(lda),
+                                         ldb: Int32(ldb), ldc: Int32(ldc), alpha: alpha, beta: beta,
+                                         hasBias: bias == nil ? 0 : 1, gelu: gelu ? 1 : 0)
         var error = [CChar](repeating: 0, count: 512)
-        let rc = dinoseg_dnnl_gemm(type == .bf16 ? Int32(DINOSEG_DNNL_BF16) : Int32(DINOSEG_DNNL_F32),
-                                   transA ? 1 : 0, transB ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda),
-                                   b, Int32(ldb), beta, c, Int32(ldc), Int32(threads), &error, error.count)
+        let rc = dinoseg_dnnl_matmul(&d, a, b, bias, c, Int32(threads), &error, error.count)
         precondition(rc == 0, String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
+}
+
+// MARK: convolutions
+
+extension OneDNN {
+    /// One pass of a convolution (the C shim's dinoseg_dnnl_conv).
+    public enum ConvPass { case forward, backwardData, backwardWeights }
+
+    /// oneDNN's direct convolution on channels-last maps and hwio weights as `Conv2d` stores them, on `threads`
+    /// threads; inputs `type`, output f32:
+    ///   forward:          out [n, oh, ow, cout] (+)= conv(a = inp, b = weight) + bias
+    ///   backward data:    out [n, h, w, cin]    (+)= conv_backward_data(a = dout, b = weight)
+    ///   backward weights: out [k·k·cin, cout]   (+)= conv_backward_weights(a = inp, b = dout)
+    /// `accumulate` adds to `out` instead of overwriting it. `plainWeights` makes oneDNN read and write the hwio
+    /// weights as stored (else they go through its preferred layout in scratch). A refusal is a programming error
+    /// and stops the process with its reason.
+    static func convolution(_ pass: ConvPass, type: ElementType, n: Int, h: Int, w: Int, cin: Int, cout: Int,
+                            geometry g: ConvGeometry, a: UnsafeRawPointer, b: UnsafeRawPointer,
+                            bias: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>, accumulate: Bool,
+                            plainWeights: Bool = false, threads: Int) {
+        precondition(bias == nil || pass == .forward, "only the forward convolution takes a bias")
+        let code: Int32
+        switch pass {
+        case .forward: code = Int32(DINOSEG_DNNL_CONV_FORWARD)
+        case .backwardData: code = Int32(DINOSEG_DNNL_CONV_BACKWARD_DATA)
+        case .backwardWeights: code = Int32(DINOSEG_DNNL_CONV_BACKWARD_WEIGHTS)
+        }
+        var d = dinoseg_dnnl_conv_desc(pass: code, type: type == .bf16 ? Int32(DINOSEG_DNNL_BF16) : Int32(DINOSEG_DNNL_F32),
+                                       n: Int32(n), h: Int32(h), w: Int32(w), cin: Int32(cin), cout: Int32(cout),
+                                       kernel: Int32(g.kernel), stride: Int32(g.stride), pad: Int32(g.pad),
+                                       dilation: Int32(g.dilation), hasBias: bias == nil ? 0 : 1,
+                                       accumulate: accumulate ? 1 : 0, plainWeights: plainWeights ? 1 : 0)
+        var error = [CChar](repeating: 0, count: 512)
+        let rc = dinoseg_dnnl_conv(&d, a, b, bias, out, Int32(threads), &error, error.count)
+        precondition(rc == 0, String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// bf16 copies of the convolution inputs, converted on each call (the weights change every step).
+    private static let convScratch = ThreadScratch("bf16 convolution")
+
+    /// Calls `body` with bf16 copies of x [countX] and y [countY] (ties to even) in the calling thread's scratch, or
+    /// with x and y themselves for f32. Large inputs are converted on `threads` threads.
+    private static func withInputs<R>(_ type: ElementType, _ x: UnsafePointer<Float>, count countX: Int,
+                                      _ y: UnsafePointer<Float>, count countY: Int, threads: Int,
+                                      _ body: (UnsafeRawPointer, UnsafeRawPointer) -> R) -> R {
+        if type == .f32 { return body(UnsafeRawPointer(x), UnsafeRawPointer(y)) }
+        let padded = (countX + 31) & ~31
+        let x16 = convScratch.forCurrentThread(bytes: (padded + countY) * 2).bindMemory(to: UInt16.self, capacity: padded + countY)
+        let y16 = x16 + padded
+        for (src, dst, count) in [(x, x16, countX), (y, y16, countY)] {
+            if count < 1 << 16 || threads <= 1 {
+                convertToBF16(src, count: count, into: dst)
+            } else {
+                Parallel.forRanges(count / 16, parts: threads) { r in
+                    let lo = r.lowerBound * 16, hi = r.upperBound == count / 16 ? count : r.upperBound * 16
+                    convertToBF16(src + lo, count: hi - lo, into: dst + lo)
+                }
+            }
+        }
+        return body(UnsafeRawPointer(x16), UnsafeRawPointer(y16))
+    }
+
+    /// out [n, oh, ow, cout] = conv(inp, weight) + bias, inputs rounded to bf16 when `type` is bf16.
+    static func convForward(type: ElementType, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                            weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, n: Int, h: Int, w: Int, cin: Int,
+                            cout: Int, geometry g: ConvGeometry, threads: Int) {
+        withInputs(type, inp, count: n * h * w * cin, weight, count: g.taps * cin * cout, threads: threads) { a, b in
+            convolution(.forward, type: type, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g, a: a, b: b,
+                        bias: bias, out: out, accumulate: false, plainWeights: convPlainWeights, threads: threads)
+        }
+    }
+
+    /// dinp [n, h, w, cin] += conv_backward_data(dout, weight), inputs rounded to bf16 when `type` is bf16.
+    static func convBackwardData(type: ElementType, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                 weight: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int,
+                                 geometry g: ConvGeometry, threads: Int) {
+        let ohw = g.outSize(h) * g.outSize(w)
+        withInputs(type, dout, count: n * ohw * cout, weight, count: g.taps * cin * cout, threads: threads) { a, b in
+            convolution(.backwardData, type: type, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g, a: a, b: b,
+                        out: dinp, accumulate: true, plainWeights: convPlainWeights, threads: threads)
+        }
+    }
+
+    /// dweight [k·k·cin, cout] += conv_backward_weights(inp, dout), inputs rounded to bf16 when `type` is bf16.
+    static func convBackwardWeights(type: ElementType, dweight: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                                    dout: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int,
+                                    geometry g: ConvGeometry, threads: Int) {
+        let ohw = g.outSize(h) * g.outSize(w)
+        withInputs(type, inp, count: n * h * w * cin, dout, count: n * ohw * cout, threads: threads) { a, b in
+            convolution(.backwardWeights, type: type, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g, a: a, b: b,
+                        out: dweight, accumulate: true, plainWeights: convPlainWeights, threads: threads)
+        }
+    }
+
+    /// Measurement switch: DINOSEG_CONV_PLAIN_WEIGHTS=1 keeps the weights hwio inside oneDNN.
+    static let convPlainWeights = ProcessInfo.processInfo.environment["DINOSEG_CONV_PLAIN_WEIGHTS"] == "1"
 }

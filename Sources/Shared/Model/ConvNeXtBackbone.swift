@@ -52,15 +52,39 @@ public final class ConvNeXtBackbone: FeatureBackbone {
         let x: UnsafeMutablePointer<Float>        // current activation [batch, h, w, C]
         let t: UnsafeMutablePointer<Float>        // dwconv / LayerNorm output, then projection output
         let hidden: UnsafeMutablePointer<Float>   // expanded activation of one row chunk [rows, 4C]
+        let hidden16: UnsafeMutablePointer<UInt16> // the same after GELU, as bf16 (native bf16 only)
         let padded: UnsafeMutablePointer<Float>   // zero-bordered dwconv input (one image)
         let patches: UnsafeMutablePointer<Float>  // patchify rows
         init(_ sizes: [Int]) {
             self.sizes = sizes
             x = .allocate(capacity: sizes[0]); t = .allocate(capacity: sizes[1]); hidden = .allocate(capacity: sizes[2])
+            hidden16 = .allocate(capacity: sizes[2])
             padded = .allocate(capacity: sizes[3]); patches = .allocate(capacity: sizes[4])
         }
         func fits(_ need: [Int]) -> Bool { zip(sizes, need).allSatisfy { $0 >= $1 } }
-        deinit { for p in [x, t, hidden, padded, patches] { p.deallocate() } }
+        deinit {
+            for p in [x, t, hidden, padded, patches] { p.deallocate() }
+            hidden16.deallocate()
+        }
+    }
+
+    /// bf16 copies of every block's MLP weights [stage][block], made on the first native-bf16 forward (the weights
+    /// never change) and shared by all threads.
+    private var bf16MLP: [[(expand: BF16Matrix, project: BF16Matrix)]]?
+    private let bf16Lock = NSLock()
+
+    private func bf16MLPWeights() -> [[(expand: BF16Matrix, project: BF16Matrix)]] {
+        bf16Lock.lock()
+        defer { bf16Lock.unlock() }
+        if let made = bf16MLP { return made }
+        let made = weights.stages.enumerated().map { s, stage in
+            stage.blocks.map { b in
+                (BF16Matrix(b.expand, rows: config.hiddenSizes[s], columns: 4 * config.hiddenSizes[s]),
+                 BF16Matrix(b.project, rows: 4 * config.hiddenSizes[s], columns: config.hiddenSizes[s]))
+            }
+        }
+        bf16MLP = made
+        return made
     }
 
     /// Scratch buffers not in use. A call takes one (or makes one) and returns it, so concurrent calls never share
@@ -139,8 +163,10 @@ public final class ConvNeXtBackbone: FeatureBackbone {
                 profile?.add("downsample conv 2x2 (GEMM)", &mark)
             }
             if rows > 0 {
-                for block in sw.blocks {
-                    runBlock(block, scratch: scratch, batch: batch, height: h, width: w, channels: c, eps: eps, profile: profile)
+                let packed = activeEngine == .oneDNNBF16 ? bf16MLPWeights()[s] : nil
+                for (i, block) in sw.blocks.enumerated() {
+                    runBlock(block, bf16: packed?[i], scratch: scratch, batch: batch, height: h, width: w, channels: c,
+                             eps: eps, profile: profile)
                 }
             }
             for b in 0..<batch { output(b, s, h, w, c, scratch.x + b * h * w * c) }
@@ -148,7 +174,9 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     }
 
     /// x ← x + gamma · (pw2(gelu(pw1(LN(dwconv(x)))))); the MLP runs in row chunks so [rows, 4C] stays in cache.
-    private func runBlock(_ b: ConvNeXtBlockWeights, scratch: Scratch, batch: Int, height: Int, width: Int, channels c: Int,
+    /// With native bf16 (`bf16` weights given), the weights are rounded once, and bias + GELU writes the hidden
+    /// activation as bf16, which is what pw2 rounds its input to anyway: the same arithmetic, one pass fewer.
+    private func runBlock(_ b: ConvNeXtBlockWeights, bf16: (expand: BF16Matrix, project: BF16Matrix)?, scratch: Scratch, batch: Int, height: Int, width: Int, channels c: Int,
                           eps: Float, profile: OpProfile?) {
         let perImage = height * width
         let rows = batch * perImage
@@ -165,6 +193,18 @@ public final class ConvNeXtBackbone: FeatureBackbone {
         while r0 < rows {
             let n = min(chunk, rows - r0)
             let t = scratch.t + r0 * c
+            if let bf16 {
+                matmulBF16(m: n, a: t, lda: c, w: bf16.expand, c: scratch.hidden, ldc: 4 * c)
+                profile?.add("pointwise C->4C (bf16 GEMM) C=\(c)", &mark)
+                biasGELUToBF16(scratch.hidden, rows: n, columns: 4 * c, bias: b.expandBias, output: scratch.hidden16)
+                profile?.add("bias + GELU → bf16", &mark)
+                matmulBF16(m: n, a: UnsafePointer(scratch.hidden16), lda: 4 * c, w: bf16.project, c: t, ldc: c)
+                profile?.add("pointwise 4C->C (bf16 GEMM) C=\(c)", &mark)
+                addScaledResidual(scratch.x + r0 * c, update: t, rows: n, channels: c, bias: b.projectBias, gamma: b.gamma)
+                profile?.add("bias + gamma + residual", &mark)
+                r0 += n
+                continue
+            }
             matmul(m: n, n: 4 * c, k: c, a: t, lda: c, b: b.expand, ldb: 4 * c, c: scratch.hidden, ldc: 4 * c)
             profile?.add("pointwise C->4C (GEMM) C=\(c)", &mark)
             biasGELU(scratch.hidden, rows: n, columns: 4 * c, bias: b.expandBias)
