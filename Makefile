@@ -50,23 +50,27 @@ fuzz: deps
 clean:
 	rm -rf .build
 
-# Benchmarks (printed as images/s, samples/s, GFLOP/s and the ratio against PyTorch when torch is importable), each
-# headed by the CPU and the BLAS core: the machine's sgemm ceiling, the tiny backbone at 224, then a training step of
-# FPN + PPM + head at output stride 8, widths 256/512/1024, batches 8 and 32.
+# Benchmarks, each line naming the CPU, the kernel path, the precision and the ratio against every installed peer
+# (PyTorch eager fp32 and autocast bf16, OpenVINO, ONNX Runtime: `scripts/setup_peers.sh` installs them in a venv; a
+# missing peer is reported, never an error): the GEMM ceilings (BLAS sgemm, oneDNN f32 and bf16), the tiny backbone at
+# 224, then a training step of FPN + PPM + head at output stride 8, widths 256/512/1024, batches 8 and 32, at each
+# precision of BENCH_PRECISIONS (auto = bf16 where the CPU has it natively, else fp32 again).
 # `make bench-baseline` times the ResNet-50 PSPNet baseline's training step (crop BENCH_CROP, batch BENCH_BATCH).
 # They measure DinoSeg's own BLAS kernel choice, so an OPENBLAS_CORETYPE in the environment is dropped for them (on an
 # AVX-512 CPU a global OPENBLAS_CORETYPE=Haswell halves sgemm); `make bench BENCH_ENV=` keeps the environment as it is.
 BENCH_CROP ?= 473
 BENCH_BATCH ?= 2
-BENCH_ENV ?= env -u OPENBLAS_CORETYPE
+BENCH_ENV ?= env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+BENCH_PRECISIONS ?= fp32 auto
 bench: release
 	$(BENCH_ENV) $(BIN)/extract bench --gemm
-	$(BENCH_ENV) $(BIN)/extract bench
-	for w in 256 512 1024; do for b in 8 32; do \
-	  $(BENCH_ENV) $(BIN)/headtrain bench --fpn-width $$w --output-stride 8 --batch $$b || exit 1; done; done
+	for p in $(BENCH_PRECISIONS); do $(BENCH_ENV) $(BIN)/extract bench --precision $$p || exit 1; done
+	for p in $(BENCH_PRECISIONS); do for w in 256 512 1024; do for b in 8 32; do \
+	  $(BENCH_ENV) $(BIN)/headtrain bench --precision $$p --fpn-width $$w --output-stride 8 --batch $$b || exit 1; done; done; done
 
 bench-baseline: release
-	$(BENCH_ENV) $(BIN)/headtrain bench --baseline --crop $(BENCH_CROP) --batch $(BENCH_BATCH) --steps 2
+	for p in $(BENCH_PRECISIONS); do \
+	  $(BENCH_ENV) $(BIN)/headtrain bench --baseline --precision $$p --crop $(BENCH_CROP) --batch $(BENCH_BATCH) --steps 2 || exit 1; done
 
 # Regenerates the reference fixtures with transformers / PyTorch (pip install torch transformers safetensors).
 # The golden-small fixture is a copy of shared/golden/small, made by the same script with its defaults.

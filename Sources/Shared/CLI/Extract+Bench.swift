@@ -2,11 +2,11 @@ import ArgumentParser
 import Foundation
 
 /// `extract bench`: throughput of the backbone at 224×224 (one image per worker thread, single-threaded BLAS),
-/// optionally beside PyTorch's figure for the same architecture; with --gemm, the machine's sgemm ceiling instead.
+/// beside its peers' figures for the same architecture; with --gemm, the machine's GEMM ceilings instead.
 public struct ExtractBench: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure backbone throughput (images/s, ms/image, GFLOP/s) at 224×224, beside PyTorch when available.")
+        abstract: "Measure backbone throughput (images/s, ms/image, GFLOP/s) at 224×224, beside the installed peers.")
 
     public enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
 
@@ -26,11 +26,11 @@ public struct ExtractBench: ParsableCommand {
     var resolution: Int = 224
     @Flag(help: "Print one JSON object per line instead of text.")
     var json = false
-    @Flag(help: "Do not run the PyTorch comparison.")
-    var noTorch = false
+    @Flag(help: "Do not run the peers (PyTorch fp32 and bf16, OpenVINO, ONNX Runtime; see scripts/setup_peers.sh).")
+    var noPeers = false
     @Flag(help: "Also time each operation (single thread, thread CPU time) and print the breakdown.")
     var profile = false
-    @Flag(help: "Measure the BLAS sgemm ceiling instead (2048³ and the backbone's 3136×384×96, 1 thread and --threads).")
+    @Flag(help: "Measure the GEMM ceilings instead: BLAS sgemm, oneDNN f32 and bf16 (2048³ and two backbone shapes, 1 thread and --threads).")
     var gemm = false
 
     @OptionGroup var precisionOptions: PrecisionOptions
@@ -75,42 +75,42 @@ public struct ExtractBench: ParsableCommand {
         if !json && repeats > 1 {
             print("runs (images/s): " + runs.map { String(format: "%.2f", $0.imagesPerSecond) }.joined(separator: " ") + "; best:")
         }
-        let line = result.jsonLine(engine: "swift", model: backbone.name, kernelPath: KernelPath.best.name)
-        if json { print(line) } else { print(result.text(engine: "DinoSeg (Swift)", model: backbone.name)) }
-        guard !noTorch else { return }
-        switch TorchBenchmark.run(config: backbone.config, side: resolution, threads: threads, images: images) {
-        case .success(let torch):
-            if json {
-                print(torch.jsonLine(engine: "torch", model: backbone.name, extra: ["ratio_swift_over_torch": result.imagesPerSecond / torch.imagesPerSecond]))
-            } else {
-                print(torch.text(engine: "PyTorch (eager fp32)", model: backbone.name))
-                print(String(format: "ratio Swift / PyTorch: %.2fx", result.imagesPerSecond / torch.imagesPerSecond))
-            }
-        case .failure(let reason):
-            if json {
-                print(#"{"engine":"torch","available":false,"reason":\#(jsonString(reason.message))}"#)
-            } else {
-                print("PyTorch comparison unavailable: \(reason.message)")
-            }
-        }
+        let line = result.jsonLine(engine: "swift", model: backbone.name, kernelPath: KernelPath.best.name,
+                                   precision: activePrecision.rawValue)
+        if json { print(line) } else { print(result.text(engine: "DinoSeg (\(activePrecision))", model: backbone.name)) }
+        guard !noPeers else { return }
+        printPeers(PeerBenchmark.backbonePeers(config: backbone.config, side: resolution, threads: threads, images: images,
+                                               batch: batch),
+                   ours: result.imagesPerSecond, unit: "images/s", rateKey: "images_per_second", json: json,
+                   extra: ["model": backbone.name, "resolution": resolution, "threads": threads])
     }
 }
 
 extension ExtractBench {
+    /// Each GEMM engine this machine has (oneDNN's only when it loaded; bf16 only with native bf16) on each shape.
     func runGEMM() {
-        let shapes = [(2048, 2048, 2048), (3136, 384, 96)]
+        let shapes = [(2048, 2048, 2048), (3136, 384, 96), (784, 1536, 384)]
+        let engines = GEMMBenchmark.Engine.allCases.filter { e in
+            switch e {
+            case .blasF32: return true
+            case .oneDNNF32: return OneDNN.info != nil
+            case .oneDNNBF16: return PrecisionChoice.bf16Unavailable(cpu: .host, oneDNN: OneDNN.loaded) == nil
+            }
+        }
         for (m, n, k) in shapes {
             for t in Set([1, threads]).sorted() {
-                let runs = (0..<repeats).map { _ in GEMMBenchmark.run(m: m, n: n, k: k, threads: t) }
-                let wall = runs.map(\.gflops).max()!, cpu = runs.map(\.cpuNormalisedGFLOPS).max()!
-                if json {
-                    print("{\"engine\":\"sgemm\",\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),"
-                          + "\"gflops_per_second\":\(String(format: "%.1f", wall)),"
-                          + "\"cpu_normalised_gflops_per_second\":\(String(format: "%.1f", cpu))}")
-                } else {
-                    print(String(format: "sgemm %d×%d×%d, %d thread%@: %.1f GFLOP/s, CPU-normalised %.1f (best of %d; wall: %@)",
-                                 m, n, k, t, t == 1 ? "" : "s", wall, cpu, repeats,
-                                 runs.map { String(format: "%.1f", $0.gflops) }.joined(separator: " ")))
+                for engine in engines {
+                    let runs = (0..<repeats).map { _ in GEMMBenchmark.run(m: m, n: n, k: k, threads: t, engine: engine) }
+                    let wall = runs.map(\.gflops).max()!, cpu = runs.map(\.cpuNormalisedGFLOPS).max()!
+                    if json {
+                        print("{\"engine\":\(jsonString(engine.rawValue)),\"m\":\(m),\"n\":\(n),\"k\":\(k),\"threads\":\(t),"
+                              + "\"gflops_per_second\":\(String(format: "%.1f", wall)),"
+                              + "\"cpu_normalised_gflops_per_second\":\(String(format: "%.1f", cpu))}")
+                    } else {
+                        print(String(format: "%@ %d×%d×%d, %d thread%@: %.1f GFLOP/s, CPU-normalised %.1f (best of %d; wall: %@)",
+                                     engine.rawValue, m, n, k, t, t == 1 ? "" : "s", wall, cpu, repeats,
+                                     runs.map { String(format: "%.1f", $0.gflops) }.joined(separator: " ")))
+                    }
                 }
             }
         }

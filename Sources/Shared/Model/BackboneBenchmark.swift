@@ -73,7 +73,8 @@ public struct BenchResult {
     public var msPerImage: Double { 1000 * seconds / Double(images) }
     public var gflopsPerSecond: Double { gflopPerImage * imagesPerSecond }
 
-    func jsonLine(engine: String, model: String, kernelPath: String? = nil, extra: [String: Double] = [:]) -> String {
+    func jsonLine(engine: String, model: String, kernelPath: String? = nil, precision: String? = nil,
+                  extra: [String: Double] = [:]) -> String {
         var fields: [(String, String)] = [
             ("engine", jsonString(engine)), ("model", jsonString(model)), ("resolution", "\(side)"),
             ("images", "\(images)"), ("threads", "\(threads)"), ("batch", "\(batch)"),
@@ -81,6 +82,7 @@ public struct BenchResult {
             ("gflop_per_image", String(format: "%.3f", gflopPerImage)), ("gflops_per_second", String(format: "%.1f", gflopsPerSecond)),
         ]
         if let kernelPath { fields.append(("kernel_path", jsonString(kernelPath))) }
+        if let precision { fields.append(("precision", jsonString(precision))) }
         if let m = peakMemoryMiB { fields.append(("peak_memory_mib", String(format: "%.1f", m))) }
         if let c = cpuNormalisedImagesPerSecond { fields.append(("cpu_normalised_images_per_second", String(format: "%.3f", c))) }
         for (k, v) in extra.sorted(by: { $0.key < $1.key }) { fields.append((k, String(format: "%.3f", v))) }
