@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """How far bf16 moves the DINOv3 ConvNeXt backbone's features from fp32, per stage, in PyTorch: the number to put
-beside DinoSeg's own (Tests/DinoSegTests/BF16AccuracyTests.swift, testBackboneStageErrors).
+beside DinoSeg's own (Tests/DinoSegTests/BF16AccuracyTests.swift: testBackboneStageErrorsOnGoldenSmall prints both,
+testBackboneStageErrorsOnTinyAt224 the DinoSeg side of the command below).
 
     python3 scripts/bf16_backbone_error.py [FIXTURE_DIR] [--threads 1] [--json] [--write OUT.safetensors]
 
 FIXTURE_DIR is a directory written by scripts/make_backbone_fixture.py (default: the committed golden-small fixture):
 config.json, model.safetensors (Hugging Face key names), input.f32.bin (normalised NCHW input) and stageK.f32.bin
 (transformers' fp32 outputs). A weights directory without input.f32.bin (e.g. the real DINOv3 weights) is accepted
-too: the input is then N(0, 1) noise of --height x --width drawn with --seed.
+too: the input is then N(0, 1) noise of --height x --width drawn with torch's generator from --seed, or, with
+--splitmix-seed N, exactly the input DinoSeg's tests draw (SplitMix64(seed: N).normal(), Box-Muller, NHWC order).
+Beside testBackboneStageErrorsOnTinyAt224 (random tiny weights, seed 9; input seed 91):
+
+    .build/release/extract random-weights --size tiny --seed 9 --out /tmp/random-tiny-9
+    python3 scripts/bf16_backbone_error.py /tmp/random-tiny-9 --splitmix-seed 91 --threads 2
 
 The network is plain torch with transformers' parameter names (stem conv 4x4 s4 + LN; downsample LN + conv 2x2 s2;
 blocks dwconv 7x7 -> LN -> Linear C->4C -> exact GELU -> Linear 4C->C -> gamma -> residual), loaded strictly from the
@@ -27,6 +33,7 @@ and the numbers as metadata, for a test to read. Needs torch and safetensors (no
 """
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -60,8 +67,7 @@ class Linear(nn.Linear):
 class Conv2d(nn.Conv2d):
     def forward(self, x):
         if Rounding.on and self.groups == 1:
-            return F.conv2d(x if x.dtype != torch.float32 else bf16(x), bf16(self.weight), self.bias, self.stride,
-                            self.padding, self.dilation, self.groups)
+            return F.conv2d(bf16(x), bf16(self.weight), self.bias, self.stride, self.padding, self.dilation, self.groups)
         return super().forward(x)
 
 
@@ -130,13 +136,43 @@ def load_model(d):
     return model, cfg
 
 
+def splitmix_normal_nchw(seed, h, w):
+    """DinoSeg's SplitMix64(seed: seed).normal() drawn h*w*3 times in NHWC order, rounded to float32, as NCHW."""
+    mask = (1 << 64) - 1
+    state = seed & mask
+
+    def nxt():
+        nonlocal state
+        state = (state + 0x9E3779B97F4A7C15) & mask
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    values = np.empty(h * w * 3, dtype=np.float32)
+    for i in range(values.size):
+        u1 = max((nxt() >> 11) * (1.0 / 9007199254740992.0), 1e-300)
+        u2 = (nxt() >> 11) * (1.0 / 9007199254740992.0)
+        values[i] = math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+    return torch.from_numpy(values.reshape(1, h, w, 3).transpose(0, 3, 1, 2).copy())
+
+
 def load_input(d, a):
     path = os.path.join(d, "input.f32.bin")
+    if a.splitmix_seed is not None:
+        return (splitmix_normal_nchw(a.splitmix_seed, a.height, a.width),
+                f"SplitMix64 N(0,1) {a.height}x{a.width}, seed {a.splitmix_seed}")
     if os.path.exists(path):
         shape = json.load(open(os.path.join(d, "manifest.json")))["tensors"]["input"]["shape"]
         return torch.from_numpy(np.fromfile(path, dtype="<f4").reshape(shape).copy()), "input.f32.bin"
     g = torch.Generator().manual_seed(a.seed)
     return torch.randn(1, 3, a.height, a.width, generator=g), f"N(0,1) noise {a.height}x{a.width}, seed {a.seed}"
+
+
+def display_path(d):
+    """The directory relative to the repository when inside it, else absolute."""
+    rel = os.path.relpath(os.path.abspath(d), os.path.abspath(ROOT))
+    return os.path.abspath(d) if rel.startswith("..") else rel
 
 
 def rel_l2(x, ref):
@@ -150,7 +186,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--height", type=int, default=224)
     ap.add_argument("--width", type=int, default=224)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1, help="torch generator seed of the noise input")
+    ap.add_argument("--splitmix-seed", type=int, help="draw the input as DinoSeg's tests do, from SplitMix64(seed)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--write", metavar="OUT.safetensors")
     a = ap.parse_args()
@@ -177,7 +214,7 @@ def main():
                  "the plain-torch network does not match transformers")
 
     record = {
-        "fixture": os.path.relpath(os.path.abspath(a.fixture), os.path.abspath(ROOT)), "input": input_note,
+        "fixture": display_path(a.fixture), "input": input_note,
         "hidden_sizes": cfg["hidden_sizes"], "depths": cfg["depths"], "torch_version": torch.__version__,
         "fp32_vs_fixture_max_rel": parity,
         "autocast_rel_l2": [rel_l2(o, r) for o, r in zip(auto, fp32)],
@@ -189,7 +226,7 @@ def main():
             tensors[f"fp32.stage{k}"] = fp32[k].contiguous()
             tensors[f"autocast.stage{k}"] = auto[k].contiguous()
             tensors[f"mminputs.stage{k}"] = mm[k].contiguous()
-        save_file(tensors, a.write, metadata={k: json.dumps(v) for k, v in record.items()})
+        save_file(tensors, a.write, metadata={k: v if isinstance(v, str) else json.dumps(v) for k, v in record.items()})
     if a.json:
         print(json.dumps(record))
         return

@@ -20,7 +20,7 @@ Metadata: the head config as JSON (same keys as the Swift HeadConfig) and the SG
 
 head_bf16_os8.safetensors is head_os8 (same seed, so the same inputs, labels and initial parameters) with every step's
 forward and loss run under torch.autocast("cpu", dtype=torch.bfloat16) and the backward outside it, as a PyTorch user
-trains in bf16: convs take bf16 inputs and write bf16 outputs, parameters, gradients, momentum and BN running stats
+trains in bf16: convs take bf16 inputs and write bf16 outputs; parameters, gradients, momentum and BN running stats
 stay f32. Its logits are the bf16 logits widened to f32; metadata "precision" is "bf16-autocast" (absent elsewhere).
 Tests/DinoSegTests/BF16AccuracyTests.swift compares DinoSeg's bf16 step with it.
 

@@ -53,7 +53,14 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
 static int open_locked(const char *path, char *error, size_t errorSize) {
     const char *name = (path && *path) ? path : getenv("DINOSEG_DNNL");
     if (!name || !*name) name = "libdnnl.so.2";
+    // OpenMP threads that spin after a primitive (libgomp's default) take a core from DinoSeg's own loops that run
+    // between the multiplies; passive waiting measured faster for a head's training step. libgomp reads this once,
+    // when it loads with oneDNN just below; a user's own setting is kept, and ours is removed again afterwards so
+    // child processes (the benchmarks' peers) see the environment the user set.
+    int ownWaitPolicy = getenv("OMP_WAIT_POLICY") == NULL;
+    if (ownWaitPolicy) setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (ownWaitPolicy) unsetenv("OMP_WAIT_POLICY");
     if (!h) {
         const char *why = dlerror();
         snprintf(error, errorSize, "%s", why ? why : "dlopen failed");

@@ -92,7 +92,7 @@ final class BF16Tests: XCTestCase {
         sgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &fp32, ldc: n)
         withMatmulEngine(.roundedBLAS) { matmul(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &bf16, ldc: n) }
         let maxDiff = zip(fp32, bf16).map { abs($0 - $1) }.max()!
-        // Each product carries ≤ 2·2⁻⁹ relative error; over k random-sign terms the sum grows like √k.
+        // Each product carries ≤ 2·2⁻⁸ relative error; over k random-sign terms the sum grows like √k.
         XCTAssertGreaterThan(maxDiff, 1e-4, "bf16 matmul equals fp32 (seed 63): inputs were not rounded")
         XCTAssertLessThan(maxDiff, 2 * 0.00390625 * Float(k).squareRoot(), "bf16 matmul too far from fp32 (seed 63)")
     }

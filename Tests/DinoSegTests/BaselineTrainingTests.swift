@@ -19,7 +19,7 @@ final class BaselineTrainingTests: XCTestCase {
     func testTrainFlagsShareTheTrainingGroupWithBaselineDefaults() throws {
         let base = ["--data", "d", "--run", "r"]
         let defaults = try HeadTrainBaselineTrain.parse(base)
-        XCTAssertEqual(defaults.training.options(defaults: .baseline), TrainOptions.baseline)
+        XCTAssertEqual(try defaults.training.options(defaults: .baseline), TrainOptions.baseline)
         XCTAssertEqual(TrainOptions.baseline.batch, 16)
         XCTAssertEqual(TrainOptions.baseline.checkpointEvery, 100)
         XCTAssertEqual(defaults.blocks.values, [3, 4, 6, 3])
@@ -27,9 +27,9 @@ final class BaselineTrainingTests: XCTestCase {
                                                              "--lr", "0.02", "--blocks", "1, 2,1,1"])
         var want = TrainOptions.baseline
         want.batch = 4; want.checkpointEvery = 7; want.epochs = 2; want.lr = 0.02
-        XCTAssertEqual(given.training.options(defaults: .baseline), want)
+        XCTAssertEqual(try given.training.options(defaults: .baseline), want)
         XCTAssertEqual(given.blocks.values, [1, 2, 1, 1])
-        XCTAssertEqual(try HeadTrainTrain.parse(["--cache", "c", "--run", "r"]).training.options.batch, TrainOptions().batch,
+        XCTAssertEqual(try HeadTrainTrain.parse(["--cache", "c", "--run", "r"]).training.options().batch, TrainOptions().batch,
                        "the heads keep their own default batch")
         for bad in [["--blocks", "3,4,6"], ["--blocks", "3,4,x,3"], ["--blocks", "0,1,1,1"], ["--batch", "1"], ["--epochs", "0"]] {
             XCTAssertThrowsError(try HeadTrainBaselineTrain.parse(base + bad), "\(bad) should be refused")

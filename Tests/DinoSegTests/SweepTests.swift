@@ -29,11 +29,11 @@ final class SweepTests: XCTestCase {
         XCTAssertEqual(s.widths.values, [16, 32])
         var want = TrainOptions()
         want.epochs = 3; want.batch = 4; want.lr = 0.02; want.seed = 7; want.threads = 1; want.momentum = 0.8
-        XCTAssertEqual(s.training.options, want)
+        XCTAssertEqual(try s.training.options(), want)
         let defaults = try HeadTrainSweep.parse(base)
         XCTAssertEqual(defaults.variants.values, [.head, .ppm, .fpn, .fpnPPM])
         XCTAssertEqual(defaults.widths.values, [256, 512, 768, 1024, 2048])
-        XCTAssertEqual(defaults.training.options, TrainOptions(), "the sweep's defaults are the published ones")
+        XCTAssertEqual(try defaults.training.options(), TrainOptions(), "the sweep's defaults are the published ones")
         for bad in [["--variants", "head,fpn2"], ["--variants", "head,,fpn"], ["--widths", "16,x"], ["--widths", "2"], ["--batch", "1"]] {
             XCTAssertThrowsError(try HeadTrainSweep.parse(base + bad), "\(bad) should be refused")
         }

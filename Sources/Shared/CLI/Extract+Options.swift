@@ -43,7 +43,7 @@ public struct CacheWriteOptions: ParsableArguments {
     var out: String
     @Option(name: .long, help: "Backbone stages to store: distinct numbers in 0...3, comma-separated.")
     var stages = StageList([0, 1, 2, 3])
-    @Option(name: .long, help: "How features are stored on disk (f16 or f32), whatever --precision computed them.")
+    @Option(name: .long, help: "Feature storage on disk (any --precision).")
     var dtype: FeatureDType = .f16
     @Option(name: .long, help: "Samples per shard (train) or images per shard (val). Default 256 / 64.")
     var shardSize: Int?

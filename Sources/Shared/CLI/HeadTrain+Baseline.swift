@@ -48,6 +48,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
     public func run() throws {
         var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
         network.numClasses = VOC.numClasses
+        try training.precision.activate()
         let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()

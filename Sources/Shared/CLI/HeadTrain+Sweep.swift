@@ -54,6 +54,7 @@ public struct HeadTrainSweep: ParsableCommand {
         guard manifest.config.backbone.weightsSHA256 == source.reader.manifest.config.backbone.weightsSHA256 else {
             throw DinoSegError(file: valCache, "was extracted with other backbone weights than \(cache) (SHA-256 differs)")
         }
+        try training.precision.activate()
         let train = try training.options()
         var settings = SweepSettings(jobs: SweepJob.plan(variants: variants.values, widths: widths.values),
                                      outputStride: outputStride, train: train, evalEvery: evalEvery, examples: examples,

@@ -33,6 +33,7 @@ public struct HeadTrainTrain: ParsableCommand {
     func train(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
         let head = variant.headConfig(stageChannels: source.stageChannels)
+        try training.precision.activate()
         let options = try training.options()
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
@@ -77,7 +78,7 @@ public struct TrainOptionGroup: ParsableArguments {
     /// The flags over `defaults` (a flag not given keeps the default's value).
     public func options(defaults: TrainOptions) throws -> TrainOptions {
         var o = defaults
-        o.precision = try precision.activate()
+        o.precision = try precision.resolved()
         o.epochs = epochs; o.batch = batch ?? defaults.batch; o.lr = lr; o.momentum = momentum; o.weightDecay = weightDecay
         o.seed = seed; o.threads = threads; o.logInterval = logInterval; o.checkpointEvery = checkpointEvery ?? defaults.checkpointEvery
         o.keepEpochCheckpoints = keepEpochCheckpoints

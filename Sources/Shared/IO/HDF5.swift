@@ -81,7 +81,6 @@ let hdf5Lock: NSRecursiveLock = {
 
 private let accessReadOnly: UInt32 = 0, accessReadWrite: UInt32 = 1, accessTruncate: UInt32 = 2
 private let unlimitedSize = hsize_t.max
-private let variableLength = -1  // size_t(-1) as Swift imports size_t: HDF5's H5T_VARIABLE
 
 /// File access: closing the file also closes its datasets, so a closed file is really closed (and unlocked).
 private func strongCloseAccess() -> hid_t {
@@ -442,24 +441,24 @@ public final class HDF5Dataset {
     }
 }
 
-/// Scalar attributes on a file or dataset (strings are variable-length UTF-8: h5py returns them as str).
+/// Scalar attributes on a file or dataset. Strings are fixed-length UTF-8 (h5py returns them as bytes). Variable-length
+/// strings are neither written nor read: their bytes live in HDF5's global heap, and libhdf5 1.10 trusts the lengths
+/// stored there, so a corrupt shard crashed or hung it inside H5Aread (found by the shard fuzzers).
 enum HDF5Attributes {
     static func setString(on loc: hid_t, _ name: String, _ value: String, context: String) throws {
         try withHDF5 {
             if H5Aexists(loc, name) > 0 { H5Adelete(loc, name) }
             let type = H5Tcopy(chdf5_c_s1())
             defer { H5Tclose(type) }
-            H5Tset_size(type, variableLength)
+            H5Tset_size(type, value.utf8.count + 1)   // with its terminating NUL
+            H5Tset_strpad(type, H5T_STR_NULLTERM)
             H5Tset_cset(type, H5T_CSET_UTF8)
             let space = H5Screate(H5S_SCALAR)
             defer { H5Sclose(space) }
             let attr = H5Acreate2(loc, name, type, space, 0, 0)
             if attr < 0 { throw DinoSegError("\(context): cannot create attribute '\(name)'") }
             defer { H5Aclose(attr) }
-            let rc: herr_t = value.withCString { cstr in
-                var ptr: UnsafePointer<CChar>? = cstr
-                return H5Awrite(attr, type, &ptr)
-            }
+            let rc: herr_t = value.withCString { H5Awrite(attr, type, $0) }
             if rc < 0 { throw DinoSegError("\(context): cannot write attribute '\(name)'") }
         }
     }
@@ -485,16 +484,8 @@ enum HDF5Attributes {
             let fileType = H5Aget_type(attr)
             defer { H5Tclose(fileType) }
             guard H5Tget_class(fileType) == H5T_STRING else { throw DinoSegError("\(context): attribute '\(name)' is not a string") }
-            if H5Tis_variable_str(fileType) > 0 {
-                let memType = H5Tcopy(chdf5_c_s1())
-                defer { H5Tclose(memType) }
-                H5Tset_size(memType, variableLength)
-                H5Tset_cset(memType, H5Tget_cset(fileType))
-                var ptr: UnsafeMutablePointer<CChar>? = nil
-                if H5Aread(attr, memType, &ptr) < 0 { throw DinoSegError("\(context): cannot read attribute '\(name)'") }
-                guard let p = ptr else { return "" }
-                defer { free(p) }
-                return String(cString: p)
+            guard H5Tis_variable_str(fileType) == 0 else {
+                throw DinoSegError("\(context): attribute '\(name)' is a variable-length string, which DinoSeg does not read (libhdf5 can crash on a corrupt one); files written before DinoSeg stored fixed-length strings must be written again (for a cache: extract it again)")
             }
             let size = H5Tget_size(fileType)
             guard size > 0, size < 1 << 24 else { throw DinoSegError("\(context): attribute '\(name)' has an impossible size \(size)") }

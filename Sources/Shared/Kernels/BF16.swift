@@ -1,5 +1,6 @@
 // bf16 conversion on raw buffers (the C kernels, per instruction set) and the scalar reference the tests hold every
-// path to. bf16 is the upper half of an f32: 8 exponent bits, 7 stored mantissa bits (relative rounding error ≤ 2⁻⁹).
+// path to. bf16 is the upper half of an f32: 8 exponent bits, 7 stored mantissa bits (8 significant: relative rounding error
+// ≤ 2⁻⁸, about 0.85·2⁻⁹ rms).
 import CKernels
 
 /// x [n] → y [n], rounded to nearest with ties to even; NaN stays NaN.
