@@ -8,16 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include(<oneapi/dnnl/dnnl.h>)
-#define HAVE_DNNL 1
+#if DINOSEG_HAVE_DNNL
 #include "dnnl_loader.h"
-#else
-#define HAVE_DNNL 0
 #endif
 
-int dinoseg_dnnl_built(void) { return HAVE_DNNL; }
+int dinoseg_dnnl_built(void) { return DINOSEG_HAVE_DNNL; }
 
-#if !HAVE_DNNL
+#if !DINOSEG_HAVE_DNNL
 int dinoseg_dnnl_open(const char *path, char *error, size_t errorSize) {
     (void)path;
     snprintf(error, errorSize, "this build of DinoSeg was made without oneDNN's headers (libdnnl-dev)");

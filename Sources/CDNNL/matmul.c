@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if !__has_include(<oneapi/dnnl/dnnl.h>)
+#if !DINOSEG_HAVE_DNNL
 int dinoseg_dnnl_matmul(const dinoseg_dnnl_matmul_desc *desc, const void *a, const void *b, const float *bias, void *c,
                         int threads, char *error, size_t errorSize) {
     (void)desc; (void)a; (void)b; (void)bias; (void)c; (void)threads;

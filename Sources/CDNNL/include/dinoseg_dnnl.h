@@ -8,6 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// Whether this build compiles against oneDNN's headers; -DDINOSEG_WITHOUT_DNNL builds as a machine without them would.
+#if __has_include(<oneapi/dnnl/dnnl.h>) && !defined(DINOSEG_WITHOUT_DNNL)
+#define DINOSEG_HAVE_DNNL 1
+#else
+#define DINOSEG_HAVE_DNNL 0
+#endif
+
 // 1 when this build saw oneDNN's headers (oneapi/dnnl/dnnl.h); 0 makes every call below report "not built with".
 int dinoseg_dnnl_built(void);
 
@@ -62,6 +69,10 @@ typedef struct {
     int accumulate;    // 1: the output is added to what `out` holds (out += …), 0: overwritten
     int plainWeights;  // 1: make oneDNN use the hwio weights as stored; 0: let it pick a layout (weights reordered in
                        // the calling thread's scratch, in and out of it)
+    int winograd;      // 1: oneDNN's Winograd F(4×4, 3×3) where it has one (3×3, stride 1, no dilation, on
+                       // AVX-512), with activations reordered to and from its blocked layout in the thread's scratch;
+                       // direct otherwise. It computes in f32 (bf16 inputs are widened exactly, so they keep their
+                       // bf16 rounding); its transforms round differently from a direct convolution.
 } dinoseg_dnnl_conv_desc;
 
 // One pass on `threads` OpenMP threads of the calling thread; primitives are cached per description.

@@ -62,18 +62,22 @@ extension OneDNN {
     /// One pass of a convolution (the C shim's dinoseg_dnnl_conv).
     public enum ConvPass { case forward, backwardData, backwardWeights }
 
-    /// oneDNN's direct convolution on channels-last maps and hwio weights as `Conv2d` stores them, on `threads`
-    /// threads; inputs `type`, output f32:
+    /// How oneDNN convolves: directly, or with its Winograd F(4×4, 3×3) where it has one (f32 3×3 stride 1 without
+    /// dilation on AVX-512; direct otherwise). Winograd reorders the activations to and from a blocked layout.
+    public enum ConvAlgorithm: Sendable { case direct, winograd }
+
+    /// oneDNN's convolution on channels-last maps and hwio weights as `Conv2d` stores them, on `threads` threads;
+    /// inputs `type`, output f32:
     ///   forward:          out [n, oh, ow, cout] (+)= conv(a = inp, b = weight) + bias
     ///   backward data:    out [n, h, w, cin]    (+)= conv_backward_data(a = dout, b = weight)
     ///   backward weights: out [k·k·cin, cout]   (+)= conv_backward_weights(a = inp, b = dout)
     /// `accumulate` adds to `out` instead of overwriting it. `plainWeights` makes oneDNN read and write the hwio
-    /// weights as stored (else they go through its preferred layout in scratch). A refusal is a programming error
-    /// and stops the process with its reason.
-    static func convolution(_ pass: ConvPass, type: ElementType, n: Int, h: Int, w: Int, cin: Int, cout: Int,
-                            geometry g: ConvGeometry, a: UnsafeRawPointer, b: UnsafeRawPointer,
-                            bias: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>, accumulate: Bool,
-                            plainWeights: Bool = false, threads: Int) {
+    /// weights as stored (else they go through its preferred layout in scratch, which measured faster). A refusal is
+    /// a programming error and stops the process with its reason.
+    static func convolution(_ pass: ConvPass, type: ElementType, algorithm: ConvAlgorithm = .direct, n: Int, h: Int,
+                            w: Int, cin: Int, cout: Int, geometry g: ConvGeometry, a: UnsafeRawPointer,
+                            b: UnsafeRawPointer, bias: UnsafePointer<Float>? = nil, out: UnsafeMutablePointer<Float>,
+                            accumulate: Bool, plainWeights: Bool = false, threads: Int) {
         precondition(bias == nil || pass == .forward, "only the forward convolution takes a bias")
         let code: Int32
         switch pass {
@@ -85,7 +89,8 @@ extension OneDNN {
                                        n: Int32(n), h: Int32(h), w: Int32(w), cin: Int32(cin), cout: Int32(cout),
                                        kernel: Int32(g.kernel), stride: Int32(g.stride), pad: Int32(g.pad),
                                        dilation: Int32(g.dilation), hasBias: bias == nil ? 0 : 1,
-                                       accumulate: accumulate ? 1 : 0, plainWeights: plainWeights ? 1 : 0)
+                                       accumulate: accumulate ? 1 : 0, plainWeights: plainWeights ? 1 : 0,
+                                       winograd: algorithm == .winograd ? 1 : 0)
         var error = [CChar](repeating: 0, count: 512)
         let rc = dinoseg_dnnl_conv(&d, a, b, bias, out, Int32(threads), &error, error.count)
         precondition(rc == 0, String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
@@ -94,60 +99,62 @@ extension OneDNN {
     /// bf16 copies of the convolution inputs, converted on each call (the weights change every step).
     private static let convScratch = ThreadScratch("bf16 convolution")
 
-    /// Calls `body` with bf16 copies of x [countX] and y [countY] (ties to even) in the calling thread's scratch, or
-    /// with x and y themselves for f32. Large inputs are converted on `threads` threads.
-    private static func withInputs<R>(_ type: ElementType, _ x: UnsafePointer<Float>, count countX: Int,
-                                      _ y: UnsafePointer<Float>, count countY: Int, threads: Int,
-                                      _ body: (UnsafeRawPointer, UnsafeRawPointer) -> R) -> R {
-        if type == .f32 { return body(UnsafeRawPointer(x), UnsafeRawPointer(y)) }
-        let padded = (countX + 31) & ~31
-        let x16 = convScratch.forCurrentThread(bytes: (padded + countY) * 2).bindMemory(to: UInt16.self, capacity: padded + countY)
-        let y16 = x16 + padded
-        for (src, dst, count) in [(x, x16, countX), (y, y16, countY)] {
-            if count < 1 << 16 || threads <= 1 {
+    /// Calls `body` with bf16 copies (ties to even) of `arrays` (pointer, count) in the calling thread's scratch, or
+    /// with the arrays themselves for f32. Large arrays are converted on `threads` threads.
+    private static func withInputs<R>(_ type: ElementType, _ arrays: [(UnsafePointer<Float>, Int)], threads: Int,
+                                      _ body: ([UnsafeRawPointer]) -> R) -> R {
+        if type == .f32 { return body(arrays.map { UnsafeRawPointer($0.0) }) }
+        let padded = arrays.map { ($0.1 + 31) & ~31 }, total = padded.reduce(0, +)
+        var next = convScratch.forCurrentThread(bytes: total * 2).bindMemory(to: UInt16.self, capacity: total)
+        var copies: [UnsafeRawPointer] = []
+        for ((src, count), room) in zip(arrays, padded) {
+            let dst = next
+            next += room
+            let blocks = count / 4096
+            if blocks < 16 || threads <= 1 {
                 convertToBF16(src, count: count, into: dst)
             } else {
-                Parallel.forRanges(count / 16, parts: threads) { r in
-                    let lo = r.lowerBound * 16, hi = r.upperBound == count / 16 ? count : r.upperBound * 16
+                Parallel.forRanges(blocks, parts: threads) { r in
+                    let lo = r.lowerBound * 4096, hi = r.upperBound == blocks ? count : r.upperBound * 4096
                     convertToBF16(src + lo, count: hi - lo, into: dst + lo)
                 }
             }
+            copies.append(UnsafeRawPointer(dst))
         }
-        return body(UnsafeRawPointer(x16), UnsafeRawPointer(y16))
+        return body(copies)
     }
 
     /// out [n, oh, ow, cout] = conv(inp, weight) + bias, inputs rounded to bf16 when `type` is bf16.
-    static func convForward(type: ElementType, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                            weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, n: Int, h: Int, w: Int, cin: Int,
-                            cout: Int, geometry g: ConvGeometry, threads: Int) {
-        withInputs(type, inp, count: n * h * w * cin, weight, count: g.taps * cin * cout, threads: threads) { a, b in
-            convolution(.forward, type: type, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g, a: a, b: b,
-                        bias: bias, out: out, accumulate: false, plainWeights: convPlainWeights, threads: threads)
+    static func convForward(type: ElementType, algorithm: ConvAlgorithm, out: UnsafeMutablePointer<Float>,
+                            inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                            n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry, threads: Int) {
+        withInputs(type, [(inp, n * h * w * cin), (weight, g.taps * cin * cout)], threads: threads) { p in
+            convolution(.forward, type: type, algorithm: algorithm, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g,
+                        a: p[0], b: p[1], bias: bias, out: out, accumulate: false, threads: threads)
         }
     }
 
-    /// dinp [n, h, w, cin] += conv_backward_data(dout, weight), inputs rounded to bf16 when `type` is bf16.
-    static func convBackwardData(type: ElementType, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-                                 weight: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int,
-                                 geometry g: ConvGeometry, threads: Int) {
-        let ohw = g.outSize(h) * g.outSize(w)
-        withInputs(type, dout, count: n * ohw * cout, weight, count: g.taps * cin * cout, threads: threads) { a, b in
-            convolution(.backwardData, type: type, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g, a: a, b: b,
-                        out: dinp, accumulate: true, plainWeights: convPlainWeights, threads: threads)
+    /// dweight [k·k·cin, cout] += conv_backward_weights(inp, dout) with `weights` (nil: skipped), and
+    /// dinp [n, h, w, cin] += conv_backward_data(dout, weight) with `data` (nil: skipped); inputs rounded to bf16 when
+    /// `type` is bf16 (dout once for both passes).
+    static func convBackward(type: ElementType, weights: ConvAlgorithm?, data: ConvAlgorithm?,
+                             dweight: UnsafeMutablePointer<Float>, dinp: UnsafeMutablePointer<Float>?,
+                             dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry, threads: Int) {
+        let doutCount = n * g.outSize(h) * g.outSize(w) * cout
+        let data = dinp == nil ? nil : data
+        var arrays = [(dout, doutCount)]
+        if weights != nil { arrays.append((inp, n * h * w * cin)) }
+        if data != nil { arrays.append((weight, g.taps * cin * cout)) }
+        withInputs(type, arrays, threads: threads) { p in
+            if let weights {
+                convolution(.backwardWeights, type: type, algorithm: weights, n: n, h: h, w: w, cin: cin, cout: cout,
+                            geometry: g, a: p[1], b: p[0], out: dweight, accumulate: true, threads: threads)
+            }
+            if let data, let dinp {
+                convolution(.backwardData, type: type, algorithm: data, n: n, h: h, w: w, cin: cin, cout: cout,
+                            geometry: g, a: p[0], b: p[arrays.count - 1], out: dinp, accumulate: true, threads: threads)
+            }
         }
     }
-
-    /// dweight [k·k·cin, cout] += conv_backward_weights(inp, dout), inputs rounded to bf16 when `type` is bf16.
-    static func convBackwardWeights(type: ElementType, dweight: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                                    dout: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int,
-                                    geometry g: ConvGeometry, threads: Int) {
-        let ohw = g.outSize(h) * g.outSize(w)
-        withInputs(type, inp, count: n * h * w * cin, dout, count: n * ohw * cout, threads: threads) { a, b in
-            convolution(.backwardWeights, type: type, n: n, h: h, w: w, cin: cin, cout: cout, geometry: g, a: a, b: b,
-                        out: dweight, accumulate: true, plainWeights: convPlainWeights, threads: threads)
-        }
-    }
-
-    /// Measurement switch: DINOSEG_CONV_PLAIN_WEIGHTS=1 keeps the weights hwio inside oneDNN.
-    static let convPlainWeights = ProcessInfo.processInfo.environment["DINOSEG_CONV_PLAIN_WEIGHTS"] == "1"
 }

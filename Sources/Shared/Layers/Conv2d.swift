@@ -1,51 +1,65 @@
-// General convolution: kernel k×k, stride, zero padding, dilation, channels-last, via
-// im2col + GEMM one image at a time (the column buffer of one image is reused). A 1×1 stride-1 convolution is one
-// GEMM over all pixels. Backward recomputes the columns instead of keeping them.
+// General convolution: kernel k×k, stride, zero padding, dilation, channels-last. Two engines, chosen per pass
+// (`Conv2d.engine`): oneDNN's convolution primitives (direct, or Winograd F(4×4, 3×3) computed in f32), and im2col +
+// GEMM one image at a time (the column buffer of one image is reused; a 1×1 stride-1 convolution is one GEMM over all
+// pixels; backward recomputes the columns instead of keeping them), which runs at the active precision through
+// `matmul` and is the reference (and the path without oneDNN, and of emulated bf16).
 //
 //   inp     [n, h, w, cin]
-//   weight  [k·k·cin, cout]   row (ky·k + kx)·cin + ci  (PyTorch [cout, cin, k, k] permuted; converted on save/load)
+//   weight  [k·k·cin, cout]   row (ky·k + kx)·cin + ci  (PyTorch [cout, cin, k, k] permuted; converted on save/load;
+//                             oneDNN's hwio)
 //   bias    [cout] or nil
 //   out     [n, oh, ow, cout]  oh = geometry.outSize(h)
-//   scratch [oh·ow·k·k·cin]   column buffer (unused by pointwise convolutions)
-
-import Foundation
+//   scratch [oh·ow·k·k·cin]   column buffer (unused by pointwise convolutions and by oneDNN)
 
 public enum Conv2d {
     /// Who computes a convolution.
     public enum Route: Sendable {
-        /// oneDNN where it is measured faster at the active precision (`oneDNNType`), else im2col + `matmul`.
+        /// Per pass, the engine measured fastest for the geometry at the active precision (`engine`).
         case auto
         /// im2col + `matmul` at the active precision (the reference).
         case im2col
-        /// oneDNN's convolution with f32 or bf16 inputs as the active precision says (oneDNN must be loaded).
+        /// oneDNN's direct convolution with f32 or bf16 inputs as the active precision says (oneDNN must be loaded).
         case oneDNN
+        /// oneDNN's Winograd F(4×4, 3×3) where it has one (3×3 stride 1 without dilation; in f32 on bf16-rounded
+        /// inputs at bf16), else as `.oneDNN`.
+        case oneDNNWinograd
     }
 
-    /// The input type oneDNN's convolution would run `g` with under `route` and the active engine, or nil for
-    /// im2col + `matmul`: always nil without oneDNN and for emulated bf16 (`.roundedBLAS`, the reference).
-    static func oneDNNType(_ route: Route, geometry g: ConvGeometry, cin: Int, cout: Int) -> OneDNN.ElementType? {
+    /// The engine of one pass.
+    enum Engine: Equatable {
+        case im2col
+        case oneDNN(OneDNN.ElementType, OneDNN.ConvAlgorithm)
+    }
+
+    /// The engine `route` runs `pass` of `g` on under the active matmul engine. `.auto` keeps im2col + `matmul`
+    /// without oneDNN and for emulated bf16 (`.roundedBLAS`, the reference).
+    static func engine(_ route: Route, _ pass: OneDNN.ConvPass, geometry g: ConvGeometry, n: Int, h: Int, w: Int,
+                       cin: Int, cout: Int) -> Engine {
+        let type: OneDNN.ElementType = activeEngine == .blas ? .f32 : .bf16
         switch route {
-        case .im2col: return nil
-        case .oneDNN:
-            precondition(OneDNN.info != nil, "Conv2d.Route.oneDNN needs oneDNN loaded")
-            return activeEngine == .blas ? .f32 : .bf16
+        case .im2col: return .im2col
+        case .oneDNN, .oneDNNWinograd:
+            precondition(OneDNN.info != nil, "Conv2d.Route.\(route) needs oneDNN loaded")
+            return .oneDNN(type, route == .oneDNNWinograd ? .winograd : .direct)
         case .auto:
-            if let o = routeOverride {  // TEMP measurement
-                if o == "im2col" || activeEngine == .roundedBLAS || OneDNN.info == nil { return nil }
-                if o == "onednn" { return activeEngine == .blas ? .f32 : .bf16 }
-                if o == "nonpw" { return g.isPointwise ? nil : (activeEngine == .blas ? .f32 : .bf16) }
-            }
-            switch activeEngine {
-            case .roundedBLAS: return nil
-            case .blas: return useOneDNNFP32(g) && OneDNN.info != nil ? .f32 : nil
-            case .oneDNNBF16: return useOneDNNBF16(g) ? .bf16 : nil
-            }
+            if activeEngine == .roundedBLAS || OneDNN.info == nil { return .im2col }
+            return autoEngine(pass, type: type, geometry: g, n: n, h: h, w: w, cin: cin, cout: cout)
         }
     }
 
-    static let routeOverride = ProcessInfo.processInfo.environment["DINOSEG_CONV_ROUTE"]  // TEMP
-    static func useOneDNNFP32(_ g: ConvGeometry) -> Bool { !g.isPointwise }
-    static func useOneDNNBF16(_ g: ConvGeometry) -> Bool { !g.isPointwise }
+    /// `.auto`'s choice, from timings of the PSPNet baseline's convolutions (crop 224 batch 4 and crop 473 batch 2) on
+    /// 2 Zen 4 cores, every pass against im2col + GEMM: oneDNN wins nearly everywhere (brgconv / jit kernels on blocked
+    /// weights), and its Winograd F(4×4, 3×3) is 2.5–4× faster than either on the undilated stride-1 3×3 convolutions
+    /// in fp32; in bf16 (f32 Winograd on bf16-rounded inputs against native bf16 direct) it only pays with wide
+    /// channels (the classifiers: 4096→512, 1024→256). Tiny maps (the pyramid's pooled 1×1 … 6×6 maps) stay on GEMM.
+    static func autoEngine(_ pass: OneDNN.ConvPass, type: OneDNN.ElementType, geometry g: ConvGeometry, n: Int, h: Int,
+                           w: Int, cin: Int, cout: Int) -> Engine {
+        if n * g.outSize(h) * g.outSize(w) < 256 { return .im2col }
+        if g.kernel == 3 && g.stride == 1 && g.dilation == 1 && (type == .f32 || cin * cout >= 256 * 256) {
+            return .oneDNN(type, .winograd)
+        }
+        return .oneDNN(type, .direct)
+    }
 
     public static func scratchCount(h: Int, w: Int, cin: Int, geometry g: ConvGeometry) -> Int {
         g.isPointwise ? 0 : g.outSize(h) * g.outSize(w) * g.taps * cin
@@ -55,9 +69,10 @@ public enum Conv2d {
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry,
                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1, route: Route = .auto) {
-        if let type = oneDNNType(route, geometry: g, cin: cin, cout: cout) {
-            OneDNN.convForward(type: type, out: out, inp: inp, weight: weight, bias: bias, n: n, h: h, w: w, cin: cin,
-                               cout: cout, geometry: g, threads: blasThreads())
+        if case .oneDNN(let type, let algorithm) = engine(route, .forward, geometry: g, n: n, h: h, w: w, cin: cin,
+                                                          cout: cout) {
+            OneDNN.convForward(type: type, algorithm: algorithm, out: out, inp: inp, weight: weight, bias: bias, n: n,
+                               h: h, w: w, cin: cin, cout: cout, geometry: g, threads: blasThreads())
             return
         }
         let oh = g.outSize(h), ow = g.outSize(w), ohw = oh * ow, kc = g.taps * cin
@@ -82,29 +97,39 @@ public enum Conv2d {
                                 scratch: UnsafeMutablePointer<Float>, threads: Int = 1, route: Route = .auto) {
         let oh = g.outSize(h), ow = g.outSize(w), ohw = oh * ow, kc = g.taps * cin
         if let dbias { addColumnSums(dout, rows: n * ohw, cols: cout, into: dbias) }
-        if let type = oneDNNType(route, geometry: g, cin: cin, cout: cout) {
-            let t = blasThreads()
-            OneDNN.convBackwardWeights(type: type, dweight: dweight, inp: inp, dout: dout, n: n, h: h, w: w, cin: cin,
-                                       cout: cout, geometry: g, threads: t)
-            if let dinp {
-                OneDNN.convBackwardData(type: type, dinp: dinp, dout: dout, weight: weight, n: n, h: h, w: w, cin: cin,
-                                        cout: cout, geometry: g, threads: t)
-            }
-            return
+        let weights = engine(route, .backwardWeights, geometry: g, n: n, h: h, w: w, cin: cin, cout: cout)
+        let data = dinp == nil ? nil : engine(route, .backwardData, geometry: g, n: n, h: h, w: w, cin: cin, cout: cout)
+        var type: OneDNN.ElementType?, weightsAlgorithm: OneDNN.ConvAlgorithm?, dataAlgorithm: OneDNN.ConvAlgorithm?
+        if case .oneDNN(let t, let a) = weights { type = t; weightsAlgorithm = a }
+        if case .oneDNN(let t, let a) = data { type = t; dataAlgorithm = a }
+        if let type {
+            OneDNN.convBackward(type: type, weights: weightsAlgorithm, data: dataAlgorithm, dweight: dweight, dinp: dinp,
+                                dout: dout, inp: inp, weight: weight, n: n, h: h, w: w, cin: cin, cout: cout,
+                                geometry: g, threads: blasThreads())
         }
+        let im2colWeights = weights == .im2col, im2colData = data == .im2col
+        if !im2colWeights && !im2colData { return }
         if g.isPointwise {
-            matmul(transA: true, m: cin, n: cout, k: n * ohw, a: inp, lda: cin, b: dout, ldb: cout, beta: 1, c: dweight, ldc: cout)
-            if let dinp {
-                matmul(transB: true, m: n * ohw, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout, beta: 1, c: dinp, ldc: cin)
+            if im2colWeights {
+                matmul(transA: true, m: cin, n: cout, k: n * ohw, a: inp, lda: cin, b: dout, ldb: cout, beta: 1,
+                       c: dweight, ldc: cout)
+            }
+            if let dinp, im2colData {
+                matmul(transB: true, m: n * ohw, n: cin, k: cout, a: dout, lda: cout, b: weight, ldb: cout, beta: 1,
+                       c: dinp, ldc: cin)
             }
             return
         }
         for b in 0..<n {
             let gout = dout + b * ohw * cout
-            im2col(image: inp + b * h * w * cin, h: h, w: w, c: cin, geometry: g, cols: scratch, threads: threads)
-            matmul(transA: true, m: kc, n: cout, k: ohw, a: scratch, lda: kc, b: gout, ldb: cout, beta: 1, c: dweight, ldc: cout)
-            if let dinp {
-                matmul(transB: true, m: ohw, n: kc, k: cout, a: gout, lda: cout, b: weight, ldb: cout, beta: 0, c: scratch, ldc: kc)
+            if im2colWeights {
+                im2col(image: inp + b * h * w * cin, h: h, w: w, c: cin, geometry: g, cols: scratch, threads: threads)
+                matmul(transA: true, m: kc, n: cout, k: ohw, a: scratch, lda: kc, b: gout, ldb: cout, beta: 1,
+                       c: dweight, ldc: cout)
+            }
+            if let dinp, im2colData {
+                matmul(transB: true, m: ohw, n: kc, k: cout, a: gout, lda: cout, b: weight, ldb: cout, beta: 0,
+                       c: scratch, ldc: kc)
                 col2im(cols: scratch, h: h, w: w, c: cin, geometry: g, image: dinp + b * h * w * cin, threads: threads)
             }
         }
