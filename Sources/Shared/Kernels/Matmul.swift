@@ -33,7 +33,7 @@ private func bf16Matmul(engine: MatmulEngine, transA: Bool, transB: Bool, m: Int
     let emulated = engine == .roundedBLAS
     // bf16 copies of A and B, then (emulated only) f32 copies of those.
     let bytes16 = (countA + countB + 32) * 2, bytes32 = emulated ? (countA + countB + 16) * 4 : 0
-    let scratch = MatmulScratch.forCurrentThread(bytes: bytes16 + bytes32)
+    let scratch = matmulScratch.forCurrentThread(bytes: bytes16 + bytes32)
     let a16 = scratch.bindMemory(to: UInt16.self, capacity: countA + countB + 32)
     let b16 = a16 + ((countA + 31) & ~31)
     convertToBF16(a, count: countA, into: a16)
@@ -70,7 +70,7 @@ public struct BF16Matrix: Sendable {
 public func matmulBF16(m: Int, a: UnsafePointer<Float>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0 else { return }
     let count = span(rows: m, cols: w.rows, ld: lda)
-    let a16 = MatmulScratch.forCurrentThread(bytes: 2 * count).bindMemory(to: UInt16.self, capacity: count)
+    let a16 = matmulScratch.forCurrentThread(bytes: 2 * count).bindMemory(to: UInt16.self, capacity: count)
     convertToBF16(a, count: count, into: a16)
     matmulBF16(m: m, a: a16, lda: lda, w: w, c: c, ldc: ldc)
 }
@@ -85,45 +85,19 @@ public func matmulBF16(m: Int, a: UnsafePointer<UInt16>, lda: Int, w: BF16Matrix
     }
 }
 
-/// Naive reference for bf16 `matmul`: inputs rounded with `bf16RoundedReference`, products summed in Double.
+/// Naive reference for bf16 `matmul`: `sgemmNaive` (Double accumulation) on inputs rounded with
+/// `bf16RoundedReference`.
 public func matmulBF16Naive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    for i in 0..<m {
-        for j in 0..<n {
-            var s = 0.0
-            for p in 0..<k {
-                let av = transA ? a[p * lda + i] : a[i * lda + p]
-                let bv = transB ? b[j * ldb + p] : b[p * ldb + j]
-                s += Double(bf16RoundedReference(av)) * Double(bf16RoundedReference(bv))
-            }
-            c[i * ldc + j] = Float(Double(alpha) * s + (beta == 0 ? 0 : Double(beta) * Double(c[i * ldc + j])))
-        }
-    }
+    guard m > 0, n > 0 else { return }
+    let countA = k == 0 ? 0 : (transA ? span(rows: k, cols: m, ld: lda) : span(rows: m, cols: k, ld: lda))
+    let countB = k == 0 ? 0 : (transB ? span(rows: n, cols: k, ld: ldb) : span(rows: k, cols: n, ld: ldb))
+    let ra = (0..<countA).map { bf16RoundedReference(a[$0]) }, rb = (0..<countB).map { bf16RoundedReference(b[$0]) }
+    sgemmNaive(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: ra, lda: lda, b: rb, ldb: ldb,
+               beta: beta, c: c, ldc: ldc)
 }
 
-/// A per-thread buffer that only grows, freed when its thread ends: the bf16 operands of every call on a thread reuse
-/// the same pages (fresh pages per call cost page faults comparable to a small GEMM).
-private enum MatmulScratch {
-    /// Header of each block: its usable size. The usable area starts 64 bytes in (cache-line aligned).
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        let rc = pthread_key_create(&key) { block in free(block) }
-        precondition(rc == 0, "pthread_key_create failed (\(rc))")
-        return key
-    }()
-
-    static func forCurrentThread(bytes: Int) -> UnsafeMutableRawPointer {
-        if let block = pthread_getspecific(key), block.load(as: Int.self) >= bytes { return block + 64 }
-        free(pthread_getspecific(key))
-        let size = max(bytes, 1 << 20)
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, size + 64) == 0, let block = raw else {
-            fatalError("out of memory for \(size) bytes of bf16 matmul scratch")
-        }
-        block.storeBytes(of: size, as: Int.self)
-        pthread_setspecific(key, block)
-        return block + 64
-    }
-}
+/// The bf16 operands of every call on a thread reuse the same pages (ThreadScratch).
+private let matmulScratch = ThreadScratch("bf16 matmul")
