@@ -18,6 +18,16 @@ final class BF16AccuracyTests: XCTestCase {
     static let sigma = u / (8 * log(2.0)).squareRoot()
 
     /// ||a − b||₂ / ||b||₂, summed in Double.
+    /// Each stage's ‖bf16 − fp32‖/‖fp32‖, asserted to lie in [σ/2, 1.5·√(2n)·σ] (n = rounded GEMMs up to the stage).
+    static func checkedStageErrors(_ out: [[Float]], fp32: [[Float]], gemms: [Int], what: String) -> [Double] {
+        (0..<4).map { s in
+            let err = relL2(out[s], fp32[s]), limit = estimateAllowance * stageErrorEstimate(gemms: gemms[s])
+            XCTAssertTrue(err <= limit && err >= stageErrorFloor,
+                          "\(what) stage \(s): ||bf16-fp32||/||fp32|| = \(e(err)), outside [σ/2, 1.5·√(2·\(gemms[s]))·σ] = [\(e(stageErrorFloor)), \(e(limit))]")
+            return err
+        }
+    }
+
     static func relL2<A: Collection, B: Collection>(_ a: A, _ b: B) -> Double
     where A.Element == Float, B.Element == Float {
         var num = 0.0, den = 0.0
@@ -112,12 +122,9 @@ extension BF16AccuracyTests {
         for engine in engines {
             let out = run(engine)
             if engine == .roundedBLAS { rounded = out }
-            var errors: [Double] = [], same: [Double] = []
+            let errors = Self.checkedStageErrors(out, fp32: fp32, gemms: gemms, what: "golden-small, \(engine)")
+            var same: [Double] = []
             for s in 0..<4 {
-                let err = Self.relL2(out[s], fp32[s]), estimate = Self.stageErrorEstimate(gemms: gemms[s])
-                errors.append(err)
-                XCTAssertTrue(err <= Self.estimateAllowance * estimate && err >= Self.stageErrorFloor,
-                              "golden-small stage \(s), \(engine): ||bf16-fp32||/||fp32|| = \(Self.e(err)), outside [σ/2, 1.5·√(2·\(gemms[s]))·σ] = [\(Self.e(Self.stageErrorFloor)), \(Self.e(Self.estimateAllowance * estimate))]")
                 if engine == .roundedBLAS {
                     same.append(Self.assertSameBF16Arithmetic(out[s], try torch.floats("mminputs.stage\(s)"), fp32: torchFP32[s], firstStage: s == 0,
                                                               what: "golden-small stage \(s): DinoSeg rounded bf16 vs PyTorch with the same rounding"))
@@ -165,12 +172,9 @@ extension BF16AccuracyTests {
         for engine in engines {
             let out = run(engine)
             if engine == .roundedBLAS { rounded = out }
-            var errors: [Double] = [], same: [Double] = []
+            let errors = Self.checkedStageErrors(out, fp32: fp32, gemms: gemms, what: "tiny 224, \(engine) (seed 9/91)")
+            var same: [Double] = []
             for s in 0..<4 {
-                let err = Self.relL2(out[s], fp32[s]), estimate = Self.stageErrorEstimate(gemms: gemms[s])
-                errors.append(err)
-                XCTAssertTrue(err <= Self.estimateAllowance * estimate && err >= Self.stageErrorFloor,
-                              "tiny 224 stage \(s), \(engine) (seed 9/91): ||bf16-fp32||/||fp32|| = \(Self.e(err)), outside [σ/2, 1.5·√(2·\(gemms[s]))·σ] = [\(Self.e(Self.stageErrorFloor)), \(Self.e(Self.estimateAllowance * estimate))]")
                 if engine == .oneDNNBF16 {
                     same.append(Self.assertSameBF16Arithmetic(out[s], rounded[s], fp32: fp32[s], firstStage: false,
                                                               what: "tiny 224 stage \(s) (seed 9/91): native oneDNN bf16 vs rounded BLAS"))
