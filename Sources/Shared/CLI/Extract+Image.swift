@@ -58,11 +58,14 @@ public enum ImageFeatures {
         guard o.resize != nil || width * height <= maxSide * maxSide else {
             throw DinoSegError(file: o.imagePath, "image is \(width)×\(height), more than the \(maxSide)×\(maxSide) pixels supported (use --resize)")
         }
-        var rgb = image.pixels.map(Float.init)
+        var rgb: [Float]
         if let side = o.resize {
-            var resized = [Float](repeating: 0, count: side * side * 3)
-            resizeBilinear(src: rgb, inH: height, inW: width, channels: 3, dst: &resized, outH: side, outW: side)
-            rgb = resized; width = side; height = side
+            // From the bytes: a large photo is never held as floats.
+            rgb = [Float](repeating: 0, count: side * side * 3)
+            resizeBilinear(src: image.pixels, inH: height, inW: width, channels: 3, dst: &rgb, outH: side, outW: side)
+            width = side; height = side
+        } else {
+            rgb = image.pixels.map(Float.init)
         }
         guard width >= 32, height >= 32 else {
             throw DinoSegError(file: o.imagePath, "image is \(width)×\(height); the backbone needs at least 32×32 (use --resize)")

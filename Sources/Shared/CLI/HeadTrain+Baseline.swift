@@ -104,7 +104,12 @@ public struct HeadTrainBaselineEval: ParsableCommand {
         let p = protocolOptions.evalProtocol
         let outDir = checkpointOptions.runDirectory ?? (ckpt as NSString).deletingLastPathComponent
         if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listPath) (\(dataset.samples.count) images); protocol: \(p)") }
-        if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        // Checked before the evaluation, which may take hours: where the results go, and the file name of every id.
+        try OutputCheck.writableDirectory(outDir, what: "directory for metrics.json")
+        if let dir = savePredictions {
+            try OutputCheck.writableDirectory(dir, what: "prediction directory")
+            try OutputCheck.checkOutputNames(ids: dataset.samples.map(\.id), suffixes: [".png", "_colour.png"], flag: "--save-predictions")
+        }
         var saveError: Error? = nil
         let start = Date()
         let progressLine: ((Int, Int) -> Void)? = json ? nil : { i, n in
@@ -122,8 +127,8 @@ public struct HeadTrainBaselineEval: ParsableCommand {
             } catch { saveError = error }
         }
         if !json { FileHandle.standardError.write(Data("\n".utf8)) }
-        if let e = saveError { throw e }
         try result.writeAndPrint(to: outDir, json: json)
+        if let e = saveError { throw e }
     }
 }
 
@@ -153,15 +158,14 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
         let ckpt = checkpointOptions.path
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
         let outDir = out ?? checkpointOptions.runDirectory! + "/predictions"
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let names = try Predictor.prepareOutputs(for: images, in: outDir)
         let p = protocolOptions.evalProtocol
         print("predict: \(net.config.summary), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)")
-        for path in images {
+        for (path, name) in zip(images, names) {
             let start = Date()
             let photo = try ImageIO.readRGB(path)
             let label = Predictor.segment(photo, backbone: ImageWindowBackbone(), head: PSPNetWindowLogits(net), evalProtocol: p,
                                           threads: threads)
-            let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
             let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
             print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,

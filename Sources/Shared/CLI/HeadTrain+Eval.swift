@@ -35,7 +35,12 @@ public struct HeadTrainEval: ParsableCommand {
         if !json {
             print("evaluating \(head.config.variantName) from \(ckpt) on \(valCache) (\(manifest.imageIDs.count) images, backbone \(manifest.config.backbone.name))")
         }
-        if let dir = savePredictions { try FileSystem.createDirectory(dir, what: "prediction directory") }
+        // Checked before the evaluation: where the results go, and the file name of every id.
+        try OutputCheck.writableDirectory(runDirectory, what: "run directory")
+        if let dir = savePredictions {
+            try OutputCheck.writableDirectory(dir, what: "prediction directory")
+            try OutputCheck.checkOutputNames(ids: manifest.imageIDs, suffixes: [".png"], flag: "--save-predictions")
+        }
         var saveError: Error? = nil
         let result = try eval.evaluate(head, step: step, checkpoint: ckpt) { f, pred in
             guard let dir = savePredictions, saveError == nil else { return }
@@ -44,7 +49,7 @@ public struct HeadTrainEval: ParsableCommand {
                                          to: dir + "/" + f.id + ".png")
             } catch { saveError = error }
         }
-        if let e = saveError { throw e }
         try result.writeAndPrint(to: runDirectory, json: json)
+        if let e = saveError { throw e }
     }
 }

@@ -36,17 +36,16 @@ public struct HeadTrainPredict: ParsableCommand {
             throw DinoSegError(file: weights, "backbone stage channels \(backbone.stageChannels) do not match the head's \(head.config.stageChannels) (\(ckpt))")
         }
         let outDir = out ?? runDirectory! + "/predictions"
-        try FileSystem.createDirectory(outDir, what: "output directory")
+        let names = try Predictor.prepareOutputs(for: images, in: outDir)
         let p = protocolOptions.evalProtocol
         let note = RandomCheckpoint.isRandom(weightsPath: weights) ? "; \(RandomCheckpoint.label)" : ""
         print("predict: \(head.config.variantName), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)\(note)")
         // Windows run in parallel through the backbone, one single-threaded BLAS per worker.
         try withBLASThreads(1) {
-            for path in images {
+            for (path, name) in zip(images, names) {
                 let start = Date()
                 let photo = try ImageIO.readRGB(path)
                 let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
-                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
                 let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
                 let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
                 print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,

@@ -11,9 +11,11 @@ public enum CacheLimits {
     public static let crops = 32...2048
     /// Val long side (the canvas of a whole-image window).
     public static let longSides = 32...8192
-    /// Original image side and pixels: the evaluator holds a 21-class float map of the original size (1.4 GB at 16 Mpx).
-    public static let maxImageSide = 16_384
-    public static let maxImagePixels = 1 << 24
+    /// Original image side and pixels: exactly what the image readers accept (ImageLimits), so every image `extract
+    /// val` can decode is one its readers accept; the evaluator holds one byte per original pixel (the mask) and one
+    /// row of probabilities, never a float map of the original size.
+    public static let maxImageSide = ImageLimits.maxSide
+    public static let maxImagePixels = ImageLimits.maxPixels
     public static let maxViews = 100_000
     /// Feature values a reader holds for one train sample, and for all windows of one val image (as Float: 1 GiB).
     public static let maxFeatureValues = 1 << 28

@@ -8,9 +8,9 @@ public enum EvalInput {
     /// Normalised, resized and padded canvas for one photo.
     public static func canvas(rgb: [UInt8], geometry g: EvalGeometry) -> [Float] {
         precondition(rgb.count == g.originalHeight * g.originalWidth * 3, "rgb does not match the geometry")
-        let photo = rgb.map(Float.init)
         var resized = [Float](repeating: 0, count: g.resizedHeight * g.resizedWidth * 3)
-        photo.withUnsafeBufferPointer { s in
+        // Straight from the bytes: the photo is never held as floats (12 bytes per pixel).
+        rgb.withUnsafeBufferPointer { s in
             resized.withUnsafeMutableBufferPointer { d in
                 resizeBilinear(src: s.baseAddress!, inH: g.originalHeight, inW: g.originalWidth, channels: 3,
                                dst: d.baseAddress!, outH: g.resizedHeight, outW: g.resizedWidth)

@@ -86,14 +86,17 @@ public struct EvalResult: Codable, Equatable {
         try AtomicWrite.write(Data(confusionCSV().utf8), to: directory + "/\(prefix)confusion.csv")
     }
 
-    /// What `headtrain eval` and `headtrain baseline eval` end with: metrics.json and confusion.csv written into
-    /// `directory`, then the metrics printed (as JSON, or the table and the rate).
+    /// What `headtrain eval` and `headtrain baseline eval` end with: the metrics printed (as JSON, or the table), then
+    /// metrics.json and confusion.csv written into `directory` (printed first, so a failing write loses no numbers).
     public func writeAndPrint(to directory: String, json: Bool) throws {
-        try write(to: directory)
         if json {
             print(String(decoding: try jsonData(), as: UTF8.self))
+            fflush(stdout)
+            try write(to: directory)
         } else {
             print(report)
+            fflush(stdout)
+            try write(to: directory)
             print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", seconds,
                          Double(images) / max(seconds, 1e-9), directory))
         }

@@ -51,10 +51,19 @@ public enum Predictor {
         return LabelImage(width: photo.width, height: photo.height, pixels: pred)
     }
 
+    /// The files written per photo: NAME + each suffix.
+    static let outputSuffixes = [".png", "_colour.png", "_overlay.png"]
+
+    /// Creates and checks `dir` and returns the output name of every photo (OutputCheck.uniqueStems): done before the
+    /// first photo is segmented.
+    static func prepareOutputs(for photos: [String], in dir: String) throws -> [String] {
+        try OutputCheck.writableDirectory(dir, what: "output directory")
+        return OutputCheck.uniqueStems(inputs: photos, suffixes: outputSuffixes, in: dir)
+    }
+
     /// Writes NAME.png (class indices, single channel), NAME_colour.png (VOC palette) and NAME_overlay.png.
     public static func writeOutputs(_ label: LabelImage, photo: RGBImage, name: String, to dir: String) throws -> [String] {
-        let base = dir + "/" + name
-        let paths = [base + ".png", base + "_colour.png", base + "_overlay.png"]
+        let paths = outputSuffixes.map { dir + "/" + name + $0 }
         try ImageIO.writeGreyPNG(label.pixels, width: label.width, height: label.height, to: paths[0])
         try ImageIO.writePNG(ImageIO.colourise(label), to: paths[1])
         try ImageIO.writePNG(ImageIO.overlay(label, on: photo), to: paths[2])

@@ -153,9 +153,10 @@ public func argmaxClasses(_ p: [Float], pixels: Int, classes: Int) -> [UInt8] {
 }
 
 public enum SlidingWindowEval {
-    /// Probability map at the original image size [originalHeight, originalWidth, classes] from the logits of all
-    /// windows, `logits` = [windows.count, winH, winW, classes] in the order of `windows`.
-    public static func probabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+    /// Averaged probabilities of the windows on the resized image [resizedHeight, resizedWidth, classes] (the padding
+    /// cut off), `logits` = [windows.count, winH, winW, classes] in the order of `windows`. Its size is set by the
+    /// protocol's long side, not by the photo.
+    static func resizedProbabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
                                      classes: Int, logits: [Float]) -> [Float] {
         let perWindow = winH * winW * classes
         precondition(logits.count == windows.count * perWindow,
@@ -172,8 +173,15 @@ public enum SlidingWindowEval {
                            flipped: win.flipped)
             }
         }
-        let resized = cropMap(canvas.averaged(), height: g.paddedHeight, width: g.paddedWidth, channels: classes,
-                              top: g.padTop, left: g.padLeft, h: g.resizedHeight, w: g.resizedWidth)
+        return cropMap(canvas.averaged(), height: g.paddedHeight, width: g.paddedWidth, channels: classes,
+                       top: g.padTop, left: g.padLeft, h: g.resizedHeight, w: g.resizedWidth)
+    }
+
+    /// Probability map at the original image size [originalHeight, originalWidth, classes]: 4·classes bytes per photo
+    /// pixel, so only for tests and small images; `predict` never builds it.
+    static func probabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+                              classes: Int, logits: [Float]) -> [Float] {
+        let resized = resizedProbabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
         if g.resizedHeight == g.originalHeight && g.resizedWidth == g.originalWidth { return resized }
         var out = [Float](repeating: 0, count: g.originalHeight * g.originalWidth * classes)
         resized.withUnsafeBufferPointer { s in
@@ -185,10 +193,41 @@ public enum SlidingWindowEval {
         return out
     }
 
-    /// Class index per original pixel [originalHeight, originalWidth].
+    /// Class index per original pixel [originalHeight, originalWidth]: the resized probabilities are upsampled one
+    /// output row at a time and reduced to their argmax, so memory beyond the protocol's canvas is one row of
+    /// probabilities and the byte mask (the same numbers as argmax over `probabilities`).
     public static func predict(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
                                classes: Int, logits: [Float]) -> [UInt8] {
-        let p = probabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
-        return argmaxClasses(p, pixels: g.originalHeight * g.originalWidth, classes: classes)
+        let p = resizedProbabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
+        if g.resizedHeight == g.originalHeight && g.resizedWidth == g.originalWidth {
+            return argmaxClasses(p, pixels: g.originalHeight * g.originalWidth, classes: classes)
+        }
+        let outH = g.originalHeight, outW = g.originalWidth
+        let taps = (BilinearTaps(inSize: g.resizedHeight, outSize: outH), BilinearTaps(inSize: g.resizedWidth, outSize: outW))
+        var out = [UInt8](repeating: 0, count: outH * outW)
+        var row = [Float](repeating: 0, count: outW * classes)
+        p.withUnsafeBufferPointer { s in
+            row.withUnsafeMutableBufferPointer { r in
+                out.withUnsafeMutableBufferPointer { o in
+                    for y in 0..<outH {
+                        resizeBilinearRow(src: s.baseAddress!, inW: g.resizedWidth, channels: classes, taps: taps, row: y,
+                                          dst: r.baseAddress!)
+                        argmaxRow(r.baseAddress!, pixels: outW, classes: classes, into: o.baseAddress! + y * outW)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// argmax over `classes` for `pixels` consecutive pixels (first one on ties, as `argmaxClasses`).
+    @inline(__always)
+    static func argmaxRow(_ p: UnsafePointer<Float>, pixels: Int, classes: Int, into out: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<pixels {
+            let row = p + i * classes
+            var best = 0
+            for k in 1..<classes where row[k] > row[best] { best = k }
+            out[i] = UInt8(best)
+        }
     }
 }

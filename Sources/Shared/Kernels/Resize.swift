@@ -27,21 +27,35 @@ public struct BilinearTaps {
     }
 }
 
-public func resizeBilinear(src: UnsafePointer<Float>, inH: Int, inW: Int, channels: Int,
-                           dst: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
+/// Values a bilinear resize reads: floats, or the bytes of a decoded photo (converted per tap, so no float copy of a
+/// whole photo is made).
+public protocol BilinearSample { var bilinearValue: Float { get } }
+extension Float: BilinearSample { @inline(__always) public var bilinearValue: Float { self } }
+extension UInt8: BilinearSample { @inline(__always) public var bilinearValue: Float { Float(self) } }
+
+public func resizeBilinear<T: BilinearSample>(src: UnsafePointer<T>, inH: Int, inW: Int, channels: Int,
+                                              dst: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
     let ty = BilinearTaps(inSize: inH, outSize: outH), tx = BilinearTaps(inSize: inW, outSize: outW)
-    let c = channels
     for oy in 0..<outH {
-        let y0 = Int(ty.lo[oy]), y1 = Int(ty.hi[oy]), fy = ty.frac[oy], gy = 1 - fy
-        let row0 = src + y0 * inW * c, row1 = src + y1 * inW * c
-        let out = dst + oy * outW * c
-        for ox in 0..<outW {
-            let x0 = Int(tx.lo[ox]) * c, x1 = Int(tx.hi[ox]) * c, fx = tx.frac[ox], gx = 1 - fx
-            let w00 = gy * gx, w01 = gy * fx, w10 = fy * gx, w11 = fy * fx
-            let o = out + ox * c
-            for k in 0..<c {
-                o[k] = w00 * row0[x0 + k] + w01 * row0[x1 + k] + w10 * row1[x0 + k] + w11 * row1[x1 + k]
-            }
+        resizeBilinearRow(src: src, inW: inW, channels: channels, taps: (ty, tx), row: oy, dst: dst + oy * outW * channels)
+    }
+}
+
+/// Output row `row` of a bilinear resize ([outW, channels], outW = the column taps' count): reads two source rows.
+@inline(__always)
+public func resizeBilinearRow<T: BilinearSample>(src: UnsafePointer<T>, inW: Int, channels c: Int,
+                                                 taps: (BilinearTaps, BilinearTaps), row oy: Int,
+                                                 dst out: UnsafeMutablePointer<Float>) {
+    let (ty, tx) = taps
+    let y0 = Int(ty.lo[oy]), y1 = Int(ty.hi[oy]), fy = ty.frac[oy], gy = 1 - fy
+    let row0 = src + y0 * inW * c, row1 = src + y1 * inW * c
+    for ox in 0..<tx.lo.count {
+        let x0 = Int(tx.lo[ox]) * c, x1 = Int(tx.hi[ox]) * c, fx = tx.frac[ox], gx = 1 - fx
+        let w00 = gy * gx, w01 = gy * fx, w10 = fy * gx, w11 = fy * fx
+        let o = out + ox * c
+        for k in 0..<c {
+            o[k] = w00 * row0[x0 + k].bilinearValue + w01 * row0[x1 + k].bilinearValue
+                 + w10 * row1[x0 + k].bilinearValue + w11 * row1[x1 + k].bilinearValue
         }
     }
 }
