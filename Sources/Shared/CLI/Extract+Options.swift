@@ -24,7 +24,7 @@ public struct StageList: ExpressibleByArgument, Equatable {
 public struct DatasetOptions: ParsableArguments {
     @Option(name: .long, help: "Dataset root (VOC layout: JPEGImages/, SegmentationClass[Aug]/, ImageSets/Segmentation/).")
     var data: String
-    @Option(name: .long, help: "Split list: a path, or a name such as train meaning ROOT/ImageSets/Segmentation/train.txt. Lines are ids or 'image label' pairs.")
+    @Option(name: .long, help: "Split list: a split name such as train (ROOT/ImageSets/Segmentation/train.txt), or a list file's path (with a '/' or ending in .txt). Lines are ids or 'image label' pairs.")
     var list: String
     @Option(name: .long, help: "Use only the first N images of the list.")
     var limit: Int?

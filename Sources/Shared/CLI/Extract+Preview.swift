@@ -24,6 +24,7 @@ public struct ExtractPreview: ParsableCommand {
 
     public func run() throws {
         let ds = try SegmentationDataset(root: data, list: list)
+        print("list: \(ds.listSource)")
         let samples = Array(ds.samples.prefix(count))
         try FileSystem.createDirectory(out, what: "output directory")
         let recipe = AugmentationRecipe()

@@ -18,7 +18,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
         abstract: "Train the PSPNet baseline on a VOC-layout dataset (augmentation on the fly, SGD, poly lr), resumable.")
 
     @Option(help: "Dataset root in the VOC layout.") public var data: String
-    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path.")
+    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path (with a '/' or ending in .txt).")
     public var list: String = "train_aug"
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
     public var runDirectory: String
@@ -52,6 +52,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
         let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
+        print("list: \(dataset.listSource)")
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
@@ -103,7 +104,7 @@ public struct HeadTrainBaselineEval: ParsableCommand {
         try dataset.checkFilesExist()
         let p = protocolOptions.evalProtocol
         let outDir = checkpointOptions.runDirectory ?? (ckpt as NSString).deletingLastPathComponent
-        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listPath) (\(dataset.samples.count) images); protocol: \(p)") }
+        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listSource) (\(dataset.samples.count) images); protocol: \(p)") }
         if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var saveError: Error? = nil
         let start = Date()
