@@ -38,11 +38,10 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
 
     public func validate() throws {
         guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
-        guard crop >= 32 else { throw ValidationError("--crop must be at least 32") }
-        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64") }
-        guard blocks.values.count == 4, blocks.values.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--blocks needs four positive counts, e.g. 3,4,6,3")
-        }
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
+        guard blocks.values.count == 4 else { throw ValidationError("--blocks needs four counts, e.g. 3,4,6,3") }
+        try FlagBounds.check(blocks.values, in: FlagBounds.blocks, "--blocks")
     }
 
     public func run() throws {
@@ -93,7 +92,7 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
-    public func validate() throws { guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") } }
+    public func validate() throws { try FlagBounds.check(threads, in: FlagBounds.threads, "--threads") }
 
     public func run() throws {
         try precisionOptions.activate()
@@ -145,7 +144,7 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     public func validate() throws {
         guard out != nil || checkpointOptions.runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
     public func run() throws {
