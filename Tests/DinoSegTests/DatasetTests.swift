@@ -126,7 +126,7 @@ final class DatasetTests: XCTestCase {
         try "synth_val_00000\n".write(toFile: work + "/val", atomically: true, encoding: .utf8)
         let previous = FileManager.default.currentDirectoryPath
         XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(work))
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
 
         let train = try SegmentationDataset(root: root, list: "train")
         XCTAssertEqual(train.samples.map(\.id), ["synth_train_00000", "synth_train_00001"])

@@ -9,7 +9,7 @@ import Foundation
 /// empty or partial one under the final name.
 public enum AtomicWrite {
     /// The prefix every temporary of `path` has: ".NAME.tmp-" (cleanup of interrupted runs looks for it).
-    public static func temporaryPrefix(for path: String) -> String {
+    static func temporaryPrefix(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
         return url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-").path
     }
@@ -30,7 +30,7 @@ public enum AtomicWrite {
 
     /// Creates the temporary for a library that opens the file itself (HDF5, libpng, libjpeg): the name is reserved
     /// with O_EXCL here, and the library then truncates the empty file it finds.
-    public static func reserveTemporary(for path: String) throws -> String {
+    static func reserveTemporary(for path: String) throws -> String {
         let (tmp, fd) = try createTemporary(for: path)
         close(fd)
         return tmp
