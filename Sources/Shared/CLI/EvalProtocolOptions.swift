@@ -14,9 +14,10 @@ public struct EvalProtocolOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard crop >= 32, stride >= 1, stride <= crop, longSide >= 32 else {
-            throw ValidationError("need --crop ≥ 32, 1 ≤ --stride ≤ --crop and --long-side ≥ 32")
-        }
+        try FlagBounds.check(longSide, in: FlagBounds.imageSide, "--long-side")
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        try FlagBounds.check(stride, in: 1...crop, "--stride")
+        try FlagBounds.checkWindows(evalProtocol)
     }
 
     public var evalProtocol: EvalProtocol {

@@ -37,11 +37,11 @@ public struct ExtractBench: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
-        guard images >= 1 else { throw ValidationError("--images must be at least 1") }
-        guard resolution >= 32 else { throw ValidationError("--resolution must be at least 32") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
+        try FlagBounds.check(batch, in: FlagBounds.backboneBatch, "--batch")
+        try FlagBounds.check(repeats, in: FlagBounds.benchRepeats, "--repeat")
+        try FlagBounds.check(images, in: FlagBounds.benchImages, "--images")
+        try FlagBounds.check(resolution, in: FlagBounds.imageSide, "--resolution")
     }
 
     public func run() throws {

@@ -22,10 +22,8 @@ public struct ExtractImage: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        if let r = resize, !(32...ImageFeatures.maxSide).contains(r) {
-            throw ValidationError("--resize must be in 32...\(ImageFeatures.maxSide): at least the backbone's total stride, "
-                                  + "at most what its activations fit in memory for (got \(r))")
-        }
+        // At least the backbone's total stride, at most what its activations fit in memory for.
+        try FlagBounds.check(resize, in: FlagBounds.imageSide, "--resize")
     }
 
     public func run() throws {

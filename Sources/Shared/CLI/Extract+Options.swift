@@ -24,14 +24,15 @@ public struct StageList: ExpressibleByArgument, Equatable {
 public struct DatasetOptions: ParsableArguments {
     @Option(name: .long, help: "Dataset root (VOC layout: JPEGImages/, SegmentationClass[Aug]/, ImageSets/Segmentation/).")
     var data: String
-    @Option(name: .long, help: "Split list: a path, or a name such as train meaning ROOT/ImageSets/Segmentation/train.txt. Lines are ids or 'image label' pairs.")
+    @Option(name: .long, help: "Split list: a split name such as train (ROOT/ImageSets/Segmentation/train.txt), or a list file's path (with a '/' or ending in .txt). Lines are ids or 'image label' pairs.")
     var list: String
     @Option(name: .long, help: "Use only the first N images of the list.")
     var limit: Int?
     public init() {}
 
     public func validate() throws {
-        if let l = limit, l <= 0 { throw ValidationError("--limit must be positive") }
+        // Only a prefix of the list is taken, so any positive count is safe.
+        try FlagBounds.check(limit, in: 1...Int.max, "--limit")
     }
 }
 
@@ -57,9 +58,9 @@ public struct CacheWriteOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256 (got \(batch))") }
-        guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256 (got \(workers))") }
-        if let s = shardSize, !(1...1_000_000).contains(s) { throw ValidationError("--shard-size must be in 1...1000000 (got \(s))") }
+        try FlagBounds.check(batch, in: FlagBounds.backboneBatch, "--batch")
+        try FlagBounds.check(workers, in: FlagBounds.workers, "--workers")
+        try FlagBounds.check(shardSize, in: FlagBounds.shardSize, "--shard-size")
     }
 
     /// Runs an extraction as one process, or as one of the processes of mpirun/srun, which share the shards (an error

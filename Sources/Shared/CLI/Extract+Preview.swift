@@ -17,13 +17,13 @@ public struct ExtractPreview: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard (1...TrainExtractionOptions.maxViews).contains(views), count >= 1 else {
-            throw ValidationError("--views must be in 1...\(TrainExtractionOptions.maxViews) and --count ≥ 1")
-        }
+        try FlagBounds.check(views, in: FlagBounds.previewViews, "--views")
+        try FlagBounds.check(count, in: FlagBounds.previewImages, "--count")
     }
 
     public func run() throws {
         let ds = try SegmentationDataset(root: data, list: list)
+        print("list: \(ds.listSource)")
         let samples = Array(ds.samples.prefix(count))
         try FileSystem.createDirectory(out, what: "output directory")
         let recipe = AugmentationRecipe()

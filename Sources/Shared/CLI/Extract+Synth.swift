@@ -18,9 +18,12 @@ public struct ExtractSynth: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard train >= 0, val >= 0, train + val > 0 else { throw ValidationError("--train and --val must be ≥ 0, not both 0") }
-        guard (1...20).contains(classes) else { throw ValidationError("--classes must be in 1...20") }
-        guard minSide >= 8, maxSide >= minSide else { throw ValidationError("need 8 ≤ --min-side ≤ --max-side") }
+        try FlagBounds.check(train, in: FlagBounds.syntheticImages, "--train")
+        try FlagBounds.check(val, in: FlagBounds.syntheticImages, "--val")
+        guard train + val > 0 else { throw ValidationError("--train and --val must not both be 0") }
+        try FlagBounds.check(classes, in: 1...20, "--classes")
+        try FlagBounds.check(minSide, in: FlagBounds.syntheticSide, "--min-side")
+        try FlagBounds.check(maxSide, in: minSide...FlagBounds.syntheticSide.upperBound, "--max-side")
     }
 
     var config: SyntheticDatasetConfig {

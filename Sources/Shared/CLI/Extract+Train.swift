@@ -16,9 +16,7 @@ public struct ExtractTrain: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard (1...TrainExtractionOptions.maxViews).contains(views) else {
-            throw ValidationError("--views must be in 1...\(TrainExtractionOptions.maxViews) (got \(views))")
-        }
+        try FlagBounds.check(views, in: FlagBounds.views, "--views")
     }
 
     var options: TrainExtractionOptions {

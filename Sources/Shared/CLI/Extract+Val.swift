@@ -18,10 +18,9 @@ public struct ExtractVal: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard (32...ImageFeatures.maxSide).contains(longSide) else {
-            throw ValidationError("--long-side must be in 32...\(ImageFeatures.maxSide) (got \(longSide))")
-        }
-        guard (1...224).contains(stride) else { throw ValidationError("--stride must be in 1...224, the window size (got \(stride))") }
+        try FlagBounds.check(longSide, in: FlagBounds.imageSide, "--long-side")
+        try FlagBounds.check(stride, in: 1...224, "--stride")   // at most the window size
+        try FlagBounds.checkWindows(EvalProtocol(mode: mode, flip: flip, crop: 224, stride: stride, longSide: longSide))
     }
 
     var options: ValExtractionOptions {

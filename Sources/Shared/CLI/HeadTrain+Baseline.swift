@@ -18,7 +18,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
         abstract: "Train the PSPNet baseline on a VOC-layout dataset (augmentation on the fly, SGD, poly lr), resumable.")
 
     @Option(help: "Dataset root in the VOC layout.") public var data: String
-    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path.")
+    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path (with a '/' or ending in .txt).")
     public var list: String = "train_aug"
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
     public var runDirectory: String
@@ -38,11 +38,10 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
 
     public func validate() throws {
         guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
-        guard crop >= 32 else { throw ValidationError("--crop must be at least 32") }
-        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64") }
-        guard blocks.values.count == 4, blocks.values.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--blocks needs four positive counts, e.g. 3,4,6,3")
-        }
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
+        guard blocks.values.count == 4 else { throw ValidationError("--blocks needs four counts, e.g. 3,4,6,3") }
+        try FlagBounds.check(blocks.values, in: FlagBounds.blocks, "--blocks")
     }
 
     public func run() throws {
@@ -52,6 +51,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
         let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
+        print("list: \(dataset.listSource)")
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
@@ -92,7 +92,7 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     @OptionGroup var precisionOptions: PrecisionOptions
     public init() {}
 
-    public func validate() throws { guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") } }
+    public func validate() throws { try FlagBounds.check(threads, in: FlagBounds.threads, "--threads") }
 
     public func run() throws {
         try precisionOptions.activate()
@@ -103,7 +103,7 @@ public struct HeadTrainBaselineEval: ParsableCommand {
         try dataset.checkFilesExist()
         let p = protocolOptions.evalProtocol
         let outDir = checkpointOptions.runDirectory ?? (ckpt as NSString).deletingLastPathComponent
-        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listPath) (\(dataset.samples.count) images); protocol: \(p)") }
+        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listSource) (\(dataset.samples.count) images); protocol: \(p)") }
         // Checked before the evaluation, which may take hours: where the results go, and the file name of every id.
         try OutputCheck.writableDirectory(outDir, what: "directory for metrics.json")
         if let dir = savePredictions {
@@ -149,7 +149,7 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     public func validate() throws {
         guard out != nil || checkpointOptions.runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
     public func run() throws {

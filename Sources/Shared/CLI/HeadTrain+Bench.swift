@@ -26,9 +26,12 @@ public struct HeadTrainBench: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        // At least 2: BatchNorm needs more than one value per channel.
+        try FlagBounds.check(batch, in: FlagBounds.trainBatch, "--batch")
+        try FlagBounds.check(steps, in: FlagBounds.benchSteps, "--steps")
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
     }
 
     public func run() throws {

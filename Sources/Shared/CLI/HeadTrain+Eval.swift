@@ -20,7 +20,7 @@ public struct HeadTrainEval: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
     public func run() throws {

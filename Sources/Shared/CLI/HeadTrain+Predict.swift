@@ -24,7 +24,7 @@ public struct HeadTrainPredict: ParsableCommand {
         guard runDirectory != nil || checkpoint != nil else { throw ValidationError("pass --run DIR or --checkpoint FILE") }
         guard out != nil || runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
     public func run() throws {

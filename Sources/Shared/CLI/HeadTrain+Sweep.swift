@@ -31,10 +31,12 @@ public struct HeadTrainSweep: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard widths.values.allSatisfy({ $0 >= 4 }) else { throw ValidationError("--widths must each be at least 4") }
+        try FlagBounds.check(widths.values, in: FlagBounds.fpnWidth, "--widths")
         guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
-        guard evalEvery >= 0, examples >= 0 else { throw ValidationError("need --eval-every ≥ 0 and --examples ≥ 0") }
-        guard ranksPerJob >= 1 else { throw ValidationError("--ranks-per-job must be at least 1") }
+        try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
+        try FlagBounds.check(examples, in: FlagBounds.examples, "--examples")
+        // Bounded above by the divisibility check below (a divisor of the process count).
+        try FlagBounds.check(ranksPerJob, in: 1...Int.max, "--ranks-per-job")
         // The launcher's process count is known before MPI starts (1 without a launcher).
         let processes = Distributed.launchedProcessCount
         guard processes % ranksPerJob == 0 else {

@@ -21,7 +21,7 @@ public struct HeadTrainTrain: ParsableCommand {
     public init() {}
 
     public func validate() throws {
-        guard evalEvery >= 0 else { throw ValidationError("--eval-every must be non-negative") }
+        try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
     }
 
     public func run() throws {
@@ -53,18 +53,22 @@ public struct HeadTrainTrain: ParsableCommand {
 /// TrainOptions. The heads' defaults are TrainOptions' own; the baseline starts from `TrainOptions.baseline`
 /// (semseg's batch 16), so the two flags whose defaults differ are optional here and say both defaults.
 public struct TrainOptionGroup: ParsableArguments {
-    @Option(help: "Epochs (heads: epoch e reads view e mod K of every image).") var epochs = TrainOptions().epochs
-    @Option(help: "Batch size (the last partial batch of an epoch is dropped). (default: \(TrainOptions().batch); baseline train: \(TrainOptions.baseline.batch))")
+    /// The two sets of defaults, made once: the parser builds this group many times per command line, and each
+    /// TrainOptions() asks the system for the processor count.
+    static let heads = TrainOptions(), baseline = TrainOptions.baseline
+
+    @Option(help: "Epochs (heads: epoch e reads view e mod K of every image).") var epochs = TrainOptionGroup.heads.epochs
+    @Option(help: "Batch size (the last partial batch of an epoch is dropped). (default: \(TrainOptionGroup.heads.batch); baseline train: \(TrainOptionGroup.baseline.batch))")
     var batch: Int?
     @Option(help: "Base learning rate (poly schedule, power 0.9; the baseline's PPM, classifier and aux use 10×).")
-    var lr = TrainOptions().lr
-    @Option(help: "SGD momentum.") var momentum = TrainOptions().momentum
-    @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") var weightDecay = TrainOptions().weightDecay
-    @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed = TrainOptions().seed
-    @Option(help: "Threads (BLAS, data loading and the network's own loops).") var threads = TrainOptions().threads
-    @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") var logInterval = TrainOptions().logInterval
+    var lr = TrainOptionGroup.heads.lr
+    @Option(help: "SGD momentum.") var momentum = TrainOptionGroup.heads.momentum
+    @Option(name: .customLong("weight-decay"), help: "Weight decay on every parameter.") var weightDecay = TrainOptionGroup.heads.weightDecay
+    @Option(help: "Seed for initialisation, shuffling, augmentation and dropout.") var seed = TrainOptionGroup.heads.seed
+    @Option(help: "Threads (BLAS, data loading and the network's own loops).") var threads = TrainOptionGroup.heads.threads
+    @Option(name: .customLong("log-interval"), help: "Steps between human log lines.") var logInterval = TrainOptionGroup.heads.logInterval
     @Option(name: .customLong("checkpoint-every"),
-            help: "Also save last.safetensors every N steps (0: epoch ends only). (default: \(TrainOptions().checkpointEvery); baseline train: \(TrainOptions.baseline.checkpointEvery))")
+            help: "Also save last.safetensors every N steps (0: epoch ends only). (default: \(TrainOptionGroup.heads.checkpointEvery); baseline train: \(TrainOptionGroup.baseline.checkpointEvery))")
     var checkpointEvery: Int?
     @Flag(name: .customLong("keep-epoch-checkpoints"), help: "Keep epoch-NNN.safetensors for every epoch.")
     var keepEpochCheckpoints = false
@@ -86,13 +90,15 @@ public struct TrainOptionGroup: ParsableArguments {
     }
 
     public func validate() throws {
-        guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard (batch ?? 2) >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1)") }
-        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be non-negative") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard logInterval >= 1 else { throw ValidationError("--log-interval must be at least 1") }
-        guard (checkpointEvery ?? 0) >= 0 else { throw ValidationError("--checkpoint-every must be non-negative") }
+        try FlagBounds.check(epochs, in: FlagBounds.epochs, "--epochs")
+        // At least 2: BatchNorm needs more than one value per channel.
+        try FlagBounds.check(batch, in: FlagBounds.trainBatch, "--batch")
+        try FlagBounds.check(lr, in: FlagBounds.learningRate, "--lr")
+        try FlagBounds.check(momentum, in: FlagBounds.momentum, "--momentum")
+        try FlagBounds.check(weightDecay, in: FlagBounds.weightDecay, "--weight-decay")
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
+        // Both only compare against the step counter, so any count is safe.
+        try FlagBounds.check(logInterval, in: 1...Int.max, "--log-interval")
+        try FlagBounds.check(checkpointEvery, in: 0...Int.max, "--checkpoint-every")
     }
 }

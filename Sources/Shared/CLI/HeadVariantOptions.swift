@@ -11,7 +11,7 @@ public struct HeadVariantOptions: ParsableArguments {
 
     public func validate() throws {
         guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
-        guard fpnWidth >= 4 else { throw ValidationError("--fpn-width must be at least 4") }
+        try FlagBounds.check(fpnWidth, in: FlagBounds.fpnWidth, "--fpn-width")
     }
 
     public func headConfig(stageChannels: [Int]) -> HeadConfig {

@@ -63,6 +63,8 @@ extension CacheManifest {
         guard c.imageCount == imageIDs.count else {
             throw fail("imageIDs has \(imageIDs.count) entries but config.imageCount is \(c.imageCount)")
         }
+        // The ids name the files `headtrain eval --save-predictions` writes.
+        for id in imageIDs { if let p = SampleID.problem(id) { throw fail("imageIDs holds '\(id)', which \(p)") } }
         if kind == .val {
             guard let p = c.evalProtocol else {
                 throw fail("the manifest records no evaluation protocol (written by an older DinoSeg); re-run extract val into a new directory")

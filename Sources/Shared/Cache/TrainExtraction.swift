@@ -85,6 +85,7 @@ public enum TrainExtraction {
             + "(\(o.shardSize) per shard, grouped by view); \(pending.count) shards to do")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), seed \(o.seed), "
             + "\(o.workers) workers, \(batch) images per backbone call" + ranks.planNote)
+        log("  list: \(dataset.listSource)")
         log("  augmentation: \(o.recipe.summary)")
         log("  output \(o.out): about \(formatBytes(Double(sampleBytes))) per sample, \(formatBytes(needed)) to write"
             + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))

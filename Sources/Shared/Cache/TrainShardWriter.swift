@@ -21,7 +21,7 @@ final class TrainShardWriter {
     init(directory: String, config: CacheConfig, index: Int, view: Int, shapes: [Int: (Int, Int, Int)]) throws {
         self.config = config; self.index = index; self.view = view
         finalPath = "\(directory)/\(CacheManifest.shardFileName(index))"
-        temporaryPath = AtomicWrite.temporaryPath(for: finalPath)
+        temporaryPath = try AtomicWrite.reserveTemporary(for: finalPath)
         file = try ShardFile.create(temporaryPath: temporaryPath, config: config, index: index, view: view)
         try stageSets.create(in: file, stages: config.stages, shapes: shapes, dtype: config.dtype)
         let crop = config.crop

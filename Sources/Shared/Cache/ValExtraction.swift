@@ -84,6 +84,7 @@ public enum ValExtraction {
                                                       width: side, dtype: o.dtype) + 20
         let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
         log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
+        log("  list: \(dataset.listSource)")
         log("  protocol: \(o.evalProtocol)")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers, "
             + "\(batch) windows per backbone call" + ranks.planNote)

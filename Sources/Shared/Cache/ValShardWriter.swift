@@ -29,7 +29,7 @@ final class ValShardWriter {
     init(directory: String, config: CacheConfig, index: Int, shapes: [Int: (Int, Int, Int)]) throws {
         self.config = config; self.index = index
         finalPath = "\(directory)/\(CacheManifest.shardFileName(index))"
-        temporaryPath = AtomicWrite.temporaryPath(for: finalPath)
+        temporaryPath = try AtomicWrite.reserveTemporary(for: finalPath)
         file = try ShardFile.create(temporaryPath: temporaryPath, config: config, index: index, view: 0)
         try stageSets.create(in: file, stages: config.stages, shapes: shapes, dtype: config.dtype)
         windowImage = try file.createDataset("window_image", dtype: .i32, shape: [0], chunk: [1024], extendable: true)
