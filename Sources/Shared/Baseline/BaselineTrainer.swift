@@ -72,7 +72,7 @@ public final class BaselineTrainer {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
             try stored.checkResumable(checkpointPath, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
-                                      precision: opts.precision)
+                                      precision: opts.precision, stepsPerEpoch: stepsPerEpoch)
             progress = stored
             weightsNote = "resumed from \(checkpointPath)"
         } else if let w = settings.weights {

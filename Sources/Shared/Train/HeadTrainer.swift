@@ -150,7 +150,7 @@ public final class HeadTrainer {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
             try stored.checkResumable(checkpointPath, seed: options.seed, maxIter: maxIter, batchSize: options.batch,
-                                      precision: options.precision)
+                                      precision: options.precision, stepsPerEpoch: stepsPerEpoch)
             progress = stored
         }
         let part = comm.share(of: options.batch)
