@@ -55,12 +55,15 @@ public final class BaselineTrainer {
         }
         let maxIter = opts.epochs * stepsPerEpoch
         let fm = FileManager.default
-        if !resume && fm.fileExists(atPath: checkpointPath) {
-            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
-        }
         if resume && !fm.fileExists(atPath: checkpointPath) { throw DinoSegError(file: checkpointPath, "no checkpoint to resume from") }
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
+        }
+        // Held until training returns; the checkpoint checks are made under it.
+        let lock = try DirectoryLock(directory: runDirectory, what: "run directory")
+        defer { lock.release() }
+        if !resume && fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
         let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
         network = net

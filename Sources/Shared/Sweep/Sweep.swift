@@ -80,6 +80,9 @@ public enum Sweep {
         guard s.baselines.isEmpty || s.valData != nil else { throw DinoSegError("baseline rows need the val cache's image list") }
         let baselines = try s.baselines.map { try BaselineRun.load($0, valData: s.valData!) }
         try FileSystem.createDirectory(s.runDirectory, what: "run directory")
+        // Rank 0 writes the tables and the report; each job's run directory is locked by whoever trains it.
+        let lock = comm.isRoot ? try DirectoryLock(directory: s.runDirectory, what: "sweep directory") : nil
+        defer { lock?.release() }
         let groups = comm.size / ranksPerJob, groupIndex = comm.rank / ranksPerJob
         // Every process takes part in the split (a collective); with one rank per job each process is its own group.
         let group = ranksPerJob == 1 ? SingleProcess() : try comm.split(color: groupIndex, key: comm.rank)

@@ -98,6 +98,8 @@ public final class HeadTrainer {
         var interval = (loss: 0.0, steps: 0)
         var evalHistory: [EpochEval]
         let checkpointPath: String, runDirectory: String
+        /// The run directory's lock (rank 0), released when the session ends.
+        let lock: DirectoryLock?
 
         var stepsThisSession: Int { losses.count }
 
@@ -131,15 +133,23 @@ public final class HeadTrainer {
         guard options.batch >= comm.size else {
             throw DinoSegError("batch \(options.batch) is smaller than the \(comm.size) processes sharing it; use a --batch of at least \(comm.size)")
         }
-        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart).
+        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart); it holds the
+        // directory's lock for the whole session, and checks the checkpoint under it.
         let fm = FileManager.default
+        if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
+        }
+        var lock: DirectoryLock? = nil
+        if isRoot {
+            try FileSystem.createDirectory(runDirectory, what: "run directory")
+            lock = try DirectoryLock(directory: runDirectory, what: "run directory")
+        }
         if isRoot && !resume && fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
         if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
         }
-        if isRoot { try FileSystem.createDirectory(runDirectory, what: "run directory") }
 
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
@@ -176,7 +186,7 @@ public final class HeadTrainer {
                                    stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages, part: part)
         return Session(head: head, log: log, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter, progress: progress,
                        batches: batches, evalHistory: history, checkpointPath: checkpointPath,
-                       runDirectory: runDirectory)
+                       runDirectory: runDirectory, lock: lock)
     }
 
     /// A JSON line for every step; a human line every `logInterval` steps (and the activation memory after the first).
