@@ -113,6 +113,10 @@ public final class BaselineTrainer {
                 }
                 net.backward(saved: saved)
                 net.sgdStep(lr: Float(lr), headLR: Float(lr * settings.headLRFactor), momentum: opts.momentum, weightDecay: opts.weightDecay)
+                // An overflowed step is stopped before a checkpoint can keep it (a loaded checkpoint is checked too).
+                guard net.params.valuesAreFinite else {
+                    throw DinoSegError(file: runDirectory, "weights became non-finite at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
+                }
                 if stepsThisSession == 0 {
                     log.human(String(format: "activation memory: %.1f MiB for a batch of %d; %d parameters",
                                      Double(saved.bytes) / 1_048_576, opts.batch, net.params.count))

@@ -56,6 +56,8 @@ public struct SweepSettings {
     public var baselines: [String] = []
     /// The images of the val cache (to check that a baseline was evaluated on them).
     public var valData: EvalData?
+    /// The val cache's content digest (CacheManifest.contentDigest), recorded in every job's entry; nil: not checked.
+    public var valCacheDigest: String?
 
     public init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
                 runDirectory: String, dataset: DatasetKind, photoDirectory: String?) {
@@ -114,9 +116,10 @@ public enum Sweep {
                 case .trainedWithOthers:
                     break
                 case .finished(let trained):
-                    let e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
+                    var e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
                                        epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
                                        finalLoss: trained.finalLoss, result: trained.result, precision: s.train.precision)
+                    e.valCacheDigest = s.valCacheDigest
                     try AtomicWrite.write(JSONEncoder().encode(e), to: dir + "/sweep-entry.json")
                     entry = e
                 }
@@ -176,14 +179,26 @@ public enum Sweep {
         entries.indices.max { entries[$0].result.metrics.mIoU < entries[$1].result.metrics.mIoU }
     }
 
-    /// A job whose run directory already holds its final evaluation.
+    /// A job whose run directory already holds its final evaluation. A job trained or evaluated with other settings
+    /// than the sweep's is refused rather than shown under the sweep's labels; the entry's run directory is where the
+    /// job is now (a renamed sweep directory must not send the report to the old location, or to another sweep there).
     static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int) throws -> SweepEntry? {
         guard let data = FileManager.default.contents(atPath: dir + "/sweep-entry.json"),
-              let entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
+              var entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
               entry.variant == job.variant, entry.width == job.width, entry.outputStride == s.outputStride,
               entry.epochs == s.train.epochs, entry.result.checkpointStep == s.train.epochs * stepsPerEpoch,
               (entry.precision ?? .fp32) == s.train.precision
         else { return nil }
+        if let recorded = try RecordedTraining.read(run: dir) {
+            let diffs = recorded.sweepDifferences(from: s.train)
+            guard diffs.isEmpty else {
+                throw DinoSegError(file: dir, "was trained with other settings than this sweep asks for (\(diffs.joined(separator: "; "))); delete \(dir) to retrain it, or use another --run")
+            }
+        }
+        if let recorded = entry.valCacheDigest, let asked = s.valCacheDigest, recorded != asked {
+            throw DinoSegError(file: dir, "was evaluated on another val cache than this sweep's --val-cache; delete \(dir) to redo it, or use another --run")
+        }
+        entry.runDirectory = dir
         return entry
     }
 
