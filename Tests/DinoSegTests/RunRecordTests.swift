@@ -186,3 +186,43 @@ private extension HeadConfig {
         return c
     }
 }
+
+/// Edited photos or labels under a cache (issue "Hardening, round 2", item 18): the manifest records their digests.
+extension RunRecordTests {
+    /// Appends a byte to the label of image `index` of `list` (a change a PNG reader may not even see).
+    func editLabel(list: String, index: Int) throws -> String {
+        let sample = try SegmentationDataset(root: tmp + "/data", list: list).samples[index]
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: sample.labelPath))
+        handle.seekToEndOfFile()
+        handle.write(Data([0]))
+        try handle.close()
+        return sample.id
+    }
+
+    func testEditedLabelRefusesTheResumedExtraction() throws {
+        try writeSyntheticData(to: tmp + "/data", train: 4, val: 2, seed: 44, sides: 60...90)
+        var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
+        o.workers = 1; o.quiet = true; o.seed = 44; o.shardSize = 2; o.stopAfterShards = 1
+        let partial = try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }
+        XCTAssertEqual(partial.shards.count, 1)
+        XCTAssertEqual(partial.sources?.count, 4)
+        let id = try editLabel(list: "train", index: 3)
+        o.stopAfterShards = nil
+        XCTAssertThrowsError(try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }) { e in
+            XCTAssertEqual("\(e)", "\(tmp)/cache: the photo or label of image \(id) changed since the finished shards were extracted; delete \(tmp)/cache (or use a new --out) to extract it again")
+        }
+    }
+
+    func testEditedValLabelRefusesTheEvaluationWhileTheDataIsInPlace() throws {
+        try writeSyntheticData(to: tmp + "/data", train: 2, val: 2, seed: 45, sides: 60...90)
+        let val = try valCache("val")
+        XCTAssertNoThrow(try ValCacheEval.settings(directory: val))
+        let id = try editLabel(list: "val", index: 1)
+        XCTAssertThrowsError(try ValCacheEval.settings(directory: val)) { e in
+            XCTAssertEqual("\(e)", "\(val): the photo or label of image \(id) in \(tmp)/data changed since this cache was extracted; extract it again (a new --out) to evaluate on the current labels")
+        }
+        // A cache whose data set is gone is evaluated on its own labels.
+        try FileManager.default.moveItem(atPath: tmp + "/data", toPath: tmp + "/data-elsewhere")
+        XCTAssertNoThrow(try ValCacheEval.settings(directory: val))
+    }
+}

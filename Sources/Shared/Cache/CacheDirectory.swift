@@ -40,6 +40,7 @@ enum CacheDirectory {
             throw DinoSegError(file: directory, "an existing cache here was made with a different configuration ("
                 + diffs.joined(separator: "; ") + "). Use a new --out directory, or delete \(directory) to start over.")
         }
+        try SourceFingerprint.checkResume(old: old, fresh: fresh, directory: directory)
         var kept = fresh
         kept.skipped = []
         // The batch grouping decides the last bits of the features on some BLAS kernels: keep the recorded one so the

@@ -31,8 +31,9 @@ enum ExtractionSetup {
             lock = try CacheDirectory.prepare(directory)
             for machine in machines { log("machine: \(machine.cpu); \(machine.blas.summary)") }
             if let note = BLASSetup.userCoreNote { log(note) }
-            let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count,
+            var fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count,
                                       skipped: [], machines: machines)
+            fresh.sources = SourceFingerprint.of(samples)
             opened = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)
         }
         let manifest = try ranks.share(opened)

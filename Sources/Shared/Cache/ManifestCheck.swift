@@ -61,6 +61,7 @@ extension CacheManifest {
         guard c.imageCount == imageIDs.count else {
             throw fail("imageIDs has \(imageIDs.count) entries but config.imageCount is \(c.imageCount)")
         }
+        if let problem = SourceFingerprint.checkCount(self) { throw fail(problem) }
         if kind == .val {
             guard let p = c.evalProtocol else {
                 throw fail("the manifest records no evaluation protocol (written by an older DinoSeg); re-run extract val into a new directory")
