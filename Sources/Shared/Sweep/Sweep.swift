@@ -98,7 +98,7 @@ public enum Sweep {
             let dir = s.runDirectory + "/" + job.name
             say("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
             // The group's rank 0 decides whether the job is done; the others follow it.
-            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) : nil
+            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch, source: source) : nil
             let done = try group.broadcast(FinishedJob(entry: recorded)).entry
             var entry: SweepEntry? = nil
             if let done {
@@ -141,7 +141,7 @@ public enum Sweep {
             entries = []; curves = []
             for job in s.jobs {
                 let dir = s.runDirectory + "/" + job.name
-                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) else { continue }
+                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch, source: source) else { continue }
                 entries.append(done)
                 curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             }
@@ -182,7 +182,8 @@ public enum Sweep {
     /// A job whose run directory already holds its final evaluation. A job trained or evaluated with other settings
     /// than the sweep's is refused rather than shown under the sweep's labels; the entry's run directory is where the
     /// job is now (a renamed sweep directory must not send the report to the old location, or to another sweep there).
-    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int) throws -> SweepEntry? {
+    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int,
+                              source: HeadTrainingSource) throws -> SweepEntry? {
         guard let data = FileManager.default.contents(atPath: dir + "/sweep-entry.json"),
               var entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
               entry.variant == job.variant, entry.width == job.width, entry.outputStride == s.outputStride,
@@ -190,7 +191,7 @@ public enum Sweep {
               (entry.precision ?? .fp32) == s.train.precision
         else { return nil }
         if let recorded = try RecordedTraining.read(run: dir) {
-            let diffs = recorded.sweepDifferences(from: s.train)
+            let diffs = recorded.sweepDifferences(from: s.train, cache: source.name, features: source.features)
             guard diffs.isEmpty else {
                 throw DinoSegError(file: dir, "was trained with other settings than this sweep asks for (\(diffs.joined(separator: "; "))); delete \(dir) to retrain it, or use another --run")
             }

@@ -81,10 +81,10 @@ struct RecordedTraining: Decodable {
         return d.compactMap { $0 }
     }
 
-    /// The seed, batch and optimisation settings a sweep job was trained with, against the sweep's.
-    func sweepDifferences(from options: TrainOptions) -> [String] {
+    /// The seed, batch, optimisation settings and features a sweep job was trained with, against the sweep's.
+    func sweepDifferences(from options: TrainOptions, cache: String, features: FeatureIdentity?) -> [String] {
         func diff<T: Equatable>(_ name: String, _ a: T, _ b: T) -> String? { a == b ? nil : "\(name) \(a) → \(b)" }
         return [diff("--seed", train.seed, options.seed), diff("--batch", train.batch, options.batch)].compactMap { $0 }
-            + differences(from: options, cache: cache, features: nil)
+            + differences(from: options, cache: cache, features: features)
     }
 }
