@@ -6,7 +6,7 @@ final class FakeBackbone: FeatureBackbone {
     let name = "fake-pool-projection"
     let stageChannels: [Int]
     let stageStrides = [4, 8, 16, 32]
-    let weightsSHA256 = String(repeating: "ab", count: 32)
+    var weightsSHA256 = String(repeating: "ab", count: 32)
     let projections: [[Float]]   // [3, Ck]
 
     init(channels: [Int] = [8, 12, 16, 20], seed: UInt64 = 1, gain: Float = 1) {

@@ -55,12 +55,15 @@ public final class BaselineTrainer {
         }
         let maxIter = opts.epochs * stepsPerEpoch
         let fm = FileManager.default
-        if !resume && fm.fileExists(atPath: checkpointPath) {
-            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
-        }
         if resume && !fm.fileExists(atPath: checkpointPath) { throw DinoSegError(file: checkpointPath, "no checkpoint to resume from") }
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
+        }
+        // Held until training returns; the checkpoint checks are made under it.
+        let lock = try DirectoryLock(directory: runDirectory, what: "run directory")
+        defer { lock.release() }
+        if !resume && fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
         let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
         network = net
@@ -72,7 +75,7 @@ public final class BaselineTrainer {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
             try stored.checkResumable(checkpointPath, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
-                                      precision: opts.precision)
+                                      precision: opts.precision, stepsPerEpoch: stepsPerEpoch)
             progress = stored
             weightsNote = "resumed from \(checkpointPath)"
         } else if let w = settings.weights {
@@ -110,6 +113,10 @@ public final class BaselineTrainer {
                 }
                 net.backward(saved: saved)
                 net.sgdStep(lr: Float(lr), headLR: Float(lr * settings.headLRFactor), momentum: opts.momentum, weightDecay: opts.weightDecay)
+                // An overflowed step is stopped before a checkpoint can keep it (a loaded checkpoint is checked too).
+                guard net.params.valuesAreFinite else {
+                    throw DinoSegError(file: runDirectory, "weights became non-finite at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
+                }
                 if stepsThisSession == 0 {
                     log.human(String(format: "activation memory: %.1f MiB for a batch of %d; %d parameters",
                                      Double(saved.bytes) / 1_048_576, opts.batch, net.params.count))

@@ -52,6 +52,8 @@ public enum PSPNetCheckpoint {
                 values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
             }
         }
+        // Names in the message are the arena's (the prefix only applies when no rename is given).
+        try HeadCheckpoint.checkFinite(file.path, [net.params, net.stats], prefix: rename == nil ? prefix : "", only: only)
         for key in net.batchesTracked.keys where only?(key) ?? true {
             let name = source(key + ".num_batches_tracked")
             if file.tensors[name] != nil { net.batchesTracked[key] = try file.integers(name).first ?? 0 }

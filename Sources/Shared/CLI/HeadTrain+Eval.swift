@@ -32,6 +32,7 @@ public struct HeadTrainEval: ParsableCommand {
         guard manifest.config.backbone.hiddenSizes == head.config.stageChannels else {
             throw DinoSegError(file: valCache, "features have stage channels \(manifest.config.backbone.hiddenSizes), the head (\(ckpt)) expects \(head.config.stageChannels)")
         }
+        try HeadCheckpoint.checkBackbone(ckpt, weightsSHA256: manifest.config.backbone.weightsSHA256, what: valCache)
         if !json {
             print("evaluating \(head.config.variantName) from \(ckpt) on \(valCache) (\(manifest.imageIDs.count) images, backbone \(manifest.config.backbone.name))")
         }

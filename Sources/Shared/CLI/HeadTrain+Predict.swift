@@ -35,6 +35,7 @@ public struct HeadTrainPredict: ParsableCommand {
         guard backbone.stageChannels == head.config.stageChannels else {
             throw DinoSegError(file: weights, "backbone stage channels \(backbone.stageChannels) do not match the head's \(head.config.stageChannels) (\(ckpt))")
         }
+        try HeadCheckpoint.checkBackbone(ckpt, weightsSHA256: backbone.weightsSHA256, what: weights)
         let outDir = out ?? runDirectory! + "/predictions"
         let names = try Predictor.prepareOutputs(for: images, in: outDir)
         let p = protocolOptions.evalProtocol

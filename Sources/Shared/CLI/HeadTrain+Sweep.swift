@@ -32,6 +32,13 @@ public struct HeadTrainSweep: ParsableCommand {
 
     public func validate() throws {
         try FlagBounds.check(widths.values, in: FlagBounds.fpnWidth, "--widths")
+        // A job listed twice would train once and be shown as two rows.
+        if let twice = variants.values.first(where: { v in variants.values.filter { $0 == v }.count > 1 }) {
+            throw ValidationError("--variants lists \(twice.rawValue) more than once")
+        }
+        if let twice = widths.values.first(where: { w in widths.values.filter { $0 == w }.count > 1 }) {
+            throw ValidationError("--widths lists \(twice) more than once")
+        }
         guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
         try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
         try FlagBounds.check(examples, in: FlagBounds.examples, "--examples")
@@ -53,9 +60,7 @@ public struct HeadTrainSweep: ParsableCommand {
     func sweep(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
         let (eval, manifest) = try ValCacheEval.settings(directory: valCache)
-        guard manifest.config.backbone.weightsSHA256 == source.reader.manifest.config.backbone.weightsSHA256 else {
-            throw DinoSegError(file: valCache, "was extracted with other backbone weights than \(cache) (SHA-256 differs)")
-        }
+        try manifest.checkSameBackbone(asTrain: source.reader.manifest, path: valCache, trainPath: cache)
         try training.precision.activate()
         let train = try training.options()
         var settings = SweepSettings(jobs: SweepJob.plan(variants: variants.values, widths: widths.values),
@@ -64,6 +69,7 @@ public struct HeadTrainSweep: ParsableCommand {
                                      photoDirectory: ValCacheEval.photoDirectory(manifest))
         settings.baselines = baselines
         settings.valData = EvalData(valCache: manifest)
+        settings.valCacheDigest = manifest.contentDigest
         let labels = Sweep.notes(settings, eval: eval, stepsPerEpoch: source.samplesPerEpoch / train.batch)
         if world.isRoot {
             print(labels.title)

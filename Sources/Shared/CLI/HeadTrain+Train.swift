@@ -41,7 +41,9 @@ public struct HeadTrainTrain: ParsableCommand {
         trainer.communicator = world
         if let valCache, world.isRoot {
             // Evaluated in place after every --eval-every epochs and after the last one (see TrainingValidation).
-            let (eval, _) = try ValCacheEval.settings(directory: valCache)
+            let (eval, manifest) = try ValCacheEval.settings(directory: valCache)
+            // The head reads the val features with the train cache's channel counts: another backbone is refused.
+            try manifest.checkSameBackbone(asTrain: source.reader.manifest, path: valCache, trainPath: cache)
             trainer.validation = TrainingValidation(settings: eval, every: evalEvery)
         }
         _ = try trainer.run()

@@ -100,6 +100,8 @@ public struct CacheManifest: Codable, Equatable {
     /// configuration are valid on any machine, but another BLAS kernel may change their last bits. Absent in
     /// manifests written before it was recorded.
     public var machines: [MachineInfo]? = nil
+    /// Per image, the SHA-256 of its photo and label when extracted (SourceFingerprint); absent in older manifests.
+    public var sources: [String]? = nil
     public var complete: Bool { shards.count == plannedShards }
 
     public var kind: CacheKind { config.kind }

@@ -65,6 +65,7 @@ extension CacheManifest {
         }
         // The ids name the files `headtrain eval --save-predictions` writes.
         for id in imageIDs { if let p = SampleID.problem(id) { throw fail("imageIDs holds '\(id)', which \(p)") } }
+        if let problem = SourceFingerprint.checkCount(self) { throw fail(problem) }
         if kind == .val {
             guard let p = c.evalProtocol else {
                 throw fail("the manifest records no evaluation protocol (written by an older DinoSeg); re-run extract val into a new directory")

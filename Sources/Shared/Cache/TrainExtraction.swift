@@ -70,8 +70,9 @@ public enum TrainExtraction {
                                  imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
         config.precision = activePrecision
         let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
-        var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                plans: plans, ranks: ranks, log: log)
+        var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
+                                                                      plans: plans, ranks: ranks, log: log)
+        defer { lock?.release() }
         let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
 
         // The plan.

@@ -67,8 +67,9 @@ public enum ValExtraction {
         let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
             ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
         }
-        var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                plans: plans, ranks: ranks, log: log)
+        var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
+                                                                      plans: plans, ranks: ranks, log: log)
+        defer { lock?.release() }
         let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
         let pendingImages = pending.reduce(0) { $0 + $1.images.count }
         let myImages = ranks.deal(pending).reduce(0) { $0 + $1.images.count }

@@ -29,6 +29,22 @@ public struct EvalResult: Codable, Equatable {
         case backboneNote = "backbone_note", seconds, data
     }
 
+    /// The metrics are recomputed from the (checked) confusion matrix rather than trusted: per-class lists of another
+    /// length than the matrix would be indexed past their end by the tables.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        evalProtocol = try c.decode(EvalProtocol.self, forKey: .evalProtocol)
+        checkpointStep = try c.decodeIfPresent(Int.self, forKey: .checkpointStep)
+        checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint)
+        images = try c.decode(Int.self, forKey: .images)
+        confusion = try c.decode(ConfusionMatrix.self, forKey: .confusion)
+        _ = try c.decode(SegmentationMetrics.self, forKey: .metrics)
+        metrics = SegmentationMetrics(confusion)
+        backboneNote = try c.decodeIfPresent(String.self, forKey: .backboneNote)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        data = try c.decodeIfPresent(EvalData.self, forKey: .data)
+    }
+
     /// "protocol: slide 224×224 stride 150, flip on, long side 512; checkpoint step 1234 (…); 1449 images"
     public var protocolLine: String {
         var s = "protocol: \(evalProtocol)"
@@ -67,9 +83,10 @@ public struct EvalResult: Codable, Equatable {
     /// 21×21 raw counts, header row of predicted class names, one row per ground-truth class.
     public func confusionCSV(names: [String] = VOC.classNames) -> String {
         let k = confusion.classes
-        var lines = ["label\\prediction," + (0..<k).map { names[$0] }.joined(separator: ",")]
+        let name = { (c: Int) in c < names.count ? names[c] : "class\(c)" }
+        var lines = ["label\\prediction," + (0..<k).map(name).joined(separator: ",")]
         for t in 0..<k {
-            lines.append(names[t] + "," + (0..<k).map { String(confusion[t, $0]) }.joined(separator: ","))
+            lines.append(name(t) + "," + (0..<k).map { String(confusion[t, $0]) }.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -22,6 +22,28 @@ public struct ConfusionMatrix: Equatable, Codable {
         self.counts = counts
     }
 
+    enum CodingKeys: String, CodingKey { case classes, counts }
+
+    /// Decoding checks what the memberwise initialiser asserts: a matrix of another length read from a file (a sweep
+    /// entry, a metrics.json) would otherwise be indexed past its end. Class indices are label bytes (255 is void).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let classes = try c.decode(Int.self, forKey: .classes)
+        let counts = try c.decode([Int64].self, forKey: .counts)
+        guard (1...255).contains(classes) else {
+            throw DecodingError.dataCorruptedError(forKey: .classes, in: c, debugDescription: "\(classes) classes (need 1 to 255)")
+        }
+        guard counts.count == classes * classes else {
+            throw DecodingError.dataCorruptedError(forKey: .counts, in: c, debugDescription: "\(counts.count) counts for \(classes) classes (need \(classes * classes))")
+        }
+        // Bounded so the sums over rows and columns cannot overflow (a trap): 2^40 pixels is far above any data set.
+        guard counts.allSatisfy({ (0...(1 << 40)).contains($0) }) else {
+            throw DecodingError.dataCorruptedError(forKey: .counts, in: c, debugDescription: "a count outside 0...2^40")
+        }
+        self.classes = classes
+        self.counts = counts
+    }
+
     public subscript(label: Int, prediction: Int) -> Int64 { counts[label * classes + prediction] }
 
     /// Adds one image: `prediction` and `label` have the same number of pixels. Pixels whose label is not a class

@@ -21,7 +21,14 @@ public enum RunCheckpoints {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
             for name in names where name.hasSuffix(".safetensors") && !name.hasPrefix(".") {
                 let path = dir + "/" + name
-                guard let file = try? SafetensorsFile(path: path), file.metadata["config"] != nil else { continue }
+                let file: SafetensorsFile
+                do { file = try SafetensorsFile(path: path) } catch {
+                    // A checkpoint the trainer wrote that no longer reads (truncated) is reported, not passed over
+                    // for an older one.
+                    if isTrainerName(name) { throw error }
+                    continue
+                }
+                guard file.metadata["config"] != nil else { continue }
                 let step = file.metadata["progress"].flatMap { try? JSONDecoder().decode(TrainProgress.self, from: Data($0.utf8)) }?.step
                 found.append(Found(path: path, step: step))
             }
@@ -29,9 +36,18 @@ public enum RunCheckpoints {
         return found.sorted { ($0.step ?? -1, $0.path) < ($1.step ?? -1, $1.path) }
     }
 
-    /// The latest checkpoint of a run.
+    /// last.safetensors and epoch-NNN.safetensors.
+    static func isTrainerName(_ name: String) -> Bool {
+        name == "last.safetensors" || (name.hasPrefix("epoch-") && name.dropFirst(6).dropLast(12).allSatisfy(\.isNumber))
+    }
+
+    /// The latest checkpoint of a run: last.safetensors when the run has one (the trainer rewrites it at every epoch
+    /// end, so an epoch checkpoint of a higher step can only be left over from an earlier head in the directory),
+    /// otherwise the candidate of the highest step.
     public static func latest(run: String) throws -> Found {
-        guard let last = try list(run: run).last else {
+        let found = try list(run: run)
+        if let last = found.first(where: { $0.path == run + "/last.safetensors" }) { return last }
+        guard let last = found.last else {
             throw DinoSegError(file: run, "no head checkpoint (*.safetensors with a head config) in the run directory; train first or pass --checkpoint")
         }
         return last

@@ -29,6 +29,7 @@ public enum ValCacheEval {
     /// before handing out an image.
     public static func settings(directory: String) throws -> (settings: EvalSettings, manifest: CacheManifest) {
         let m = try ValCacheReader(directory: directory).manifest
+        try SourceFingerprint.checkInPlace(m, directory: directory)
         let p = m.config.evalProtocol!   // ManifestCheck refuses a val manifest without one
         let open: ValImageReader = { stages in
             let stream = try ValCacheReader(directory: directory).images(stages: stages)

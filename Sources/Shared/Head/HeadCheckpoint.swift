@@ -20,14 +20,28 @@ public struct TrainProgress: Codable, Equatable, Sendable {
         self.batchSize = batchSize; self.precision = precision
     }
 
-    /// Throws, naming `checkpoint`, when a resumed run asks for other settings than the ones this progress was made with.
-    public func checkResumable(_ checkpoint: String, seed: UInt64, maxIter: Int, batchSize: Int, precision: Precision) throws {
+    /// Throws, naming `checkpoint`, when a resumed run asks for other settings than the ones this progress was made with,
+    /// or when the progress is not a position of that run (`stepsPerEpoch` batches an epoch).
+    public func checkResumable(_ checkpoint: String, seed: UInt64, maxIter: Int, batchSize: Int, precision: Precision,
+                               stepsPerEpoch: Int) throws {
         guard self.seed == seed, self.maxIter == maxIter, self.batchSize == batchSize else {
             throw DinoSegError(file: checkpoint, "was trained with seed \(self.seed), batch \(self.batchSize), \(self.maxIter) iterations; this run asks for seed \(seed), batch \(batchSize), \(maxIter) iterations (pass the original --seed/--batch/--epochs)")
         }
         let stored = self.precision ?? .fp32
         guard stored == precision else {
             throw DinoSegError(file: checkpoint, "was trained in \(stored); this run asks for \(precision) (continue it with --precision \(stored), or start a new --run in \(precision))")
+        }
+        try checkPosition(checkpoint, stepsPerEpoch: stepsPerEpoch)
+    }
+
+    /// The trainer resumes at (epoch, batch) and counts steps from `step`: a negative index crashes it, and any other
+    /// inconsistent triple skips or repeats batches. A saved position always has batch < stepsPerEpoch and
+    /// step = epoch × stepsPerEpoch + batch ≤ maxIter.
+    func checkPosition(_ checkpoint: String, stepsPerEpoch: Int) throws {
+        let epochs = stepsPerEpoch > 0 ? maxIter / stepsPerEpoch : 0
+        guard step >= 0, epoch >= 0, batchInEpoch >= 0, batchInEpoch < stepsPerEpoch, epoch <= epochs,
+              step == epoch * stepsPerEpoch + batchInEpoch, step <= maxIter else {
+            throw DinoSegError(file: checkpoint, "corrupt training progress: step \(step), epoch \(epoch), batch \(batchInEpoch) is not a position of a run of \(epochs) epochs of \(stepsPerEpoch) steps")
         }
     }
 }
@@ -83,9 +97,26 @@ public enum HeadCheckpoint {
                 values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
             }
         }
+        try checkFinite(file.path, [head.params, head.stats], prefix: prefix)
         for key in head.batchesTracked.keys {
             let name = prefix + key + ".num_batches_tracked"
             if file.tensors[name] != nil { head.batchesTracked[key] = try file.integers(name).first ?? 0 }
+        }
+    }
+
+    /// A NaN or infinite weight, or a negative BatchNorm variance (a square root of it normalises), would give
+    /// predictions and metrics that mean nothing; such a checkpoint is refused by name.
+    static func checkFinite(_ path: String, _ arenas: [ParameterArena], prefix: String, only: ((String) -> Bool)? = nil) throws {
+        for arena in arenas {
+            for v in arena.views where only?(v.name) ?? true {
+                let values = UnsafeBufferPointer(start: arena.values + v.offset, count: v.count)
+                if let bad = values.first(where: { !$0.isFinite }) {
+                    throw DinoSegError(file: path, "tensor '\(prefix + v.name)' holds \(bad); the checkpoint is unusable")
+                }
+                if v.name.hasSuffix("running_var"), let negative = values.first(where: { $0 < 0 }) {
+                    throw DinoSegError(file: path, "tensor '\(prefix + v.name)' holds the negative variance \(negative); the checkpoint is unusable")
+                }
+            }
         }
     }
 

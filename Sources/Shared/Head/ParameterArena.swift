@@ -67,6 +67,9 @@ public final class ParameterArena {
     }
 
     public func view(_ name: String) -> ParameterView? { index[name].map { views[$0] } }
+    /// No NaN or infinity among the values (an overflowed SGD step).
+    var valuesAreFinite: Bool { UnsafeBufferPointer(start: values, count: count).allSatisfy(\.isFinite) }
+
     public func value(_ name: String) -> UnsafeMutablePointer<Float> { values + views[index[name]!].offset }
     public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads + views[index[name]!].offset }
     /// The value and gradient of the parameter `add` returned `index` for (after `allocate()`; stable from then on).

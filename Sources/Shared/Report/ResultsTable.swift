@@ -79,6 +79,8 @@ public struct SweepEntry: Codable, Equatable {
     public var result: EvalResult
     /// The matrix multiplies' precision of training and evaluation; nil in entries written before it existed (fp32).
     public var precision: Precision?
+    /// The content digest of the val cache it was evaluated on; nil in entries written before it was recorded.
+    public var valCacheDigest: String?
 
     public init(variant: SweepVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
                 trainSeconds: Double, finalLoss: Double?, result: EvalResult, precision: Precision = .fp32) {

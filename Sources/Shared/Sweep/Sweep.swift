@@ -56,6 +56,8 @@ public struct SweepSettings {
     public var baselines: [String] = []
     /// The images of the val cache (to check that a baseline was evaluated on them).
     public var valData: EvalData?
+    /// The val cache's content digest (CacheManifest.contentDigest), recorded in every job's entry; nil: not checked.
+    public var valCacheDigest: String?
 
     public init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
                 runDirectory: String, dataset: DatasetKind, photoDirectory: String?) {
@@ -80,6 +82,9 @@ public enum Sweep {
         guard s.baselines.isEmpty || s.valData != nil else { throw DinoSegError("baseline rows need the val cache's image list") }
         let baselines = try s.baselines.map { try BaselineRun.load($0, valData: s.valData!) }
         try FileSystem.createDirectory(s.runDirectory, what: "run directory")
+        // Rank 0 writes the tables and the report; each job's run directory is locked by whoever trains it.
+        let lock = comm.isRoot ? try DirectoryLock(directory: s.runDirectory, what: "sweep directory") : nil
+        defer { lock?.release() }
         let groups = comm.size / ranksPerJob, groupIndex = comm.rank / ranksPerJob
         // Every process takes part in the split (a collective); with one rank per job each process is its own group.
         let group = ranksPerJob == 1 ? SingleProcess() : try comm.split(color: groupIndex, key: comm.rank)
@@ -93,7 +98,7 @@ public enum Sweep {
             let dir = s.runDirectory + "/" + job.name
             say("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
             // The group's rank 0 decides whether the job is done; the others follow it.
-            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) : nil
+            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch, source: source) : nil
             let done = try group.broadcast(FinishedJob(entry: recorded)).entry
             var entry: SweepEntry? = nil
             if let done {
@@ -111,9 +116,10 @@ public enum Sweep {
                 case .trainedWithOthers:
                     break
                 case .finished(let trained):
-                    let e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
+                    var e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
                                        epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
                                        finalLoss: trained.finalLoss, result: trained.result, precision: s.train.precision)
+                    e.valCacheDigest = s.valCacheDigest
                     try AtomicWrite.write(JSONEncoder().encode(e), to: dir + "/sweep-entry.json")
                     entry = e
                 }
@@ -135,7 +141,7 @@ public enum Sweep {
             entries = []; curves = []
             for job in s.jobs {
                 let dir = s.runDirectory + "/" + job.name
-                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) else { continue }
+                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch, source: source) else { continue }
                 entries.append(done)
                 curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             }
@@ -173,14 +179,27 @@ public enum Sweep {
         entries.indices.max { entries[$0].result.metrics.mIoU < entries[$1].result.metrics.mIoU }
     }
 
-    /// A job whose run directory already holds its final evaluation.
-    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int) throws -> SweepEntry? {
+    /// A job whose run directory already holds its final evaluation. A job trained or evaluated with other settings
+    /// than the sweep's is refused rather than shown under the sweep's labels; the entry's run directory is where the
+    /// job is now (a renamed sweep directory must not send the report to the old location, or to another sweep there).
+    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int,
+                              source: HeadTrainingSource) throws -> SweepEntry? {
         guard let data = FileManager.default.contents(atPath: dir + "/sweep-entry.json"),
-              let entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
+              var entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
               entry.variant == job.variant, entry.width == job.width, entry.outputStride == s.outputStride,
               entry.epochs == s.train.epochs, entry.result.checkpointStep == s.train.epochs * stepsPerEpoch,
               (entry.precision ?? .fp32) == s.train.precision
         else { return nil }
+        if let recorded = try RecordedTraining.read(run: dir) {
+            let diffs = recorded.sweepDifferences(from: s.train, cache: source.name, features: source.features)
+            guard diffs.isEmpty else {
+                throw DinoSegError(file: dir, "was trained with other settings than this sweep asks for (\(diffs.joined(separator: "; "))); delete \(dir) to retrain it, or use another --run")
+            }
+        }
+        if let recorded = entry.valCacheDigest, let asked = s.valCacheDigest, recorded != asked {
+            throw DinoSegError(file: dir, "was evaluated on another val cache than this sweep's --val-cache; delete \(dir) to redo it, or use another --run")
+        }
+        entry.runDirectory = dir
         return entry
     }
 

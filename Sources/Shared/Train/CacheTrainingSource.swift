@@ -3,10 +3,12 @@
 public final class CacheTrainingSource: HeadTrainingSource {
     public let reader: TrainCacheReader
     public let name: String
+    public let features: FeatureIdentity?
 
     public init(directory: String) throws {
         reader = try TrainCacheReader(directory: directory)   // refuses anything but a complete train cache
         name = directory
+        features = reader.manifest.featureIdentity
     }
 
     public var stageChannels: [Int] { reader.manifest.config.backbone.hiddenSizes }

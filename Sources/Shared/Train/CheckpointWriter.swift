@@ -17,8 +17,15 @@ enum CheckpointWriter {
         let ints = batchesTracked.map { (name: "\($0.key).num_batches_tracked", shape: [Int](), values: [$0.value]) }
         var meta = extraMetadata
         meta["format"] = format
-        meta["config"] = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        if let progress { meta["progress"] = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self) }
+        meta["config"] = try metadataJSON(config)
+        if let progress { meta["progress"] = try metadataJSON(progress) }
         try SafetensorsFile.write(path: path, floats: floats, integers: ints, metadata: meta)
+    }
+
+    /// Sorted keys: the same network and progress give the same bytes (JSONEncoder's order follows a hash otherwise).
+    static func metadataJSON<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }

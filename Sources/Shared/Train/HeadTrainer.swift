@@ -98,13 +98,18 @@ public final class HeadTrainer {
         var interval = (loss: 0.0, steps: 0)
         var evalHistory: [EpochEval]
         let checkpointPath: String, runDirectory: String
+        /// The run directory's lock (rank 0), released when the session ends.
+        let lock: DirectoryLock?
 
         var stepsThisSession: Int { losses.count }
 
         mutating func advance(loss: Double) throws {
-            guard loss.isFinite else {
+            // A finite loss can still come with an SGD step that overflowed the weights: checked too, so that the
+            // checkpoint saved after this step (and called good below) never holds them.
+            let what = !loss.isFinite ? "loss became \(loss)" : !head.params.valuesAreFinite ? "weights became non-finite" : nil
+            if let what {
                 let saved = FileManager.default.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"
-                throw DinoSegError(file: runDirectory, "loss became \(loss) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(saved); try a lower --lr")
+                throw DinoSegError(file: runDirectory, "\(what) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(saved); try a lower --lr")
             }
             progress.step += 1
             progress.batchInEpoch += 1
@@ -131,15 +136,24 @@ public final class HeadTrainer {
         guard options.batch >= comm.size else {
             throw DinoSegError("batch \(options.batch) is smaller than the \(comm.size) processes sharing it; use a --batch of at least \(comm.size)")
         }
-        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart).
+        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart); it holds the
+        // directory's lock for the whole session, and checks the checkpoint under it.
         let fm = FileManager.default
+        if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
+        }
+        var lock: DirectoryLock? = nil
+        if isRoot {
+            try FileSystem.createDirectory(runDirectory, what: "run directory")
+            lock = try DirectoryLock(directory: runDirectory, what: "run directory")
+        }
         if isRoot && !resume && fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
         if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
         }
-        if isRoot { try FileSystem.createDirectory(runDirectory, what: "run directory") }
+        if isRoot && resume { try checkSameTraining() }
 
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
@@ -150,7 +164,7 @@ public final class HeadTrainer {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
             try stored.checkResumable(checkpointPath, seed: options.seed, maxIter: maxIter, batchSize: options.batch,
-                                      precision: options.precision)
+                                      precision: options.precision, stepsPerEpoch: stepsPerEpoch)
             progress = stored
         }
         let part = comm.share(of: options.batch)
@@ -176,7 +190,17 @@ public final class HeadTrainer {
                                    stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages, part: part)
         return Session(head: head, log: log, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter, progress: progress,
                        batches: batches, evalHistory: history, checkpointPath: checkpointPath,
-                       runDirectory: runDirectory)
+                       runDirectory: runDirectory, lock: lock)
+    }
+
+    /// Refuses a resume that would continue the run with other optimisation settings or on other features than its
+    /// config.json records (config.json is rewritten on resume, so it must stay the record of the whole run).
+    private func checkSameTraining() throws {
+        guard let recorded = try RecordedTraining.read(run: runDirectory) else { return }
+        let diffs = recorded.differences(from: options, cache: source.name, features: source.features)
+        guard diffs.isEmpty else {
+            throw DinoSegError(file: runDirectory, "was trained with other settings than this --resume asks for (\(diffs.joined(separator: "; "))); resume with the original flags, or start a new --run")
+        }
     }
 
     /// A JSON line for every step; a human line every `logInterval` steps (and the activation memory after the first).
@@ -248,7 +272,9 @@ public final class HeadTrainer {
 
     /// Saves a checkpoint of the session's head and progress (rank 0 alone writes).
     private func save(_ s: Session, to path: String) throws {
-        if communicator.isRoot { try HeadCheckpoint.save(s.head, to: path, progress: s.progress) }
+        guard communicator.isRoot else { return }
+        let backbone = source.features.map { [HeadCheckpoint.backboneKey: $0.weightsSHA256] } ?? [:]
+        try HeadCheckpoint.save(s.head, to: path, progress: s.progress, extraMetadata: backbone)
     }
 
     /// One optimisation step; returns the batch loss.
@@ -285,10 +311,11 @@ public final class HeadTrainer {
             var stepsPerEpoch: Int
             var maxIter: Int
             var machine: MachineInfo
+            var features: FeatureIdentity?
         }
         let resolved = Resolved(head: headConfig, variant: headConfig.variantName, train: options, cache: source.name,
                                 samplesPerEpoch: source.samplesPerEpoch, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter,
-                                machine: .current)
+                                machine: .current, features: source.features)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try enc.encode(resolved)

@@ -58,9 +58,13 @@ public protocol HeadTrainingSource {
     /// process's share; 0..<batchSize: all of it).
     func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
                  part: Range<Int>) throws -> () throws -> TrainBatch?
+    /// The cache and backbone the features come from (nil: no manifest, e.g. features in memory).
+    var features: FeatureIdentity? { get }
 }
 
 extension HeadTrainingSource {
+    public var features: FeatureIdentity? { nil }
+
     /// Whole batches.
     public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> TrainBatch? {
         try batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages, part: 0..<batchSize)
