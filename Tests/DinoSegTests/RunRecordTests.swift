@@ -226,3 +226,64 @@ extension RunRecordTests {
         XCTAssertNoThrow(try ValCacheEval.settings(directory: val))
     }
 }
+
+/// `headtrain baseline train --resume` keeps the run's record as `headtrain train --resume` does (item 8): a tiny
+/// PSPNet (widths / 16, one block per stage, crop 65, batch 4, seed 3) on 8 synthetic images (seed 46), 2 epochs of
+/// 2 steps, stopped after its first step.
+extension RunRecordTests {
+    /// The command line of the first session, with `changes` (flag → value) replacing or adding flags.
+    func baselineArgs(_ data: String, run: String, _ changes: [String: String] = [:]) -> [String] {
+        var flags: [(String, String)] = [("--data", data), ("--list", "train"), ("--run", run), ("--epochs", "2"),
+                                         ("--width-divisor", "16"), ("--blocks", "1,1,1,1"), ("--crop", "65"), ("--batch", "4"),
+                                         ("--threads", "2"), ("--seed", "3"), ("--log-interval", "100")]
+        flags = flags.map { ($0.0, changes[$0.0] ?? $0.1) }
+        for (flag, value) in changes.sorted(by: { $0.key < $1.key }) where !flags.contains(where: { $0.0 == flag }) {
+            flags.append((flag, value))
+        }
+        return ["baseline", "train"] + flags.flatMap { [$0.0, $0.1] }
+    }
+
+    /// The first session: the command's own options, stopped after one step.
+    func startBaseline(_ data: String, run: String) throws {
+        let command = try HeadTrainBaselineTrain.parse(Array(baselineArgs(data, run: run).dropFirst(2)))
+        var options = try command.training.options(defaults: .baseline)
+        options.stopAfterSteps = 1
+        let dataset = try SegmentationDataset(root: data, list: "train")
+        let settings = BaselineSettings(network: .reduced(divisor: 16, blocks: [1, 1, 1, 1]), train: options, crop: 65,
+                                        dataRoot: data, list: dataset.listPath, weights: nil)
+        let summary = try BaselineTrainer(settings: settings, data: BaselineData(dataset: dataset, crop: 65), runDirectory: run,
+                                          resume: false, output: { _ in }).run()
+        XCTAssertEqual(summary.stepsDone, 1)
+    }
+
+    func testBaselineResumeWithOtherSettingsIsRefusedAndConfigKept() throws {
+        let data = tmp + "/data", run = tmp + "/psp"
+        try writeSyntheticData(to: data, train: 8, val: 2, seed: 46, sides: 64...96, objects: 2)
+        try FileManager.default.copyItem(atPath: data, toPath: tmp + "/data-copy")
+        try startBaseline(data, run: run)
+        let config = try Data(contentsOf: URL(fileURLWithPath: run + "/config.json"))
+        let checkpoint = try Data(contentsOf: URL(fileURLWithPath: run + "/last.safetensors"))
+        let list = "/ImageSets/Segmentation/train.txt"
+        let refused: [([String: String], String)] = [
+            (["--lr": "0.02", "--momentum": "0.5", "--weight-decay": "0", "--crop": "57"],
+             "--lr 0.01 → 0.02; --momentum 0.9 → 0.5; --weight-decay 0.0001 → 0.0; --crop 65 → 57"),
+            (["--seed": "4", "--batch": "2"], "--seed 3 → 4; --batch 4 → 2"),
+            (["--data": tmp + "/data-copy", "--weights": tmp + "/w.safetensors"],
+             "--data \(data) → \(tmp)/data-copy; --list \(data)\(list) → \(tmp)/data-copy\(list); --weights (none) → \(tmp)/w.safetensors"),
+        ]
+        for (changes, what) in refused {
+            var command = try HeadTrainCommand.parseAsRoot(baselineArgs(data, run: run, changes) + ["--resume"])
+            XCTAssertThrowsError(try command.run()) { e in
+                XCTAssertEqual("\(e)", "\(run): was trained with other settings than this --resume asks for (\(what)); resume with the original flags, or start a new --run")
+            }
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/config.json")), config, "config.json was rewritten")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/last.safetensors")), checkpoint, "the checkpoint was rewritten")
+
+        // The same place spelled differently and another --threads resume, to the end of the run (4 steps).
+        var command = try HeadTrainCommand.parseAsRoot(baselineArgs(tmp + "/./data/", run: run, ["--threads": "1"]) + ["--resume"])
+        try command.run()
+        let progress = try XCTUnwrap(SafetensorsFile(path: run + "/last.safetensors").metadata["progress"])
+        XCTAssertEqual(try JSONDecoder().decode(TrainProgress.self, from: Data(progress.utf8)).step, 4)
+    }
+}

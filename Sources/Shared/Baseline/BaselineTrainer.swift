@@ -17,6 +17,24 @@ public struct BaselineSettings: Codable, Equatable {
     }
 }
 
+/// What a baseline run's config.json records of the settings a resume must keep (the network is checked against the
+/// checkpoint; only these fields are read, so a config.json written before a later field was added still reads).
+struct RecordedBaseline: Decodable {
+    var train: TrainOptions
+    var crop: Int
+    var dataRoot: String
+    var list: String
+    var weights: String?
+
+    /// "name recorded → asked" for every setting `asked` changes: seed, batch and optimisation, the crop, the data it
+    /// trains on, and the ImageNet weights it started from (unused by a resume, but config.json must keep recording them).
+    func changes(to asked: BaselineSettings) -> [String] {
+        train.optimisationChanges(to: asked.train, seedAndBatch: true)
+            + [settingChange("--crop", crop, asked.crop), pathChange("--data", dataRoot, asked.dataRoot),
+               pathChange("--list", list, asked.list), pathChange("--weights", weights, asked.weights)].compactMap { $0 }
+    }
+}
+
 /// Trains the ResNet PSPNet end to end from images into a run directory, with `headtrain train`'s conventions:
 /// config.json, log.txt / log.jsonl (one JSON object per step), last.safetensors (atomic; at epoch ends, every
 /// `checkpointEvery` steps and on Ctrl-C), exact resume from (seed, epoch, batch), a stop on a non-finite loss.
@@ -64,6 +82,10 @@ public final class BaselineTrainer {
         defer { lock.release() }
         if !resume && fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
+        }
+        // Before config.json is rewritten below: it must stay the record of the whole run.
+        if resume, let recorded = try RunRecord.read(RecordedBaseline.self, run: runDirectory) {
+            try RunRecord.checkResume(runDirectory, changes: recorded.changes(to: settings))
         }
         let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
         network = net

@@ -60,31 +60,20 @@ struct RecordedTraining: Decodable {
     var features: FeatureIdentity?
 
     /// The run's config.json, or nil when there is none (a run interrupted before writing it).
-    static func read(run: String) throws -> RecordedTraining? {
-        let path = run + "/config.json"
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        do { return try JSONDecoder().decode(RecordedTraining.self, from: data) } catch {
-            throw DinoSegError(file: path, "unreadable run configuration, so a resume cannot be checked against it (\(error))")
-        }
-    }
+    static func read(run: String) throws -> RecordedTraining? { try RunRecord.read(RecordedTraining.self, run: run) }
 
-    /// "name: recorded → asked" for every optimisation setting or feature source that a resume would change.
-    /// (seed, batch, epochs and precision are checked against the checkpoint; threads, logging and checkpoint
-    /// intervals may change.)
-    func differences(from options: TrainOptions, cache: String, features: FeatureIdentity?) -> [String] {
-        func diff<T: Equatable>(_ name: String, _ a: T, _ b: T) -> String? { a == b ? nil : "\(name) \(a) → \(b)" }
-        var d = [diff("--lr", train.lr, options.lr), diff("power", train.power, options.power),
-                 diff("--momentum", train.momentum, options.momentum), diff("--weight-decay", train.weightDecay, options.weightDecay)]
+    /// "name recorded → asked" for every optimisation setting or feature source that a resume would change (and
+    /// with `seedAndBatch`, as a sweep rerun asks, the seed and batch; a resume checks those against the checkpoint).
+    func differences(from options: TrainOptions, cache: String, features: FeatureIdentity?, seedAndBatch: Bool = false) -> [String] {
+        var d = train.optimisationChanges(to: options, seedAndBatch: seedAndBatch)
         if let recorded = self.features, let features, recorded.cacheDigest != features.cacheDigest {
             d.append("--cache \(self.cache) → \(cache) (other features)")
         }
-        return d.compactMap { $0 }
+        return d
     }
 
     /// The seed, batch, optimisation settings and features a sweep job was trained with, against the sweep's.
     func sweepDifferences(from options: TrainOptions, cache: String, features: FeatureIdentity?) -> [String] {
-        func diff<T: Equatable>(_ name: String, _ a: T, _ b: T) -> String? { a == b ? nil : "\(name) \(a) → \(b)" }
-        return [diff("--seed", train.seed, options.seed), diff("--batch", train.batch, options.batch)].compactMap { $0 }
-            + differences(from: options, cache: cache, features: features)
+        differences(from: options, cache: cache, features: features, seedAndBatch: true)
     }
 }

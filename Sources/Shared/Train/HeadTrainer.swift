@@ -197,10 +197,7 @@ public final class HeadTrainer {
     /// config.json records (config.json is rewritten on resume, so it must stay the record of the whole run).
     private func checkSameTraining() throws {
         guard let recorded = try RecordedTraining.read(run: runDirectory) else { return }
-        let diffs = recorded.differences(from: options, cache: source.name, features: source.features)
-        guard diffs.isEmpty else {
-            throw DinoSegError(file: runDirectory, "was trained with other settings than this --resume asks for (\(diffs.joined(separator: "; "))); resume with the original flags, or start a new --run")
-        }
+        try RunRecord.checkResume(runDirectory, changes: recorded.differences(from: options, cache: source.name, features: source.features))
     }
 
     /// A JSON line for every step; a human line every `logInterval` steps (and the activation memory after the first).
