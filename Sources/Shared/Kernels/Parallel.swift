@@ -4,12 +4,14 @@ import Dispatch
 
 package enum Parallel {
     /// Number of cores this process may use (overridable with DINOSEG_THREADS).
-    package static var defaultThreads: Int {
+    @usableFromInline package static var defaultThreads: Int {
         if let s = ProcessInfo.processInfo.environment["DINOSEG_THREADS"], let n = Int(s), n > 0 { return n }
         return ProcessInfo.processInfo.activeProcessorCount
     }
 
     /// Runs body(i) for i in 0..<count on up to `threads` threads; returns when all are done.
+    // Inlinable (as is forRanges) so the serial path inlines the caller's closure in other targets too.
+    @inlinable
     package static func forEach(_ count: Int, threads: Int = defaultThreads, _ body: (Int) -> Void) {
         if count <= 0 { return }
         if threads <= 1 || count == 1 {
@@ -20,6 +22,7 @@ package enum Parallel {
     }
 
     /// Splits 0..<total into `parts` contiguous ranges and runs them in parallel.
+    @inlinable
     package static func forRanges(_ total: Int, parts: Int = defaultThreads, _ body: (Range<Int>) -> Void) {
         let p = max(1, min(parts, total))
         forEach(p, threads: p) { i in
