@@ -20,7 +20,7 @@ let kernelC: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-
 let layers: [(name: String, folders: [String])] = [
     ("DinoSegCore", ["Support", "IO", "Distributed"]),  // errors, files, random, SHA-256, HDF5, images, safetensors, MPI
     ("DinoSegKernels", ["Kernels"]),                    // the only Swift side of CBLAS, CDNNL and CKernels
-    ("DinoSegNN", ["Layers"]),                          // layers, parameter arena, SGD, checkpoint writer, schedule
+    ("DinoSegNN", ["Layers", "Parameters"]),            // layers; parameter arena, SGD, schedule, checkpoint writer
     ("DinoSegData", ["Data"]),                          // datasets, augmentation, normalisation, evaluation windows
     ("DinoSegBackbone", ["Model"]),                     // the frozen ConvNeXt
     ("DinoSegCache", ["Cache"]),                        // the feature cache's format and the extraction writing it
