@@ -1,7 +1,6 @@
 import Foundation
 import DinoSegCore
 import DinoSegNN
-import DinoSegCache
 import DinoSegModels
 
 /// Baseline checkpoints: safetensors whose tensor names are semseg's `PSPNet(layers=50).state_dict()` (PyTorch

@@ -1,7 +1,6 @@
 import Foundation
 import DinoSegCore
 import DinoSegNN
-import DinoSegCache
 
 /// Head checkpoints: safetensors with the PyTorch state_dict of the head (names and OIHW layouts as a PyTorch module
 /// would have them: `head.load_state_dict(...)` works on the mirror module of scripts/make_head_fixture.py), plus

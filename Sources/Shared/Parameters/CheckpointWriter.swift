@@ -1,6 +1,5 @@
 import Foundation
 import DinoSegCore
-import DinoSegKernels
 
 /// The one way a trained network becomes a safetensors checkpoint (heads and the baseline alike): every parameter in
 /// PyTorch layout under its state_dict name, with its SGD momentum as `optimizer.momentum.<name>` when `progress` is
