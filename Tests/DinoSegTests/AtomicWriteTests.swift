@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 /// Atomic writes: temporaries are made exclusively under unpredictable names, planted files and symlinks beside the
 /// target are never written through, and nothing is left behind.

@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegCache
 
 final class DatasetTests: XCTestCase {
     func smallSynth(_ dir: String, train: Int = 3, val: Int = 2, seed: UInt64 = 5) throws -> SyntheticDatasetConfig {

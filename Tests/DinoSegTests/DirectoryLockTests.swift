@@ -1,6 +1,10 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegCache
+@testable import DinoSegEval
+@testable import DinoSegPipeline
 
 /// One writer per run, sweep and cache directory (issue "Hardening, round 2", item 6). The lock held here stands for
 /// another process: flock(2) locks of two open files conflict within one process as between two.

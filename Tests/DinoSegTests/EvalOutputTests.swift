@@ -1,5 +1,8 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegCache
+@testable import DinoSegEval
 
 /// Predicts class 1 everywhere; reads no features.
 private struct ClassOneHead: WindowLogits {

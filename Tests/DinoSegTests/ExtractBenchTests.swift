@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegBackbone
+@testable import DinoSegCLI
 
 final class ExtractBenchTests: XCTestCase {
     /// A real run on a small random backbone: the counts and FLOPs are exact, and the JSON fields agree with each other.

@@ -1,4 +1,5 @@
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegBackbone
 
 /// A tiny deterministic stand-in for the ConvNeXt: stage k = average pool over stride×stride blocks of the input,
 /// then a fixed random projection 3 → Ck. Fast, thread-safe, and sensitive to every input pixel.

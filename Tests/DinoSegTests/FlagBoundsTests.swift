@@ -1,6 +1,6 @@
 import ArgumentParser
 import XCTest
-@testable import Shared
+@testable import DinoSegCLI
 
 /// Every numeric flag of every command, found from the commands' own description (the parser's help dump, so a new
 /// flag cannot be left out), given 0, −1, NaN, ∞, 2³¹ and 2⁶²: each value is either accepted or refused by parsing

@@ -1,6 +1,9 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegNN
+@testable import DinoSegModels
+@testable import DinoSegPipeline
 
 /// Training on a synthetic cache made by a fake backbone (stage features = class histograms of each cell projected
 /// by fixed random matrices, plus noise): the loss falls, training mIoU rises past a threshold, resume is exact,

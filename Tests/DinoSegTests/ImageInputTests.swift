@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegCache
 
 /// What the image readers accept before decoding (ImageLimits, regular files only) and the EXIF orientation, applied
 /// to JPEGs as cv2.imread applies it.

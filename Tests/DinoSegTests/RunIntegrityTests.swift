@@ -1,6 +1,11 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegNN
+@testable import DinoSegData
+@testable import DinoSegModels
+@testable import DinoSegEval
+@testable import DinoSegPipeline
 
 /// What a run directory and its records hold is checked before it is trusted: matrices and metrics read back,
 /// checkpoint progress and weights, the run's latest checkpoint, the training log on a full disk, and the bytes of a

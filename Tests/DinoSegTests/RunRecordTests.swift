@@ -1,6 +1,11 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegData
+@testable import DinoSegCache
+@testable import DinoSegModels
+@testable import DinoSegEval
+@testable import DinoSegPipeline
+@testable import DinoSegCLI
 
 /// A head is only continued, evaluated, applied or listed with what it was made with (issue "Hardening, round 2",
 /// items 7, 8, 15 and 18): the backbone of the features, the cache, the optimisation settings, the sweep's settings

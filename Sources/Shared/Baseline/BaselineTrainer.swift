@@ -1,18 +1,21 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegNN
 
 /// Everything a baseline run is trained with, saved as RUN/config.json.
-public struct BaselineSettings: Codable, Equatable {
-    public var network: PSPNetConfig
-    public var train: TrainOptions
-    public var crop: Int
+package struct BaselineSettings: Codable, Equatable {
+    package var network: PSPNetConfig
+    package var train: TrainOptions
+    package var crop: Int
     /// Learning-rate factor of ppm/cls/aux over the backbone (semseg: 10).
-    public var headLRFactor: Double = 10
-    public var dataRoot: String
-    public var list: String
+    package var headLRFactor: Double = 10
+    package var dataRoot: String
+    package var list: String
     /// ImageNet weights the backbone started from (nil: random initialisation).
-    public var weights: String?
+    package var weights: String?
 
-    public init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?) {
+    package init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?) {
         self.network = network; self.train = train; self.crop = crop; self.dataRoot = dataRoot; self.list = list; self.weights = weights
     }
 }
@@ -38,30 +41,30 @@ struct RecordedBaseline: Decodable {
 /// Trains the ResNet PSPNet end to end from images into a run directory, with `headtrain train`'s conventions:
 /// config.json, log.txt / log.jsonl (one JSON object per step), last.safetensors (atomic; at epoch ends, every
 /// `checkpointEvery` steps and on Ctrl-C), exact resume from (seed, epoch, batch), a stop on a non-finite loss.
-public final class BaselineTrainer {
-    public struct Summary {
-        public var stepsDone: Int
-        public var maxIter: Int
-        public var losses: [Double]
-        public var stoppedEarly: Bool
+package final class BaselineTrainer {
+    package struct Summary {
+        package var stepsDone: Int
+        package var maxIter: Int
+        package var losses: [Double]
+        package var stoppedEarly: Bool
     }
 
-    public let settings: BaselineSettings
-    public let data: BaselineData
-    public let runDirectory: String
-    public let resume: Bool
-    public let output: (String) -> Void
-    public private(set) var network: PSPNet?
+    package let settings: BaselineSettings
+    package let data: BaselineData
+    package let runDirectory: String
+    package let resume: Bool
+    package let output: (String) -> Void
+    package private(set) var network: PSPNet?
 
-    public init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
+    package init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
         self.settings = settings; self.data = data; self.runDirectory = runDirectory; self.resume = resume; self.output = output
     }
 
-    public var checkpointPath: String { runDirectory + "/last.safetensors" }
+    package var checkpointPath: String { runDirectory + "/last.safetensors" }
 
     /// Trains with the BLAS on `settings.train.threads` threads (restored afterwards).
-    public func run() throws -> Summary {
+    package func run() throws -> Summary {
         try withBLASThreads(settings.train.threads) { try withPrecision(settings.train.precision) { try train() } }
     }
 

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
+import DinoSegKernels
+import DinoSegBackbone
 
 /// `extract bench`: throughput of the backbone at 224×224 (one image per worker thread, single-threaded BLAS),
 /// beside its peers' figures for the same architecture; with --gemm, the machine's GEMM ceilings instead.
-public struct ExtractBench: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractBench: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure backbone throughput (images/s, ms/image, GFLOP/s) at 224×224, beside the installed peers.")
 
-    public enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
+    package enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
 
     @Option(help: "Weights: directory with config.json + model.safetensors, or a .safetensors file (default: random weights of --size).")
     var weights: String?
@@ -34,9 +36,9 @@ public struct ExtractBench: ParsableCommand {
     var gemm = false
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
         try FlagBounds.check(batch, in: FlagBounds.backboneBatch, "--batch")
         try FlagBounds.check(repeats, in: FlagBounds.benchRepeats, "--repeat")
@@ -44,7 +46,7 @@ public struct ExtractBench: ParsableCommand {
         try FlagBounds.check(resolution, in: FlagBounds.imageSide, "--resolution")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         printMachine(json: json)
         if gemm { return runGEMM() }

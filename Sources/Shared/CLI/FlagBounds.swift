@@ -1,4 +1,6 @@
 import ArgumentParser
+import DinoSegData
+import DinoSegCache
 
 /// The range of every numeric flag, in one place. Flags are untrusted input: each command's (or option group's)
 /// `validate()` checks its numbers here before anything is sized, allocated or looped over, so a huge, negative or

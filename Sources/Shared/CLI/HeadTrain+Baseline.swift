@@ -1,42 +1,47 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegEval
+import DinoSegPipeline
 
 extension PSPNetConfig.Stem: ExpressibleByArgument {}
 
 /// `headtrain baseline`: the ResNet-50 PSPNet of semseg trained end to end from images (no feature cache).
-public struct HeadTrainBaseline: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaseline: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "baseline",
         abstract: "Train, evaluate and apply the ResNet-50 PSPNet baseline (semseg's PSPNet, trained end to end from images).",
         subcommands: [HeadTrainBaselineTrain.self, HeadTrainBaselineEval.self, HeadTrainBaselinePredict.self])
-    public init() {}
+    package init() {}
 }
 
-public struct HeadTrainBaselineTrain: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaselineTrain: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the PSPNet baseline on a VOC-layout dataset (augmentation on the fly, SGD, poly lr), resumable.")
 
-    @Option(help: "Dataset root in the VOC layout.") public var data: String
+    @Option(help: "Dataset root in the VOC layout.") package var data: String
     @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path (with a '/' or ending in .txt).")
-    public var list: String = "train_aug"
+    package var list: String = "train_aug"
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
-    public var runDirectory: String
+    package var runDirectory: String
     @Option(help: "ImageNet ResNet-50 weights (.safetensors, torchvision or semseg names); without it the backbone starts random.")
-    public var weights: String?
+    package var weights: String?
     @Option(name: .customLong("output-stride"), help: "8: layer3/layer4 dilated (semseg's PSPNet); 32: the original ResNet strides.")
-    public var outputStride: Int = 8
-    @Option(help: "Stem: deep (semseg, three 3×3 convs) or torchvision (one 7×7 conv).") public var stem: PSPNetConfig.Stem = .deep
-    @Option(help: "Training crop (semseg's VOC config: 473; the DINOv3 heads: 224).") public var crop: Int = 473
-    @OptionGroup public var training: TrainOptionGroup
+    package var outputStride: Int = 8
+    @Option(help: "Stem: deep (semseg, three 3×3 convs) or torchvision (one 7×7 conv).") package var stem: PSPNetConfig.Stem = .deep
+    @Option(help: "Training crop (semseg's VOC config: 473; the DINOv3 heads: 224).") package var crop: Int = 473
+    @OptionGroup package var training: TrainOptionGroup
     @Option(name: .customLong("width-divisor"), help: "Divide every width by this (a smaller, faster network; 1 = ResNet-50 PSPNet).")
-    public var widthDivisor: Int = 1
-    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") public var blocks = CommaList([3, 4, 6, 3])
-    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
+    package var widthDivisor: Int = 1
+    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") package var blocks = CommaList([3, 4, 6, 3])
+    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") package var resume = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
         try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
         guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
@@ -44,7 +49,7 @@ public struct HeadTrainBaselineTrain: ParsableCommand {
         try FlagBounds.check(blocks.values, in: FlagBounds.blocks, "--blocks")
     }
 
-    public func run() throws {
+    package func run() throws {
         var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
         network.numClasses = VOC.numClasses
         try training.precision.activate()
@@ -75,8 +80,8 @@ struct BaselineCheckpointOptions: ParsableArguments {
     var path: String { checkpoint ?? runDirectory! + "/last.safetensors" }
 }
 
-public struct HeadTrainBaselineEval: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaselineEval: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a baseline on a dataset list with the heads' protocol (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
 
@@ -90,11 +95,11 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     @Flag(help: "Print metrics.json instead of the table.") var json = false
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws { try FlagBounds.check(threads, in: FlagBounds.threads, "--threads") }
+    package func validate() throws { try FlagBounds.check(threads, in: FlagBounds.threads, "--threads") }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = checkpointOptions.path
@@ -132,8 +137,8 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     }
 }
 
-public struct HeadTrainBaselinePredict: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaselinePredict: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Segment photos with a trained baseline; writes index, colour and overlay PNGs per image.")
 
@@ -144,15 +149,15 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard out != nil || checkpointOptions.runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
         try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = checkpointOptions.path

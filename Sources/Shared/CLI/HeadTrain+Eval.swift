@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegModels
+import DinoSegEval
 
 /// `headtrain eval`: a trained head on a val cache, semseg metrics, per-class table, confusion.csv and metrics.json.
-public struct HeadTrainEval: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainEval: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a trained head on a val feature cache (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
 
@@ -17,13 +21,13 @@ public struct HeadTrainEval: ParsableCommand {
     var savePredictions: String?
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory).path

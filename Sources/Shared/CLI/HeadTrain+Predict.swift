@@ -1,9 +1,14 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegBackbone
+import DinoSegModels
+import DinoSegEval
 
 /// `headtrain predict`: backbone + trained head on new photos, with the evaluation protocol.
-public struct HeadTrainPredict: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainPredict: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Segment photos with the backbone and a trained head; writes index, colour and overlay PNGs per image.")
 
@@ -18,16 +23,16 @@ public struct HeadTrainPredict: ParsableCommand {
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard runDirectory != nil || checkpoint != nil else { throw ValidationError("pass --run DIR or --checkpoint FILE") }
         guard out != nil || runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
         try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory!).path
         let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)

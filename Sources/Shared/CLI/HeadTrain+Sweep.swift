@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegEval
+import DinoSegPipeline
 
 extension SweepVariant: ExpressibleByArgument {}
 
 /// `headtrain sweep`: every variant × FPN width on one cache, evaluated alike; results.md/csv and report.html.
-public struct HeadTrainSweep: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainSweep: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Train and evaluate head variants and FPN widths on one cache; write results.md, results.csv, report.html.")
 
@@ -28,9 +31,9 @@ public struct HeadTrainSweep: ParsableCommand {
     @Option(name: .customLong("baseline"), help: ArgumentHelp("A `headtrain baseline` run evaluated on the val cache's images, shown as a row beside the DINOv3 heads (repeatable).", valueName: "run"))
     var baselines: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         try FlagBounds.check(widths.values, in: FlagBounds.fpnWidth, "--widths")
         // A job listed twice would train once and be shown as two rows.
         if let twice = variants.values.first(where: { v in variants.values.filter { $0 == v }.count > 1 }) {
@@ -51,7 +54,7 @@ public struct HeadTrainSweep: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         // Under mpirun/srun the jobs are spread over the processes (see Sweep); rank 0 writes the tables and report.
         let world = try Distributed.world()
         try world.endingJobOnError { try sweep(world) }

@@ -1,30 +1,33 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegEval
+import DinoSegPipeline
 
 /// `headtrain train`: trains a head on a feature cache into a run directory (see HeadTrainer).
-public struct HeadTrainTrain: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainTrain: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train an FPN/PPM/classifier head on a train feature cache (SGD, poly lr), resumable.")
 
-    @Option(help: "Train feature cache directory (from `extract train`).") public var cache: String
+    @Option(help: "Train feature cache directory (from `extract train`).") package var cache: String
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
-    public var runDirectory: String
-    @OptionGroup public var variant: HeadVariantOptions
-    @OptionGroup public var training: TrainOptionGroup
-    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
+    package var runDirectory: String
+    @OptionGroup package var variant: HeadVariantOptions
+    @OptionGroup package var training: TrainOptionGroup
+    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") package var resume = false
     @Option(name: .customLong("val-cache"), help: "Val feature cache: evaluate on it every --eval-every epochs and at the end (metrics.json, confusion.csv, eval-history.json in the run).")
-    public var valCache: String?
+    package var valCache: String?
     @Option(name: .customLong("eval-every"), help: "With --val-cache: evaluate every N epochs (0: only at the end).")
-    public var evalEvery: Int = 5
+    package var evalEvery: Int = 5
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
     }
 
-    public func run() throws {
+    package func run() throws {
         // Under mpirun/srun: one process per rank, data-parallel (see HeadTrainer); otherwise one process.
         let world = try Distributed.world()
         try world.endingJobOnError { try train(world) }
@@ -54,7 +57,7 @@ public struct HeadTrainTrain: ParsableCommand {
 /// The optimisation flags of `headtrain train`, `headtrain sweep` and `headtrain baseline train`, filling one
 /// TrainOptions. The heads' defaults are TrainOptions' own; the baseline starts from `TrainOptions.baseline`
 /// (semseg's batch 16), so the two flags whose defaults differ are optional here and say both defaults.
-public struct TrainOptionGroup: ParsableArguments {
+package struct TrainOptionGroup: ParsableArguments {
     /// The two sets of defaults, made once: the parser builds this group many times per command line, and each
     /// TrainOptions() asks the system for the processor count.
     static let heads = TrainOptions(), baseline = TrainOptions.baseline
@@ -76,13 +79,13 @@ public struct TrainOptionGroup: ParsableArguments {
     var keepEpochCheckpoints = false
     @OptionGroup var precision: PrecisionOptions
 
-    public init() {}
+    package init() {}
 
     /// The heads' options (defaults: TrainOptions()); throws when the machine cannot run the requested precision.
-    public func options() throws -> TrainOptions { try options(defaults: TrainOptions()) }
+    package func options() throws -> TrainOptions { try options(defaults: TrainOptions()) }
 
     /// The flags over `defaults` (a flag not given keeps the default's value).
-    public func options(defaults: TrainOptions) throws -> TrainOptions {
+    package func options(defaults: TrainOptions) throws -> TrainOptions {
         var o = defaults
         o.precision = try precision.resolved()
         o.epochs = epochs; o.batch = batch ?? defaults.batch; o.lr = lr; o.momentum = momentum; o.weightDecay = weightDecay
@@ -91,7 +94,7 @@ public struct TrainOptionGroup: ParsableArguments {
         return o
     }
 
-    public func validate() throws {
+    package func validate() throws {
         try FlagBounds.check(epochs, in: FlagBounds.epochs, "--epochs")
         // At least 2: BatchNorm needs more than one value per channel.
         try FlagBounds.check(batch, in: FlagBounds.trainBatch, "--batch")

@@ -2,6 +2,9 @@
 // shards whose checksum and content still match, and adopting finished shards it does not list yet), print the plan
 // and refuse when the disk cannot hold it.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegBackbone
 
 enum CacheDirectory {
     /// Creates and locks the cache directory (before its temporaries are removed: they may be another run's), checks

@@ -1,3 +1,7 @@
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
 // The steps every extraction (train views or val windows) starts with.
 
 enum ExtractionSetup {

@@ -1,11 +1,13 @@
 import Foundation
+import DinoSegCore
+import DinoSegData
 
 // The files a cache was extracted from, per image: the SHA-256 of the photo and of the label PNG ("missing" for a file
 // that is not there, which --skip-bad allows), recorded in the manifest as `sources` (one entry per image id). An edited
 // label or photo is then noticed where it matters: a resumed extraction is refused (its finished shards hold the old
 // pixels, the new ones would hold the new), and so is the evaluation of a val cache whose data is still in place.
 // Digests rather than sizes and modification times, so a copy of the data set (cp without -p) is not a change.
-enum SourceFingerprint {
+package enum SourceFingerprint {
     static let missing = "missing"
 
     /// "<photo SHA-256> <label SHA-256>" of one image.
@@ -41,7 +43,7 @@ enum SourceFingerprint {
 
     /// Refuses to evaluate on a val cache whose labels or photos were edited since extraction, when its data set is
     /// still where the manifest says (without it, the cache's own labels are all there is).
-    static func checkInPlace(_ m: CacheManifest, directory: String) throws {
+    package static func checkInPlace(_ m: CacheManifest, directory: String) throws {
         guard let recorded = m.sources,
               let dataset = try? SegmentationDataset(root: m.config.dataRoot, list: m.config.listFile) else { return }
         let byID = Dictionary(dataset.samples.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

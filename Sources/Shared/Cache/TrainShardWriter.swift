@@ -1,12 +1,14 @@
 // Writes one train shard (layout in Shard+HDF5.swift): samples are appended in order.
 import Foundation
+import DinoSegCore
+import DinoSegBackbone
 
 /// One augmented view of one image, ready to store.
-public struct TrainSample {
-    public var imageIndex: Int
-    public var view: Int
-    public var features: [FeatureMap]   // in the order of the cache's stages
-    public var label: [UInt8]           // [crop, crop]
+package struct TrainSample {
+    package var imageIndex: Int
+    package var view: Int
+    package var features: [FeatureMap]   // in the order of the cache's stages
+    package var label: [UInt8]           // [crop, crop]
 }
 
 final class TrainShardWriter {

@@ -3,6 +3,8 @@
 // the scaled size, so all draws can be made first; then each output pixel is traced back through pad → flip → blur
 // (5×5 neighbourhood) → rotation → scale. Typical images need ~6× fewer pixels than the eager pipeline.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 /// Half-open pixel rectangle.
 struct PixelBox {
@@ -39,7 +41,7 @@ func resizeBilinearBox<T: BilinearSample>(_ src: [T], inH: Int, inW: Int, taps: 
 }
 
 /// Same draws and result as `augment`, computing only the crop.
-public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
+package func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
                         rng: inout SplitMix64) -> (FloatImage, LabelImage, AugmentationDraw) {
     // All draws, in the reference order.
     let s = rng.uniform(recipe.scaleMin, recipe.scaleMax)

@@ -1,10 +1,11 @@
+import DinoSegCore
 // Image ids come from list files (and from the manifests of caches made from them) and become file names: the
 // image and label paths, and the PNGs of `--save-predictions` and `extract preview`. An id is a name, never a path, so
 // no list can make a command read or write outside the dataset root or the output directory.
 
-enum SampleID {
+package enum SampleID {
     /// What is wrong with `id` as a file name, or nil when it is a plain name ("2007_000032", "ADE_train_00000001").
-    static func problem(_ id: String) -> String? {
+    package static func problem(_ id: String) -> String? {
         if id.isEmpty { return "is empty" }
         if id == "." || id == ".." { return "is '\(id)', a directory reference" }
         if id.contains("/") { return "contains '/': ids are file names without a directory part" }

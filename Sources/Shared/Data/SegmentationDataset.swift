@@ -3,24 +3,25 @@
 //   semseg-style image/label pairs           "JPEGImages/2007_000032.jpg SegmentationClassAug/2007_000032.png"
 // With ids, labels come from SegmentationClassAug when that directory exists, else SegmentationClass.
 import Foundation
+import DinoSegCore
 
-public struct SegmentationSample: Equatable, Codable {
-    public var id: String
-    public var imagePath: String
-    public var labelPath: String
+package struct SegmentationSample: Equatable, Codable {
+    package var id: String
+    package var imagePath: String
+    package var labelPath: String
 }
 
-public struct SegmentationDataset {
-    public var root: String
-    public var listPath: String
+package struct SegmentationDataset {
+    package var root: String
+    package var listPath: String
     /// How `list` was read, for the line the commands print: "split 'train' (ROOT/ImageSets/Segmentation/train.txt)"
     /// or "file PATH".
-    public var listSource: String
-    public var samples: [SegmentationSample]
+    package var listSource: String
+    package var samples: [SegmentationSample]
 
     /// `list` is a split name such as "train" meaning ROOT/ImageSets/Segmentation/train.txt, or, when it contains a
     /// '/' or ends in ".txt", a path (absolute, relative to the working directory, or relative to `root`).
-    public init(root: String, list: String) throws {
+    package init(root: String, list: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw DinoSegError(file: root, "dataset root not found (expected a directory with JPEGImages/)")
@@ -65,7 +66,7 @@ public struct SegmentationDataset {
     }
 
     /// Every listed image and label file exists; otherwise an error naming the first missing files.
-    public func checkFilesExist() throws {
+    package func checkFilesExist() throws {
         let fm = FileManager.default
         var missing: [String] = []
         for s in samples {
@@ -115,7 +116,7 @@ public struct SegmentationDataset {
     }
 
     /// SegmentationClassAug (SBD-augmented labels) when present, else SegmentationClass.
-    public static func labelDirectory(root: String) -> String {
+    package static func labelDirectory(root: String) -> String {
         FileManager.default.fileExists(atPath: "\(root)/SegmentationClassAug") ? "SegmentationClassAug" : "SegmentationClass"
     }
 
@@ -124,14 +125,14 @@ public struct SegmentationDataset {
 }
 
 /// Reads and checks one sample: image and label of the same size, label values 0..<numClasses or 255.
-public func loadSample(_ sample: SegmentationSample) throws -> (RGBImage, LabelImage) {
+package func loadSample(_ sample: SegmentationSample) throws -> (RGBImage, LabelImage) {
     let image = try ImageIO.readRGB(sample.imagePath)
     let label = try ImageIO.readLabel(sample.labelPath)
     try validateLabel(label, path: sample.labelPath, image: image)
     return (image, label)
 }
 
-public func validateLabel(_ label: LabelImage, path: String, image: RGBImage) throws {
+package func validateLabel(_ label: LabelImage, path: String, image: RGBImage) throws {
     guard label.width == image.width, label.height == image.height else {
         throw DinoSegError(file: path, "label is \(label.width)x\(label.height) but its image is \(image.width)x\(image.height)")
     }

@@ -9,29 +9,29 @@ import Foundation
 import CJPEG
 import CPNG
 
-public struct RGBImage: Equatable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct RGBImage: Equatable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height * 3, "RGBImage pixels do not match \(width)x\(height)x3")
         self.width = width; self.height = height; self.pixels = pixels
     }
 
-    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    package init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         var p = [UInt8](repeating: 0, count: width * height * 3)
         for i in 0..<(width * height) { p[3 * i] = fill.0; p[3 * i + 1] = fill.1; p[3 * i + 2] = fill.2 }
         self.init(width: width, height: height, pixels: p)
     }
 }
 
-public struct LabelImage: Equatable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct LabelImage: Equatable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height, "LabelImage pixels do not match \(width)x\(height)")
         self.width = width; self.height = height; self.pixels = pixels
     }
@@ -40,15 +40,15 @@ public struct LabelImage: Equatable {
 /// What an image file may declare; checked on its header, before any pixel is decoded or allocated. Every reader of
 /// photos and labels (training, extraction, evaluation, prediction) and the val cache's shard checks use these numbers,
 /// so an image that can be extracted can also be read back.
-public enum ImageLimits {
+package enum ImageLimits {
     /// 2^26 pixels (67 Mpx, e.g. a 64 MP phone photo of 9248×6936): `headtrain predict` then holds about 10 bytes per
     /// pixel (photo, mask, colour and overlay images) ≈ 0.7 GB; nothing of the photo's size is held as floats.
-    public static let maxPixels = 1 << 26
+    package static let maxPixels = 1 << 26
     /// The JPEG format's own limit (65,500) rounded up; longer sides only arise from damaged or hostile headers.
-    public static let maxSide = 65_535
+    package static let maxSide = 65_535
 
     /// Nil when a width×height image is within the limits, else what is wrong.
-    public static func problem(width: Int, height: Int) -> String? {
+    package static func problem(width: Int, height: Int) -> String? {
         guard width >= 1, height >= 1, width <= maxSide, height <= maxSide, width * height <= maxPixels else {
             return "image is \(width)x\(height); images may have at most \(maxPixels) pixels and \(maxSide) per side"
         }
@@ -56,13 +56,13 @@ public enum ImageLimits {
     }
 }
 
-public enum ImageIO {
+package enum ImageIO {
     private static let errorLength = 512
 
     /// Reads a JPEG or PNG (decided by the file's magic bytes, not its name) as 8-bit RGB; grey is replicated.
     /// A JPEG's EXIF orientation is applied, as cv2.imread does (so width and height may be swapped); PNGs are read as
     /// stored.
-    public static func readRGB(_ path: String) throws -> RGBImage {
+    package static func readRGB(_ path: String) throws -> RGBImage {
         let fd = try openImageFile(path)
         switch try sniff(fd, path: path) {
         case .jpeg: return try readJPEG(fd, path: path)
@@ -73,7 +73,7 @@ public enum ImageIO {
     }
 
     /// Reads a label PNG as raw indices (single-channel grey or palette indices). Colour PNGs are refused.
-    public static func readLabel(_ path: String) throws -> LabelImage {
+    package static func readLabel(_ path: String) throws -> LabelImage {
         let fd = try openImageFile(path)
         guard try sniff(fd, path: path) == .png else { close(fd); throw DinoSegError(file: path, "label is not a PNG file") }
         let (w, h, px) = try readPNG(fd, path: path, mode: 0)
@@ -81,23 +81,23 @@ public enum ImageIO {
     }
 
     /// Writes an RGB image as PNG.
-    public static func writePNG(_ image: RGBImage, to path: String) throws {
+    package static func writePNG(_ image: RGBImage, to path: String) throws {
         try writePNG(pixels: image.pixels, width: image.width, height: image.height, channels: 3, palette: nil, to: path)
     }
 
     /// Writes a single-channel grey PNG.
-    public static func writeGreyPNG(_ pixels: [UInt8], width: Int, height: Int, to path: String) throws {
+    package static func writeGreyPNG(_ pixels: [UInt8], width: Int, height: Int, to path: String) throws {
         try writePNG(pixels: pixels, width: width, height: height, channels: 1, palette: nil, to: path)
     }
 
     /// Writes a label as a palette-indexed PNG with the VOC palette (the format of VOC's SegmentationClass).
-    public static func writeLabelPNG(_ label: LabelImage, to path: String) throws {
+    package static func writeLabelPNG(_ label: LabelImage, to path: String) throws {
         try writePNG(pixels: label.pixels, width: label.width, height: label.height, channels: 1,
                      palette: VOC.palette, to: path)
     }
 
     /// Writes an RGB image as JPEG (quality 1...100).
-    public static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 90) throws {
+    package static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 90) throws {
         try AtomicWrite.withTemporary(for: path) { tmp in
             var err = [CChar](repeating: 0, count: errorLength)
             let rc = image.pixels.withUnsafeBufferPointer { px in
@@ -111,7 +111,7 @@ public enum ImageIO {
     // MARK: - Colour helpers
 
     /// Label indices → RGB with the VOC palette (255 → (224,224,192)).
-    public static func colourise(_ label: LabelImage) -> RGBImage {
+    package static func colourise(_ label: LabelImage) -> RGBImage {
         var out = [UInt8](repeating: 0, count: label.width * label.height * 3)
         let pal = VOC.palette
         for i in 0..<label.pixels.count {
@@ -123,7 +123,7 @@ public enum ImageIO {
 
     /// Blends the coloured label onto the photo: out = (1 − alpha)·photo + alpha·colour, rounded.
     /// Void pixels (255) keep the photo unchanged.
-    public static func overlay(_ label: LabelImage, on photo: RGBImage, alpha: Float = 0.5) throws -> RGBImage {
+    package static func overlay(_ label: LabelImage, on photo: RGBImage, alpha: Float = 0.5) throws -> RGBImage {
         guard label.width == photo.width, label.height == photo.height else {
             throw DinoSegError("overlay: label \(label.width)x\(label.height) does not match image \(photo.width)x\(photo.height)")
         }

@@ -6,12 +6,12 @@
 // to the last row/column. Nearest: source index = floor(dst * in/out) (PyTorch 'nearest', also OpenCV INTER_NEAREST).
 
 /// Interpolation taps along one axis: for each output index, the two source indices and the weight of the second.
-public struct BilinearTaps {
-    public var lo: [Int32]
-    public var hi: [Int32]
-    public var frac: [Float]
+@usableFromInline package struct BilinearTaps {
+    @usableFromInline package var lo: [Int32]
+    @usableFromInline package var hi: [Int32]
+    @usableFromInline package var frac: [Float]
 
-    public init(inSize: Int, outSize: Int) {
+    @usableFromInline package init(inSize: Int, outSize: Int) {
         lo = [Int32](repeating: 0, count: outSize)
         hi = lo
         frac = [Float](repeating: 0, count: outSize)
@@ -29,11 +29,13 @@ public struct BilinearTaps {
 
 /// Values a bilinear resize reads: floats, or the bytes of a decoded photo (converted per tap, so no float copy of a
 /// whole photo is made).
-public protocol BilinearSample { var bilinearValue: Float { get } }
-extension Float: BilinearSample { @inline(__always) public var bilinearValue: Float { self } }
-extension UInt8: BilinearSample { @inline(__always) public var bilinearValue: Float { Float(self) } }
+@usableFromInline package protocol BilinearSample { var bilinearValue: Float { get } }
+extension Float: BilinearSample { @inlinable @inline(__always) package var bilinearValue: Float { self } }
+extension UInt8: BilinearSample { @inlinable @inline(__always) package var bilinearValue: Float { Float(self) } }
 
-public func resizeBilinear<T: BilinearSample>(src: UnsafePointer<T>, inH: Int, inW: Int, channels: Int,
+// Inlinable so callers in other targets get it specialised for their element type (no per-sample witness call).
+@inlinable
+package func resizeBilinear<T: BilinearSample>(src: UnsafePointer<T>, inH: Int, inW: Int, channels: Int,
                                               dst: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
     let ty = BilinearTaps(inSize: inH, outSize: outH), tx = BilinearTaps(inSize: inW, outSize: outW)
     for oy in 0..<outH {
@@ -42,8 +44,8 @@ public func resizeBilinear<T: BilinearSample>(src: UnsafePointer<T>, inH: Int, i
 }
 
 /// Output row `row` of a bilinear resize ([outW, channels], outW = the column taps' count): reads two source rows.
-@inline(__always)
-public func resizeBilinearRow<T: BilinearSample>(src: UnsafePointer<T>, inW: Int, channels c: Int,
+@inlinable @inline(__always)
+package func resizeBilinearRow<T: BilinearSample>(src: UnsafePointer<T>, inW: Int, channels c: Int,
                                                  taps: (BilinearTaps, BilinearTaps), row oy: Int,
                                                  dst out: UnsafeMutablePointer<Float>) {
     let (ty, tx) = taps
@@ -61,7 +63,7 @@ public func resizeBilinearRow<T: BilinearSample>(src: UnsafePointer<T>, inW: Int
 }
 
 /// Gradient of `resizeBilinear`: accumulates dDst into dSrc (dSrc is not cleared).
-public func resizeBilinearBackward(dDst: UnsafePointer<Float>, outH: Int, outW: Int, channels: Int,
+package func resizeBilinearBackward(dDst: UnsafePointer<Float>, outH: Int, outW: Int, channels: Int,
                                    dSrc: UnsafeMutablePointer<Float>, inH: Int, inW: Int) {
     let ty = BilinearTaps(inSize: inH, outSize: outH), tx = BilinearTaps(inSize: inW, outSize: outW)
     let c = channels
@@ -85,13 +87,14 @@ public func resizeBilinearBackward(dDst: UnsafePointer<Float>, outH: Int, outW: 
 }
 
 /// Nearest-neighbour source index for each output index.
-@inline(__always)
-public func nearestSourceIndex(_ o: Int, inSize: Int, outSize: Int) -> Int {
+@inlinable @inline(__always)
+package func nearestSourceIndex(_ o: Int, inSize: Int, outSize: Int) -> Int {
     min(Int(Double(o) * Double(inSize) / Double(outSize)), inSize - 1)
 }
 
 /// Nearest-neighbour resize of any element type (labels, masks).
-public func resizeNearest<T>(src: UnsafePointer<T>, inH: Int, inW: Int, channels: Int,
+@inlinable
+package func resizeNearest<T>(src: UnsafePointer<T>, inH: Int, inW: Int, channels: Int,
                              dst: UnsafeMutablePointer<T>, outH: Int, outW: Int) {
     let xs = (0..<outW).map { nearestSourceIndex($0, inSize: inW, outSize: outW) }
     for oy in 0..<outH {

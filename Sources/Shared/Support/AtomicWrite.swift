@@ -7,7 +7,7 @@ import Foundation
 /// or symlink someone planted beside the target is never opened or written through. Before the rename the file's data
 /// is flushed (fsync), and after it the directory entry, so a power cut leaves the old file or the new one, never an
 /// empty or partial one under the final name.
-public enum AtomicWrite {
+package enum AtomicWrite {
     /// The prefix every temporary of `path` has: ".NAME.tmp-" (cleanup of interrupted runs looks for it).
     static func temporaryPrefix(for path: String) -> String {
         let url = URL(fileURLWithPath: path)
@@ -30,7 +30,7 @@ public enum AtomicWrite {
 
     /// Creates the temporary for a library that opens the file itself (HDF5, libpng, libjpeg): the name is reserved
     /// with O_EXCL here, and the library then truncates the empty file it finds.
-    static func reserveTemporary(for path: String) throws -> String {
+    package static func reserveTemporary(for path: String) throws -> String {
         let (tmp, fd) = try createTemporary(for: path)
         close(fd)
         return tmp
@@ -38,7 +38,7 @@ public enum AtomicWrite {
 
     /// Moves a finished temporary file into place (rename(2) is atomic within one file system), its data flushed
     /// first and the directory entry after.
-    public static func commit(temporary: String, to path: String) throws {
+    package static func commit(temporary: String, to path: String) throws {
         do {
             try syncFile(temporary, reporting: path)
         } catch {
@@ -54,7 +54,7 @@ public enum AtomicWrite {
     }
 
     /// Writes `data` to `path` atomically.
-    public static func write(_ data: Data, to path: String) throws {
+    package static func write(_ data: Data, to path: String) throws {
         let (tmp, fd) = try createTemporary(for: path)
         // POSIX calls, so the error is strerror's one line rather than a Foundation error dump.
         var failure: Int32 = 0
@@ -81,7 +81,7 @@ public enum AtomicWrite {
     }
 
     /// Runs `body` with a temporary path to fill, then renames it to `path`; removes the temporary on error.
-    public static func withTemporary<T>(for path: String, _ body: (String) throws -> T) throws -> T {
+    package static func withTemporary<T>(for path: String, _ body: (String) throws -> T) throws -> T {
         // Checked here so the error names the file asked for, not the temporary a library failed to create.
         let parent = URL(fileURLWithPath: path).deletingLastPathComponent().path
         var isDir: ObjCBool = false

@@ -6,14 +6,14 @@
 // each other.
 import Foundation
 
-final class DirectoryLock {
+package final class DirectoryLock {
     static let fileName = ".lock"
 
     /// The open lock file (-1 when the file system has no locks, see init).
     private var descriptor: Int32
 
     /// Takes the lock of `directory` (which must exist); `what` names it in the refusal ("run directory", …).
-    init(directory: String, what: String) throws {
+    package init(directory: String, what: String) throws {
         let path = directory + "/" + Self.fileName
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
@@ -43,7 +43,7 @@ final class DirectoryLock {
     deinit { release() }
 
     /// Gives the lock up (closing the file releases the flock); also done when the lock is deallocated.
-    func release() {
+    package func release() {
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
     }

@@ -2,10 +2,10 @@
 // image id that cannot be a file name must not cost an evaluation its metrics.
 import Foundation
 
-enum OutputCheck {
+package enum OutputCheck {
     /// Creates `dir` (mkdir -p) and proves it writable by creating and removing a file in it (access(2) would not see
     /// a read-only mount, and says nothing useful for root).
-    static func writableDirectory(_ dir: String, what: String) throws {
+    package static func writableDirectory(_ dir: String, what: String) throws {
         try FileSystem.createDirectory(dir, what: what)
         let probe = dir + "/.dinoseg-write-check-\(getpid())"
         let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
@@ -27,7 +27,7 @@ enum OutputCheck {
 
     /// Refuses, before any work, ids whose output files (id + each suffix) are not valid names or would be written
     /// twice (id "a_colour" + ".png" is id "a" + "_colour.png").
-    static func checkOutputNames(ids: [String], suffixes: [String], flag: String) throws {
+    package static func checkOutputNames(ids: [String], suffixes: [String], flag: String) throws {
         var owner: [String: String] = [:]
         for id in ids {
             if let problem = fileNameProblem(id) {
@@ -57,7 +57,7 @@ enum OutputCheck {
     /// took it or when one of its files (stem + each suffix in `dir`) is one of the inputs, so an output never
     /// replaces a photo (compared by device and inode: symbolic links, `..` and hard links included) or another
     /// photo's output.
-    static func uniqueStems(inputs: [String], suffixes: [String], in dir: String) -> [String] {
+    package static func uniqueStems(inputs: [String], suffixes: [String], in dir: String) -> [String] {
         let inputFiles = fileIdentities(inputs)
         var taken = Set<String>()
         var stems: [String] = []

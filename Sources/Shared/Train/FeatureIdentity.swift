@@ -1,20 +1,23 @@
 import Foundation
+import DinoSegCore
+import DinoSegCache
+import DinoSegModels
 
 // Which features a head was trained on, recorded where the head goes (config.json of the run, the checkpoint's
 // metadata) so that a resume, an evaluation, a prediction or a sweep rerun can refuse features, weights or settings
 // other than the ones the head was made with, instead of continuing or labelling silently.
 
 /// The cache's content (a digest of its manifest: configuration, images, shard checksums) and the backbone weights.
-public struct FeatureIdentity: Codable, Equatable, Sendable {
-    public var cacheDigest: String
-    public var weightsSHA256: String
+package struct FeatureIdentity: Codable, Equatable, Sendable {
+    package var cacheDigest: String
+    package var weightsSHA256: String
 }
 
 extension CacheManifest {
     /// SHA-256 of what determines the features: the configuration, the image ids and every shard's checksum (not the
     /// machines that ran the extraction). A moved cache keeps it; another cache, or the same one re-extracted
     /// differently, does not.
-    var contentDigest: String {
+    package var contentDigest: String {
         struct Content: Encodable { var config: CacheConfig; var imageIDs: [String]; var shards: [String] }
         let content = Content(config: config, imageIDs: imageIDs, shards: shards.map(\.sha256))
         return SHA256.hex(of: (try? CacheManifest.encode(content)) ?? Data())
@@ -25,7 +28,7 @@ extension CacheManifest {
     }
 
     /// Refuses a val cache (`self`, at `path`) whose features come from another backbone than `train`'s.
-    func checkSameBackbone(asTrain train: CacheManifest, path: String, trainPath: String) throws {
+    package func checkSameBackbone(asTrain train: CacheManifest, path: String, trainPath: String) throws {
         guard config.backbone.hiddenSizes == train.config.backbone.hiddenSizes else {
             throw DinoSegError(file: path, "features have stage channels \(config.backbone.hiddenSizes), the train cache \(trainPath) has \(train.config.backbone.hiddenSizes)")
         }
@@ -47,7 +50,7 @@ extension HeadCheckpoint {
 
     /// Refuses features or weights (`what`, e.g. the val cache or the --weights file) of another backbone than the
     /// one the checkpoint's head was trained on.
-    static func checkBackbone(_ checkpoint: String, weightsSHA256: String, what: String) throws {
+    package static func checkBackbone(_ checkpoint: String, weightsSHA256: String, what: String) throws {
         guard let recorded = try backboneWeightsSHA256(of: checkpoint), recorded != weightsSHA256 else { return }
         throw DinoSegError(file: what, "comes from other backbone weights (SHA-256 \(weightsSHA256.prefix(12))…) than the head in \(checkpoint) was trained on (\(recorded.prefix(12))…)")
     }

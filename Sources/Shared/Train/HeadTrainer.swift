@@ -1,4 +1,10 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegNN
+import DinoSegCache
+import DinoSegModels
+import DinoSegEval
 
 /// Trains a head on a training source into a run directory:
 ///   config.json        resolved head + training configuration
@@ -9,34 +15,34 @@ import Foundation
 /// Data-parallel (`communicator` of several processes): every process reads its share of each global batch, BatchNorm
 /// and the loss use sums over the global batch, gradients are summed before the SGD step, so the processes train the
 /// model one process would; rank 0 alone writes the run directory and evaluates, and its checkpoint is what all start from.
-public final class HeadTrainer {
-    public struct Summary {
-        public var stepsDone: Int
-        public var maxIter: Int
-        public var lastLoss: Double
-        public var stoppedEarly: Bool
-        public var losses: [Double]    // this session's per-step losses
+package final class HeadTrainer {
+    package struct Summary {
+        package var stepsDone: Int
+        package var maxIter: Int
+        package var lastLoss: Double
+        package var stoppedEarly: Bool
+        package var losses: [Double]    // this session's per-step losses
         /// Seconds spent evaluating (with `validation`).
-        public var evalSeconds: Double
+        package var evalSeconds: Double
     }
 
-    public let headConfig: HeadConfig
-    public let options: TrainOptions
-    public let source: HeadTrainingSource
-    public let runDirectory: String
-    public let resume: Bool
-    public let output: (String) -> Void
-    public private(set) var head: SegmentationHead?
+    package let headConfig: HeadConfig
+    package let options: TrainOptions
+    package let source: HeadTrainingSource
+    package let runDirectory: String
+    package let resume: Bool
+    package let output: (String) -> Void
+    package private(set) var head: SegmentationHead?
     /// Evaluation on a val cache during training (nil: none).
-    public var validation: TrainingValidation?
+    package var validation: TrainingValidation?
     /// The latest evaluation of this session (with `validation`).
-    public private(set) var lastEvaluation: EvalResult?
+    package private(set) var lastEvaluation: EvalResult?
     /// The processes training together (one by default).
-    public var communicator: Communicator = SingleProcess()
+    package var communicator: Communicator = SingleProcess()
     /// Seconds spent in the gradient allreduce of the last step (0 for one process).
     private var allreduceSeconds = 0.0
 
-    public init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
+    package init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
         self.headConfig = head; self.options = options; self.source = source
         self.runDirectory = runDirectory; self.resume = resume; self.output = output
@@ -45,7 +51,7 @@ public final class HeadTrainer {
     var checkpointPath: String { runDirectory + "/last.safetensors" }
 
     /// Trains with the BLAS on `options.threads` threads (restored afterwards).
-    public func run() throws -> Summary {
+    package func run() throws -> Summary {
         try withBLASThreads(options.threads) { try withPrecision(options.precision) { try loop() } }
     }
 

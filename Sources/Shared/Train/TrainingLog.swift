@@ -1,4 +1,5 @@
 import Foundation
+import DinoSegCore
 
 /// The run's logs: human lines (printed and appended to log.txt) and one JSON object per step in log.jsonl.
 /// On resume, JSON lines of steps after the checkpoint (written by the interrupted session) are dropped, and so are

@@ -1,11 +1,12 @@
 import Foundation
+import DinoSegCore
 
 /// The one way a trained network becomes a safetensors checkpoint (heads and the baseline alike): every parameter in
 /// PyTorch layout under its state_dict name, with its SGD momentum as `optimizer.momentum.<name>` when `progress` is
 /// given (a resumable checkpoint), the BatchNorm running statistics and `num_batches_tracked`; metadata "format",
 /// "config" (the network's config as JSON) and "progress".
-enum CheckpointWriter {
-    static func write<Config: Encodable>(params p: ParameterArena, stats: ParameterArena, batchesTracked: [String: Int64],
+package enum CheckpointWriter {
+    package static func write<Config: Encodable>(params p: ParameterArena, stats: ParameterArena, batchesTracked: [String: Int64],
                                          format: String, config: Config, progress: TrainProgress?,
                                          extraMetadata: [String: String], to path: String) throws {
         var floats: [(name: String, shape: [Int], values: [Float])] = []
