@@ -1,5 +1,7 @@
 import XCTest
 import Foundation
+@testable import DinoSegCore
+@testable import DinoSegNN
 @testable import DinoSegData
 @testable import DinoSegCache
 @testable import DinoSegModels

@@ -1,4 +1,5 @@
 import Foundation
+import DinoSegCore
 
 // One implementation of "does this resume (or rerun) ask for what the run's config.json records?", shared by the
 // head trainer, the sweep and the PSPNet baseline: config.json is rewritten on every resume, so it may only be
