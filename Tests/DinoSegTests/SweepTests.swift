@@ -193,7 +193,7 @@ extension SweepTests {
 }
 
 final class RunFilesTests: XCTestCase {
-    func testLatestCheckpointIsTheHighestStepAndLossCurveReadsTheLog() throws {
+    func testLatestCheckpointIsLastOrTheHighestStepAndLossCurveReadsTheLog() throws {
         let dir = NSTemporaryDirectory() + "dinoseg-runfiles-\(getpid())"
         try? FileManager.default.removeItem(atPath: dir)
         try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
@@ -206,11 +206,16 @@ final class RunFilesTests: XCTestCase {
                                     progress: TrainProgress(step: step, epoch: step / 20, batchInEpoch: 0, seed: 1, maxIter: 100, batchSize: 4))
         }
         try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: dir + "/notes.safetensors"))
+        // last.safetensors is written after every epoch checkpoint of its run, so an epoch checkpoint with a higher
+        // step is a stale one of an earlier head in the same directory: the latest is last.safetensors.
         let latest = try RunCheckpoints.latest(run: dir)
-        XCTAssertEqual(latest.step, 60)
-        XCTAssertTrue(latest.path.hasSuffix("epoch-003.safetensors"), latest.path)
+        XCTAssertEqual(latest.step, 40)
+        XCTAssertTrue(latest.path.hasSuffix("/last.safetensors"), latest.path)
         let (loaded, step) = try RunCheckpoints.loadHead(latest.path, threads: 1)
-        XCTAssertEqual(step, 60)
+        XCTAssertEqual(step, 40)
+        // Without last.safetensors the highest step wins.
+        try FileManager.default.removeItem(atPath: dir + "/last.safetensors")
+        XCTAssertEqual(try RunCheckpoints.latest(run: dir).step, 60)
         XCTAssertEqual(loaded.config, config)
 
         let log = (1...8).map { "{\"step\":\($0),\"loss\":\(Double(10 - $0))}" }.joined(separator: "\n") + "\n"
