@@ -1,0 +1,150 @@
+// Fuzz drivers for the files of weights, training runs, sweeps and baselines: the weights' config.json, a run's
+// log.jsonl (read back on resume and by the sweep), a sweep job's sweep-entry.json / eval-history.json / metrics.json,
+// a baseline run's config.json / metrics.json / log.jsonl (read by `headtrain sweep --baseline`), and head and
+// baseline checkpoints through the loaders of eval, predict and resume. Seeds are real files made by a small run.
+import XCTest
+@testable import Shared
+
+extension FuzzTests {
+    /// A finished one-job sweep (head variant, 2 epochs of 8 synthetic images, evaluated each epoch, seed 11) in
+    /// work/sweep; made once per process.
+    static let sweepRun: Result<(settings: SweepSettings, stepsPerEpoch: Int), Error> = Result {
+        let seed: UInt64 = 11
+        let source = HeadTrainingTests.syntheticSource(images: 8, seed: seed)
+        let l = HeadTrainingTests.label
+        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
+        let val: [EvalFeatures] = source.views[0].prefix(2).enumerated().map { i, s in
+            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
+            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
+            return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
+                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
+        }
+        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p, backboneNote: nil)
+        var train = TrainOptions()
+        train.epochs = 2; train.batch = 4; train.threads = 1; train.seed = seed
+        let settings = SweepSettings(jobs: SweepJob.plan(variants: [.head], widths: [16]), outputStride: 8, train: train,
+                                     evalEvery: 1, examples: 0, runDirectory: workDir + "/sweep", dataset: .synthetic,
+                                     photoDirectory: nil)
+        _ = try Sweep.run(settings, source: source, eval: eval) { _ in }
+        return (settings, 2)
+    }
+
+    var headRun: String { "\(work)/sweep/head" }
+
+    /// A tiny baseline run (widths / 16, one block per stage, crop 65, 1 epoch of 4 synthetic images, seed 3),
+    /// evaluated on the 2 val images, in work/baseline; made once per process.
+    static let baselineRun: Result<EvalData, Error> = Result {
+        let data = workDir + "/baseline-data", run = workDir + "/baseline"
+        try writeSyntheticData(to: data, train: 4, val: 2, seed: 3, sides: 64...80, objects: 2)
+        for args in [["baseline", "train", "--data", data, "--list", "train", "--run", run, "--epochs", "1", "--width-divisor", "16",
+                      "--blocks", "1,1,1,1", "--crop", "65", "--batch", "4", "--threads", "1", "--seed", "3", "--log-interval", "1"],
+                     ["baseline", "eval", "--run", run, "--data", data, "--list", "val", "--mode", "whole", "--long-side", "80",
+                      "--no-flip", "--threads", "1"]] {
+            var command = try HeadTrainCommand.parseAsRoot(args)
+            try command.run()
+        }
+        return try XCTUnwrap(EvalResult.read(run + "/metrics.json").data)
+    }
+
+    func read(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    /// A fresh copy of `run` in work/NAME-run for one driver.
+    func scratchCopy(of run: String, name: String) throws -> String {
+        let copy = "\(work)/\(name)-run"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: run, toPath: copy)
+        return copy
+    }
+
+    // MARK: weights config.json
+
+    func testFuzzWeightsConfig() throws {
+        let dir = "\(work)/weights-config"
+        try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [4, 8, 8, 8], depths: [1, 1, 1, 1]), seed: 3, to: dir)
+        let seed = try read(dir + "/config.json")
+        runFuzz("weights-config", seeds: [seed], budget: .fromEnvironment(defaultInputs: 200), workDir: work,
+                structured: FuzzFormats.json()) { input in
+            try input.write(to: URL(fileURLWithPath: dir + "/config.json"))
+            _ = try ConvNeXtWeights.load(path: dir)
+        }
+    }
+
+    // MARK: a training run's log.jsonl and a sweep job's files
+
+    func testFuzzRunLog() throws {
+        let (_, stepsPerEpoch) = try Self.sweepRun.get()
+        let run = try scratchCopy(of: headRun, name: "log-jsonl")
+        let seed = try read(headRun + "/log.jsonl")
+        runFuzz("log-jsonl", seeds: [seed], budget: .fromEnvironment(defaultInputs: 80), workDir: work,
+                structured: FuzzFormats.json(lines: true)) { input in
+            try input.write(to: URL(fileURLWithPath: run + "/log.jsonl"))
+            _ = TrainingLog.lastStep(directory: run)
+            _ = TrainAndEvaluate.lossCurve(runDirectory: run, stepsPerEpoch: stepsPerEpoch, bucket: 2)
+            _ = try TrainingLog(directory: run, truncateFromStep: 2 * stepsPerEpoch, keepEvalSteps: [stepsPerEpoch]) { _ in }
+        }
+    }
+
+    /// sweep-entry.json, eval-history.json and metrics.json of a finished job, each mutated in turn and read as a
+    /// resumed sweep reads them.
+    func testFuzzSweepJobFiles() throws {
+        let (settings, stepsPerEpoch) = try Self.sweepRun.get()
+        for file in ["sweep-entry.json", "eval-history.json", "metrics.json"] {
+            let run = try scratchCopy(of: headRun, name: "sweep-job")
+            runFuzz("sweep-job-\(file)", seeds: [try read(headRun + "/" + file)], budget: .fromEnvironment(defaultInputs: 100),
+                    workDir: work, structured: FuzzFormats.json()) { input in
+                try input.write(to: URL(fileURLWithPath: run + "/" + file))
+                _ = try Sweep.finishedEntry(dir: run, job: settings.jobs[0], settings: settings, stepsPerEpoch: stepsPerEpoch)
+                _ = Sweep.curvesOf(run, stepsPerEpoch: stepsPerEpoch)
+                _ = try EvalResult.read(run + "/metrics.json")
+            }
+        }
+    }
+
+    // MARK: a baseline run's files, as `headtrain sweep --baseline` reads them
+
+    func testFuzzBaselineRunFiles() throws {
+        let valData = try Self.baselineRun.get()
+        for file in ["config.json", "metrics.json", "log.jsonl"] {
+            let run = try scratchCopy(of: "\(work)/baseline", name: "baseline-files")
+            runFuzz("baseline-\(file)", seeds: [try read("\(work)/baseline/\(file)")], budget: .fromEnvironment(defaultInputs: 100),
+                    workDir: work, structured: FuzzFormats.json(lines: file.hasSuffix(".jsonl"))) { input in
+                try input.write(to: URL(fileURLWithPath: run + "/" + file))
+                _ = try BaselineRun.load(run, valData: valData)
+            }
+        }
+    }
+
+    // MARK: checkpoints
+
+    /// The head checkpoint of a job through what eval / predict (RunCheckpoints.latest + loadHead) and resume
+    /// (HeadCheckpoint.load into the run's head) do with it.
+    func testFuzzHeadCheckpoint() throws {
+        _ = try Self.sweepRun.get()
+        let run = try scratchCopy(of: headRun, name: "head-checkpoint")
+        let path = run + "/" + TrainAndEvaluate.checkpointName
+        let seed = try read(path)
+        let resumeHead = try SegmentationHead(config: try HeadCheckpoint.config(of: path), threads: 1)
+        runFuzz("head-checkpoint", seeds: [seed], budget: .fromEnvironment(defaultInputs: 150), workDir: work,
+                structured: FuzzFormats.safetensors) { input in
+            try input.write(to: URL(fileURLWithPath: path))
+            let found = try RunCheckpoints.latest(run: run)
+            _ = try RunCheckpoints.loadHead(found.path, threads: 1)
+            _ = try HeadCheckpoint.load(path, into: resumeHead)
+        }
+    }
+
+    /// The baseline's checkpoint through `baseline eval` / predict's loader and resume's load into the run's network.
+    func testFuzzBaselineCheckpoint() throws {
+        _ = try Self.baselineRun.get()
+        let run = try scratchCopy(of: "\(work)/baseline", name: "baseline-checkpoint")
+        let path = run + "/last.safetensors"
+        let seed = try read(path)
+        let resumeNet = try PSPNet(config: try PSPNetCheckpoint.config(of: path), threads: 1)
+        runFuzz("baseline-checkpoint", seeds: [seed], budget: .fromEnvironment(defaultInputs: 100), workDir: work,
+                structured: FuzzFormats.safetensors) { input in
+            try input.write(to: URL(fileURLWithPath: path))
+            _ = try BaselineEval.load(path, threads: 1)
+            _ = try PSPNetCheckpoint.load(path, into: resumeNet)
+        }
+    }
+}
