@@ -305,7 +305,9 @@ public enum BLASSetup {
     /// kernels this CPU runs, else nil. The setting is kept (it is also how a user pins one kernel for bit-identical
     /// results, README "Reproducibility"), but a silent 2× is worse than a line of output.
     public static var userCoreNote: String? {
-        userCoreNote(cpu: .host, library: BLASLibrary.info, userCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+        // After a fallback the core below the CPU's is DinoSeg's doing, already explained on stderr.
+        guard failedSelfCheck == nil else { return nil }
+        return userCoreNote(cpu: .host, library: BLASLibrary.info, userCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
     }
 
     /// Pure form of `userCoreNote`.

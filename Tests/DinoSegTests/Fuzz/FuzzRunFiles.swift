@@ -148,3 +148,43 @@ extension FuzzTests {
         }
     }
 }
+
+extension FuzzTests {
+    /// `checkpoint` with its metadata "config" JSON changed by `edit` (header length prefix rewritten).
+    func rewritingConfig(_ checkpoint: Data, _ edit: (inout [String: Any]) -> Void) throws -> Data {
+        let bytes = [UInt8](checkpoint)
+        let n = bytes[0..<8].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        var header = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + n)])) as? [String: Any])
+        var meta = try XCTUnwrap(header["__metadata__"] as? [String: String])
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try XCTUnwrap(meta["config"]).utf8)) as? [String: Any])
+        edit(&config)
+        meta["config"] = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
+        header["__metadata__"] = meta
+        let text = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        return Data((0..<8).map { UInt8((text.count >> (8 * $0)) & 0xFF) }) + text + Data(bytes[(8 + n)...])
+    }
+
+    /// Found by the baseline-checkpoint driver (FUZZ_SEED=7, input 189): a config claiming 2³¹ blocks in layer1 built
+    /// that network before any tensor was read (the input ran past the 30 s limit). Configs must match the tensors.
+    func testBaselineCheckpointConfigMustMatchItsTensors() throws {
+        _ = try Self.baselineRun.get()
+        let seed = try read("\(work)/baseline/last.safetensors")
+        let path = "\(work)/baseline-config-check.safetensors"
+        defer { unlink(path) }
+        let cases: [(String, (inout [String: Any]) -> Void, String)] = [
+            ("2³¹ blocks", { $0["blocks"] = [2_147_483_648, 1, 1, 1] }, "layer1 with 2147483648 blocks"),
+            ("a million channels", { $0["planes"] = [4, 8, 16, 1_000_000] }, "layer4 width 1000000"),
+            ("wide stem", { $0["stemWidth"] = 1 << 40 }, "stem width 1099511627776"),
+            ("100 000 pyramid branches", { $0["bins"] = Array(repeating: 1, count: 100_000) }, "100000 pyramid branches of width 32"),
+            ("a million classes", { $0["numClasses"] = 1_000_000 }, "classifier widths 32/16 for 1000000 classes"),
+        ]
+        for (name, edit, what) in cases {
+            try rewritingConfig(seed, edit).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try BaselineEval.load(path, threads: 1), name) { error in
+                XCTAssertEqual("\(error)", "\(path): config in the metadata does not match the tensors: \(what)", name)
+            }
+        }
+        try rewritingConfig(seed, { _ in }).write(to: URL(fileURLWithPath: path))
+        XCTAssertNoThrow(try BaselineEval.load(path, threads: 1), "the unchanged config")
+    }
+}
