@@ -188,3 +188,21 @@ extension FuzzTests {
         XCTAssertNoThrow(try BaselineEval.load(path, threads: 1), "the unchanged config")
     }
 }
+
+extension FuzzTests {
+    /// Found by the baseline-config.json driver (FUZZ_SEED=7): blocks near Int.max in a baseline run's config.json
+    /// overflowed the depth in the model name of `headtrain sweep --baseline` (a crash). Now one line.
+    func testBaselineRunConfigWithHugeBlocksIsRefused() throws {
+        let valData = try Self.baselineRun.get()
+        let run = try scratchCopy(of: "\(work)/baseline", name: "baseline-huge-blocks")
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: read(run + "/config.json")) as? [String: Any])
+        var network = try XCTUnwrap(config["network"] as? [String: Any])
+        network["blocks"] = [Int.max, Int.max, 1, 1]
+        config["network"] = network
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: run + "/config.json"))
+        XCTAssertThrowsError(try BaselineRun.load(run, valData: valData)) { error in
+            XCTAssertEqual("\(error)", "\(run)/config.json: network settings out of range ([\(Int.max), \(Int.max), 1, 1] blocks, widths 4/[4, 8, 16, 32])")
+        }
+    }
+}
