@@ -206,3 +206,30 @@ extension FuzzTests {
         }
     }
 }
+
+extension FuzzTests {
+    /// Found by the head-checkpoint driver (FUZZ_SEED=7): a config with stage channels [16,16,16,16777216] built the
+    /// head before any tensor was read, and the allocation of 309 GB ended the process. Now one line.
+    func testHeadCheckpointConfigMustMatchItsTensors() throws {
+        _ = try Self.sweepRun.get()
+        let seed = try read(headRun + "/" + TrainAndEvaluate.checkpointName)
+        let path = "\(work)/head-config-check.safetensors"
+        defer { unlink(path) }
+        let cases: [(String, (inout [String: Any]) -> Void, String)] = [
+            ("2²⁴ channels", { $0["stageChannels"] = [16, 16, 16, 16_777_216] },
+             "head config in the metadata out of range (widths 1…65536, 1…64 pyramid bins): head on F3 (stage channels 16,16,16,16777216, 21 classes, classifier width 512)"),
+            ("no pyramid bins", { $0["ppmBins"] = [Int](); $0["usePPM"] = true },
+             "head config in the metadata out of range (widths 1…65536, 1…64 pyramid bins): PPM + head on F3 (stage channels 16,16,16,16, 21 classes, classifier width 512)"),
+            ("another width", { $0["classifierWidth"] = 64 },
+             "head config in the metadata (head on F3 (stage channels 16,16,16,16, 21 classes, classifier width 64)) does not match the tensors: 'cls.0.weight' should be [64, 16, 3, 3], the file has [512, 16, 3, 3]"),
+        ]
+        for (name, edit, what) in cases {
+            try rewritingConfig(seed, edit).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try RunCheckpoints.loadHead(path, threads: 1), name) { error in
+                XCTAssertEqual("\(error)", "\(path): \(what)", name)
+            }
+        }
+        try rewritingConfig(seed, { _ in }).write(to: URL(fileURLWithPath: path))
+        XCTAssertNoThrow(try RunCheckpoints.loadHead(path, threads: 1), "the unchanged config")
+    }
+}
