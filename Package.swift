@@ -15,6 +15,30 @@ let fastC: [CSetting] = [.unsafeFlags(["-O3"])]
 // Per-function `target` attributes select AVX2 / AVX-512 inside the kernels; fused multiply-adds are explicit.
 let kernelC: [CSetting] = [.unsafeFlags(["-O3", "-ffp-contract=off", "-fno-math-errno"])]
 
+// The library is a stack of targets, each made of whole folders of Sources/Shared and importing only the targets below
+// it, so the compiler rejects a dependency cycle (docs/DESIGN.md "Modules"). Bottom to top:
+let layers: [(name: String, folders: [String])] = [
+    ("DinoSegCore", ["Support", "IO", "Distributed"]),  // errors, files, random, SHA-256, HDF5, images, safetensors, MPI
+    ("DinoSegKernels", ["Kernels"]),                    // the only Swift side of CBLAS, CDNNL and CKernels
+    ("DinoSegNN", ["Layers", "Parameters"]),            // layers; parameter arena, SGD, schedule, checkpoint writer
+    ("DinoSegData", ["Data"]),                          // datasets, augmentation, normalisation, evaluation windows
+    ("DinoSegBackbone", ["Model"]),                     // the frozen ConvNeXt
+    ("DinoSegCache", ["Cache"]),                        // the feature cache's format and the extraction writing it
+    ("DinoSegModels", ["Head"]),                        // the segmentation heads
+    ("DinoSegEval", ["Eval"]),                          // metrics, the evaluator, prediction
+    ("DinoSegPipeline", ["Train", "Baseline", "Sweep", "Report"]),  // training, the PSPNet baseline, sweeps, reports
+    ("DinoSegCLI", ["CLI"]),                            // the commands; the only importer of ArgumentParser
+]
+let sharedFolders = layers.flatMap(\.folders)
+
+/// A library target of `layers[index]`: its folders, every target below it, and the C libraries it wraps.
+func layer(_ index: Int, _ extra: [Target.Dependency] = []) -> Target {
+    let (name, folders) = layers[index]
+    let below = layers[..<index].map { Target.Dependency(stringLiteral: $0.name) }
+    return .target(name: name, dependencies: below + extra, path: "Sources/Shared",
+                   exclude: sharedFolders.filter { !folders.contains($0) }, sources: folders, swiftSettings: cpuFlags)
+}
+
 let package = Package(
     name: "DinoSeg",
     platforms: [.macOS(.v13)],
@@ -41,16 +65,14 @@ let package = Package(
         .target(name: "CMPI", path: "Sources/CMPI",
                 cSettings: [.unsafeFlags(["-I/usr/lib/x86_64-linux-gnu/openmpi/include"])],
                 linkerSettings: [.linkedLibrary("mpi")]),
-        .target(
-            name: "Shared",
-            dependencies: [
-                "CBLAS", "CDNNL", "CHDF5", "CPNG", "CJPEG", "CKernels", "CMPI", "CStopSignal",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: cpuFlags),
-        .executableTarget(name: "Extract", dependencies: ["Shared"], swiftSettings: cpuFlags),
-        .executableTarget(name: "HeadTrain", dependencies: ["Shared"], swiftSettings: cpuFlags),
-        .testTarget(name: "DinoSegTests", dependencies: ["Shared"],
+        layer(0, ["CHDF5", "CPNG", "CJPEG", "CMPI", "CStopSignal"]),
+        layer(1, ["CBLAS", "CDNNL", "CKernels"]),
+        layer(2), layer(3), layer(4), layer(5), layer(6), layer(7), layer(8),
+        layer(9, [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "Extract", dependencies: ["DinoSegCLI", "DinoSegKernels"], swiftSettings: cpuFlags),
+        .executableTarget(name: "HeadTrain", dependencies: ["DinoSegCLI", "DinoSegKernels"], swiftSettings: cpuFlags),
+        .testTarget(name: "DinoSegTests",
+                    dependencies: layers.map { Target.Dependency(stringLiteral: $0.name) },
                     resources: [.copy("Fixtures")], swiftSettings: cpuFlags),
     ],
     swiftLanguageVersions: [.v5]

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <setjmp.h>
 #include <jpeglib.h>
+#include <unistd.h>
 
 struct error_mgr {
     struct jpeg_error_mgr pub;
@@ -20,8 +21,65 @@ static void on_message(j_common_ptr cinfo, int level) {
     if (level < 0) on_error(cinfo);
 }
 
-// Largest image accepted (pixels): a corrupt or hostile header must not make us allocate gigabytes.
-#define CJPEG_MAX_PIXELS ((size_t)1 << 28)
+static unsigned read16(const unsigned char *p, int big) { return big ? (unsigned)p[0] << 8 | p[1] : (unsigned)p[1] << 8 | p[0]; }
+static unsigned long read32(const unsigned char *p, int big) {
+    return big ? (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3]
+               : (unsigned long)p[3] << 24 | (unsigned long)p[2] << 16 | (unsigned long)p[1] << 8 | p[0];
+}
+
+// The Orientation tag (0x0112) of IFD0 in an APP1 "Exif" segment; 1 (as stored) when absent or not 1…8, as cv2
+// treats it. Every offset is checked against the segment: the marker is untrusted input.
+static int exif_orientation(struct jpeg_decompress_struct *cinfo) {
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1 || m->data_length < 14 || memcmp(m->data, "Exif\0\0", 6) != 0) continue;
+        const unsigned char *t = m->data + 6;
+        size_t n = m->data_length - 6;
+        int big;
+        if (t[0] == 'M' && t[1] == 'M') big = 1; else if (t[0] == 'I' && t[1] == 'I') big = 0; else return 1;
+        if (read16(t + 2, big) != 42) return 1;
+        unsigned long ifd = read32(t + 4, big);
+        if (ifd > n - 2) return 1;
+        unsigned count = read16(t + ifd, big);
+        for (unsigned i = 0; i < count; i++) {
+            size_t e = ifd + 2 + (size_t)i * 12;
+            if (e + 12 > n) return 1;
+            // SHORT, count 1: the value sits in the first two bytes of the value field.
+            if (read16(t + e, big) == 0x0112 && read16(t + e + 2, big) == 3 && read32(t + e + 4, big) == 1) {
+                unsigned v = read16(t + e + 8, big);
+                return v >= 1 && v <= 8 ? (int)v : 1;
+            }
+        }
+        return 1;
+    }
+    return 1;
+}
+
+// Applies an EXIF orientation as cv2.imread does (loadsave.cpp ExifTransform): 2 flip left-right, 3 rotate 180,
+// 4 flip up-down, 5 transpose, 6 transpose + flip left-right (rotate 90° clockwise), 7 transpose + rotate 180,
+// 8 transpose + flip up-down. Output (y, x) reads source (sy, sx) of the w×h source; 5–8 swap width and height.
+static unsigned char *orient(const unsigned char *src, size_t w, size_t h, int o, size_t *ow, size_t *oh) {
+    int swap = o >= 5;
+    *ow = swap ? h : w; *oh = swap ? w : h;
+    unsigned char *dst = malloc(w * h * 3 > 0 ? w * h * 3 : 1);
+    if (!dst) return NULL;
+    for (size_t y = 0; y < *oh; y++) {
+        for (size_t x = 0; x < *ow; x++) {
+            size_t sy, sx;
+            switch (o) {
+            case 2: sy = y; sx = w - 1 - x; break;
+            case 3: sy = h - 1 - y; sx = w - 1 - x; break;
+            case 4: sy = h - 1 - y; sx = x; break;
+            case 5: sy = x; sx = y; break;
+            case 6: sy = h - 1 - x; sx = y; break;
+            case 7: sy = h - 1 - x; sx = w - 1 - y; break;
+            case 8: sy = x; sx = w - 1 - y; break;
+            default: sy = y; sx = x; break;
+            }
+            memcpy(dst + (y * *ow + x) * 3, src + (sy * w + sx) * 3, 3);
+        }
+    }
+    return dst;
+}
 
 // CMYK → RGB as OpenCV and ImageMagick do without a colour profile: R = (1 − C)(1 − K), … Files with an Adobe
 // marker (Photoshop, Pillow) store the channels inverted, i.e. the bytes already are 1 − C and 1 − K.
@@ -35,8 +93,8 @@ static void cmyk_to_rgb(const unsigned char *src, unsigned char *dst, size_t n, 
     }
 }
 
-static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, unsigned char **out, int *width,
-                  int *height, char *err, size_t errlen) {
+static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, const struct cjpeg_limits *limits,
+                  unsigned char **out, int *width, int *height, int *orientation, char *err, size_t errlen) {
     unsigned char *volatile pixels = NULL;
     unsigned char *volatile row4 = NULL;
     if (setjmp(jerr->jump)) {
@@ -47,6 +105,9 @@ static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, 
         free(pixels); free(row4);
         return 1;
     }
+    // The first 4 KB of each APP1 segment hold the Exif IFD0 (at offset 8 in practice); saving no more bounds the
+    // memory a file full of APP1 segments can claim to a small fraction of its size.
+    jpeg_save_markers(cinfo, JPEG_APP0 + 1, 4096);
     jpeg_read_header(cinfo, TRUE);
     int cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
     if (cmyk) {
@@ -59,12 +120,15 @@ static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, 
         jpeg_destroy_decompress(cinfo);
         return 2;
     }
-    if ((size_t)cinfo->image_width * cinfo->image_height > CJPEG_MAX_PIXELS) {
-        snprintf(err, errlen, "image is %ux%u, more than the %zu pixels supported", cinfo->image_width,
-                 cinfo->image_height, (size_t)CJPEG_MAX_PIXELS);
+    // Checked on the header, before anything is decoded or allocated.
+    if (cinfo->image_width > limits->max_side || cinfo->image_height > limits->max_side
+        || (size_t)cinfo->image_width * cinfo->image_height > limits->max_pixels) {
+        snprintf(err, errlen, "image is %ux%u; images may have at most %zu pixels and %u per side",
+                 cinfo->image_width, cinfo->image_height, limits->max_pixels, limits->max_side);
         jpeg_destroy_decompress(cinfo);
         return 2;
     }
+    int o = limits->apply_orientation ? exif_orientation(cinfo) : 1;
     jpeg_start_decompress(cinfo);
     size_t w = cinfo->output_width, h = cinfo->output_height;
     pixels = malloc(w * h * 3 > 0 ? w * h * 3 : 1);
@@ -87,14 +151,22 @@ static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, 
     jpeg_finish_decompress(cinfo);
     jpeg_destroy_decompress(cinfo);
     free(row4);
+    if (o != 1) {
+        size_t ow, oh;
+        unsigned char *turned = orient(pixels, w, h, o, &ow, &oh);
+        free(pixels);
+        if (!turned) { snprintf(err, errlen, "out of memory for %zux%zu image", w, h); return 1; }
+        pixels = turned; w = ow; h = oh;
+    }
     *out = pixels;
     *width = (int)w;
     *height = (int)h;
+    *orientation = o;
     return 0;
 }
 
-int cjpeg_decode_memory(const unsigned char *data, size_t size, unsigned char **out, int *width, int *height,
-                        char *err, size_t errlen) {
+int cjpeg_decode_memory(const unsigned char *data, size_t size, const struct cjpeg_limits *limits, unsigned char **out,
+                        int *width, int *height, int *orientation, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct error_mgr jerr;
     cinfo.err = jpeg_std_error(&jerr.pub);
@@ -102,23 +174,23 @@ int cjpeg_decode_memory(const unsigned char *data, size_t size, unsigned char **
     jerr.pub.emit_message = on_message;
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
-    return decode(&cinfo, &jerr, out, width, height, err, errlen);
+    return decode(&cinfo, &jerr, limits, out, width, height, orientation, err, errlen);
 }
 
-int cjpeg_decode_file(const char *path, unsigned char **out, int *width, int *height, char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open for reading"); return 1; }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    if (size <= 0) { fclose(f); snprintf(err, errlen, "empty file"); return 1; }
-    unsigned char *data = malloc((size_t)size);
-    if (!data) { fclose(f); snprintf(err, errlen, "out of memory"); return 1; }
-    size_t got = fread(data, 1, (size_t)size, f);
+int cjpeg_decode_fd(int fd, const struct cjpeg_limits *limits, unsigned char **out, int *width, int *height,
+                    int *orientation, char *err, size_t errlen) {
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); snprintf(err, errlen, "cannot open for reading"); return 1; }
+    // Streamed from the file: only the header is read before the size is checked.
+    struct jpeg_decompress_struct cinfo;
+    struct error_mgr jerr;
+    cinfo.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = on_error;
+    jerr.pub.emit_message = on_message;
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    int rc = decode(&cinfo, &jerr, limits, out, width, height, orientation, err, errlen);
     fclose(f);
-    if (got != (size_t)size) { free(data); snprintf(err, errlen, "read error"); return 1; }
-    int rc = cjpeg_decode_memory(data, (size_t)size, out, width, height, err, errlen);
-    free(data);
     return rc;
 }
 

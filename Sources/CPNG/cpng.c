@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct errbuf { char *err; size_t len; };
 
@@ -14,13 +15,10 @@ static void on_error(png_structp png, png_const_charp msg) {
 }
 static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-// Largest image accepted (pixels): a corrupt or hostile header must not make us allocate gigabytes.
-#define CPNG_MAX_PIXELS ((size_t)1 << 28)
-
-int cpng_read_file(const char *path, int mode, unsigned char **out, int *width, int *height, int *source_kind,
-                   char *err, size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { snprintf(err, errlen, "cannot open for reading"); return 1; }
+int cpng_read_fd(int fd, int mode, size_t max_pixels, unsigned max_side, unsigned char **out, int *width, int *height,
+                 int *source_kind, char *err, size_t errlen) {
+    FILE *f = fdopen(fd, "rb");
+    if (!f) { close(fd); snprintf(err, errlen, "cannot open for reading"); return 1; }
     unsigned char sig[8];
     if (fread(sig, 1, 8, f) != 8 || png_sig_cmp(sig, 0, 8)) { fclose(f); snprintf(err, errlen, "not a PNG file"); return 1; }
     struct errbuf eb = { err, errlen };
@@ -44,8 +42,10 @@ int cpng_read_file(const char *path, int mode, unsigned char **out, int *width, 
     int depth = png_get_bit_depth(png, info);
     size_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     *source_kind = color;
-    if (w * h > CPNG_MAX_PIXELS) {
-        snprintf(err, errlen, "image is %zux%zu, more than the %zu pixels supported", w, h, (size_t)CPNG_MAX_PIXELS);
+    // Checked on the header, before anything is decoded or allocated.
+    if (w > max_side || h > max_side || w * h > max_pixels) {
+        snprintf(err, errlen, "image is %zux%zu; images may have at most %zu pixels and %u per side", w, h, max_pixels,
+                 max_side);
         rc = 2; png_longjmp(png, 1);
     }
     int wide = 0;  // label samples stay 16-bit and are checked below

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 /// The comparison helpers print what they promise: one line with the largest errors, where they are, the first values
 /// and the seed (checked through the non-failing formatting functions).

@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
 
 final class AugmentTests: XCTestCase {
     func ramp(_ w: Int, _ h: Int) -> FloatImage {

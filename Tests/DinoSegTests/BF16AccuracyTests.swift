@@ -1,6 +1,13 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegNN
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegModels
+@testable import DinoSegEval
+@testable import DinoSegPipeline
 
 /// The accuracy evidence for bf16 matrix multiplies (issue 16): how far bf16 moves the backbone's features, a head
 /// training step against PyTorch's CPU autocast, and whether it changes what a head learns.

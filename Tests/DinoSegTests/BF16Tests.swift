@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
 
 /// bf16 arithmetic: the conversion kernels on every path, the bf16 matmul engines against a reference that rounds
 /// explicitly, and the precision choice for CPUs with and without native bf16.

@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegCache
 
 /// The choice of OpenBLAS kernel core (CPU features + the core OpenBLAS reports → the core to use), the record of the
 /// BLAS in manifests, and the executables' one-time re-execution (with a stand-in OpenBLAS that misdetects the CPU).

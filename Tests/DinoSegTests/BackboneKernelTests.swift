@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
 
 /// Fast backbone kernels against their naive references on random shapes, odd sizes included, on every kernel path
 /// this CPU runs (KernelPath.supported).

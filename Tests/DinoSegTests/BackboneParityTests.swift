@@ -1,5 +1,8 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegBackbone
+@testable import DinoSegCache
 
 /// The Swift backbone against transformers' DINOv3ConvNextModel (fixtures written by scripts/make_backbone_fixture.py),
 /// plus the weight-file variants it must accept and the bad inputs it must reject.

@@ -1,5 +1,9 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegCache
+@testable import DinoSegCLI
 
 /// Bad arguments, weights, configs, lists and output paths: each refused with one line naming the file (or flag)
 /// and what is wrong, before anything is allocated or written.

@@ -1,6 +1,10 @@
 import XCTest
 import ArgumentParser
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegEval
+@testable import DinoSegPipeline
+@testable import DinoSegCLI
 
 /// The baseline end to end through the real commands on a few synthetic images (seed 3): a reduced-width PSPNet
 /// (widths / 16, one block per stage) trains from images with the on-the-fly augmentation, its loss falls, an

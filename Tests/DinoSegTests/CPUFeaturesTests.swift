@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegKernels
 
 /// CPUID detection agrees with what the Linux kernel reports in /proc/cpuinfo (the kernel also masks features the
 /// OS does not enable, so the two must match exactly for the flags both know).

@@ -1,5 +1,8 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegCache
+@testable import DinoSegEval
 
 /// Caches edited or damaged after extraction (as with h5py or a text editor) are refused with one line naming the file
 /// and what is wrong — by the readers (`headtrain train/eval`), by `extract verify` and by a resumed extraction — and

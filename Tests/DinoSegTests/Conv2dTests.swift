@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegNN
 
 /// The im2col + GEMM convolution against the direct Double-accumulating reference, over the geometries the ResNet
 /// uses (strided and dilated 3×3, 7×7 stem, strided 1×1), and max-pool / align-corners resize against hand values.

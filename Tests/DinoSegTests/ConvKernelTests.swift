@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegNN
 
 /// im2col + GEMM 3×3 convolution against the direct reference, and col2im as the exact adjoint of im2col.
 final class ConvKernelTests: XCTestCase {

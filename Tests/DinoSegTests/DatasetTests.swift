@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegCache
 
 final class DatasetTests: XCTestCase {
     func smallSynth(_ dir: String, train: Int = 3, val: Int = 2, seed: UInt64 = 5) throws -> SyntheticDatasetConfig {
@@ -47,7 +49,10 @@ final class DatasetTests: XCTestCase {
         XCTAssertThrowsError(try SegmentationDataset(root: dir, list: dir + "/missing.txt").checkFilesExist()) {
             XCTAssertTrue("\($0)".contains("missing.txt: 2 listed file(s) missing: \(dir)/JPEGImages/nope_1.jpg"), "\($0)")
         }
-        XCTAssertThrowsError(try SegmentationDataset(root: dir, list: "nolist")) { XCTAssertTrue("\($0)".contains("list file not found")) }
+        XCTAssertThrowsError(try SegmentationDataset(root: dir, list: "nolist")) {
+            XCTAssertEqual("\($0)", "nolist: list file not found: no split 'nolist' (\(dir)/ImageSets/Segmentation/nolist.txt); "
+                           + "a list file needs a path with a '/' or ending in .txt, e.g. ./nolist")
+        }
 
         // Label value 37 and size mismatch.
         let s = ds.samples[0]
@@ -59,6 +64,91 @@ final class DatasetTests: XCTestCase {
         try ImageIO.writeLabelPNG(LabelImage(width: img.width + 1, height: img.height, pixels: [UInt8](repeating: 0, count: (img.width + 1) * img.height)), to: s.labelPath)
         XCTAssertThrowsError(try loadSample(s)) {
             XCTAssertEqual("\($0)", "\(s.labelPath): label is \(img.width + 1)x\(img.height) but its image is \(img.width)x\(img.height)")
+        }
+    }
+
+    /// Ids are names: a list line that is a path (item 3 of "Hardening, round 2": `../../x/v0` let
+    /// `eval --save-predictions` overwrite a label outside the output directory) is refused where lists are parsed.
+    func testIDsThatArePathsAreRefusedWhereListsAreParsed() throws {
+        let dir = try makeTempDir("ids")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try smallSynth(dir, train: 1, val: 0)
+        let list = dir + "/ids.txt"
+        func refusal(_ text: String) -> String {
+            do {
+                try text.write(toFile: list, atomically: true, encoding: .utf8)
+                _ = try SegmentationDataset(root: dir, list: list)
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        XCTAssertEqual(refusal("2007_000032\n../../x/v0\n"),
+                       "\(list): line 2: id '../../x/v0' contains '/': ids are file names without a directory part")
+        XCTAssertEqual(refusal("/etc/passwd\n"), "\(list): line 1: id '/etc/passwd' contains '/': ids are file names without a directory part")
+        XCTAssertEqual(refusal("..\n"), "\(list): line 1: id '..' is '..', a directory reference")
+        XCTAssertEqual(refusal("a\u{1}b\n"), "\(list): line 1: id 'a\u{1}b' contains a control character")
+        XCTAssertEqual(refusal("JPEGImages/../../x.jpg SegmentationClass/x.png\n"),
+                       "\(list): line 1: 'JPEGImages/../../x.jpg' contains '..'; pair paths must stay inside the dataset root")
+        XCTAssertEqual(refusal("JPEGImages/x.jpg /tmp/x.png\n"),
+                       "\(list): line 1: '/tmp/x.png' is absolute; pair paths are relative to the dataset root")
+
+        // VOC, ADE-style and dotted names stay ids.
+        try "2007_000032\nADE_train_00000001\nimg.v2\n.hidden\n".write(toFile: list, atomically: true, encoding: .utf8)
+        let ds = try SegmentationDataset(root: dir, list: list)
+        XCTAssertEqual(ds.samples.map(\.id), ["2007_000032", "ADE_train_00000001", "img.v2", ".hidden"])
+        XCTAssertEqual(ds.samples[1].imagePath, dir + "/JPEGImages/ADE_train_00000001.jpg")
+    }
+
+    /// A cache manifest carrying a path as an id (made by an older version, or edited) is refused when opened.
+    func testManifestIDsThatArePathsAreRefused() throws {
+        let dir = try makeTempDir("manifest-ids")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try smallSynth(dir + "/data", train: 2, val: 0, seed: 8)
+        var o = TrainExtractionOptions(dataRoot: dir + "/data", list: "train", out: dir + "/cache")
+        o.workers = 1; o.quiet = true
+        try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }
+        let path = dir + "/cache/manifest.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        XCTAssertTrue(text.contains("\"synth_train_00001\""), "seed 8: manifest lacks its second id")
+        try text.replacingOccurrences(of: "\"synth_train_00001\"", with: "\"..\\/..\\/x\\/v0\"")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try TrainCacheReader(directory: dir + "/cache")) {
+            XCTAssertTrue("\($0)".contains("imageIDs holds '../../x/v0', which contains '/'"), "\($0)")
+        }
+    }
+
+    /// A split name means the split even when the working directory holds a file or folder of that name; a path (with
+    /// a '/' or ending in .txt) must be a regular file; the dataset says which was used.
+    func testListNamesASplitAndPathsMustBeRegularFiles() throws {
+        let dir = try makeTempDir("lists")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let root = dir + "/data"
+        _ = try smallSynth(root, train: 2, val: 1, seed: 6)
+        let work = dir + "/work"
+        try FileManager.default.createDirectory(atPath: work + "/train", withIntermediateDirectories: true)
+        try "synth_val_00000\n".write(toFile: work + "/val", atomically: true, encoding: .utf8)
+        let previous = FileManager.default.currentDirectoryPath
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(work))
+        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
+
+        let train = try SegmentationDataset(root: root, list: "train")
+        XCTAssertEqual(train.samples.map(\.id), ["synth_train_00000", "synth_train_00001"])
+        XCTAssertEqual(train.listSource, "split 'train' (\(root)/ImageSets/Segmentation/train.txt)")
+        // The file `val` in the working directory holds a val id; the split `val` is still the split.
+        let val = try SegmentationDataset(root: root, list: "val")
+        XCTAssertEqual(val.listPath, root + "/ImageSets/Segmentation/val.txt")
+        XCTAssertEqual(val.listSource, "split 'val' (\(root)/ImageSets/Segmentation/val.txt)")
+        // As a path it is the file.
+        let file = try SegmentationDataset(root: root, list: "./val")
+        XCTAssertEqual(file.listSource, "file ./val")
+        // A path relative to the root, and one ending in .txt without a '/'.
+        try "synth_train_00001\n".write(toFile: root + "/one.txt", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try SegmentationDataset(root: root, list: "one.txt").listSource, "file \(root)/one.txt")
+        XCTAssertEqual(try SegmentationDataset(root: root, list: "ImageSets/Segmentation/val.txt").samples.map(\.id), ["synth_val_00000"])
+        XCTAssertThrowsError(try SegmentationDataset(root: root, list: "./train")) {
+            XCTAssertEqual("\($0)", "./train: list is not a regular file (a directory?)")
+        }
+        XCTAssertThrowsError(try SegmentationDataset(root: root, list: "./nothing.txt")) {
+            XCTAssertEqual("\($0)", "./nothing.txt: list file not found (tried it as a path and under \(root))")
         }
     }
 }

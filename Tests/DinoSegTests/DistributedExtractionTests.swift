@@ -1,6 +1,8 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegBackbone
+@testable import DinoSegCache
 
 /// `extract train|val` under `mpirun -np 2`: the ranks share the shards and rank 0 writes one manifest, and the cache is
 /// byte for byte the one a single process writes (every shard and manifest.json). A 2-rank run stopped with SIGTERM

@@ -1,6 +1,6 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCLI
 
 /// `headtrain sweep --ranks-per-job 2` under `mpirun -np 2`: both ranks form one group that trains every job
 /// data-parallel (rank 0 of the group writes the run, rank 1 only computes), stopped with SIGTERM on rank 1 and

@@ -1,6 +1,8 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegCache
+@testable import DinoSegModels
 
 /// `headtrain train` under `mpirun`: two processes train the model one process trains (first 20 losses within 1e-5
 /// relative, final weights within 1e-4), a run stopped with SIGTERM on one rank or killed with SIGKILL resumes with

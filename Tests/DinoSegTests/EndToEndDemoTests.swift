@@ -1,6 +1,10 @@
 import XCTest
 import ArgumentParser
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegEval
+@testable import DinoSegCLI
 
 /// The demo pipeline, reduced, in process and through the real commands: synthetic dataset → random-weight ConvNeXt
 /// checkpoint → extract train (2 views) and val (the published slide + flip protocol) → sweep of two head variants →

@@ -1,5 +1,9 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegEval
+@testable import DinoSegPipeline
 
 /// A head whose logits are 5 × one-hot of the (single-channel) stage-3 value, at stage resolution = window resolution.
 struct OneHotHead: WindowLogits {

@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegBackbone
+@testable import DinoSegCLI
 
 final class ExtractBenchTests: XCTestCase {
     /// A real run on a small random backbone: the counts and FLOPs are exact, and the JSON fields agree with each other.
@@ -44,11 +45,11 @@ final class ExtractBenchTests: XCTestCase {
     /// Each bad value is refused before running, as a usage error whose one line names the option and what is wrong.
     func testBenchOptionValidation() throws {
         let cases: [(arguments: [String], message: String)] = [
-            (["--threads", "0"], "--threads must be at least 1"),
-            (["--batch", "0"], "--batch must be at least 1"),
-            (["--repeat", "0"], "--repeat must be at least 1"),
-            (["--images", "0"], "--images must be at least 1"),
-            (["--resolution", "16"], "--resolution must be at least 32"),
+            (["--threads", "0"], "--threads must be in 1...1024 (got 0)"),
+            (["--batch", "0"], "--batch must be in 1...256 (got 0)"),
+            (["--repeat", "0"], "--repeat must be in 1...100 (got 0)"),
+            (["--images", "0"], "--images must be in 1...100000 (got 0)"),
+            (["--resolution", "16"], "--resolution must be in 32...4096 (got 16)"),
             (["--size", "huge"], "The value 'huge' is invalid for '--size <size>'. Please provide one of 'tiny', 'small', 'base' or 'large'."),
         ]
         for (arguments, message) in cases {

@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegCLI
 
 /// The data subcommands end to end through their argument parsing.
 final class ExtractDataCLITests: XCTestCase {

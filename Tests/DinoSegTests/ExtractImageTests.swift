@@ -1,5 +1,9 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegCLI
 
 /// `extract image` end to end: PNG/JPEG in, HDF5 stage maps out, equal to the backbone's own forward pass.
 final class ExtractImageTests: XCTestCase {

@@ -1,4 +1,5 @@
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegBackbone
 
 /// A tiny deterministic stand-in for the ConvNeXt: stage k = average pool over stride×stride blocks of the input,
 /// then a fixed random projection 3 → Ck. Fast, thread-safe, and sensitive to every input pixel.
@@ -6,7 +7,7 @@ final class FakeBackbone: FeatureBackbone {
     let name = "fake-pool-projection"
     let stageChannels: [Int]
     let stageStrides = [4, 8, 16, 32]
-    let weightsSHA256 = String(repeating: "ab", count: 32)
+    var weightsSHA256 = String(repeating: "ab", count: 32)
     let projections: [[Float]]   // [3, Ck]
 
     init(channels: [Int] = [8, 12, 16, 20], seed: UInt64 = 1, gain: Float = 1) {

@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
 
 final class GEMMTests: XCTestCase {
     /// Table of shapes, including odd and degenerate sizes, against the naive Double-accumulating reference.

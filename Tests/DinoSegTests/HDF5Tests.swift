@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 /// Runs python3 with a script; nil when python3 or h5py is unavailable (the test then skips).
 func runPythonWithH5py(_ script: String) throws -> String? {

@@ -1,6 +1,9 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegNN
+@testable import DinoSegModels
 
 /// The Swift head against PyTorch (fixtures written by scripts/make_head_fixture.py): logits, loss, every gradient,
 /// and parameters + BN running stats after 3 SGD steps (momentum, weight decay, poly lr). Dropout is p = 0 there.

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 /// A fresh temporary directory per test.
 func makeTempDir(_ tag: String) throws -> String {

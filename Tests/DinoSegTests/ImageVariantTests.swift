@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
 
 /// PNG variants (bit depths, grey+alpha, tRNS, 16-bit) and CMYK JPEGs: read correctly or refused with one line.
 final class ImageVariantTests: XCTestCase {

@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegNN
 
 /// Finite-difference checks of every layer's backward: L = Σ r ⊙ forward(tensors) for a fixed random r; the analytic
 /// gradient (backward with dout = r) must match central differences (computed with Double sums) on sampled entries.

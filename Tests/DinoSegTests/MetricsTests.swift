@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegEval
 
 final class MetricsTests: XCTestCase {
     /// Pairs (label, prediction): (0,0) (0,1) (1,1) (1,1) (2,0) and a void pixel (255,2) that must not count.

@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegNN
 
 /// oneDNN's convolutions (Conv2d.Route.oneDNN) against the im2col + GEMM reference (Conv2d.Route.im2col) over a table
 /// of geometries: forward (with and without bias), backward data and backward weights, both accumulating into

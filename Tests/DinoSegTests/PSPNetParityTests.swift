@@ -1,6 +1,8 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegNN
+@testable import DinoSegPipeline
 
 /// The ResNet PSPNet baseline against PyTorch (fixtures written by scripts/make_pspnet_fixture.py, a reduced-width
 /// copy of semseg's PSPNet): logits, main and aux loss, every gradient, and parameters + BN running stats after two

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 /// The progress line users watch during extraction and verification: rate, elapsed time and ETA for fixed counts and
 /// times, and the duration and size formats it and the logs use.

@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegBackbone
 
 final class RandomCheckpointTests: XCTestCase {
     static let config = ConvNeXtConfig(hiddenSizes: [8, 16, 24, 32], depths: [1, 2, 1, 1])

@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 /// Hostile safetensors headers: every one is refused with one line naming the file and the tensor.
 final class SafetensorsValidationTests: XCTestCase {

@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
 
 final class SlidingWindowEvalTests: XCTestCase {
     /// Logits of all windows from a fake head that sees canvas coordinates: `f(canvasY, canvasX, flipped)` gives the

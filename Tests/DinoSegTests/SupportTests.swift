@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegKernels
+@testable import DinoSegData
 
 final class SupportTests: XCTestCase {
     func testVOCPalette() {

@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCache
+@testable import DinoSegEval
+@testable import DinoSegCLI
 
 /// `headtrain sweep --baseline RUN`: a tiny PSPNet baseline (widths / 16, one block per stage, seed 3) trained and
 /// evaluated on synthetic data (seed 3) appears beside the DINOv3 row of a sweep on caches of the same data (fake

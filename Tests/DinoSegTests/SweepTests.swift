@@ -1,5 +1,10 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegNN
+@testable import DinoSegData
+@testable import DinoSegModels
+@testable import DinoSegEval
+@testable import DinoSegPipeline
+@testable import DinoSegCLI
 
 /// Val "images" made from an in-memory training source: each sample is one 64×64 image evaluated whole (one window).
 struct SampleAsValImage: EvalFeatures {

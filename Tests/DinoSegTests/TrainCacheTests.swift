@@ -1,5 +1,8 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegCache
 
 final class TrainCacheTests: XCTestCase {
     func makeData(_ root: String, train: Int = 5, seed: UInt64 = 3) throws {

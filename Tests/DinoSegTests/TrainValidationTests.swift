@@ -1,6 +1,10 @@
 import XCTest
 import Foundation
-@testable import Shared
+@testable import DinoSegCache
+@testable import DinoSegModels
+@testable import DinoSegEval
+@testable import DinoSegPipeline
+@testable import DinoSegCLI
 
 /// `headtrain train --val-cache … --eval-every N` on caches extracted with the fake backbone: evaluations after epochs
 /// N, 2N, … and the last one appear in log.txt (with the protocol) and log.jsonl, metrics.json / eval-history.json hold

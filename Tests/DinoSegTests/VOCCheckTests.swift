@@ -1,5 +1,5 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegData
 
 final class VOCCheckTests: XCTestCase {
     func touch(_ path: String) { _ = FileManager.default.createFile(atPath: path, contents: Data()) }

@@ -1,5 +1,7 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegData
+@testable import DinoSegCache
+@testable import DinoSegEval
 
 final class ValCacheTests: XCTestCase {
     func testSlideFlipAndWholeModes() throws {

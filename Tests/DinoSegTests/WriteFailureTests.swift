@@ -1,5 +1,6 @@
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegCache
 
 /// Write failures (a full disk) end with one clean error, leave no half-written shard, never make HDF5 touch a
 /// closed handle, and the re-run resumes to the same bytes as an uninterrupted run.

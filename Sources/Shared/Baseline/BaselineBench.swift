@@ -1,18 +1,20 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 /// Times full training steps of the PSPNet baseline (forward with aux, loss, backward, SGD with two learning rates) on
 /// random normalised images and labels.
-public enum BaselineBench {
-    public struct Result {
-        public var samplesPerSecond: Double
-        public var secondsPerStep: Double
-        public var activationBytes: Int
-        public var parameterCount: Int
-        public var lastLoss: Double
+package enum BaselineBench {
+    package struct Result {
+        package var samplesPerSecond: Double
+        package var secondsPerStep: Double
+        package var activationBytes: Int
+        package var parameterCount: Int
+        package var lastLoss: Double
     }
 
     /// Times training steps with the BLAS on `threads` threads (restored afterwards).
-    public static func run(config: PSPNetConfig, crop: Int, batch: Int, steps: Int, threads: Int) throws -> Result {
+    package static func run(config: PSPNetConfig, crop: Int, batch: Int, steps: Int, threads: Int) throws -> Result {
         try withBLASThreads(threads) { try measure(config: config, crop: crop, batch: batch, steps: steps, threads: threads) }
     }
 

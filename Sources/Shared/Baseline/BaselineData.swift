@@ -1,19 +1,22 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
 
 /// Training batches for the end-to-end baseline: images go through the seeded augmentation on the fly, so every
 /// epoch sees new crops. Image i of epoch e uses `augmentationRNG(seed, i, view: e)` (the extraction's stream for
 /// view e), and the order of an epoch is a seeded shuffle: any batch can be rebuilt from (seed, epoch, index).
-public struct BaselineData {
-    public let dataset: SegmentationDataset
-    public let crop: Int
+package struct BaselineData {
+    package let dataset: SegmentationDataset
+    package let crop: Int
 
-    public init(dataset: SegmentationDataset, crop: Int) {
+    package init(dataset: SegmentationDataset, crop: Int) {
         self.dataset = dataset; self.crop = crop
     }
 
-    public var count: Int { dataset.samples.count }
+    package var count: Int { dataset.samples.count }
 
-    public func order(epoch: Int, seed: UInt64) -> [Int] {
+    package func order(epoch: Int, seed: UInt64) -> [Int] {
         var rng = SplitMix64(seed: seed, 17, epoch)
         var order = Array(0..<count)
         order.shuffle(using: &rng)
@@ -22,7 +25,7 @@ public struct BaselineData {
 
     /// Batch `index` of `epoch`: normalised images [batch, crop, crop, 3] and labels [batch, crop, crop].
     /// Images are decoded and augmented on `threads` threads.
-    public func batch(epoch: Int, index: Int, batchSize: Int, seed: UInt64, threads: Int) throws -> (images: [Float], labels: [UInt8]) {
+    package func batch(epoch: Int, index: Int, batchSize: Int, seed: UInt64, threads: Int) throws -> (images: [Float], labels: [UInt8]) {
         let ids = Array(order(epoch: epoch, seed: seed)[(index * batchSize)..<((index + 1) * batchSize)])
         let pixels = crop * crop
         var images = [Float](repeating: 0, count: batchSize * pixels * 3)

@@ -1,18 +1,22 @@
 import Foundation
+import DinoSegCore
+import DinoSegData
+import DinoSegBackbone
+import DinoSegEval
 
 // The baseline under the DINOv3 heads' evaluation protocol: the protocol's windows of the normalised canvas play the
 // role of "stage 0 features", and the PSPNet maps them to logits at window size. The shared Evaluator, Predictor and
 // SlidingWindowEval then do the merging, flips, metrics and PNGs exactly as for the heads.
 
 /// PSPNet in eval mode (running BN statistics, no dropout, no aux) on image windows given as stage 0.
-public struct PSPNetWindowLogits: WindowLogits {
-    public let network: PSPNet
-    public init(_ network: PSPNet) { self.network = network }
+package struct PSPNetWindowLogits: WindowLogits {
+    package let network: PSPNet
+    package init(_ network: PSPNet) { self.network = network }
 
-    public var classes: Int { network.config.numClasses }
-    public var requiredStages: [Int] { [0] }
+    package var classes: Int { network.config.numClasses }
+    package var requiredStages: [Int] { [0] }
 
-    public func logits(stages: [Int: UnsafePointer<Float>], shapes: [Int: (h: Int, w: Int, c: Int)], batch: Int,
+    package func logits(stages: [Int: UnsafePointer<Float>], shapes: [Int: (h: Int, w: Int, c: Int)], batch: Int,
                        outHeight: Int, outWidth: Int) -> [Float] {
         let s = shapes[0]!
         precondition(s.c == 3 && s.h == outHeight && s.w == outWidth, "PSPNet windows are images at the output size")
@@ -32,19 +36,19 @@ public struct PSPNetWindowLogits: WindowLogits {
     }
 
     /// Windows per forward pass.
-    public var windowsPerPass = 2
+    package var windowsPerPass = 2
 }
 
 /// The protocol's windows of one photo as the PSPNet's input ("features" of an identity backbone).
-public struct ImageWindows: EvalFeatures {
-    public var id: String
-    public var geometry: EvalGeometry
-    public var labelPixels: [UInt8]
-    public var evalWindows: [EvalWindow]
-    public var stageFeatures: [Int: [Float]]
-    public var stageShapesPerWindow: [Int: (h: Int, w: Int, c: Int)]
+package struct ImageWindows: EvalFeatures {
+    package var id: String
+    package var geometry: EvalGeometry
+    package var labelPixels: [UInt8]
+    package var evalWindows: [EvalWindow]
+    package var stageFeatures: [Int: [Float]]
+    package var stageShapesPerWindow: [Int: (h: Int, w: Int, c: Int)]
 
-    public init(id: String, photo: RGBImage, label: [UInt8], evalProtocol p: EvalProtocol) {
+    package init(id: String, photo: RGBImage, label: [UInt8], evalProtocol p: EvalProtocol) {
         let g = p.geometry(height: photo.height, width: photo.width)
         let canvas = EvalInput.canvas(rgb: photo.pixels, geometry: g)
         let windows = p.windows(g)
@@ -62,20 +66,20 @@ public struct ImageWindows: EvalFeatures {
 }
 
 /// The identity "backbone" for `Predictor.segment`: stage 0 is the normalised window itself.
-public final class ImageWindowBackbone: FeatureBackbone {
-    public init() {}
-    public var name: String { "images" }
-    public var stageChannels: [Int] { [3] }
-    public var stageStrides: [Int] { [1] }
-    public var weightsSHA256: String { "" }
-    public func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
+package final class ImageWindowBackbone: FeatureBackbone {
+    package init() {}
+    package var name: String { "images" }
+    package var stageChannels: [Int] { [3] }
+    package var stageStrides: [Int] { [1] }
+    package var weightsSHA256: String { "" }
+    package func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
         [FeatureMap(height: height, width: width, channels: 3, data: Array(UnsafeBufferPointer(start: image, count: height * width * 3)))]
     }
 }
 
-public enum BaselineEval {
+package enum BaselineEval {
     /// The network of a baseline checkpoint (eval mode) and its training step.
-    public static func load(_ path: String, threads: Int) throws -> (network: PSPNet, step: Int?) {
+    package static func load(_ path: String, threads: Int) throws -> (network: PSPNet, step: Int?) {
         let config = try PSPNetCheckpoint.config(of: path)
         let net = try PSPNet(config: config, threads: threads)
         let progress = try PSPNetCheckpoint.load(path, into: net)
@@ -84,7 +88,7 @@ public enum BaselineEval {
 
     /// Evaluates on a dataset list (images and labels read from disk), one image at a time; the result records the
     /// list's images (EvalData).
-    public static func evaluate(_ net: PSPNet, dataset: SegmentationDataset, evalProtocol: EvalProtocol, checkpointStep: Int?,
+    package static func evaluate(_ net: PSPNet, dataset: SegmentationDataset, evalProtocol: EvalProtocol, checkpointStep: Int?,
                                 checkpoint: String?, progress: ((Int, Int) -> Void)? = nil,
                                 onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
         var i = 0

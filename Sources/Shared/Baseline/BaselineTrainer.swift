@@ -1,49 +1,70 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegNN
 
 /// Everything a baseline run is trained with, saved as RUN/config.json.
-public struct BaselineSettings: Codable, Equatable {
-    public var network: PSPNetConfig
-    public var train: TrainOptions
-    public var crop: Int
+package struct BaselineSettings: Codable, Equatable {
+    package var network: PSPNetConfig
+    package var train: TrainOptions
+    package var crop: Int
     /// Learning-rate factor of ppm/cls/aux over the backbone (semseg: 10).
-    public var headLRFactor: Double = 10
-    public var dataRoot: String
-    public var list: String
+    package var headLRFactor: Double = 10
+    package var dataRoot: String
+    package var list: String
     /// ImageNet weights the backbone started from (nil: random initialisation).
-    public var weights: String?
+    package var weights: String?
 
-    public init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?) {
+    package init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?) {
         self.network = network; self.train = train; self.crop = crop; self.dataRoot = dataRoot; self.list = list; self.weights = weights
+    }
+}
+
+/// What a baseline run's config.json records of the settings a resume must keep (the network is checked against the
+/// checkpoint; only these fields are read, so a config.json written before a later field was added still reads).
+struct RecordedBaseline: Decodable {
+    var train: TrainOptions
+    var crop: Int
+    var dataRoot: String
+    var list: String
+    var weights: String?
+
+    /// "name recorded → asked" for every setting `asked` changes: seed, batch and optimisation, the crop, the data it
+    /// trains on, and the ImageNet weights it started from (unused by a resume, but config.json must keep recording them).
+    func changes(to asked: BaselineSettings) -> [String] {
+        train.optimisationChanges(to: asked.train, seedAndBatch: true)
+            + [settingChange("--crop", crop, asked.crop), pathChange("--data", dataRoot, asked.dataRoot),
+               pathChange("--list", list, asked.list), pathChange("--weights", weights, asked.weights)].compactMap { $0 }
     }
 }
 
 /// Trains the ResNet PSPNet end to end from images into a run directory, with `headtrain train`'s conventions:
 /// config.json, log.txt / log.jsonl (one JSON object per step), last.safetensors (atomic; at epoch ends, every
 /// `checkpointEvery` steps and on Ctrl-C), exact resume from (seed, epoch, batch), a stop on a non-finite loss.
-public final class BaselineTrainer {
-    public struct Summary {
-        public var stepsDone: Int
-        public var maxIter: Int
-        public var losses: [Double]
-        public var stoppedEarly: Bool
+package final class BaselineTrainer {
+    package struct Summary {
+        package var stepsDone: Int
+        package var maxIter: Int
+        package var losses: [Double]
+        package var stoppedEarly: Bool
     }
 
-    public let settings: BaselineSettings
-    public let data: BaselineData
-    public let runDirectory: String
-    public let resume: Bool
-    public let output: (String) -> Void
-    public private(set) var network: PSPNet?
+    package let settings: BaselineSettings
+    package let data: BaselineData
+    package let runDirectory: String
+    package let resume: Bool
+    package let output: (String) -> Void
+    package private(set) var network: PSPNet?
 
-    public init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
+    package init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
         self.settings = settings; self.data = data; self.runDirectory = runDirectory; self.resume = resume; self.output = output
     }
 
-    public var checkpointPath: String { runDirectory + "/last.safetensors" }
+    package var checkpointPath: String { runDirectory + "/last.safetensors" }
 
     /// Trains with the BLAS on `settings.train.threads` threads (restored afterwards).
-    public func run() throws -> Summary {
+    package func run() throws -> Summary {
         try withBLASThreads(settings.train.threads) { try withPrecision(settings.train.precision) { try train() } }
     }
 
@@ -55,12 +76,19 @@ public final class BaselineTrainer {
         }
         let maxIter = opts.epochs * stepsPerEpoch
         let fm = FileManager.default
-        if !resume && fm.fileExists(atPath: checkpointPath) {
-            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
-        }
         if resume && !fm.fileExists(atPath: checkpointPath) { throw DinoSegError(file: checkpointPath, "no checkpoint to resume from") }
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
+        }
+        // Held until training returns; the checkpoint checks are made under it.
+        let lock = try DirectoryLock(directory: runDirectory, what: "run directory")
+        defer { lock.release() }
+        if !resume && fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
+        }
+        // Before config.json is rewritten below: it must stay the record of the whole run.
+        if resume, let recorded = try RunRecord.read(RecordedBaseline.self, run: runDirectory) {
+            try RunRecord.checkResume(runDirectory, changes: recorded.changes(to: settings))
         }
         let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
         network = net
@@ -72,7 +100,7 @@ public final class BaselineTrainer {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
             try stored.checkResumable(checkpointPath, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
-                                      precision: opts.precision)
+                                      precision: opts.precision, stepsPerEpoch: stepsPerEpoch)
             progress = stored
             weightsNote = "resumed from \(checkpointPath)"
         } else if let w = settings.weights {
@@ -110,6 +138,10 @@ public final class BaselineTrainer {
                 }
                 net.backward(saved: saved)
                 net.sgdStep(lr: Float(lr), headLR: Float(lr * settings.headLRFactor), momentum: opts.momentum, weightDecay: opts.weightDecay)
+                // An overflowed step is stopped before a checkpoint can keep it (a loaded checkpoint is checked too).
+                guard net.params.valuesAreFinite else {
+                    throw DinoSegError(file: runDirectory, "weights became non-finite at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
+                }
                 if stepsThisSession == 0 {
                     log.human(String(format: "activation memory: %.1f MiB for a batch of %d; %d parameters",
                                      Double(saved.bytes) / 1_048_576, opts.batch, net.params.count))

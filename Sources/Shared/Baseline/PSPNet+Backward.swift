@@ -1,3 +1,5 @@
+import DinoSegKernels
+import DinoSegNN
 // Backward pass of the PSPNet: reads the activations a forward pass saved and the loss gradient `PSPNet.loss` wrote
 // into them, and accumulates parameter gradients into `params.grads` (zero them before the step).
 
@@ -56,7 +58,7 @@ extension PSPNet {
     }
 
     /// Accumulates the gradients of the loss whose gradient `loss(_:labels:)` stored in `saved`.
-    public func backward(saved a: PSPNetActivations) {
+    package func backward(saved a: PSPNetActivations) {
         precondition(a.training, "backward needs a training forward pass")
         let n = a.input.n
         // Classifier, then the pyramid: the concat's first channels are the layer4 features.

@@ -1,4 +1,7 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegNN
 
 // semseg's PSPNet(layers=50) on channels-last maps, with its state_dict names:
 //   layer0.{0,3,6}.weight + layer0.{1,4,7}.*   deep stem (conv, BN) ×3, then max-pool (torchvision stem: layer0.0, layer0.1)
@@ -28,16 +31,16 @@ struct ClassifierUnit {
     var weight: Int, bias: Int     // the final 1×1 conv
 }
 
-public final class PSPNet {
-    public let config: PSPNetConfig
-    public let params = ParameterArena()
+package final class PSPNet {
+    package let config: PSPNetConfig
+    package let params = ParameterArena()
     /// BatchNorm running statistics (`<bn>.running_mean`, `<bn>.running_var`).
-    public let stats = ParameterArena()
+    package let stats = ParameterArena()
     /// `num_batches_tracked` per BatchNorm prefix.
-    public var batchesTracked: [String: Int64] = [:]
-    public var threads: Int
+    package var batchesTracked: [String: Int64] = [:]
+    package var threads: Int
     /// Parameters [0, backboneCount) are layer0–layer4; the rest are ppm, cls and aux.
-    public private(set) var backboneCount = 0
+    package private(set) var backboneCount = 0
 
     var stem: [ConvBNUnit] = []
     var layers: [[BottleneckUnit]] = []
@@ -47,7 +50,7 @@ public final class PSPNet {
     var scratch: UnsafeMutablePointer<Float>
     var scratchCount = 0
 
-    public init(config: PSPNetConfig, seed: UInt64 = 0, threads: Int = 1) throws {
+    package init(config: PSPNetConfig, seed: UInt64 = 0, threads: Int = 1) throws {
         try config.validate()
         self.config = config
         self.threads = threads
@@ -61,7 +64,7 @@ public final class PSPNet {
 
     deinit { scratch.deallocate() }
 
-    public var bnPrefixes: [String] { batchesTracked.keys.sorted() }
+    package var bnPrefixes: [String] { batchesTracked.keys.sorted() }
 
     // MARK: parameters
 
@@ -128,7 +131,7 @@ public final class PSPNet {
     }
 
     /// Names of the backbone's (layer0–layer4) parameters and statistics, as a pretrained ResNet provides them.
-    public var backboneViews: [ParameterView] {
+    package var backboneViews: [ParameterView] {
         params.views.filter { $0.offset < backboneCount } + stats.views.filter { $0.name.hasPrefix("layer") }
     }
 
@@ -202,7 +205,7 @@ public final class PSPNet {
     /// Runs the network on normalised images [n, h, w, 3]. Training: batch statistics (running ones updated),
     /// Dropout2d drawn from `dropoutSeed`, and the auxiliary head. Logits at the input size are in
     /// `cls.upsampled` of the result.
-    public func forward(images: UnsafePointer<Float>, n: Int, h: Int, w: Int, training: Bool, dropoutSeed: UInt64 = 0) -> PSPNetActivations {
+    package func forward(images: UnsafePointer<Float>, n: Int, h: Int, w: Int, training: Bool, dropoutSeed: UInt64 = 0) -> PSPNetActivations {
         let input = Tensor(n: n, h: h, w: w, c: 3)
         input.data.update(from: images, count: input.count)
         var units: [ConvBNActivations] = []
@@ -247,7 +250,7 @@ public final class PSPNet {
 
     /// Cross-entropy (ignore 255) of the main logits and, in training, of the aux logits against labels [n, h, w];
     /// total = main + auxWeight · aux. Overwrites `upsampled` of cls/aux with the gradient of the total.
-    public func loss(_ saved: PSPNetActivations, labels: UnsafePointer<UInt8>) -> PSPNetLoss {
+    package func loss(_ saved: PSPNetActivations, labels: UnsafePointer<UInt8>) -> PSPNetLoss {
         let k = config.numClasses, up = saved.cls.upsampled, pixels = up.rows
         let main = SoftmaxCrossEntropy.forward(probs: up.data, logits: up.data, labels: labels, pixels: pixels, k: k, threads: threads)
         SoftmaxCrossEntropy.backwardInPlace(probs: up.data, labels: labels, pixels: pixels, k: k, valid: main.valid, threads: threads)
@@ -267,7 +270,7 @@ public final class PSPNet {
     // MARK: optimizer
 
     /// One SGD step with semseg's two parameter groups: `lr` for layer0–layer4, `headLR` for ppm, cls and aux.
-    public func sgdStep(lr: Float, headLR: Float, momentum: Float, weightDecay: Float) {
+    package func sgdStep(lr: Float, headLR: Float, momentum: Float, weightDecay: Float) {
         params.sgdStep(lr: lr, momentum: momentum, weightDecay: weightDecay, range: 0..<backboneCount)
         params.sgdStep(lr: headLR, momentum: momentum, weightDecay: weightDecay, range: backboneCount..<params.count)
     }

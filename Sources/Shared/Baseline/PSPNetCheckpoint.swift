@@ -1,18 +1,21 @@
 import Foundation
+import DinoSegCore
+import DinoSegNN
+import DinoSegModels
 
 /// Baseline checkpoints: safetensors whose tensor names are semseg's `PSPNet(layers=50).state_dict()` (PyTorch
 /// layouts; `model.load_state_dict(strict=True)` accepts them once the optimizer.* entries are dropped), plus
 ///   optimizer.momentum.<param>   SGD momentum buffers, PyTorch layout
 ///   metadata: "format" = "dinoseg-pspnet-1", "config" (PSPNetConfig JSON), "progress" (TrainProgress JSON), extras.
-public enum PSPNetCheckpoint {
-    public static let format = "dinoseg-pspnet-1"
+package enum PSPNetCheckpoint {
+    package static let format = "dinoseg-pspnet-1"
 
-    public static func save(_ net: PSPNet, to path: String, progress: TrainProgress? = nil, extraMetadata: [String: String] = [:]) throws {
+    package static func save(_ net: PSPNet, to path: String, progress: TrainProgress? = nil, extraMetadata: [String: String] = [:]) throws {
         try CheckpointWriter.write(params: net.params, stats: net.stats, batchesTracked: net.batchesTracked, format: format,
                                    config: net.config, progress: progress, extraMetadata: extraMetadata, to: path)
     }
 
-    public static func config(of path: String) throws -> PSPNetConfig {
+    package static func config(of path: String) throws -> PSPNetConfig {
         let file = try SafetensorsFile(path: path)
         guard file.metadata["format"] == format, let json = file.metadata["config"],
               let cfg = try? JSONDecoder().decode(PSPNetConfig.self, from: Data(json.utf8)) else {
@@ -55,7 +58,7 @@ public enum PSPNetCheckpoint {
 
     /// Loads parameters, statistics and (when present) momentum; returns the stored training progress.
     @discardableResult
-    public static func load(_ path: String, into net: PSPNet) throws -> TrainProgress? {
+    package static func load(_ path: String, into net: PSPNet) throws -> TrainProgress? {
         let stored = try config(of: path)
         guard stored == net.config else {
             throw DinoSegError(file: path, "checkpoint is for \(stored.summary), but the network is \(net.config.summary)")
@@ -75,7 +78,7 @@ public enum PSPNetCheckpoint {
 
     /// Loads every parameter and statistic named `rename(name)` (default `prefix + name`); `only` restricts to
     /// some names (the backbone). num_batches_tracked is taken when present.
-    public static func loadState(_ file: SafetensorsFile, prefix: String = "", into net: PSPNet,
+    package static func loadState(_ file: SafetensorsFile, prefix: String = "", into net: PSPNet,
                                  only: ((String) -> Bool)? = nil, rename: ((String) -> String)? = nil) throws {
         let source = rename ?? { prefix + $0 }
         for arena in [net.params, net.stats] {
@@ -84,6 +87,8 @@ public enum PSPNetCheckpoint {
                 values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
             }
         }
+        // Names in the message are the arena's (the prefix only applies when no rename is given).
+        try HeadCheckpoint.checkFinite(file.path, [net.params, net.stats], prefix: rename == nil ? prefix : "", only: only)
         for key in net.batchesTracked.keys where only?(key) ?? true {
             let name = source(key + ".num_batches_tracked")
             if file.tensors[name] != nil { net.batchesTracked[key] = try file.integers(name).first ?? 0 }
@@ -108,7 +113,7 @@ public enum PSPNetCheckpoint {
     ///   semseg's PSPNet names (layer0.*, layer1.*, … e.g. a PSPNet checkpoint).
     /// fc.* and anything else is ignored. Returns which naming was found.
     @discardableResult
-    public static func loadBackbone(_ path: String, into net: PSPNet) throws -> String {
+    package static func loadBackbone(_ path: String, into net: PSPNet) throws -> String {
         let file = try SafetensorsFile(path: path)
         let isBackbone: (String) -> Bool = { $0.hasPrefix("layer") }
         if file.tensors["layer0.0.weight"] != nil {

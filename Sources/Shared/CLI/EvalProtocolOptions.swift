@@ -1,9 +1,10 @@
 import ArgumentParser
+import DinoSegData
 
 extension EvalMode: ExpressibleByArgument {}
 
 /// Flags that choose the evaluation protocol for commands that run the backbone themselves (`headtrain predict`).
-public struct EvalProtocolOptions: ParsableArguments {
+package struct EvalProtocolOptions: ParsableArguments {
     @Option(name: .long, help: "slide (224×224 windows, stride 150, as published) or whole (one pass on the padded image).")
     var mode: EvalMode = .slide
     @Flag(name: .long, help: "Do not average with the horizontally flipped window.") var noFlip = false
@@ -11,15 +12,16 @@ public struct EvalProtocolOptions: ParsableArguments {
     @Option(name: .long, help: "Window size (the crop the head was trained on).") var crop: Int = 224
     @Option(name: .long, help: "Window stride in slide mode.") var stride: Int = 150
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard crop >= 32, stride >= 1, stride <= crop, longSide >= 32 else {
-            throw ValidationError("need --crop ≥ 32, 1 ≤ --stride ≤ --crop and --long-side ≥ 32")
-        }
+    package func validate() throws {
+        try FlagBounds.check(longSide, in: FlagBounds.imageSide, "--long-side")
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        try FlagBounds.check(stride, in: 1...crop, "--stride")
+        try FlagBounds.checkWindows(evalProtocol)
     }
 
-    public var evalProtocol: EvalProtocol {
+    package var evalProtocol: EvalProtocol {
         EvalProtocol(mode: mode, flip: !noFlip, crop: crop, stride: stride, longSide: longSide)
     }
 }

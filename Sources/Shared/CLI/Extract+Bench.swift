@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
+import DinoSegKernels
+import DinoSegBackbone
 
 /// `extract bench`: throughput of the backbone at 224×224 (one image per worker thread, single-threaded BLAS),
 /// beside its peers' figures for the same architecture; with --gemm, the machine's GEMM ceilings instead.
-public struct ExtractBench: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractBench: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure backbone throughput (images/s, ms/image, GFLOP/s) at 224×224, beside the installed peers.")
 
-    public enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
+    package enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
 
     @Option(help: "Weights: directory with config.json + model.safetensors, or a .safetensors file (default: random weights of --size).")
     var weights: String?
@@ -34,17 +36,17 @@ public struct ExtractBench: ParsableCommand {
     var gemm = false
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-        guard repeats >= 1 else { throw ValidationError("--repeat must be at least 1") }
-        guard images >= 1 else { throw ValidationError("--images must be at least 1") }
-        guard resolution >= 32 else { throw ValidationError("--resolution must be at least 32") }
+    package func validate() throws {
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
+        try FlagBounds.check(batch, in: FlagBounds.backboneBatch, "--batch")
+        try FlagBounds.check(repeats, in: FlagBounds.benchRepeats, "--repeat")
+        try FlagBounds.check(images, in: FlagBounds.benchImages, "--images")
+        try FlagBounds.check(resolution, in: FlagBounds.imageSide, "--resolution")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         printMachine(json: json)
         if gemm { return runGEMM() }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegData
 
 /// `extract check-voc`: layout report, train_aug.txt construction and split checks.
-public struct ExtractCheckVOC: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractCheckVOC: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "check-voc",
         abstract: "Check a VOC 2012 (+SBD) tree; build ImageSets/Segmentation/train_aug.txt from the SBD lists when missing.")
 
@@ -11,9 +13,9 @@ public struct ExtractCheckVOC: ParsableCommand {
     @Option(name: .long, help: "Directory holding SBD's train.txt and val.txt (default: searched under ROOT).") var sbd: String?
     @Flag(name: .long, help: "Do not write train_aug.txt.") var dryRun = false
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let r = VOCCheck.run(root: root, sbd: sbd, writeTrainAug: !dryRun)
         for l in r.lines { print(l) }
         for p in r.problems { print("problem: \(p)") }

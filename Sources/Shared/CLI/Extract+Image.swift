@@ -1,9 +1,14 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
+import DinoSegCache
 
 /// `extract image`: the four stage outputs of one image → HDF5 datasets stage0 … stage3, each [1, H, W, C] (NHWC).
-public struct ExtractImage: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractImage: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "image",
         abstract: "Compute the backbone's stage 0–3 feature maps of one JPEG/PNG image and write them to an HDF5 file.")
 
@@ -19,16 +24,14 @@ public struct ExtractImage: ParsableCommand {
     var resize: Int?
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        if let r = resize, !(32...ImageFeatures.maxSide).contains(r) {
-            throw ValidationError("--resize must be in 32...\(ImageFeatures.maxSide): at least the backbone's total stride, "
-                                  + "at most what its activations fit in memory for (got \(r))")
-        }
+    package func validate() throws {
+        // At least the backbone's total stride, at most what its activations fit in memory for.
+        try FlagBounds.check(resize, in: FlagBounds.imageSide, "--resize")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         let options = ImageFeatureOptions(imagePath: path, weightsPath: weights, outputPath: out,
                                           dtype: half ? .f16 : .f32, resize: resize)
@@ -38,31 +41,34 @@ public struct ExtractImage: ParsableCommand {
 }
 
 /// Everything `extract image` needs, filled from the flags.
-public struct ImageFeatureOptions {
-    public var imagePath: String
-    public var weightsPath: String
-    public var outputPath: String
-    public var dtype: HDF5DType
-    public var resize: Int?
+package struct ImageFeatureOptions {
+    package var imagePath: String
+    package var weightsPath: String
+    package var outputPath: String
+    package var dtype: HDF5DType
+    package var resize: Int?
 }
 
-public enum ImageFeatures {
+package enum ImageFeatures {
     /// Largest input side (and area: maxSide²) the backbone is run on: at 4096×4096 the first stage's 4C-wide
     /// activations alone take 1.5 GiB for the tiny model.
-    public static let maxSide = 4096
+    package static let maxSide = 4096
 
     /// Reads the image, runs the backbone (BLAS on all cores) and writes the HDF5 file atomically; returns a summary line.
-    public static func extract(_ o: ImageFeatureOptions) throws -> String {
+    package static func extract(_ o: ImageFeatureOptions) throws -> String {
         let image = try ImageIO.readRGB(o.imagePath)
         var width = image.width, height = image.height
         guard o.resize != nil || width * height <= maxSide * maxSide else {
             throw DinoSegError(file: o.imagePath, "image is \(width)×\(height), more than the \(maxSide)×\(maxSide) pixels supported (use --resize)")
         }
-        var rgb = image.pixels.map(Float.init)
+        var rgb: [Float]
         if let side = o.resize {
-            var resized = [Float](repeating: 0, count: side * side * 3)
-            resizeBilinear(src: rgb, inH: height, inW: width, channels: 3, dst: &resized, outH: side, outW: side)
-            rgb = resized; width = side; height = side
+            // From the bytes: a large photo is never held as floats.
+            rgb = [Float](repeating: 0, count: side * side * 3)
+            resizeBilinear(src: image.pixels, inH: height, inW: width, channels: 3, dst: &rgb, outH: side, outW: side)
+            width = side; height = side
+        } else {
+            rgb = image.pixels.map(Float.init)
         }
         guard width >= 32, height >= 32 else {
             throw DinoSegError(file: o.imagePath, "image is \(width)×\(height); the backbone needs at least 32×32 (use --resize)")
@@ -82,7 +88,7 @@ public enum ImageFeatures {
     }
 
     /// Writes datasets stage0 … stageN as [1, H, W, C] with file attributes; the file appears only when complete.
-    public static func write(_ maps: [FeatureMap], to path: String, dtype: HDF5DType,
+    package static func write(_ maps: [FeatureMap], to path: String, dtype: HDF5DType,
                              attributes: [String: String], sizes: [String: Int]) throws {
         try AtomicWrite.withTemporary(for: path) { tmp in
             let file = try HDF5File.create(tmp)

@@ -1,15 +1,19 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegBackbone
+import DinoSegCache
 
 extension FeatureDType: ExpressibleByArgument {}
 
 /// `--stages 1,2,3`: distinct backbone stages in 0...3, parsed once.
-public struct StageList: ExpressibleByArgument, Equatable {
-    public var stages: [Int]
+package struct StageList: ExpressibleByArgument, Equatable {
+    package var stages: [Int]
 
-    public init(_ stages: [Int]) { self.stages = stages }
+    package init(_ stages: [Int]) { self.stages = stages }
 
-    public init?(argument: String) {
+    package init?(argument: String) {
         let parsed = argument.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !parsed.isEmpty, parsed.allSatisfy({ $0.map { (0...3).contains($0) } ?? false }) else { return nil }
         let stages = parsed.map { $0! }
@@ -17,26 +21,27 @@ public struct StageList: ExpressibleByArgument, Equatable {
         self.stages = stages
     }
 
-    public var defaultValueDescription: String { stages.map(String.init).joined(separator: ",") }
+    package var defaultValueDescription: String { stages.map(String.init).joined(separator: ",") }
 }
 
 /// Dataset selection shared by the extract subcommands.
-public struct DatasetOptions: ParsableArguments {
+package struct DatasetOptions: ParsableArguments {
     @Option(name: .long, help: "Dataset root (VOC layout: JPEGImages/, SegmentationClass[Aug]/, ImageSets/Segmentation/).")
     var data: String
-    @Option(name: .long, help: "Split list: a path, or a name such as train meaning ROOT/ImageSets/Segmentation/train.txt. Lines are ids or 'image label' pairs.")
+    @Option(name: .long, help: "Split list: a split name such as train (ROOT/ImageSets/Segmentation/train.txt), or a list file's path (with a '/' or ending in .txt). Lines are ids or 'image label' pairs.")
     var list: String
     @Option(name: .long, help: "Use only the first N images of the list.")
     var limit: Int?
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        if let l = limit, l <= 0 { throw ValidationError("--limit must be positive") }
+    package func validate() throws {
+        // Only a prefix of the list is taken, so any positive count is safe.
+        try FlagBounds.check(limit, in: 1...Int.max, "--limit")
     }
 }
 
 /// How features are written, shared by `extract train` and `extract val`.
-public struct CacheWriteOptions: ParsableArguments {
+package struct CacheWriteOptions: ParsableArguments {
     @Option(name: .long, help: "Backbone weights: a directory with config.json + model.safetensors, or a .safetensors file.")
     var weights: String
     @Option(name: .long, help: "Output cache directory, e.g. cache/voc-tiny.")
@@ -54,12 +59,12 @@ public struct CacheWriteOptions: ParsableArguments {
     @Flag(name: .long, help: "Skip unreadable or invalid images (logged, and listed in the manifest) instead of stopping.")
     var skipBad = false
     @OptionGroup var precision: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard (1...256).contains(batch) else { throw ValidationError("--batch must be in 1...256 (got \(batch))") }
-        guard (1...256).contains(workers) else { throw ValidationError("--workers must be in 1...256 (got \(workers))") }
-        if let s = shardSize, !(1...1_000_000).contains(s) { throw ValidationError("--shard-size must be in 1...1000000 (got \(s))") }
+    package func validate() throws {
+        try FlagBounds.check(batch, in: FlagBounds.backboneBatch, "--batch")
+        try FlagBounds.check(workers, in: FlagBounds.workers, "--workers")
+        try FlagBounds.check(shardSize, in: FlagBounds.shardSize, "--shard-size")
     }
 
     /// Runs an extraction as one process, or as one of the processes of mpirun/srun, which share the shards (an error

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegData
 
 /// `extract preview`: the augmented crops the backbone would see, as PNGs and one contact sheet.
-public struct ExtractPreview: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractPreview: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "preview",
         abstract: "Write augmented training crops (image + coloured label) as PNGs and a contact sheet, to inspect the augmentation.")
 
@@ -14,16 +16,16 @@ public struct ExtractPreview: ParsableCommand {
     @Option(name: .long, help: "Number of images (from the start of the list).") var count: Int = 4
     @Option(name: .long, help: "Augmentation seed (same meaning as in extract train).") var seed: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard (1...TrainExtractionOptions.maxViews).contains(views), count >= 1 else {
-            throw ValidationError("--views must be in 1...\(TrainExtractionOptions.maxViews) and --count ≥ 1")
-        }
+    package func validate() throws {
+        try FlagBounds.check(views, in: FlagBounds.previewViews, "--views")
+        try FlagBounds.check(count, in: FlagBounds.previewImages, "--count")
     }
 
-    public func run() throws {
+    package func run() throws {
         let ds = try SegmentationDataset(root: data, list: list)
+        print("list: \(ds.listSource)")
         let samples = Array(ds.samples.prefix(count))
         try FileSystem.createDirectory(out, what: "output directory")
         let recipe = AugmentationRecipe()

@@ -1,21 +1,22 @@
 import ArgumentParser
 import Foundation
+import DinoSegBackbone
 
 /// `extract random-weights`: writes a random-weight ConvNeXt checkpoint (for the demo and tests, never for results).
-public struct ExtractRandomWeights: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractRandomWeights: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "random-weights",
         abstract: "Write a random-weight DINOv3 ConvNeXt checkpoint (config.json + model.safetensors), marked as such.")
 
-    public enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
+    package enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
 
     @Option(name: .long, help: "Model size: tiny, small, base or large.") var size: Size = .tiny
     @Option(name: .long, help: "Output directory.") var out: String
     @Option(name: .long, help: "Random seed.") var seed: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         let config = ConvNeXtConfig.named.first { $0.0 == size.rawValue }!.1
         try RandomCheckpoint.write(config: config, seed: seed, to: out)
         print("wrote \(RandomCheckpoint.label) checkpoint \(config.modelName) (seed \(seed)) to \(out)")

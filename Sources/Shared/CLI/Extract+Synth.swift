@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegData
 
 /// `extract synth`: writes the synthetic VOC-layout dataset.
-public struct ExtractSynth: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractSynth: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "synth",
         abstract: "Write a synthetic dataset in the VOC layout (JPEG images, palette label PNGs, train/val lists).")
 
@@ -15,12 +17,15 @@ public struct ExtractSynth: ParsableCommand {
     @Option(name: .long, help: "Smallest image side in pixels.") var minSide: Int = 160
     @Option(name: .long, help: "Largest image side in pixels.") var maxSide: Int = 400
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard train >= 0, val >= 0, train + val > 0 else { throw ValidationError("--train and --val must be ≥ 0, not both 0") }
-        guard (1...20).contains(classes) else { throw ValidationError("--classes must be in 1...20") }
-        guard minSide >= 8, maxSide >= minSide else { throw ValidationError("need 8 ≤ --min-side ≤ --max-side") }
+    package func validate() throws {
+        try FlagBounds.check(train, in: FlagBounds.syntheticImages, "--train")
+        try FlagBounds.check(val, in: FlagBounds.syntheticImages, "--val")
+        guard train + val > 0 else { throw ValidationError("--train and --val must not both be 0") }
+        try FlagBounds.check(classes, in: 1...20, "--classes")
+        try FlagBounds.check(minSide, in: FlagBounds.syntheticSide, "--min-side")
+        try FlagBounds.check(maxSide, in: minSide...FlagBounds.syntheticSide.upperBound, "--max-side")
     }
 
     var config: SyntheticDatasetConfig {
@@ -30,7 +35,7 @@ public struct ExtractSynth: ParsableCommand {
         return c
     }
 
-    public func run() throws {
+    package func run() throws {
         let c = config
         let start = Date()
         try SyntheticDataset.write(to: out, config: c)

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Foundation
+import DinoSegCache
 
 /// `extract train`: K augmented views per image → view-grouped HDF5 shards.
-public struct ExtractTrain: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractTrain: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Extract backbone features of K augmented 224x224 views per training image into a resumable shard cache.",
         discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C or SIGTERM stops after the current shard. Under mpirun/srun the processes share the shards.")
@@ -13,12 +14,10 @@ public struct ExtractTrain: ParsableCommand {
     @Option(name: .long, help: "Augmented views per image (epoch e of training uses view e mod K).") var views: Int = 1
     @Option(name: .long, help: "Seed of the augmentation (each (seed, image, view) is replayable).") var seed: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard (1...TrainExtractionOptions.maxViews).contains(views) else {
-            throw ValidationError("--views must be in 1...\(TrainExtractionOptions.maxViews) (got \(views))")
-        }
+    package func validate() throws {
+        try FlagBounds.check(views, in: FlagBounds.views, "--views")
     }
 
     var options: TrainExtractionOptions {
@@ -28,7 +27,7 @@ public struct ExtractTrain: ParsableCommand {
         return o
     }
 
-    public func run() throws {
+    package func run() throws {
         try cache.extract { backbone, world in try TrainExtraction.run(options, backbone: backbone, communicator: world) }
     }
 }

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Foundation
+import DinoSegData
+import DinoSegCache
 
 /// `extract val`: evaluation windows (docs/DESIGN.md §5) → HDF5 shards with geometry and original labels.
-public struct ExtractVal: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractVal: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "val",
         abstract: "Extract backbone features of the evaluation windows (long side 512, 224 windows, stride 150) into a shard cache.",
         discussion: "Re-running the same command resumes: finished shards are verified and kept. Ctrl-C or SIGTERM stops after the current shard. Under mpirun/srun the processes share the shards.")
@@ -15,13 +17,12 @@ public struct ExtractVal: ParsableCommand {
     @Option(name: .long, help: "Resize so the long side is this many pixels.") var longSide: Int = 512
     @Option(name: .long, help: "Window stride (slide mode).") var stride: Int = 150
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard (32...ImageFeatures.maxSide).contains(longSide) else {
-            throw ValidationError("--long-side must be in 32...\(ImageFeatures.maxSide) (got \(longSide))")
-        }
-        guard (1...224).contains(stride) else { throw ValidationError("--stride must be in 1...224, the window size (got \(stride))") }
+    package func validate() throws {
+        try FlagBounds.check(longSide, in: FlagBounds.imageSide, "--long-side")
+        try FlagBounds.check(stride, in: 1...224, "--stride")   // at most the window size
+        try FlagBounds.checkWindows(EvalProtocol(mode: mode, flip: flip, crop: 224, stride: stride, longSide: longSide))
     }
 
     var options: ValExtractionOptions {
@@ -32,7 +33,7 @@ public struct ExtractVal: ParsableCommand {
         return o
     }
 
-    public func run() throws {
+    package func run() throws {
         try cache.extract { backbone, world in try ValExtraction.run(options, backbone: backbone, communicator: world) }
     }
 }

@@ -1,15 +1,17 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegCache
 
 /// `extract verify`: checks every shard of a cache against its manifest.
-public struct ExtractVerify: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct ExtractVerify: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "verify", abstract: "Check a feature cache: the manifest, then every shard's checksum, attributes, datasets, geometry and labels against it.")
 
     @Argument(help: "Cache directory (holds manifest.json).") var directory: String
-    public init() {}
+    package init() {}
 
-    public func run() throws {
+    package func run() throws {
         var progress: ProgressLine? = nil
         let report = try CacheVerifier.verify(directory: directory) { done, total in
             if progress == nil { progress = ProgressLine(total: total, label: "shards") }

@@ -1,57 +1,62 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegEval
+import DinoSegPipeline
 
 extension PSPNetConfig.Stem: ExpressibleByArgument {}
 
 /// `headtrain baseline`: the ResNet-50 PSPNet of semseg trained end to end from images (no feature cache).
-public struct HeadTrainBaseline: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaseline: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "baseline",
         abstract: "Train, evaluate and apply the ResNet-50 PSPNet baseline (semseg's PSPNet, trained end to end from images).",
         subcommands: [HeadTrainBaselineTrain.self, HeadTrainBaselineEval.self, HeadTrainBaselinePredict.self])
-    public init() {}
+    package init() {}
 }
 
-public struct HeadTrainBaselineTrain: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaselineTrain: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train the PSPNet baseline on a VOC-layout dataset (augmentation on the fly, SGD, poly lr), resumable.")
 
-    @Option(help: "Dataset root in the VOC layout.") public var data: String
-    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path.")
-    public var list: String = "train_aug"
+    @Option(help: "Dataset root in the VOC layout.") package var data: String
+    @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path (with a '/' or ending in .txt).")
+    package var list: String = "train_aug"
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
-    public var runDirectory: String
+    package var runDirectory: String
     @Option(help: "ImageNet ResNet-50 weights (.safetensors, torchvision or semseg names); without it the backbone starts random.")
-    public var weights: String?
+    package var weights: String?
     @Option(name: .customLong("output-stride"), help: "8: layer3/layer4 dilated (semseg's PSPNet); 32: the original ResNet strides.")
-    public var outputStride: Int = 8
-    @Option(help: "Stem: deep (semseg, three 3×3 convs) or torchvision (one 7×7 conv).") public var stem: PSPNetConfig.Stem = .deep
-    @Option(help: "Training crop (semseg's VOC config: 473; the DINOv3 heads: 224).") public var crop: Int = 473
-    @OptionGroup public var training: TrainOptionGroup
+    package var outputStride: Int = 8
+    @Option(help: "Stem: deep (semseg, three 3×3 convs) or torchvision (one 7×7 conv).") package var stem: PSPNetConfig.Stem = .deep
+    @Option(help: "Training crop (semseg's VOC config: 473; the DINOv3 heads: 224).") package var crop: Int = 473
+    @OptionGroup package var training: TrainOptionGroup
     @Option(name: .customLong("width-divisor"), help: "Divide every width by this (a smaller, faster network; 1 = ResNet-50 PSPNet).")
-    public var widthDivisor: Int = 1
-    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") public var blocks = CommaList([3, 4, 6, 3])
-    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") public var resume = false
+    package var widthDivisor: Int = 1
+    @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") package var blocks = CommaList([3, 4, 6, 3])
+    @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") package var resume = false
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
-        guard crop >= 32 else { throw ValidationError("--crop must be at least 32") }
-        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64") }
-        guard blocks.values.count == 4, blocks.values.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--blocks needs four positive counts, e.g. 3,4,6,3")
-        }
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
+        guard blocks.values.count == 4 else { throw ValidationError("--blocks needs four counts, e.g. 3,4,6,3") }
+        try FlagBounds.check(blocks.values, in: FlagBounds.blocks, "--blocks")
     }
 
-    public func run() throws {
+    package func run() throws {
         var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
         network.numClasses = VOC.numClasses
         try training.precision.activate()
         let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
+        print("list: \(dataset.listSource)")
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
@@ -75,8 +80,8 @@ struct BaselineCheckpointOptions: ParsableArguments {
     var path: String { checkpoint ?? runDirectory! + "/last.safetensors" }
 }
 
-public struct HeadTrainBaselineEval: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaselineEval: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a baseline on a dataset list with the heads' protocol (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
 
@@ -90,11 +95,11 @@ public struct HeadTrainBaselineEval: ParsableCommand {
     @Flag(help: "Print metrics.json instead of the table.") var json = false
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws { guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") } }
+    package func validate() throws { try FlagBounds.check(threads, in: FlagBounds.threads, "--threads") }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = checkpointOptions.path
@@ -103,8 +108,13 @@ public struct HeadTrainBaselineEval: ParsableCommand {
         try dataset.checkFilesExist()
         let p = protocolOptions.evalProtocol
         let outDir = checkpointOptions.runDirectory ?? (ckpt as NSString).deletingLastPathComponent
-        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listPath) (\(dataset.samples.count) images); protocol: \(p)") }
-        if let dir = savePredictions { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listSource) (\(dataset.samples.count) images); protocol: \(p)") }
+        // Checked before the evaluation, which may take hours: where the results go, and the file name of every id.
+        try OutputCheck.writableDirectory(outDir, what: "directory for metrics.json")
+        if let dir = savePredictions {
+            try OutputCheck.writableDirectory(dir, what: "prediction directory")
+            try OutputCheck.checkOutputNames(ids: dataset.samples.map(\.id), suffixes: [".png", "_colour.png"], flag: "--save-predictions")
+        }
         var saveError: Error? = nil
         let start = Date()
         let progressLine: ((Int, Int) -> Void)? = json ? nil : { i, n in
@@ -122,13 +132,13 @@ public struct HeadTrainBaselineEval: ParsableCommand {
             } catch { saveError = error }
         }
         if !json { FileHandle.standardError.write(Data("\n".utf8)) }
-        if let e = saveError { throw e }
         try result.writeAndPrint(to: outDir, json: json)
+        if let e = saveError { throw e }
     }
 }
 
-public struct HeadTrainBaselinePredict: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBaselinePredict: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Segment photos with a trained baseline; writes index, colour and overlay PNGs per image.")
 
@@ -139,29 +149,28 @@ public struct HeadTrainBaselinePredict: ParsableCommand {
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard out != nil || checkpointOptions.runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = checkpointOptions.path
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
         let outDir = out ?? checkpointOptions.runDirectory! + "/predictions"
-        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let names = try Predictor.prepareOutputs(for: images, in: outDir)
         let p = protocolOptions.evalProtocol
         print("predict: \(net.config.summary), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)")
-        for path in images {
+        for (path, name) in zip(images, names) {
             let start = Date()
             let photo = try ImageIO.readRGB(path)
             let label = Predictor.segment(photo, backbone: ImageWindowBackbone(), head: PSPNetWindowLogits(net), evalProtocol: p,
                                           threads: threads)
-            let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
             let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
             print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,

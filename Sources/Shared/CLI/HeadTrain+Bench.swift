@@ -1,37 +1,43 @@
 import ArgumentParser
 import Foundation
+import DinoSegKernels
+import DinoSegBackbone
+import DinoSegPipeline
 
 /// `headtrain bench`: samples/s and GFLOP/s of a full training step on random tiny-backbone features, beside PyTorch.
-public struct HeadTrainBench: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainBench: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Time training steps (forward + backward + SGD) of a head on random features, beside PyTorch fp32 and bf16.")
 
-    @OptionGroup public var variant: HeadVariantOptions
-    @Option(help: "Batch size.") public var batch: Int = 32
-    @Option(help: "Timed steps (after one warm-up step).") public var steps: Int = 3
-    @Option(help: "Threads (BLAS and the head's own loops).") public var threads: Int = Parallel.defaultThreads
-    @Flag(help: "One JSON object per line.") public var json = false
+    @OptionGroup package var variant: HeadVariantOptions
+    @Option(help: "Batch size.") package var batch: Int = 32
+    @Option(help: "Timed steps (after one warm-up step).") package var steps: Int = 3
+    @Option(help: "Threads (BLAS and the head's own loops).") package var threads: Int = Parallel.defaultThreads
+    @Flag(help: "One JSON object per line.") package var json = false
     @Flag(name: .customLong("im2col"), help: "3×3 convolutions by im2col + GEMM (the reference path) instead of Winograd.")
-    public var im2col = false
+    package var im2col = false
     @Flag(name: .customLong("no-peers"), help: "Do not run the peers (PyTorch eager fp32 and autocast bf16; see scripts/setup_peers.sh).")
-    public var noPeers = false
+    package var noPeers = false
     @Flag(help: "Time the ResNet-50 PSPNet baseline's training step on images (output stride 8, --crop, --batch) instead of a head.")
-    public var baseline = false
-    @Option(help: "With --baseline: image crop.") public var crop: Int = 473
+    package var baseline = false
+    @Option(help: "With --baseline: image crop.") package var crop: Int = 473
     @Option(name: .customLong("width-divisor"), help: "With --baseline: divide every width by this (1 = ResNet-50 PSPNet).")
-    public var widthDivisor: Int = 1
+    package var widthDivisor: Int = 1
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard batch >= 2 else { throw ValidationError("--batch must be at least 2 (BatchNorm needs more than one value per channel)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    package func validate() throws {
+        // At least 2: BatchNorm needs more than one value per channel.
+        try FlagBounds.check(batch, in: FlagBounds.trainBatch, "--batch")
+        try FlagBounds.check(steps, in: FlagBounds.benchSteps, "--steps")
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
+        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
+        guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         if baseline { return try runBaseline() }
         let head = variant.headConfig(stageChannels: [96, 192, 384, 768])

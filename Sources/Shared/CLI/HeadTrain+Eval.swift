@@ -1,9 +1,13 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegModels
+import DinoSegEval
 
 /// `headtrain eval`: a trained head on a val cache, semseg metrics, per-class table, confusion.csv and metrics.json.
-public struct HeadTrainEval: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainEval: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a trained head on a val feature cache (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
 
@@ -17,13 +21,13 @@ public struct HeadTrainEval: ParsableCommand {
     var savePredictions: String?
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+    package func validate() throws {
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         setBLASThreads(threads)
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory).path
@@ -32,10 +36,16 @@ public struct HeadTrainEval: ParsableCommand {
         guard manifest.config.backbone.hiddenSizes == head.config.stageChannels else {
             throw DinoSegError(file: valCache, "features have stage channels \(manifest.config.backbone.hiddenSizes), the head (\(ckpt)) expects \(head.config.stageChannels)")
         }
+        try HeadCheckpoint.checkBackbone(ckpt, weightsSHA256: manifest.config.backbone.weightsSHA256, what: valCache)
         if !json {
             print("evaluating \(head.config.variantName) from \(ckpt) on \(valCache) (\(manifest.imageIDs.count) images, backbone \(manifest.config.backbone.name))")
         }
-        if let dir = savePredictions { try FileSystem.createDirectory(dir, what: "prediction directory") }
+        // Checked before the evaluation: where the results go, and the file name of every id.
+        try OutputCheck.writableDirectory(runDirectory, what: "run directory")
+        if let dir = savePredictions {
+            try OutputCheck.writableDirectory(dir, what: "prediction directory")
+            try OutputCheck.checkOutputNames(ids: manifest.imageIDs, suffixes: [".png"], flag: "--save-predictions")
+        }
         var saveError: Error? = nil
         let result = try eval.evaluate(head, step: step, checkpoint: ckpt) { f, pred in
             guard let dir = savePredictions, saveError == nil else { return }
@@ -44,7 +54,7 @@ public struct HeadTrainEval: ParsableCommand {
                                          to: dir + "/" + f.id + ".png")
             } catch { saveError = error }
         }
-        if let e = saveError { throw e }
         try result.writeAndPrint(to: runDirectory, json: json)
+        if let e = saveError { throw e }
     }
 }

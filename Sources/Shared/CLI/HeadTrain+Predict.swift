@@ -1,9 +1,14 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegBackbone
+import DinoSegModels
+import DinoSegEval
 
 /// `headtrain predict`: backbone + trained head on new photos, with the evaluation protocol.
-public struct HeadTrainPredict: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainPredict: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Segment photos with the backbone and a trained head; writes index, colour and overlay PNGs per image.")
 
@@ -18,16 +23,16 @@ public struct HeadTrainPredict: ParsableCommand {
     @Argument(help: "JPEG or PNG images.") var images: [String]
 
     @OptionGroup var precisionOptions: PrecisionOptions
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
+    package func validate() throws {
         guard runDirectory != nil || checkpoint != nil else { throw ValidationError("pass --run DIR or --checkpoint FILE") }
         guard out != nil || runDirectory != nil else { throw ValidationError("pass --out DIR (there is no --run to default to)") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
+        try FlagBounds.check(threads, in: FlagBounds.threads, "--threads")
     }
 
-    public func run() throws {
+    package func run() throws {
         try precisionOptions.activate()
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory!).path
         let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)
@@ -35,18 +40,18 @@ public struct HeadTrainPredict: ParsableCommand {
         guard backbone.stageChannels == head.config.stageChannels else {
             throw DinoSegError(file: weights, "backbone stage channels \(backbone.stageChannels) do not match the head's \(head.config.stageChannels) (\(ckpt))")
         }
+        try HeadCheckpoint.checkBackbone(ckpt, weightsSHA256: backbone.weightsSHA256, what: weights)
         let outDir = out ?? runDirectory! + "/predictions"
-        try FileSystem.createDirectory(outDir, what: "output directory")
+        let names = try Predictor.prepareOutputs(for: images, in: outDir)
         let p = protocolOptions.evalProtocol
         let note = RandomCheckpoint.isRandom(weightsPath: weights) ? "; \(RandomCheckpoint.label)" : ""
         print("predict: \(head.config.variantName), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)\(note)")
         // Windows run in parallel through the backbone, one single-threaded BLAS per worker.
         try withBLASThreads(1) {
-            for path in images {
+            for (path, name) in zip(images, names) {
                 let start = Date()
                 let photo = try ImageIO.readRGB(path)
                 let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
-                let name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
                 let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
                 let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
                 print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
+import DinoSegEval
+import DinoSegPipeline
 
 extension SweepVariant: ExpressibleByArgument {}
 
 /// `headtrain sweep`: every variant × FPN width on one cache, evaluated alike; results.md/csv and report.html.
-public struct HeadTrainSweep: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+package struct HeadTrainSweep: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Train and evaluate head variants and FPN widths on one cache; write results.md, results.csv, report.html.")
 
@@ -28,13 +31,22 @@ public struct HeadTrainSweep: ParsableCommand {
     @Option(name: .customLong("baseline"), help: ArgumentHelp("A `headtrain baseline` run evaluated on the val cache's images, shown as a row beside the DINOv3 heads (repeatable).", valueName: "run"))
     var baselines: [String] = []
 
-    public init() {}
+    package init() {}
 
-    public func validate() throws {
-        guard widths.values.allSatisfy({ $0 >= 4 }) else { throw ValidationError("--widths must each be at least 4") }
+    package func validate() throws {
+        try FlagBounds.check(widths.values, in: FlagBounds.fpnWidth, "--widths")
+        // A job listed twice would train once and be shown as two rows.
+        if let twice = variants.values.first(where: { v in variants.values.filter { $0 == v }.count > 1 }) {
+            throw ValidationError("--variants lists \(twice.rawValue) more than once")
+        }
+        if let twice = widths.values.first(where: { w in widths.values.filter { $0 == w }.count > 1 }) {
+            throw ValidationError("--widths lists \(twice) more than once")
+        }
         guard outputStride == 4 || outputStride == 8 else { throw ValidationError("--output-stride must be 4 or 8") }
-        guard evalEvery >= 0, examples >= 0 else { throw ValidationError("need --eval-every ≥ 0 and --examples ≥ 0") }
-        guard ranksPerJob >= 1 else { throw ValidationError("--ranks-per-job must be at least 1") }
+        try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
+        try FlagBounds.check(examples, in: FlagBounds.examples, "--examples")
+        // Bounded above by the divisibility check below (a divisor of the process count).
+        try FlagBounds.check(ranksPerJob, in: 1...Int.max, "--ranks-per-job")
         // The launcher's process count is known before MPI starts (1 without a launcher).
         let processes = Distributed.launchedProcessCount
         guard processes % ranksPerJob == 0 else {
@@ -42,7 +54,7 @@ public struct HeadTrainSweep: ParsableCommand {
         }
     }
 
-    public func run() throws {
+    package func run() throws {
         // Under mpirun/srun the jobs are spread over the processes (see Sweep); rank 0 writes the tables and report.
         let world = try Distributed.world()
         try world.endingJobOnError { try sweep(world) }
@@ -51,9 +63,7 @@ public struct HeadTrainSweep: ParsableCommand {
     func sweep(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
         let (eval, manifest) = try ValCacheEval.settings(directory: valCache)
-        guard manifest.config.backbone.weightsSHA256 == source.reader.manifest.config.backbone.weightsSHA256 else {
-            throw DinoSegError(file: valCache, "was extracted with other backbone weights than \(cache) (SHA-256 differs)")
-        }
+        try manifest.checkSameBackbone(asTrain: source.reader.manifest, path: valCache, trainPath: cache)
         try training.precision.activate()
         let train = try training.options()
         var settings = SweepSettings(jobs: SweepJob.plan(variants: variants.values, widths: widths.values),
@@ -62,6 +72,7 @@ public struct HeadTrainSweep: ParsableCommand {
                                      photoDirectory: ValCacheEval.photoDirectory(manifest))
         settings.baselines = baselines
         settings.valData = EvalData(valCache: manifest)
+        settings.valCacheDigest = manifest.contentDigest
         let labels = Sweep.notes(settings, eval: eval, stepsPerEpoch: source.samplesPerEpoch / train.batch)
         if world.isRoot {
             print(labels.title)

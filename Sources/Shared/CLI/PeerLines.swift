@@ -1,4 +1,6 @@
 import Foundation
+import DinoSegKernels
+import DinoSegBackbone
 
 /// Prints DinoSeg's rate against each peer: one text line per peer, or one JSON object per peer naming the CPU, the
 /// kernel path, both precisions and the ratio. `rateKey` is the peer scripts' field ("images_per_second" or

@@ -2,16 +2,23 @@
 // shards whose checksum and content still match, and adopting finished shards it does not list yet), print the plan
 // and refuse when the disk cannot hold it.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegBackbone
 
 enum CacheDirectory {
-    static func prepare(_ directory: String) throws {
+    /// Creates and locks the cache directory (before its temporaries are removed: they may be another run's), checks
+    /// it is writable; returns the lock, to be held until the extraction ends.
+    static func prepare(_ directory: String) throws -> DirectoryLock {
         try FileSystem.createDirectory(directory, what: "output directory")
+        let lock = try DirectoryLock(directory: directory, what: "cache directory")
         let probe = "\(directory)/.write-probe-\(getpid())"
         guard FileManager.default.createFile(atPath: probe, contents: Data("x".utf8)) else {
             throw DinoSegError(file: directory, "output directory is not writable")
         }
         unlink(probe)
         ShardFile.removeTemporaries(in: directory)
+        return lock
     }
 
     /// The manifest to continue from: a fresh one, or the existing one with only verified shards kept.
@@ -36,6 +43,7 @@ enum CacheDirectory {
             throw DinoSegError(file: directory, "an existing cache here was made with a different configuration ("
                 + diffs.joined(separator: "; ") + "). Use a new --out directory, or delete \(directory) to start over.")
         }
+        try SourceFingerprint.checkResume(old: old, fresh: fresh, directory: directory)
         var kept = fresh
         kept.skipped = []
         // The batch grouping decides the last bits of the features on some BLAS kernels: keep the recorded one so the

@@ -4,56 +4,60 @@
 // table, which would have to contain the shard's own checksum) as the HDF5 attribute `manifest`, and its own entry
 // (without the checksum) as the attribute `shard`.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
 
-public enum CacheKind: String, Codable { case train, val }
+package enum CacheKind: String, Codable { case train, val }
 
-public struct CacheBackboneInfo: Codable, Equatable {
-    public var name: String
-    public var hiddenSizes: [Int]
-    public var depths: [Int]
-    public var stageStrides: [Int]
-    public var weightsSHA256: String
-    public init(name: String, hiddenSizes: [Int], depths: [Int], stageStrides: [Int], weightsSHA256: String) {
+package struct CacheBackboneInfo: Codable, Equatable {
+    package var name: String
+    package var hiddenSizes: [Int]
+    package var depths: [Int]
+    package var stageStrides: [Int]
+    package var weightsSHA256: String
+    package init(name: String, hiddenSizes: [Int], depths: [Int], stageStrides: [Int], weightsSHA256: String) {
         self.name = name; self.hiddenSizes = hiddenSizes; self.depths = depths
         self.stageStrides = stageStrides; self.weightsSHA256 = weightsSHA256
     }
 }
 
 /// Everything that determines the cache's content. Two runs with equal configurations write identical shards.
-public struct CacheConfig: Codable, Equatable {
-    public var formatVersion = 1
-    public var kind: CacheKind
-    public var backbone: CacheBackboneInfo
-    public var mean: [Float] = VOC.mean
-    public var std: [Float] = VOC.std
-    public var crop = 224
-    public var stages: [Int]
-    public var dtype: HDF5DType
+package struct CacheConfig: Codable, Equatable {
+    package var formatVersion = 1
+    package var kind: CacheKind
+    package var backbone: CacheBackboneInfo
+    package var mean: [Float] = VOC.mean
+    package var std: [Float] = VOC.std
+    package var crop = 224
+    package var stages: [Int]
+    package var dtype: HDF5DType
     /// Train: the augmentation recipe; val: "none".
-    public var augmentation: String
-    public var seed: UInt64
+    package var augmentation: String
+    package var seed: UInt64
     /// Train: views per image (K); val: 1.
-    public var views: Int
-    public var dataRoot: String
-    public var listFile: String
+    package var views: Int
+    package var dataRoot: String
+    package var listFile: String
     /// Images taken from the list (after --limit).
-    public var imageCount: Int
+    package var imageCount: Int
     /// Train: samples per shard; val: images per shard.
-    public var shardSize: Int
-    public var skipBad: Bool
+    package var shardSize: Int
+    package var skipBad: Bool
     /// Train: images, val: windows per backbone call (`--batch`). Whether a batch changes the last bits of a feature
     /// depends on the BLAS kernel, so a resumed extraction keeps the recorded value. nil in manifests written before
     /// it was recorded.
-    public var batch: Int?
+    package var batch: Int?
     /// Val only: the evaluation protocol the windows were cut with (nil for train caches).
-    public var evalProtocol: EvalProtocol?
+    package var evalProtocol: EvalProtocol?
     /// The backbone's matrix-multiply precision; nil in manifests written before it was recorded (fp32). Features are
     /// stored as `dtype` either way.
-    public var precision: Precision?
+    package var precision: Precision?
 
     /// Field-by-field differences "name: old → new" (for the refusal message on resume). `batch` is not among them:
     /// a resume reuses the recorded one (see `CacheDirectory.resume`).
-    public func differences(from other: CacheConfig) -> [String] {
+    package func differences(from other: CacheConfig) -> [String] {
         func diff<T: Equatable>(_ name: String, _ a: T, _ b: T) -> String? { a == b ? nil : "\(name): \(a) → \(b)" }
         let d: [String?] = [
             diff("format", other.formatVersion, formatVersion), diff("kind", other.kind.rawValue, kind.rawValue),
@@ -73,43 +77,45 @@ public struct CacheConfig: Codable, Equatable {
     }
 }
 
-public struct CacheShardEntry: Codable, Equatable {
-    public var index: Int
-    public var file: String
+package struct CacheShardEntry: Codable, Equatable {
+    package var index: Int
+    package var file: String
     /// Train: the view all samples of this shard belong to; val: 0.
-    public var view: Int
+    package var view: Int
     /// Rows in the shard (train: samples = images; val: windows).
-    public var samples: Int
+    package var samples: Int
     /// Images in the shard (train: = samples).
-    public var images: Int
-    public var bytes: Int
-    public var sha256: String
+    package var images: Int
+    package var bytes: Int
+    package var sha256: String
 }
 
-public struct CacheManifest: Codable, Equatable {
-    public var config: CacheConfig
+package struct CacheManifest: Codable, Equatable {
+    package var config: CacheConfig
     /// Ids of all images of the list (index = image index used in the shards).
-    public var imageIDs: [String]
+    package var imageIDs: [String]
     /// Finished shards, by index.
-    public var shards: [CacheShardEntry]
+    package var shards: [CacheShardEntry]
     /// Planned shard count; the cache is complete when every planned shard is finished.
-    public var plannedShards: Int
+    package var plannedShards: Int
     /// Images skipped with --skip-bad, "id: reason".
-    public var skipped: [String]
+    package var skipped: [String]
     /// The machines (CPU and BLAS) that ran this extraction, in order of first use. Informational only: the features of a
     /// configuration are valid on any machine, but another BLAS kernel may change their last bits. Absent in
     /// manifests written before it was recorded.
-    public var machines: [MachineInfo]? = nil
-    public var complete: Bool { shards.count == plannedShards }
+    package var machines: [MachineInfo]? = nil
+    /// Per image, the SHA-256 of its photo and label when extracted (SourceFingerprint); absent in older manifests.
+    package var sources: [String]? = nil
+    package var complete: Bool { shards.count == plannedShards }
 
-    public var kind: CacheKind { config.kind }
-    public var stages: [Int] { config.stages }
-    public var views: Int { config.views }
+    package var kind: CacheKind { config.kind }
+    package var stages: [Int] { config.stages }
+    package var views: Int { config.views }
 
-    public static let fileName = "manifest.json"
+    package static let fileName = "manifest.json"
 
     /// Reads and checks (`checkConsistency`) the manifest of a cache directory.
-    public static func load(directory: String) throws -> CacheManifest {
+    package static func load(directory: String) throws -> CacheManifest {
         let path = "\(directory)/\(fileName)"
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DinoSegError(file: path, "no cache manifest here (run `extract train` or `extract val` to create the cache)")
@@ -122,22 +128,22 @@ public struct CacheManifest: Codable, Equatable {
         return m
     }
 
-    public func save(directory: String) throws {
+    package func save(directory: String) throws {
         try AtomicWrite.write(try CacheManifest.encode(self), to: "\(directory)/\(CacheManifest.fileName)")
     }
 
-    static func encode<T: Encodable>(_ value: T) throws -> Data {
+    package static func encode<T: Encodable>(_ value: T) throws -> Data {
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try e.encode(value)
     }
 
-    public static func shardFileName(_ index: Int) -> String { String(format: "shard-%05d.h5", index) }
+    package static func shardFileName(_ index: Int) -> String { String(format: "shard-%05d.h5", index) }
 
     /// Channels of stage k.
-    public func channels(stage k: Int) -> Int { config.backbone.hiddenSizes[k] }
+    package func channels(stage k: Int) -> Int { config.backbone.hiddenSizes[k] }
     /// Spatial size of stage k for a crop × crop input (floor division, as the backbone).
-    public func trainStageSize(stage k: Int) -> Int {
+    package func trainStageSize(stage k: Int) -> Int {
         stageSize(config.crop, stage: k)
     }
 }

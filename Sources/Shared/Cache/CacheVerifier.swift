@@ -1,17 +1,18 @@
 // `extract verify`: the manifest's consistency, then every shard against it (checksum, attributes, datasets, index
 // tables, window geometry, labels).
 import Foundation
+import DinoSegCore
 
-public struct CacheVerification {
-    public var manifest: CacheManifest
-    public var checkedShards = 0
-    public var problems: [String] = []
+package struct CacheVerification {
+    package var manifest: CacheManifest
+    package var checkedShards = 0
+    package var problems: [String] = []
 }
 
-public enum CacheVerifier {
+package enum CacheVerifier {
     /// Reads the manifest (refused when inconsistent), then checks every shard: checksum, then the checks the readers
     /// make (ShardCheck), over every row and label.
-    public static func verify(directory: String, progress: ((Int, Int) -> Void)? = nil) throws -> CacheVerification {
+    package static func verify(directory: String, progress: ((Int, Int) -> Void)? = nil) throws -> CacheVerification {
         let m = try CacheManifest.load(directory: directory)
         var report = CacheVerification(manifest: m)
         if !m.complete { report.problems.append("\(directory): incomplete, \(m.shards.count) of \(m.plannedShards) shards finished") }

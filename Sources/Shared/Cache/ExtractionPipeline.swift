@@ -4,12 +4,13 @@
 // job) or a test's `stopAfterShards` stops once the shard being written is safely on disk. Under mpirun each process
 // runs its share of the shards (ExtractionRanks).
 import Foundation
+import DinoSegCore
 
 /// One planned shard: which images (and view) it holds, in row order.
-public struct ShardPlan: Equatable {
-    public var index: Int
-    public var view: Int
-    public var images: [Int]
+package struct ShardPlan: Equatable {
+    package var index: Int
+    package var view: Int
+    package var images: [Int]
 }
 
 /// A shard being written: receives results in order.

@@ -8,6 +8,8 @@
 // A job killed outright leaves finished shards that no manifest lists yet; the next run adopts them after the checks
 // listed shards get (CacheDirectory.resume), so no finished shard is redone.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 /// A finished shard and the images left out of it with --skip-bad ("id: reason").
 struct ShardRecord: Codable {

@@ -1,3 +1,7 @@
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
 // The steps every extraction (train views or val windows) starts with.
 
 enum ExtractionSetup {
@@ -20,21 +24,24 @@ enum ExtractionSetup {
 
     /// Creates the cache directory or resumes it (verifying finished shards, refusing a different configuration);
     /// returns the manifest and the shards still to do. With several processes rank 0 does this alone, recording
-    /// every process's machine, and the others take its manifest.
+    /// every process's machine, and the others take its manifest. Rank 0 also takes the directory's lock, returned
+    /// to be held until the extraction ends (nil on the other ranks).
     static func openCache(directory: String, config: CacheConfig, samples: [SegmentationSample], plans: [ShardPlan],
-                          ranks: ExtractionRanks, log: (String) -> Void) throws -> (manifest: CacheManifest, pending: [ShardPlan]) {
+                          ranks: ExtractionRanks, log: (String) -> Void) throws -> (manifest: CacheManifest, pending: [ShardPlan], lock: DirectoryLock?) {
         let machines = try ranks.machines()
         var opened: CacheManifest? = nil
+        var lock: DirectoryLock? = nil
         if ranks.isRoot {
-            try CacheDirectory.prepare(directory)
+            lock = try CacheDirectory.prepare(directory)
             for machine in machines { log("machine: \(machine.cpu); \(machine.blas.summary)") }
             if let note = BLASSetup.userCoreNote { log(note) }
-            let fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count,
+            var fresh = CacheManifest(config: config, imageIDs: samples.map(\.id), shards: [], plannedShards: plans.count,
                                       skipped: [], machines: machines)
+            fresh.sources = SourceFingerprint.of(samples)
             opened = try CacheDirectory.resume(directory: directory, fresh: fresh, log: log)
         }
         let manifest = try ranks.share(opened)
         let done = Set(manifest.shards.map(\.index))
-        return (manifest, plans.filter { !done.contains($0.index) })
+        return (manifest, plans.filter { !done.contains($0.index) }, lock)
     }
 }

@@ -2,26 +2,31 @@
 // (image count and ids, the shard plan, every shard entry) and its numbers must be sane. Readers index arrays and
 // files with these numbers; a hand-edited or damaged manifest is refused here with the field that is wrong.
 import Foundation
+import DinoSegCore
+import DinoSegData
+import DinoSegBackbone
 
 /// Bounds on what a cache may describe; beyond them a number is an edit or damage, not a dataset.
-public enum CacheLimits {
+package enum CacheLimits {
     /// Stage channels (ConvNeXt-large has 1536 in its last stage).
-    public static let maxChannels = 16_384
+    package static let maxChannels = 16_384
     /// Train crop and val window side.
-    public static let crops = 32...2048
+    package static let crops = 32...2048
     /// Val long side (the canvas of a whole-image window).
-    public static let longSides = 32...8192
-    /// Original image side and pixels: the evaluator holds a 21-class float map of the original size (1.4 GB at 16 Mpx).
-    public static let maxImageSide = 16_384
-    public static let maxImagePixels = 1 << 24
-    public static let maxViews = 100_000
+    package static let longSides = 32...8192
+    /// Original image side and pixels: exactly what the image readers accept (ImageLimits), so every image `extract
+    /// val` can decode is one its readers accept; the evaluator holds one byte per original pixel (the mask) and one
+    /// row of probabilities, never a float map of the original size.
+    package static let maxImageSide = ImageLimits.maxSide
+    package static let maxImagePixels = ImageLimits.maxPixels
+    package static let maxViews = 100_000
     /// Feature values a reader holds for one train sample, and for all windows of one val image (as Float: 1 GiB).
-    public static let maxFeatureValues = 1 << 28
+    package static let maxFeatureValues = 1 << 28
 }
 
 extension CacheManifest {
     /// Shards per view: every view is cut into the same runs of `shardSize` consecutive images.
-    public var shardsPerView: Int {
+    package var shardsPerView: Int {
         config.shardSize > 0 && config.imageCount > 0 ? (config.imageCount - 1) / config.shardSize + 1 : 0
     }
 
@@ -31,17 +36,17 @@ extension CacheManifest {
     }
 
     /// The view shard `index` was planned for (val: 0).
-    public func plannedView(shard index: Int) -> Int { shardsPerView > 0 ? index / shardsPerView : 0 }
+    package func plannedView(shard index: Int) -> Int { shardsPerView > 0 ? index / shardsPerView : 0 }
 
     /// Image indices shard `index` was planned to hold (fewer when images were skipped).
-    public func plannedImages(shard index: Int) -> Range<Int> {
+    package func plannedImages(shard index: Int) -> Range<Int> {
         guard shardsPerView > 0 else { return 0..<0 }
         let s = index % shardsPerView, size = config.shardSize
         return (s * size)..<min(config.imageCount, (s + 1) * size)
     }
 
     /// Throws, naming the field, when the manifest contradicts itself or holds impossible numbers.
-    public func checkConsistency(path: String) throws {
+    package func checkConsistency(path: String) throws {
         func fail(_ problem: String) -> DinoSegError {
             DinoSegError(file: path, "\(problem); the manifest was edited or damaged: re-extract the cache (a new --out, or delete its directory)")
         }
@@ -61,6 +66,9 @@ extension CacheManifest {
         guard c.imageCount == imageIDs.count else {
             throw fail("imageIDs has \(imageIDs.count) entries but config.imageCount is \(c.imageCount)")
         }
+        // The ids name the files `headtrain eval --save-predictions` writes.
+        for id in imageIDs { if let p = SampleID.problem(id) { throw fail("imageIDs holds '\(id)', which \(p)") } }
+        if let problem = SourceFingerprint.checkCount(self) { throw fail(problem) }
         if kind == .val {
             guard let p = c.evalProtocol else {
                 throw fail("the manifest records no evaluation protocol (written by an older DinoSeg); re-run extract val into a new directory")

@@ -17,6 +17,8 @@
 //   label_data    [L]    uint8     the labels, row-major, concatenated
 // Attributes on every shard: `manifest` (configuration JSON), `shard` (this shard's entry without checksum).
 import Foundation
+import DinoSegCore
+import DinoSegBackbone
 
 enum ShardFile {
     /// Creates the shard's temporary file with the identifying attributes.
@@ -50,7 +52,7 @@ enum ShardFile {
 
 /// A NaN or infinite feature (bad weights or config.json) must stop the run, not be cached and blamed on training
 /// later. `image` names the input, `stages` the stage of each map.
-func checkFinite(_ maps: [FeatureMap], stages: [Int], image: String) throws {
+package func checkFinite(_ maps: [FeatureMap], stages: [Int], image: String) throws {
     for (map, k) in zip(maps, stages) {
         if let i = map.data.firstIndex(where: { !$0.isFinite }) {
             throw DinoSegError(file: image, "stage \(k) feature \(map.data[i]) at element \(i) is not finite "

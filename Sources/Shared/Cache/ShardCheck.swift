@@ -5,6 +5,9 @@
 // (0–20 or 255) are checked as labels are read. `extract verify` and a resumed extraction run the same checks over
 // whole shards, labels included.
 import Foundation
+import DinoSegCore
+import DinoSegData
+import DinoSegBackbone
 
 /// One val image as its shard's index tables describe it, after the checks.
 struct ValShardImage {

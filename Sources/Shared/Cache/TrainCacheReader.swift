@@ -2,27 +2,28 @@
 // a buffer of a few consecutive shards (reads stay local, order is still well mixed). Batches are assembled on a
 // background thread one ahead of the consumer, f16 converted to Float.
 import Foundation
+import DinoSegCore
 
-public struct SampleRef: Equatable {
-    public var shard: Int   // index into manifest.shards
-    public var row: Int
+package struct SampleRef: Equatable {
+    package var shard: Int   // index into manifest.shards
+    package var row: Int
 }
 
 /// A batch of training samples: stage features (NHWC) with their label crops. Read from a train cache here, or
 /// assembled in memory (InMemoryTrainingSource); the trainer takes it as it is.
-public struct TrainBatch {
-    public var count: Int
+package struct TrainBatch {
+    package var count: Int
     /// stage k → [count, Hk, Wk, Ck]
-    public var stages: [Int: [Float]]
-    public var stageShapes: [Int: (h: Int, w: Int, c: Int)]
+    package var stages: [Int: [Float]]
+    package var stageShapes: [Int: (h: Int, w: Int, c: Int)]
     /// [count, labelHeight, labelWidth], 255 = ignore
-    public var labels: [UInt8]
-    public var labelHeight: Int
-    public var labelWidth: Int
+    package var labels: [UInt8]
+    package var labelHeight: Int
+    package var labelWidth: Int
     /// Image index of each sample.
-    public var imageIndices: [Int]
+    package var imageIndices: [Int]
 
-    public init(count: Int, stages: [Int: [Float]], stageShapes: [Int: (h: Int, w: Int, c: Int)], labels: [UInt8],
+    package init(count: Int, stages: [Int: [Float]], stageShapes: [Int: (h: Int, w: Int, c: Int)], labels: [UInt8],
                 labelHeight: Int, labelWidth: Int, imageIndices: [Int]) {
         self.count = count; self.stages = stages; self.stageShapes = stageShapes; self.labels = labels
         self.labelHeight = labelHeight; self.labelWidth = labelWidth; self.imageIndices = imageIndices
@@ -87,12 +88,12 @@ func validateCache(directory: String, kind: CacheKind) throws -> CacheManifest {
     return m
 }
 
-public final class TrainCacheReader {
-    public let directory: String
-    public let manifest: CacheManifest
+package final class TrainCacheReader {
+    package let directory: String
+    package let manifest: CacheManifest
     let handles: ShardHandles
 
-    public init(directory: String) throws {
+    package init(directory: String) throws {
         self.directory = directory
         manifest = try validateCache(directory: directory, kind: .train)
         // Labels are checked per sample as batches are read.
@@ -100,19 +101,19 @@ public final class TrainCacheReader {
     }
 
     /// Images per epoch (one view each).
-    public func samplesPerEpoch() -> Int {
+    package func samplesPerEpoch() -> Int {
         manifest.shards.filter { $0.view == 0 }.reduce(0) { $0 + $1.samples }
     }
 
-    public func stageShape(_ k: Int) -> (h: Int, w: Int, c: Int) {
+    package func stageShape(_ k: Int) -> (h: Int, w: Int, c: Int) {
         let s = manifest.trainStageSize(stage: k)
         return (s, s, manifest.channels(stage: k))
     }
 
     /// Shards mixed together in the shuffle buffer.
-    public static let shuffleBufferShards = 4
+    package static let shuffleBufferShards = 4
 
-    public func epochOrder(epoch: Int, seed: UInt64) -> [SampleRef] {
+    package func epochOrder(epoch: Int, seed: UInt64) -> [SampleRef] {
         let view = epoch % max(1, manifest.views)
         var shardOrder = manifest.shards.indices.filter { manifest.shards[$0].view == view }
         var rng = SplitMix64(seed: seed, epoch, 1)
@@ -134,7 +135,7 @@ public final class TrainCacheReader {
 
     /// Full batches of epoch `epoch` from batch `startBatch` on (the last partial batch is dropped).
     /// `part`: read only these positions of every batch (one process's share in data-parallel training).
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int = 0, stages: [Int],
+    package func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int = 0, stages: [Int],
                         part: Range<Int>? = nil) -> BatchStream {
         let order = epochOrder(epoch: epoch, seed: seed)
         let count = order.count / max(1, batchSize)
@@ -146,7 +147,7 @@ public final class TrainCacheReader {
     }
 
     /// Reads the given samples into one batch.
-    public func readBatch(_ refs: [SampleRef], stages: [Int]) throws -> TrainBatch {
+    package func readBatch(_ refs: [SampleRef], stages: [Int]) throws -> TrainBatch {
         for k in stages where !manifest.stages.contains(k) {
             throw DinoSegError(file: directory, "stage \(k) is not in this cache (it has stages \(manifest.stages))")
         }
@@ -181,9 +182,9 @@ public final class TrainCacheReader {
 
 /// Batches produced one ahead on a background thread. Iterate with `nextBatch()` (throws on a read error), or as a
 /// Sequence (stops at the first error, which is then in `failure`).
-public final class BatchStream: Sequence, IteratorProtocol {
-    public let count: Int
-    public private(set) var failure: Error?
+package final class BatchStream: Sequence, IteratorProtocol {
+    package let count: Int
+    package private(set) var failure: Error?
     private let prefetch: Prefetcher<TrainBatch>
 
     init(groups: [[SampleRef]], read: @escaping ([SampleRef]) throws -> TrainBatch) {
@@ -191,9 +192,9 @@ public final class BatchStream: Sequence, IteratorProtocol {
         prefetch = Prefetcher(count: groups.count, depth: 2) { i in try read(groups[i]) }
     }
 
-    public func nextBatch() throws -> TrainBatch? { try prefetch.next() }
+    package func nextBatch() throws -> TrainBatch? { try prefetch.next() }
 
-    public func next() -> TrainBatch? {
+    package func next() -> TrainBatch? {
         do { return try prefetch.next() } catch { failure = error; return nil }
     }
 }

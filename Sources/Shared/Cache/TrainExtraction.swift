@@ -1,33 +1,37 @@
 // `extract train`: K augmented views of every image through the frozen backbone, into view-grouped shards.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
 
-public struct TrainExtractionOptions {
-    public var dataRoot: String
-    public var list: String
-    public var out: String
-    public var views = 1
-    public var stages = [0, 1, 2, 3]
-    public var dtype = HDF5DType.f16
-    public var shardSize = 256
-    public var workers = Parallel.defaultThreads
+package struct TrainExtractionOptions {
+    package var dataRoot: String
+    package var list: String
+    package var out: String
+    package var views = 1
+    package var stages = [0, 1, 2, 3]
+    package var dtype = HDF5DType.f16
+    package var shardSize = 256
+    package var workers = Parallel.defaultThreads
     /// Images per backbone call in each worker.
-    public var batch = 4
-    public var seed: UInt64 = 0
-    public var limit: Int? = nil
-    public var skipBad = false
+    package var batch = 4
+    package var seed: UInt64 = 0
+    package var limit: Int? = nil
+    package var skipBad = false
     /// Test hook (and hidden CLI option): stop as if interrupted after this many shards of this run.
-    public var stopAfterShards: Int? = nil
-    public var quiet = false
-    public var recipe = AugmentationRecipe()
+    package var stopAfterShards: Int? = nil
+    package var quiet = false
+    package var recipe = AugmentationRecipe()
 
-    public init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+    package init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
 
     /// Each view is one more backbone pass over the whole list; beyond this, a typo rather than a plan.
-    public static let maxViews = 1000
+    package static let maxViews = 1000
 }
 
 /// Train shards: view v holds shards v·S ..< (v+1)·S, each with `shardSize` consecutive images (the last fewer).
-public func planTrainShards(imageCount: Int, views: Int, shardSize: Int) -> [ShardPlan] {
+package func planTrainShards(imageCount: Int, views: Int, shardSize: Int) -> [ShardPlan] {
     let perView = (imageCount + shardSize - 1) / shardSize
     var plans: [ShardPlan] = []
     for v in 0..<views {
@@ -53,12 +57,12 @@ struct TrainSink: ShardSink {
     mutating func abandon() { writer?.abandon(); writer = nil }
 }
 
-public enum TrainExtraction {
+package enum TrainExtraction {
     /// Runs (or resumes) the extraction; returns the manifest as saved. Under mpirun/srun (`communicator` with
     /// several processes) every process extracts its share of the shards and returns rank 0's manifest; only rank 0
     /// logs the plan and the summary (ExtractionRanks).
     @discardableResult
-    public static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
+    package static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
         let ranks = ExtractionRanks(communicator)
         let log = ranks.isRoot ? log : { _ in }
@@ -70,8 +74,9 @@ public enum TrainExtraction {
                                  imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
         config.precision = activePrecision
         let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
-        var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                plans: plans, ranks: ranks, log: log)
+        var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
+                                                                      plans: plans, ranks: ranks, log: log)
+        defer { lock?.release() }
         let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
 
         // The plan.
@@ -85,6 +90,7 @@ public enum TrainExtraction {
             + "(\(o.shardSize) per shard, grouped by view); \(pending.count) shards to do")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), seed \(o.seed), "
             + "\(o.workers) workers, \(batch) images per backbone call" + ranks.planNote)
+        log("  list: \(dataset.listSource)")
         log("  augmentation: \(o.recipe.summary)")
         log("  output \(o.out): about \(formatBytes(Double(sampleBytes))) per sample, \(formatBytes(needed)) to write"
             + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))

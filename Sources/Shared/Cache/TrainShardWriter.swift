@@ -1,12 +1,14 @@
 // Writes one train shard (layout in Shard+HDF5.swift): samples are appended in order.
 import Foundation
+import DinoSegCore
+import DinoSegBackbone
 
 /// One augmented view of one image, ready to store.
-public struct TrainSample {
-    public var imageIndex: Int
-    public var view: Int
-    public var features: [FeatureMap]   // in the order of the cache's stages
-    public var label: [UInt8]           // [crop, crop]
+package struct TrainSample {
+    package var imageIndex: Int
+    package var view: Int
+    package var features: [FeatureMap]   // in the order of the cache's stages
+    package var label: [UInt8]           // [crop, crop]
 }
 
 final class TrainShardWriter {
@@ -21,7 +23,7 @@ final class TrainShardWriter {
     init(directory: String, config: CacheConfig, index: Int, view: Int, shapes: [Int: (Int, Int, Int)]) throws {
         self.config = config; self.index = index; self.view = view
         finalPath = "\(directory)/\(CacheManifest.shardFileName(index))"
-        temporaryPath = AtomicWrite.temporaryPath(for: finalPath)
+        temporaryPath = try AtomicWrite.reserveTemporary(for: finalPath)
         file = try ShardFile.create(temporaryPath: temporaryPath, config: config, index: index, view: view)
         try stageSets.create(in: file, stages: config.stages, shapes: shapes, dtype: config.dtype)
         let crop = config.crop

@@ -1,38 +1,41 @@
 // Reading a val cache image by image: each image with the features of all its windows (batched), its geometry and
 // its original-resolution label. Images are assembled one ahead on a background thread.
 import Foundation
+import DinoSegCore
+import DinoSegData
+import DinoSegBackbone
 
-public struct ValImage {
-    public var index: Int
-    public var id: String
-    public var geometry: EvalGeometry
+package struct ValImage {
+    package var index: Int
+    package var id: String
+    package var geometry: EvalGeometry
     /// [originalHeight, originalWidth]
-    public var label: [UInt8]
-    public var windows: [(y: Int, x: Int, flipped: Bool)]
+    package var label: [UInt8]
+    package var windows: [(y: Int, x: Int, flipped: Bool)]
     /// Window size in canvas pixels (crop × crop when sliding, the padded canvas in whole mode).
-    public var windowSize: (h: Int, w: Int)
+    package var windowSize: (h: Int, w: Int)
     /// stage k → [windows, Hk, Wk, Ck]
-    public var stages: [Int: [Float]]
-    public var stageShapes: [Int: (h: Int, w: Int, c: Int)]
+    package var stages: [Int: [Float]]
+    package var stageShapes: [Int: (h: Int, w: Int, c: Int)]
 }
 
-public final class ValCacheReader {
-    public let directory: String
-    public let manifest: CacheManifest
+package final class ValCacheReader {
+    package let directory: String
+    package let manifest: CacheManifest
     let handles: ShardHandles
 
-    public init(directory: String) throws {
+    package init(directory: String) throws {
         self.directory = directory
         manifest = try validateCache(directory: directory, kind: .val)
         handles = ShardHandles(directory: directory, manifest: manifest) { _, _ in }
     }
 
-    public var imageCount: Int { manifest.shards.reduce(0) { $0 + $1.images } }
-    public var mode: EvalMode { manifest.config.evalProtocol?.mode ?? .slide }
-    public var flip: Bool { manifest.config.evalProtocol?.flip ?? false }
+    package var imageCount: Int { manifest.shards.reduce(0) { $0 + $1.images } }
+    package var mode: EvalMode { manifest.config.evalProtocol?.mode ?? .slide }
+    package var flip: Bool { manifest.config.evalProtocol?.flip ?? false }
 
     /// Images in list order.
-    public func images(stages: [Int]) -> ValImageStream {
+    package func images(stages: [Int]) -> ValImageStream {
         var refs: [(shard: Int, row: Int)] = []
         for (s, entry) in manifest.shards.enumerated() { for r in 0..<entry.images { refs.append((s, r)) } }
         let cursor = ShardCursor(reader: self)
@@ -100,9 +103,9 @@ public final class ValCacheReader {
 
 /// Images produced one ahead on a background thread. `nextImage()` throws on a read error; as a Sequence the
 /// iteration stops at the first error, which is then in `failure`.
-public final class ValImageStream: Sequence, IteratorProtocol {
-    public let count: Int
-    public private(set) var failure: Error?
+package final class ValImageStream: Sequence, IteratorProtocol {
+    package let count: Int
+    package private(set) var failure: Error?
     private let prefetch: Prefetcher<ValImage>
 
     init(count: Int, read: @escaping (Int) throws -> ValImage) {
@@ -110,9 +113,9 @@ public final class ValImageStream: Sequence, IteratorProtocol {
         prefetch = Prefetcher(count: count, depth: 2, produce: read)
     }
 
-    public func nextImage() throws -> ValImage? { try prefetch.next() }
+    package func nextImage() throws -> ValImage? { try prefetch.next() }
 
-    public func next() -> ValImage? {
+    package func next() -> ValImage? {
         do { return try prefetch.next() } catch { failure = error; return nil }
     }
 }

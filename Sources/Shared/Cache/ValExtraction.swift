@@ -3,32 +3,36 @@
 // EvalProtocol (224×224 at stride 150 when sliding, the whole canvas otherwise, each followed by its mirror with
 // --flip) goes through the backbone. The original-resolution label is stored alongside.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
 
-public struct ValExtractionOptions {
-    public var dataRoot: String
-    public var list: String
-    public var out: String
-    public var mode = EvalMode.slide
-    public var flip = false
-    public var longSide = 512
-    public var crop = 224
-    public var stride = 150
-    public var stages = [0, 1, 2, 3]
-    public var dtype = HDF5DType.f16
+package struct ValExtractionOptions {
+    package var dataRoot: String
+    package var list: String
+    package var out: String
+    package var mode = EvalMode.slide
+    package var flip = false
+    package var longSide = 512
+    package var crop = 224
+    package var stride = 150
+    package var stages = [0, 1, 2, 3]
+    package var dtype = HDF5DType.f16
     /// Images per shard.
-    public var shardSize = 64
-    public var workers = Parallel.defaultThreads
+    package var shardSize = 64
+    package var workers = Parallel.defaultThreads
     /// Windows per backbone call.
-    public var batch = 4
-    public var limit: Int? = nil
-    public var skipBad = false
-    public var stopAfterShards: Int? = nil
-    public var quiet = false
+    package var batch = 4
+    package var limit: Int? = nil
+    package var skipBad = false
+    package var stopAfterShards: Int? = nil
+    package var quiet = false
 
-    public init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+    package init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
 
     /// The evaluation protocol the windows are cut with (recorded in the manifest; eval and predict use the same).
-    public var evalProtocol: EvalProtocol {
+    package var evalProtocol: EvalProtocol {
         EvalProtocol(mode: mode, flip: flip, crop: crop, stride: stride, longSide: longSide)
     }
 }
@@ -47,11 +51,11 @@ struct ValSink: ShardSink {
     mutating func abandon() { writer?.abandon(); writer = nil }
 }
 
-public enum ValExtraction {
+package enum ValExtraction {
     /// Runs (or resumes) the extraction; returns the manifest as saved. Several processes share the shards as in
     /// `TrainExtraction.run`.
     @discardableResult
-    public static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
+    package static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
                            log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
         let ranks = ExtractionRanks(communicator)
         let log = ranks.isRoot ? log : { _ in }
@@ -67,8 +71,9 @@ public enum ValExtraction {
         let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
             ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
         }
-        var (manifest, pending) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                plans: plans, ranks: ranks, log: log)
+        var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
+                                                                      plans: plans, ranks: ranks, log: log)
+        defer { lock?.release() }
         let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
         let pendingImages = pending.reduce(0) { $0 + $1.images.count }
         let myImages = ranks.deal(pending).reduce(0) { $0 + $1.images.count }
@@ -84,6 +89,7 @@ public enum ValExtraction {
                                                       width: side, dtype: o.dtype) + 20
         let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
         log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
+        log("  list: \(dataset.listSource)")
         log("  protocol: \(o.evalProtocol)")
         log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers, "
             + "\(batch) windows per backbone call" + ranks.planNote)

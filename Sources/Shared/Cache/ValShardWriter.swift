@@ -1,20 +1,23 @@
 // Writes one val shard (layout in Shard+HDF5.swift): images are appended in order, each with all its windows.
 import Foundation
+import DinoSegCore
+import DinoSegData
+import DinoSegBackbone
 
 /// One window's features.
-public struct ValWindow {
-    public var y: Int, x: Int
-    public var height: Int, width: Int
-    public var flipped: Bool
-    public var features: [FeatureMap]   // in the order of the cache's stages
+package struct ValWindow {
+    package var y: Int, x: Int
+    package var height: Int, width: Int
+    package var flipped: Bool
+    package var features: [FeatureMap]   // in the order of the cache's stages
 }
 
 /// One val image, ready to store.
-public struct ValSample {
-    public var imageIndex: Int
-    public var geometry: EvalGeometry
-    public var label: [UInt8]           // original resolution
-    public var windows: [ValWindow]
+package struct ValSample {
+    package var imageIndex: Int
+    package var geometry: EvalGeometry
+    package var label: [UInt8]           // original resolution
+    package var windows: [ValWindow]
 }
 
 final class ValShardWriter {
@@ -29,7 +32,7 @@ final class ValShardWriter {
     init(directory: String, config: CacheConfig, index: Int, shapes: [Int: (Int, Int, Int)]) throws {
         self.config = config; self.index = index
         finalPath = "\(directory)/\(CacheManifest.shardFileName(index))"
-        temporaryPath = AtomicWrite.temporaryPath(for: finalPath)
+        temporaryPath = try AtomicWrite.reserveTemporary(for: finalPath)
         file = try ShardFile.create(temporaryPath: temporaryPath, config: config, index: index, view: 0)
         try stageSets.create(in: file, stages: config.stages, shapes: shapes, dtype: config.dtype)
         windowImage = try file.createDataset("window_image", dtype: .i32, shape: [0], chunk: [1024], extendable: true)

@@ -1,11 +1,11 @@
 // Step 3 of the train augmentation (docs/DESIGN.md §3): cv2.GaussianBlur(image, (5, 5), 0). With sigma 0 and ksize 5, OpenCV uses its fixed kernel
 // [1, 4, 6, 4, 1] / 16 on each axis; borders are BORDER_REFLECT_101 (…, 2, 1 | 0, 1, 2, … | n−2, n−3, …).
 
-public let blurKernel5: [Float] = [1, 4, 6, 4, 1].map { $0 / 16 }
+package let blurKernel5: [Float] = [1, 4, 6, 4, 1].map { $0 / 16 }
 
 /// Reflect-101 index into 0..<n.
 @inline(__always)
-public func reflect101(_ i: Int, _ n: Int) -> Int {
+package func reflect101(_ i: Int, _ n: Int) -> Int {
     if n == 1 { return 0 }
     var j = i
     while j < 0 || j >= n {
@@ -16,7 +16,7 @@ public func reflect101(_ i: Int, _ n: Int) -> Int {
 }
 
 /// Separable 5×5 blur: rows first, then columns.
-public func blurImage(_ image: FloatImage) -> FloatImage {
+package func blurImage(_ image: FloatImage) -> FloatImage {
     let w = image.width, h = image.height, k = blurKernel5
     var tmp = [Float](repeating: 0, count: w * h * 3)
     var out = tmp

@@ -3,6 +3,8 @@
 // the scaled size, so all draws can be made first; then each output pixel is traced back through pad → flip → blur
 // (5×5 neighbourhood) → rotation → scale. Typical images need ~6× fewer pixels than the eager pipeline.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 /// Half-open pixel rectangle.
 struct PixelBox {
@@ -14,7 +16,7 @@ struct PixelBox {
 
 /// A box of a bilinear resize of `src` (inH×inW, 3 channels) with the given row/column taps; same arithmetic as
 /// `resizeBilinear`.
-func resizeBilinearBox(_ src: [Float], inH: Int, inW: Int, taps: (BilinearTaps, BilinearTaps), box b: PixelBox) -> [Float] {
+func resizeBilinearBox<T: BilinearSample>(_ src: [T], inH: Int, inW: Int, taps: (BilinearTaps, BilinearTaps), box b: PixelBox) -> [Float] {
     let (ty, tx) = taps
     var out = [Float](repeating: 0, count: b.height * b.width * 3)
     src.withUnsafeBufferPointer { s in
@@ -28,7 +30,8 @@ func resizeBilinearBox(_ src: [Float], inH: Int, inW: Int, taps: (BilinearTaps, 
                     let w00 = gy * gx, w01 = gy * fx, w10 = fy * gx, w11 = fy * fx
                     let d = dst + (ox - b.x0) * 3
                     for k in 0..<3 {
-                        o[d + k] = w00 * s[row0 + x0 + k] + w01 * s[row0 + x1 + k] + w10 * s[row1 + x0 + k] + w11 * s[row1 + x1 + k]
+                        o[d + k] = w00 * s[row0 + x0 + k].bilinearValue + w01 * s[row0 + x1 + k].bilinearValue
+                                 + w10 * s[row1 + x0 + k].bilinearValue + w11 * s[row1 + x1 + k].bilinearValue
                     }
                 }
             }
@@ -38,7 +41,7 @@ func resizeBilinearBox(_ src: [Float], inH: Int, inW: Int, taps: (BilinearTaps, 
 }
 
 /// Same draws and result as `augment`, computing only the crop.
-public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
+package func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
                         rng: inout SplitMix64) -> (FloatImage, LabelImage, AugmentationDraw) {
     // All draws, in the reference order.
     let s = rng.uniform(recipe.scaleMin, recipe.scaleMax)
@@ -63,7 +66,8 @@ public func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: Augmenta
     var outImage = [Float](repeating: 0, count: crop * crop * 3)
     for i in 0..<(crop * crop) { for k in 0..<3 { outImage[3 * i + k] = VOC.mean[k] } }
     if !region.isEmpty {
-        let src = image.pixels.map { Float($0) }
+        // Read from the bytes: a float copy of the photo would cost 12 bytes per pixel per worker.
+        let src = image.pixels
         let taps = (factorTaps(inSize: image.height, outSize: H, factor: s), factorTaps(inSize: image.width, outSize: W, factor: s))
         // Rotated (or just scaled) values on `need`.
         var rotated: [Float]

@@ -1,6 +1,7 @@
+import DinoSegCore
 // Steps 4–6 of the train augmentation (docs/DESIGN.md §3): horizontal flip, pad-then-crop (semseg Crop, crop_type 'rand'), normalisation.
 
-public func flipImage(_ image: FloatImage) -> FloatImage {
+package func flipImage(_ image: FloatImage) -> FloatImage {
     let w = image.width
     var out = image.data
     for y in 0..<image.height {
@@ -11,7 +12,7 @@ public func flipImage(_ image: FloatImage) -> FloatImage {
     return FloatImage(width: w, height: image.height, data: out)
 }
 
-public func flipLabel(_ label: LabelImage) -> LabelImage {
+package func flipLabel(_ label: LabelImage) -> LabelImage {
     let w = label.width
     var out = label.pixels
     for y in 0..<label.height {
@@ -21,16 +22,16 @@ public func flipLabel(_ label: LabelImage) -> LabelImage {
 }
 
 /// Padding so that each side is at least `crop`: half before (rounded down), the rest after.
-public struct CropPadding: Equatable {
-    public var top: Int, bottom: Int, left: Int, right: Int
-    public init(height: Int, width: Int, crop: Int) {
+package struct CropPadding: Equatable {
+    package var top: Int, bottom: Int, left: Int, right: Int
+    package init(height: Int, width: Int, crop: Int) {
         let ph = max(crop - height, 0), pw = max(crop - width, 0)
         top = ph / 2; bottom = ph - ph / 2
         left = pw / 2; right = pw - pw / 2
     }
 }
 
-public func padImage(_ image: FloatImage, _ p: CropPadding, value: [Float]) -> FloatImage {
+package func padImage(_ image: FloatImage, _ p: CropPadding, value: [Float]) -> FloatImage {
     let w = image.width + p.left + p.right, h = image.height + p.top + p.bottom
     var out = [Float](repeating: 0, count: w * h * 3)
     for i in 0..<(w * h) { for c in 0..<3 { out[3 * i + c] = value[c] } }
@@ -42,7 +43,7 @@ public func padImage(_ image: FloatImage, _ p: CropPadding, value: [Float]) -> F
     return FloatImage(width: w, height: h, data: out)
 }
 
-public func padLabel(_ label: LabelImage, _ p: CropPadding, value: UInt8 = VOC.ignoreLabel) -> LabelImage {
+package func padLabel(_ label: LabelImage, _ p: CropPadding, value: UInt8 = VOC.ignoreLabel) -> LabelImage {
     let w = label.width + p.left + p.right, h = label.height + p.top + p.bottom
     var out = [UInt8](repeating: value, count: w * h)
     for y in 0..<label.height {
@@ -51,7 +52,7 @@ public func padLabel(_ label: LabelImage, _ p: CropPadding, value: UInt8 = VOC.i
     return LabelImage(width: w, height: h, pixels: out)
 }
 
-public func cropImage(_ image: FloatImage, top: Int, left: Int, size: Int) -> FloatImage {
+package func cropImage(_ image: FloatImage, top: Int, left: Int, size: Int) -> FloatImage {
     var out = [Float](repeating: 0, count: size * size * 3)
     for y in 0..<size {
         let s = ((y + top) * image.width + left) * 3
@@ -60,7 +61,7 @@ public func cropImage(_ image: FloatImage, top: Int, left: Int, size: Int) -> Fl
     return FloatImage(width: size, height: size, data: out)
 }
 
-public func cropLabel(_ label: LabelImage, top: Int, left: Int, size: Int) -> LabelImage {
+package func cropLabel(_ label: LabelImage, top: Int, left: Int, size: Int) -> LabelImage {
     var out = [UInt8](repeating: 0, count: size * size)
     for y in 0..<size {
         let s = (y + top) * label.width + left
@@ -70,10 +71,29 @@ public func cropLabel(_ label: LabelImage, top: Int, left: Int, size: Int) -> La
 }
 
 /// The backbone's input normalisation (ConvNeXtInput) into a new [h, w, 3] buffer.
-public func normalise(_ image: FloatImage) -> [Float] {
+package func normalise(_ image: FloatImage) -> [Float] {
     var out = image.data
     out.withUnsafeMutableBufferPointer { p in
         ConvNeXtInput.normalize(rgb: p.baseAddress!, pixels: image.width * image.height, output: p.baseAddress!)
     }
     return out
+}
+
+/// Input normalisation, the only one: RGB in 0...255 → (x − mean) · (1 / std) per channel (VOC.mean / VOC.std),
+/// channels-last. Training crops, evaluation canvases and `extract image` all go through it.
+package enum ConvNeXtInput {
+    package static func normalize(rgb: UnsafePointer<UInt8>, pixels: Int, output: UnsafeMutablePointer<Float>) {
+        let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
+        for i in 0..<pixels {
+            for ch in 0..<3 { output[3 * i + ch] = (Float(rgb[3 * i + ch]) - mean[ch]) * inv[ch] }
+        }
+    }
+
+    /// `output` may be `rgb` (in place).
+    package static func normalize(rgb: UnsafePointer<Float>, pixels: Int, output: UnsafeMutablePointer<Float>) {
+        let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
+        for i in 0..<pixels {
+            for ch in 0..<3 { output[3 * i + ch] = (rgb[3 * i + ch] - mean[ch]) * inv[ch] }
+        }
+    }
 }

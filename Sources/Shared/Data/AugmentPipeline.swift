@@ -1,18 +1,19 @@
+import DinoSegCore
 // The train augmentation (docs/DESIGN.md §3) (semseg's train transform) as data + one function. Random draws, in order:
 // scale u; rotate coin (+ angle when taken); blur coin; flip coin; crop row offset; crop column offset.
 // One generator per (seed, image index, view), so any view can be replayed alone.
 
-public struct AugmentationRecipe: Codable, Equatable {
-    public var scaleMin = 0.5, scaleMax = 2.0
-    public var rotateProbability = 0.5, rotateMaxDegrees = 10.0
-    public var blurProbability = 0.5
-    public var flipProbability = 0.5
-    public var crop = 224
+package struct AugmentationRecipe: Codable, Equatable {
+    package var scaleMin = 0.5, scaleMax = 2.0
+    package var rotateProbability = 0.5, rotateMaxDegrees = 10.0
+    package var blurProbability = 0.5
+    package var flipProbability = 0.5
+    package var crop = 224
 
-    public init() {}
+    package init() {}
 
     /// One line recorded in cache manifests.
-    public var summary: String {
+    package var summary: String {
         "semseg train: RandScale[\(scaleMin),\(scaleMax)] bilinear/nearest; RandRotate[-\(rotateMaxDegrees),\(rotateMaxDegrees)] p=\(rotateProbability) border mean/255; "
             + "GaussianBlur 5x5 [1,4,6,4,1]/16 reflect101 p=\(blurProbability); HFlip p=\(flipProbability); "
             + "Crop \(crop) rand pad mean/255; Normalize mean \(VOC.mean) std \(VOC.std)"
@@ -20,22 +21,22 @@ public struct AugmentationRecipe: Codable, Equatable {
 }
 
 /// What was drawn for one view (for previews and tests).
-public struct AugmentationDraw: Equatable {
-    public var scale: Double
-    public var rotation: Double?
-    public var blur: Bool
-    public var flip: Bool
-    public var cropTop: Int, cropLeft: Int
+package struct AugmentationDraw: Equatable {
+    package var scale: Double
+    package var rotation: Double?
+    package var blur: Bool
+    package var flip: Bool
+    package var cropTop: Int, cropLeft: Int
 }
 
-public func augmentationRNG(seed: UInt64, imageIndex: Int, view: Int) -> SplitMix64 {
+package func augmentationRNG(seed: UInt64, imageIndex: Int, view: Int) -> SplitMix64 {
     SplitMix64(seed: seed, imageIndex, view)
 }
 
 /// Reference (tests only): steps 1–5 on the whole image, one step after another, returning the (not yet normalised)
 /// crop in 0...255, its label and the draws. Extraction uses `augmentCrop`, which computes only the crop and is tested
 /// against this.
-public func augment(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
+package func augment(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
                     rng: inout SplitMix64) -> (FloatImage, LabelImage, AugmentationDraw) {
     var img = FloatImage(image)
     var lab = label

@@ -6,10 +6,11 @@
 // Image: bilinear; any tap outside the image takes the border value (the mean colour), as cv2 BORDER_CONSTANT.
 // Label: nearest, outside → 255.
 import Foundation
+import DinoSegCore
 
 /// The inverse map dst → src of cv2.getRotationMatrix2D((w/2, h/2), angleDegrees, 1), inverted the way warpAffine
 /// does it, as (a, b, c; d, e, f): srcX = a·x + b·y + c, srcY = d·x + e·y + f.
-public func inverseRotation(width: Int, height: Int, angleDegrees: Double) -> [Double] {
+package func inverseRotation(width: Int, height: Int, angleDegrees: Double) -> [Double] {
     let rad = angleDegrees * Double.pi / 180
     let alpha = cos(rad), beta = sin(rad)
     let cx = Double(width) / 2, cy = Double(height) / 2
@@ -24,9 +25,9 @@ public func inverseRotation(width: Int, height: Int, angleDegrees: Double) -> [D
 }
 
 /// Source positions of cv2.warpAffine in its fixed-point arithmetic.
-public struct AffineSampler {
-    public let m: [Double]
-    public init(width: Int, height: Int, angleDegrees: Double) {
+package struct AffineSampler {
+    package let m: [Double]
+    package init(width: Int, height: Int, angleDegrees: Double) {
         m = inverseRotation(width: width, height: height, angleDegrees: angleDegrees)
     }
 
@@ -34,7 +35,7 @@ public struct AffineSampler {
 
     /// Bilinear: top-left source pixel and the 1/32-pixel fractions (0...31) along x and y.
     @inline(__always)
-    public func linear(_ x: Int, _ y: Int) -> (x0: Int, y0: Int, tx: Int, ty: Int) {
+    package func linear(_ x: Int, _ y: Int) -> (x0: Int, y0: Int, tx: Int, ty: Int) {
         let X = (AffineSampler.fixed(m[1] * Double(y) + m[2]) + 16 + AffineSampler.fixed(m[0] * Double(x))) >> 5
         let Y = (AffineSampler.fixed(m[4] * Double(y) + m[5]) + 16 + AffineSampler.fixed(m[3] * Double(x))) >> 5
         return (X >> 5, Y >> 5, X & 31, Y & 31)
@@ -42,7 +43,7 @@ public struct AffineSampler {
 
     /// Nearest: the source pixel.
     @inline(__always)
-    public func nearest(_ x: Int, _ y: Int) -> (x: Int, y: Int) {
+    package func nearest(_ x: Int, _ y: Int) -> (x: Int, y: Int) {
         ((AffineSampler.fixed(m[1] * Double(y) + m[2]) + 512 + AffineSampler.fixed(m[0] * Double(x))) >> 10,
          (AffineSampler.fixed(m[4] * Double(y) + m[5]) + 512 + AffineSampler.fixed(m[3] * Double(x))) >> 10)
     }
@@ -65,7 +66,7 @@ func warpSample(_ p: (x0: Int, y0: Int, tx: Int, ty: Int), width w: Int, height 
     return v00 * w00 + v01 * w01 + v10 * w10 + v11 * w11
 }
 
-public func rotateImage(_ image: FloatImage, angleDegrees: Double, border: [Float]) -> FloatImage {
+package func rotateImage(_ image: FloatImage, angleDegrees: Double, border: [Float]) -> FloatImage {
     let w = image.width, h = image.height
     let sampler = AffineSampler(width: w, height: h, angleDegrees: angleDegrees)
     var out = [Float](repeating: 0, count: w * h * 3)
@@ -87,7 +88,7 @@ public func rotateImage(_ image: FloatImage, angleDegrees: Double, border: [Floa
     return FloatImage(width: w, height: h, data: out)
 }
 
-public func rotateLabel(_ label: LabelImage, angleDegrees: Double, border: UInt8 = VOC.ignoreLabel) -> LabelImage {
+package func rotateLabel(_ label: LabelImage, angleDegrees: Double, border: UInt8 = VOC.ignoreLabel) -> LabelImage {
     let w = label.width, h = label.height
     let sampler = AffineSampler(width: w, height: h, angleDegrees: angleDegrees)
     var out = [UInt8](repeating: border, count: w * h)

@@ -1,3 +1,5 @@
+import DinoSegCore
+import DinoSegKernels
 // Step 1 of the train augmentation (docs/DESIGN.md §3): random scale (semseg RandScale, cv2.resize(image, None, fx=s, fy=s)).
 // Output size = round(side · s) (cv2 rounds to nearest, ties to even). Given a factor, cv2 maps output pixel d to
 // source (d + 0.5)/s − 0.5 (bilinear, half-pixel centres, no antialias) and floor(d/s) (nearest) — with the factor,
@@ -5,10 +7,10 @@
 // evaluation does, uses the size ratio: `scaleImage(_:outWidth:outHeight:)`.)
 
 /// Output side length for scale factor s.
-public func scaledSize(_ side: Int, _ s: Double) -> Int { max(1, Int((Double(side) * s).rounded(.toNearestOrEven))) }
+package func scaledSize(_ side: Int, _ s: Double) -> Int { max(1, Int((Double(side) * s).rounded(.toNearestOrEven))) }
 
 /// Bilinear taps of cv2.resize with factor s: source = max(0, (d + 0.5)/s − 0.5), neighbours clamped to the border.
-public func factorTaps(inSize: Int, outSize: Int, factor s: Double) -> BilinearTaps {
+package func factorTaps(inSize: Int, outSize: Int, factor s: Double) -> BilinearTaps {
     var t = BilinearTaps(inSize: inSize, outSize: outSize)
     for o in 0..<outSize {
         let real = max(0, (Double(o) + 0.5) / s - 0.5)
@@ -22,12 +24,12 @@ public func factorTaps(inSize: Int, outSize: Int, factor s: Double) -> BilinearT
 
 /// Nearest source index of cv2.resize with factor s (INTER_NEAREST): min(floor(d/s), in − 1).
 @inline(__always)
-public func factorNearestIndex(_ o: Int, inSize: Int, factor s: Double) -> Int {
+package func factorNearestIndex(_ o: Int, inSize: Int, factor s: Double) -> Int {
     min(Int((Double(o) / s).rounded(.down)), inSize - 1)
 }
 
 /// Image scaled by factor s as cv2.resize(fx=s, fy=s, INTER_LINEAR) on float data.
-public func scaleImage(_ image: FloatImage, factor s: Double) -> FloatImage {
+package func scaleImage(_ image: FloatImage, factor s: Double) -> FloatImage {
     let ow = scaledSize(image.width, s), oh = scaledSize(image.height, s)
     let ty = factorTaps(inSize: image.height, outSize: oh, factor: s), tx = factorTaps(inSize: image.width, outSize: ow, factor: s)
     let data = resizeBilinearBox(image.data, inH: image.height, inW: image.width, taps: (ty, tx),
@@ -36,7 +38,7 @@ public func scaleImage(_ image: FloatImage, factor s: Double) -> FloatImage {
 }
 
 /// Label scaled by factor s as cv2.resize(fx=s, fy=s, INTER_NEAREST).
-public func scaleLabel(_ label: LabelImage, factor s: Double) -> LabelImage {
+package func scaleLabel(_ label: LabelImage, factor s: Double) -> LabelImage {
     let ow = scaledSize(label.width, s), oh = scaledSize(label.height, s)
     let xs = (0..<ow).map { factorNearestIndex($0, inSize: label.width, factor: s) }
     var out = [UInt8](repeating: 0, count: ow * oh)
@@ -47,7 +49,7 @@ public func scaleLabel(_ label: LabelImage, factor s: Double) -> LabelImage {
     return LabelImage(width: ow, height: oh, pixels: out)
 }
 
-public func scaleImage(_ image: FloatImage, outWidth: Int, outHeight: Int) -> FloatImage {
+package func scaleImage(_ image: FloatImage, outWidth: Int, outHeight: Int) -> FloatImage {
     var out = [Float](repeating: 0, count: outWidth * outHeight * 3)
     image.data.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
@@ -58,7 +60,7 @@ public func scaleImage(_ image: FloatImage, outWidth: Int, outHeight: Int) -> Fl
     return FloatImage(width: outWidth, height: outHeight, data: out)
 }
 
-public func scaleLabel(_ label: LabelImage, outWidth: Int, outHeight: Int) -> LabelImage {
+package func scaleLabel(_ label: LabelImage, outWidth: Int, outHeight: Int) -> LabelImage {
     var out = [UInt8](repeating: 0, count: outWidth * outHeight)
     label.pixels.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in

@@ -3,27 +3,31 @@
 //   semseg-style image/label pairs           "JPEGImages/2007_000032.jpg SegmentationClassAug/2007_000032.png"
 // With ids, labels come from SegmentationClassAug when that directory exists, else SegmentationClass.
 import Foundation
+import DinoSegCore
 
-public struct SegmentationSample: Equatable, Codable {
-    public var id: String
-    public var imagePath: String
-    public var labelPath: String
+package struct SegmentationSample: Equatable, Codable {
+    package var id: String
+    package var imagePath: String
+    package var labelPath: String
 }
 
-public struct SegmentationDataset {
-    public var root: String
-    public var listPath: String
-    public var samples: [SegmentationSample]
+package struct SegmentationDataset {
+    package var root: String
+    package var listPath: String
+    /// How `list` was read, for the line the commands print: "split 'train' (ROOT/ImageSets/Segmentation/train.txt)"
+    /// or "file PATH".
+    package var listSource: String
+    package var samples: [SegmentationSample]
 
-    /// `list` may be a path (absolute, relative to the working directory, or relative to `root`) or a split name
-    /// such as "train" meaning ROOT/ImageSets/Segmentation/train.txt.
-    public init(root: String, list: String) throws {
+    /// `list` is a split name such as "train" meaning ROOT/ImageSets/Segmentation/train.txt, or, when it contains a
+    /// '/' or ends in ".txt", a path (absolute, relative to the working directory, or relative to `root`).
+    package init(root: String, list: String) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
             throw DinoSegError(file: root, "dataset root not found (expected a directory with JPEGImages/)")
         }
         self.root = root
-        listPath = try SegmentationDataset.resolveList(root: root, list: list)
+        (listPath, listSource) = try SegmentationDataset.resolveList(root: root, list: list)
         guard let text = try? String(contentsOfFile: listPath, encoding: .utf8) else {
             throw DinoSegError(file: listPath, "cannot read list file")
         }
@@ -35,10 +39,13 @@ public struct SegmentationDataset {
             case 0: continue
             case 1:
                 let id = fields[0]
+                try SampleID.check(id, list: listPath, line: n + 1)
                 samples.append(SegmentationSample(id: id, imagePath: "\(root)/JPEGImages/\(id).jpg",
                                                   labelPath: "\(root)/\(labelDir)/\(id).png"))
             case 2:
+                for path in fields { try SampleID.checkRelative(path, list: listPath, line: n + 1) }
                 let id = URL(fileURLWithPath: fields[0]).deletingPathExtension().lastPathComponent
+                try SampleID.check(id, list: listPath, line: n + 1)
                 samples.append(SegmentationSample(id: id, imagePath: SegmentationDataset.join(root, fields[0]),
                                                   labelPath: SegmentationDataset.join(root, fields[1])))
             default:
@@ -59,7 +66,7 @@ public struct SegmentationDataset {
     }
 
     /// Every listed image and label file exists; otherwise an error naming the first missing files.
-    public func checkFilesExist() throws {
+    package func checkFilesExist() throws {
         let fm = FileManager.default
         var missing: [String] = []
         for s in samples {
@@ -72,33 +79,60 @@ public struct SegmentationDataset {
         }
     }
 
-    static func resolveList(root: String, list: String) throws -> String {
-        let fm = FileManager.default
-        let candidates = [list, "\(root)/\(list)", "\(root)/ImageSets/Segmentation/\(list).txt",
-                          "\(root)/ImageSets/Segmentation/\(list)"]
-        for c in candidates where fm.fileExists(atPath: c) { return c }
-        throw DinoSegError(file: list, "list file not found (tried it as a path, under \(root), and as \(root)/ImageSets/Segmentation/\(list).txt)")
+    /// A split name means ROOT/ImageSets/Segmentation/NAME.txt and nothing else, so a file or folder of that name in
+    /// the working directory can neither shadow it nor be taken for it; a path (with a '/' or ending in ".txt") must
+    /// be a regular file, tried as given and then under `root`. Returns the list file and how it was chosen.
+    static func resolveList(root: String, list: String) throws -> (path: String, source: String) {
+        guard isPath(list) else {
+            let path = "\(root)/ImageSets/Segmentation/\(list).txt"
+            switch fileKind(path) {
+            case .regular: return (path, "split '\(list)' (\(path))")
+            case .other: throw DinoSegError(file: path, "split '\(list)': not a regular file")
+            case .missing:
+                throw DinoSegError(file: list, "list file not found: no split '\(list)' (\(path)); a list file needs a path with a '/' or ending in .txt, e.g. ./\(list)")
+            }
+        }
+        let candidates = list.hasPrefix("/") ? [list] : [list, "\(root)/\(list)"]
+        for c in candidates {
+            switch fileKind(c) {
+            case .regular: return (c, "file \(c)")
+            case .other: throw DinoSegError(file: c, "list is not a regular file (a directory?)")
+            case .missing: continue
+            }
+        }
+        throw DinoSegError(file: list, "list file not found (tried it as a path\(list.hasPrefix("/") ? "" : " and under \(root)"))")
+    }
+
+    /// A `--list` value is a path when it has a directory part or a .txt name; otherwise it names a split.
+    static func isPath(_ list: String) -> Bool { list.contains("/") || list.hasSuffix(".txt") }
+
+    enum FileKind { case regular, other, missing }
+
+    /// stat(2), following symlinks (a linked list file is fine): regular file, something else, or nothing.
+    static func fileKind(_ path: String) -> FileKind {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return .missing }
+        return (st.st_mode & S_IFMT) == S_IFREG ? .regular : .other
     }
 
     /// SegmentationClassAug (SBD-augmented labels) when present, else SegmentationClass.
-    public static func labelDirectory(root: String) -> String {
+    package static func labelDirectory(root: String) -> String {
         FileManager.default.fileExists(atPath: "\(root)/SegmentationClassAug") ? "SegmentationClassAug" : "SegmentationClass"
     }
 
-    static func join(_ root: String, _ path: String) -> String {
-        path.hasPrefix("/") ? path : "\(root)/\(path)"
-    }
+    /// A pair line's path under the root (SampleID.checkRelative has refused absolute paths and '..').
+    static func join(_ root: String, _ path: String) -> String { "\(root)/\(path)" }
 }
 
 /// Reads and checks one sample: image and label of the same size, label values 0..<numClasses or 255.
-public func loadSample(_ sample: SegmentationSample) throws -> (RGBImage, LabelImage) {
+package func loadSample(_ sample: SegmentationSample) throws -> (RGBImage, LabelImage) {
     let image = try ImageIO.readRGB(sample.imagePath)
     let label = try ImageIO.readLabel(sample.labelPath)
     try validateLabel(label, path: sample.labelPath, image: image)
     return (image, label)
 }
 
-public func validateLabel(_ label: LabelImage, path: String, image: RGBImage) throws {
+package func validateLabel(_ label: LabelImage, path: String, image: RGBImage) throws {
     guard label.width == image.width, label.height == image.height else {
         throw DinoSegError(file: path, "label is \(label.width)x\(label.height) but its image is \(image.width)x\(image.height)")
     }

@@ -4,21 +4,23 @@
 // Each class has its own colour and texture (stripes, checks, dots or waves at a class-specific angle and period) plus
 // pixel noise, so the class is recognisable from local appearance. Deterministic for (seed, split, index).
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
-public struct SyntheticDatasetConfig: Codable, Equatable {
-    public var trainCount = 64
-    public var valCount = 16
-    public var seed: UInt64 = 0
-    public var minSide = 160
-    public var maxSide = 400
+package struct SyntheticDatasetConfig: Codable, Equatable {
+    package var trainCount = 64
+    package var valCount = 16
+    package var seed: UInt64 = 0
+    package var minSide = 160
+    package var maxSide = 400
     /// Object classes (background 0 is always present).
-    public var objectClasses = SyntheticDatasetConfig.spreadClasses(6)
+    package var objectClasses = SyntheticDatasetConfig.spreadClasses(6)
     /// Width of the void (255) band around region borders, in pixels on each side.
-    public var borderRadius = 2
-    public init() {}
+    package var borderRadius = 2
+    package init() {}
 
     /// `count` object classes spread over 1...20 so their palette colours differ.
-    public static func spreadClasses(_ count: Int) -> [Int] { (0..<count).map { 1 + $0 * 20 / count } }
+    package static func spreadClasses(_ count: Int) -> [Int] { (0..<count).map { 1 + $0 * 20 / count } }
 }
 
 /// Appearance of one class: mean colour and a texture.
@@ -73,9 +75,9 @@ struct SyntheticShape {
     }
 }
 
-public enum SyntheticDataset {
+package enum SyntheticDataset {
     /// Renders image `index` of `split` (0 train, 1 val).
-    public static func render(split: Int, index: Int, config: SyntheticDatasetConfig) -> (RGBImage, LabelImage) {
+    package static func render(split: Int, index: Int, config: SyntheticDatasetConfig) -> (RGBImage, LabelImage) {
         var rng = SplitMix64(seed: config.seed, split, index)
         let w = rng.int(in: config.minSide...config.maxSide), h = rng.int(in: config.minSide...config.maxSide)
         let shapeCount = rng.int(in: 1...4)
@@ -132,12 +134,12 @@ public enum SyntheticDataset {
         return out
     }
 
-    public static func id(split: Int, index: Int) -> String {
+    package static func id(split: Int, index: Int) -> String {
         String(format: "synth_%@_%05d", split == 0 ? "train" : "val", index)
     }
 
     /// Writes the dataset under `directory` (created if needed). Work is spread over the cores.
-    public static func write(to directory: String, config: SyntheticDatasetConfig,
+    package static func write(to directory: String, config: SyntheticDatasetConfig,
                              progress: ((Int, Int) -> Void)? = nil) throws {
         for sub in ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"] {
             try FileSystem.createDirectory("\(directory)/\(sub)", what: "dataset directory")

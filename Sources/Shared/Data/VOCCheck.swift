@@ -1,16 +1,17 @@
 // `extract check-voc`: inspects a VOC 2012 (+ SBD "aug") tree, builds train_aug.txt when the SBD lists are there,
 // and checks the standard split sizes (train_aug 10582, val 1449, disjoint) and that every listed file exists.
 import Foundation
+import DinoSegCore
 
-public struct VOCCheckReport {
-    public var lines: [String] = []
-    public var problems: [String] = []
-    public var wroteTrainAug: String? = nil
+package struct VOCCheckReport {
+    package var lines: [String] = []
+    package var problems: [String] = []
+    package var wroteTrainAug: String? = nil
 }
 
-public enum VOCCheck {
-    public static let expectedTrainAug = 10582
-    public static let expectedVal = 1449
+package enum VOCCheck {
+    package static let expectedTrainAug = 10582
+    package static let expectedVal = 1449
 
     static let vocHint = "download VOCtrainval_11-May-2012.tar (http://host.robots.ox.ac.uk/pascal/VOC/voc2012/) and pass its VOCdevkit/VOC2012 directory as ROOT"
     static let sbdHint = "download SBD (benchmark.tgz, http://www.eecs.berkeley.edu/Research/Projects/CS/vision/grouping/semantic_contours/benchmark.tgz) and extract it so that ROOT/benchmark_RELEASE/dataset/train.txt and val.txt exist (or pass --sbd DIR holding train.txt and val.txt)"
@@ -30,7 +31,7 @@ public enum VOCCheck {
         return Set(names.filter { $0.hasSuffix("." + ext) }.map { String($0.dropLast(ext.count + 1)) })
     }
 
-    public static func run(root: String, sbd: String? = nil, writeTrainAug: Bool = true,
+    package static func run(root: String, sbd: String? = nil, writeTrainAug: Bool = true,
                            expectedTrainAug: Int = expectedTrainAug, expectedVal: Int = expectedVal) -> VOCCheckReport {
         var r = VOCCheckReport()
         let fm = FileManager.default

@@ -4,9 +4,9 @@ import Foundation
 /// An MPI communicator through the CMPI shim (the only file importing it): MPI_COMM_WORLD, made once per process by
 /// `Distributed.world()` when a launcher started it, or a part of it made by `split` (e.g. the ranks training one
 /// sweep job together). MPI is finalised when the process exits normally; an error on any communicator ends the job.
-public final class MPICommunicator: Communicator {
-    public let rank: Int
-    public let size: Int
+package final class MPICommunicator: Communicator {
+    package let rank: Int
+    package let size: Int
     /// The shim's handle: 0 is MPI_COMM_WORLD.
     private let handle: Int32
 
@@ -29,7 +29,7 @@ public final class MPICommunicator: Communicator {
     }
 
     /// Processes of the same `color` form one communicator, ordered by `key` (MPI_Comm_split; every process calls it).
-    public func split(color: Int, key: Int) throws -> Communicator {
+    package func split(color: Int, key: Int) throws -> Communicator {
         try MPICommunicator(parent: handle, color: color, key: key)
     }
 
@@ -40,22 +40,22 @@ public final class MPICommunicator: Communicator {
         }
     }
 
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
+    package func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
         guard let p = buffer.baseAddress, buffer.count > 0 else { return }
         try check(cmpi_allreduce_sum_float(handle, p, buffer.count), "allreduce")
     }
 
-    public func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
+    package func allreduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
         guard let p = buffer.baseAddress, buffer.count > 0 else { return }
         try check(cmpi_allreduce_sum_double(handle, p, buffer.count), "allreduce")
     }
 
-    public func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
+    package func broadcast(_ buffer: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard let p = buffer.baseAddress, buffer.count > 0 else { return }
         try check(cmpi_broadcast(handle, p, buffer.count, Int32(root)), "broadcast")
     }
 
-    public func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]] {
+    package func gather(_ bytes: [UInt8], root: Int) throws -> [[UInt8]] {
         // Sizes first, then every part padded to the largest.
         var mine = UInt64(bytes.count)
         var sizes = [UInt64](repeating: 0, count: rank == root ? size : 1)
@@ -75,7 +75,7 @@ public final class MPICommunicator: Communicator {
         return (0..<size).map { Array(all[($0 * width)..<($0 * width + Int(sizes[$0]))]) }
     }
 
-    public func barrier() throws { try check(cmpi_barrier(handle), "barrier") }
+    package func barrier() throws { try check(cmpi_barrier(handle), "barrier") }
 
-    public func abort(code: Int32) { cmpi_abort(code) }
+    package func abort(code: Int32) { cmpi_abort(code) }
 }

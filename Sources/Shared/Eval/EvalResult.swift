@@ -1,23 +1,25 @@
 import Foundation
+import DinoSegCore
+import DinoSegData
 
 // What one evaluation produced, how it is printed, and the files it leaves in the run directory
 // (metrics.json, confusion.csv). Every printout carries the protocol so no number travels without it.
 
-public struct EvalResult: Codable, Equatable {
-    public var evalProtocol: EvalProtocol
+package struct EvalResult: Codable, Equatable {
+    package var evalProtocol: EvalProtocol
     /// Training step of the evaluated checkpoint (nil when unknown).
-    public var checkpointStep: Int?
-    public var checkpoint: String?
-    public var images: Int
-    public var confusion: ConfusionMatrix
-    public var metrics: SegmentationMetrics
+    package var checkpointStep: Int?
+    package var checkpoint: String?
+    package var images: Int
+    package var confusion: ConfusionMatrix
+    package var metrics: SegmentationMetrics
     /// Printed beside every number when the features do not come from real DINOv3 weights.
-    public var backboneNote: String?
-    public var seconds: Double
+    package var backboneNote: String?
+    package var seconds: Double
     /// The images evaluated, when the evaluator recorded them (baseline evaluations do; see EvalData).
-    public var data: EvalData? = nil
+    package var data: EvalData? = nil
 
-    public init(evalProtocol: EvalProtocol, checkpointStep: Int?, checkpoint: String?, images: Int,
+    package init(evalProtocol: EvalProtocol, checkpointStep: Int?, checkpoint: String?, images: Int,
                 confusion: ConfusionMatrix, backboneNote: String?, seconds: Double) {
         self.evalProtocol = evalProtocol; self.checkpointStep = checkpointStep; self.checkpoint = checkpoint
         self.images = images; self.confusion = confusion; self.metrics = SegmentationMetrics(confusion)
@@ -29,8 +31,24 @@ public struct EvalResult: Codable, Equatable {
         case backboneNote = "backbone_note", seconds, data
     }
 
+    /// The metrics are recomputed from the (checked) confusion matrix rather than trusted: per-class lists of another
+    /// length than the matrix would be indexed past their end by the tables.
+    package init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        evalProtocol = try c.decode(EvalProtocol.self, forKey: .evalProtocol)
+        checkpointStep = try c.decodeIfPresent(Int.self, forKey: .checkpointStep)
+        checkpoint = try c.decodeIfPresent(String.self, forKey: .checkpoint)
+        images = try c.decode(Int.self, forKey: .images)
+        confusion = try c.decode(ConfusionMatrix.self, forKey: .confusion)
+        _ = try c.decode(SegmentationMetrics.self, forKey: .metrics)
+        metrics = SegmentationMetrics(confusion)
+        backboneNote = try c.decodeIfPresent(String.self, forKey: .backboneNote)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        data = try c.decodeIfPresent(EvalData.self, forKey: .data)
+    }
+
     /// "protocol: slide 224×224 stride 150, flip on, long side 512; checkpoint step 1234 (…); 1449 images"
-    public var protocolLine: String {
+    package var protocolLine: String {
         var s = "protocol: \(evalProtocol)"
         if let step = checkpointStep { s += "; checkpoint step \(step)" }
         if let c = checkpoint { s += " (\((c as NSString).lastPathComponent))" }
@@ -39,7 +57,7 @@ public struct EvalResult: Codable, Equatable {
         return s
     }
 
-    public var summaryLine: String {
+    package var summaryLine: String {
         var s = String(format: "mIoU %.4f  mAcc %.4f  allAcc %.4f", metrics.mIoU, metrics.mAcc, metrics.allAcc)
         if metrics.presentClasses < confusion.classes {
             s += String(format: "  (mIoU over the %d classes in the ground truth: %.4f)", metrics.presentClasses, metrics.mIoUPresent)
@@ -48,7 +66,7 @@ public struct EvalResult: Codable, Equatable {
     }
 
     /// Per-class table: index, name, IoU, accuracy, pixels labelled.
-    public func classTable(names: [String] = VOC.classNames) -> String {
+    package func classTable(names: [String] = VOC.classNames) -> String {
         let target = confusion.target
         var lines = ["class  name          IoU     Acc     pixels"]
         for c in 0..<confusion.classes {
@@ -60,46 +78,50 @@ public struct EvalResult: Codable, Equatable {
     }
 
     /// Everything a person reads after `headtrain eval`.
-    public var report: String {
+    package var report: String {
         [protocolLine, summaryLine, classTable(), protocolLine].joined(separator: "\n")
     }
 
     /// 21×21 raw counts, header row of predicted class names, one row per ground-truth class.
-    public func confusionCSV(names: [String] = VOC.classNames) -> String {
+    package func confusionCSV(names: [String] = VOC.classNames) -> String {
         let k = confusion.classes
-        var lines = ["label\\prediction," + (0..<k).map { names[$0] }.joined(separator: ",")]
+        let name = { (c: Int) in c < names.count ? names[c] : "class\(c)" }
+        var lines = ["label\\prediction," + (0..<k).map(name).joined(separator: ",")]
         for t in 0..<k {
-            lines.append(names[t] + "," + (0..<k).map { String(confusion[t, $0]) }.joined(separator: ","))
+            lines.append(name(t) + "," + (0..<k).map { String(confusion[t, $0]) }.joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public func jsonData() throws -> Data {
+    package func jsonData() throws -> Data {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try enc.encode(self)
     }
 
     /// Writes metrics.json and confusion.csv into `directory` (atomically).
-    public func write(to directory: String, prefix: String = "") throws {
+    package func write(to directory: String, prefix: String = "") throws {
         try AtomicWrite.write(jsonData(), to: directory + "/\(prefix)metrics.json")
         try AtomicWrite.write(Data(confusionCSV().utf8), to: directory + "/\(prefix)confusion.csv")
     }
 
-    /// What `headtrain eval` and `headtrain baseline eval` end with: metrics.json and confusion.csv written into
-    /// `directory`, then the metrics printed (as JSON, or the table and the rate).
-    public func writeAndPrint(to directory: String, json: Bool) throws {
-        try write(to: directory)
+    /// What `headtrain eval` and `headtrain baseline eval` end with: the metrics printed (as JSON, or the table), then
+    /// metrics.json and confusion.csv written into `directory` (printed first, so a failing write loses no numbers).
+    package func writeAndPrint(to directory: String, json: Bool) throws {
         if json {
             print(String(decoding: try jsonData(), as: UTF8.self))
+            fflush(stdout)
+            try write(to: directory)
         } else {
             print(report)
+            fflush(stdout)
+            try write(to: directory)
             print(String(format: "%.1f s (%.2f images/s); wrote %@/metrics.json and confusion.csv", seconds,
                          Double(images) / max(seconds, 1e-9), directory))
         }
     }
 
-    public static func read(_ path: String) throws -> EvalResult {
+    package static func read(_ path: String) throws -> EvalResult {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DinoSegError(file: path, "cannot read metrics")
         }

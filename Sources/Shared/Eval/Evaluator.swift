@@ -1,10 +1,13 @@
 import Foundation
+import DinoSegCore
+import DinoSegData
+import DinoSegModels
 
 // Evaluation of a head on cached val windows (docs/DESIGN.md §5): per image, run the head on all of its windows at once,
 // merge them into a full-resolution prediction, and add it to a confusion matrix. Only one image is held at a time.
 
 /// Stage features of one val image's windows, as a val cache delivers them.
-public protocol EvalFeatures {
+package protocol EvalFeatures {
     var id: String { get }
     var geometry: EvalGeometry { get }
     /// Ground truth at the original size [originalHeight, originalWidth]; 255 = void.
@@ -19,7 +22,7 @@ public protocol EvalFeatures {
 
 /// Anything that maps window features to eval-mode logits [batch, outH, outW, classes] (the trained head; a fake in
 /// tests).
-public protocol WindowLogits {
+package protocol WindowLogits {
     var classes: Int { get }
     var requiredStages: [Int] { get }
     func logits(stages: [Int: UnsafePointer<Float>], shapes: [Int: (h: Int, w: Int, c: Int)], batch: Int,
@@ -27,13 +30,13 @@ public protocol WindowLogits {
 }
 
 extension SegmentationHead: WindowLogits {
-    public var classes: Int { config.numClasses }
-    public var requiredStages: [Int] { config.requiredStages }
+    package var classes: Int { config.numClasses }
+    package var requiredStages: [Int] { config.requiredStages }
 }
 
-public enum Evaluator {
+package enum Evaluator {
     /// Logits of all windows of one image, at window resolution.
-    public static func windowLogits(_ head: WindowLogits, features f: EvalFeatures, winH: Int, winW: Int) throws -> [Float] {
+    package static func windowLogits(_ head: WindowLogits, features f: EvalFeatures, winH: Int, winW: Int) throws -> [Float] {
         let n = f.evalWindows.count
         var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
         for s in head.requiredStages {
@@ -51,7 +54,7 @@ public enum Evaluator {
     }
 
     /// Full-resolution prediction [originalHeight, originalWidth] for one image.
-    public static func predict(_ head: WindowLogits, features f: EvalFeatures, evalProtocol: EvalProtocol) throws -> [UInt8] {
+    package static func predict(_ head: WindowLogits, features f: EvalFeatures, evalProtocol: EvalProtocol) throws -> [UInt8] {
         let g = f.geometry
         let (winH, winW) = evalProtocol.windowSize(g)
         // The merge writes through raw pointers into the canvas: its geometry and every window must fit.
@@ -69,7 +72,7 @@ public enum Evaluator {
     }
 
     /// Streams `images` through the head. `onImage` sees every prediction (for examples in reports).
-    public static func evaluate<S: Sequence>(_ head: WindowLogits, images: S, evalProtocol: EvalProtocol,
+    package static func evaluate<S: Sequence>(_ head: WindowLogits, images: S, evalProtocol: EvalProtocol,
                                              checkpointStep: Int?, checkpoint: String?, backboneNote: String?,
                                              onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult
     where S.Element == EvalFeatures {
@@ -79,7 +82,7 @@ public enum Evaluator {
     }
 
     /// Pulls images from `next` until it returns nil (a cache reader), holding one image at a time.
-    public static func evaluate(_ head: WindowLogits, next: () throws -> EvalFeatures?, evalProtocol: EvalProtocol,
+    package static func evaluate(_ head: WindowLogits, next: () throws -> EvalFeatures?, evalProtocol: EvalProtocol,
                                 checkpointStep: Int?, checkpoint: String?, backboneNote: String?,
                                 onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
         let start = Date()

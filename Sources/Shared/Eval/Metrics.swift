@@ -1,3 +1,4 @@
+import DinoSegCore
 // Segmentation metrics with the hszhao/semseg definitions (docs/DESIGN.md §5), accumulated as a confusion matrix so memory does
 // not depend on the number of images.
 //
@@ -7,26 +8,48 @@
 // both the ground truth and the prediction counts as IoU 0 (it is not skipped). We match that exactly.
 
 /// Confusion counts: counts[label * classes + prediction]. Rows are ground truth, columns predictions.
-public struct ConfusionMatrix: Equatable, Codable {
-    public let classes: Int
-    public private(set) var counts: [Int64]
+package struct ConfusionMatrix: Equatable, Codable {
+    package let classes: Int
+    package private(set) var counts: [Int64]
 
-    public init(classes: Int = VOC.numClasses) {
+    package init(classes: Int = VOC.numClasses) {
         self.classes = classes
         counts = [Int64](repeating: 0, count: classes * classes)
     }
 
-    public init(classes: Int, counts: [Int64]) {
+    package init(classes: Int, counts: [Int64]) {
         precondition(counts.count == classes * classes, "confusion matrix needs \(classes)x\(classes) counts")
         self.classes = classes
         self.counts = counts
     }
 
-    public subscript(label: Int, prediction: Int) -> Int64 { counts[label * classes + prediction] }
+    enum CodingKeys: String, CodingKey { case classes, counts }
+
+    /// Decoding checks what the memberwise initialiser asserts: a matrix of another length read from a file (a sweep
+    /// entry, a metrics.json) would otherwise be indexed past its end. Class indices are label bytes (255 is void).
+    package init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let classes = try c.decode(Int.self, forKey: .classes)
+        let counts = try c.decode([Int64].self, forKey: .counts)
+        guard (1...255).contains(classes) else {
+            throw DecodingError.dataCorruptedError(forKey: .classes, in: c, debugDescription: "\(classes) classes (need 1 to 255)")
+        }
+        guard counts.count == classes * classes else {
+            throw DecodingError.dataCorruptedError(forKey: .counts, in: c, debugDescription: "\(counts.count) counts for \(classes) classes (need \(classes * classes))")
+        }
+        // Bounded so the sums over rows and columns cannot overflow (a trap): 2^40 pixels is far above any data set.
+        guard counts.allSatisfy({ (0...(1 << 40)).contains($0) }) else {
+            throw DecodingError.dataCorruptedError(forKey: .counts, in: c, debugDescription: "a count outside 0...2^40")
+        }
+        self.classes = classes
+        self.counts = counts
+    }
+
+    package subscript(label: Int, prediction: Int) -> Int64 { counts[label * classes + prediction] }
 
     /// Adds one image: `prediction` and `label` have the same number of pixels. Pixels whose label is not a class
     /// index (255 = void, or anything ≥ classes, which semseg's histogram also drops) are ignored.
-    public mutating func add(prediction: UnsafeBufferPointer<UInt8>, label: UnsafeBufferPointer<UInt8>) {
+    package mutating func add(prediction: UnsafeBufferPointer<UInt8>, label: UnsafeBufferPointer<UInt8>) {
         precondition(prediction.count == label.count, "prediction has \(prediction.count) pixels, label \(label.count)")
         let k = classes
         counts.withUnsafeMutableBufferPointer { c in
@@ -40,43 +63,43 @@ public struct ConfusionMatrix: Equatable, Codable {
         }
     }
 
-    public mutating func add(prediction: [UInt8], label: [UInt8]) {
+    package mutating func add(prediction: [UInt8], label: [UInt8]) {
         prediction.withUnsafeBufferPointer { p in label.withUnsafeBufferPointer { l in add(prediction: p, label: l) } }
     }
 
-    public mutating func merge(_ other: ConfusionMatrix) {
+    package mutating func merge(_ other: ConfusionMatrix) {
         precondition(other.classes == classes, "cannot merge confusion matrices of \(classes) and \(other.classes) classes")
         for i in counts.indices { counts[i] += other.counts[i] }
     }
 
     /// I_c: pixels of class c predicted as c.
-    public var intersection: [Int64] { (0..<classes).map { self[$0, $0] } }
+    package var intersection: [Int64] { (0..<classes).map { self[$0, $0] } }
     /// T_c: pixels labelled c.
-    public var target: [Int64] { (0..<classes).map { c in (0..<classes).reduce(Int64(0)) { $0 + self[c, $1] } } }
+    package var target: [Int64] { (0..<classes).map { c in (0..<classes).reduce(Int64(0)) { $0 + self[c, $1] } } }
     /// Pixels predicted as c (among labelled pixels).
-    public var predicted: [Int64] { (0..<classes).map { c in (0..<classes).reduce(Int64(0)) { $0 + self[$1, c] } } }
+    package var predicted: [Int64] { (0..<classes).map { c in (0..<classes).reduce(Int64(0)) { $0 + self[$1, c] } } }
     /// U_c = predicted_c + T_c − I_c.
-    public var union: [Int64] {
+    package var union: [Int64] {
         let i = intersection, t = target, p = predicted
         return (0..<classes).map { p[$0] + t[$0] - i[$0] }
     }
 }
 
 /// The numbers semseg reports, computed from a confusion matrix.
-public struct SegmentationMetrics: Equatable, Codable {
-    public var iou: [Double]
-    public var accuracy: [Double]
-    public var mIoU: Double
-    public var mAcc: Double
-    public var allAcc: Double
+package struct SegmentationMetrics: Equatable, Codable {
+    package var iou: [Double]
+    package var accuracy: [Double]
+    package var mIoU: Double
+    package var mAcc: Double
+    package var allAcc: Double
     /// Not a semseg number: mean IoU over the classes that occur in the ground truth only. Shown beside mIoU for data
     /// sets with fewer than 21 classes (the synthetic one), where the 21-class mean is capped at present/21.
-    public var presentClasses: Int
-    public var mIoUPresent: Double
+    package var presentClasses: Int
+    package var mIoUPresent: Double
 
-    public static let epsilon = 1e-10
+    package static let epsilon = 1e-10
 
-    public init(_ confusion: ConfusionMatrix) {
+    package init(_ confusion: ConfusionMatrix) {
         let i = confusion.intersection.map(Double.init)
         let u = confusion.union.map(Double.init)
         let t = confusion.target.map(Double.init)

@@ -1,12 +1,17 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegData
+import DinoSegBackbone
+import DinoSegModels
 
 // Segmenting new photos (`headtrain predict`): the evaluation protocol (docs/DESIGN.md §5) with the backbone in the loop.
 // photo → resized, normalised, padded canvas → windows (and flips) → backbone stages → head logits → merged
 // probabilities → argmax at the photo's size.
 
-public enum Predictor {
+package enum Predictor {
     /// Stage features of all windows, batched per stage: [windows, h, w, c].
-    public static func windowFeatures(canvas: [Float], geometry g: EvalGeometry, windows: [EvalWindow],
+    package static func windowFeatures(canvas: [Float], geometry g: EvalGeometry, windows: [EvalWindow],
                                       winH: Int, winW: Int, backbone: FeatureBackbone, stages: [Int],
                                       threads: Int) -> (features: [Int: [Float]], shapes: [Int: (h: Int, w: Int, c: Int)]) {
         var maps = [[FeatureMap]](repeating: [], count: windows.count)
@@ -35,7 +40,7 @@ public enum Predictor {
     }
 
     /// Class index per pixel of `photo`.
-    public static func segment(_ photo: RGBImage, backbone: FeatureBackbone, head: WindowLogits,
+    package static func segment(_ photo: RGBImage, backbone: FeatureBackbone, head: WindowLogits,
                                evalProtocol p: EvalProtocol, threads: Int = Parallel.defaultThreads) -> LabelImage {
         let g = p.geometry(height: photo.height, width: photo.width)
         let canvas = EvalInput.canvas(rgb: photo.pixels, geometry: g)
@@ -51,10 +56,19 @@ public enum Predictor {
         return LabelImage(width: photo.width, height: photo.height, pixels: pred)
     }
 
+    /// The files written per photo: NAME + each suffix.
+    static let outputSuffixes = [".png", "_colour.png", "_overlay.png"]
+
+    /// Creates and checks `dir` and returns the output name of every photo (OutputCheck.uniqueStems): done before the
+    /// first photo is segmented.
+    package static func prepareOutputs(for photos: [String], in dir: String) throws -> [String] {
+        try OutputCheck.writableDirectory(dir, what: "output directory")
+        return OutputCheck.uniqueStems(inputs: photos, suffixes: outputSuffixes, in: dir)
+    }
+
     /// Writes NAME.png (class indices, single channel), NAME_colour.png (VOC palette) and NAME_overlay.png.
-    public static func writeOutputs(_ label: LabelImage, photo: RGBImage, name: String, to dir: String) throws -> [String] {
-        let base = dir + "/" + name
-        let paths = [base + ".png", base + "_colour.png", base + "_overlay.png"]
+    package static func writeOutputs(_ label: LabelImage, photo: RGBImage, name: String, to dir: String) throws -> [String] {
+        let paths = outputSuffixes.map { dir + "/" + name + $0 }
         try ImageIO.writeGreyPNG(label.pixels, width: label.width, height: label.height, to: paths[0])
         try ImageIO.writePNG(ImageIO.colourise(label), to: paths[1])
         try ImageIO.writePNG(ImageIO.overlay(label, on: photo), to: paths[2])

@@ -1,34 +1,38 @@
 import Foundation
+import DinoSegData
+import DinoSegBackbone
+import DinoSegCache
 
 // The val cache written by `extract val` as the evaluator's input: its images are EvalFeatures, and its manifest
 // says which protocol produced the windows, which dataset they come from and whether the backbone had random weights.
 
 extension ValImage: EvalFeatures {
-    public var labelPixels: [UInt8] { label }
-    public var evalWindows: [EvalWindow] { windows.map { EvalWindow(y: $0.y, x: $0.x, flipped: $0.flipped) } }
-    public var stageFeatures: [Int: [Float]] { stages }
-    public var stageShapesPerWindow: [Int: (h: Int, w: Int, c: Int)] { stageShapes }
+    package var labelPixels: [UInt8] { label }
+    package var evalWindows: [EvalWindow] { windows.map { EvalWindow(y: $0.y, x: $0.x, flipped: $0.flipped) } }
+    package var stageFeatures: [Int: [Float]] { stages }
+    package var stageShapesPerWindow: [Int: (h: Int, w: Int, c: Int)] { stageShapes }
 }
 
-public enum ValCacheEval {
+package enum ValCacheEval {
 
     /// "RANDOM-WEIGHT BACKBONE" when the cache was extracted with random weights.
-    public static func backboneNote(_ m: CacheManifest) -> String? {
+    package static func backboneNote(_ m: CacheManifest) -> String? {
         RandomCheckpoint.isRandom(backboneName: m.config.backbone.name) ? RandomCheckpoint.label : nil
     }
 
-    public static func datasetKind(_ m: CacheManifest) -> DatasetKind { DatasetKind.detect(imageIDs: m.imageIDs) }
+    package static func datasetKind(_ m: CacheManifest) -> DatasetKind { DatasetKind.detect(imageIDs: m.imageIDs) }
 
     /// Photos of the val images (`DATA/JPEGImages`), when the data root recorded in the manifest still exists.
-    public static func photoDirectory(_ m: CacheManifest) -> String? {
+    package static func photoDirectory(_ m: CacheManifest) -> String? {
         let dir = m.config.dataRoot + "/JPEGImages"
         return FileManager.default.fileExists(atPath: dir) ? dir : nil
     }
 
     /// Opens `directory` as a val cache. Its reader checks every shard against the recorded protocol (ShardCheck.val)
     /// before handing out an image.
-    public static func settings(directory: String) throws -> (settings: EvalSettings, manifest: CacheManifest) {
+    package static func settings(directory: String) throws -> (settings: EvalSettings, manifest: CacheManifest) {
         let m = try ValCacheReader(directory: directory).manifest
+        try SourceFingerprint.checkInPlace(m, directory: directory)
         let p = m.config.evalProtocol!   // ManifestCheck refuses a val manifest without one
         let open: ValImageReader = { stages in
             let stream = try ValCacheReader(directory: directory).images(stages: stages)

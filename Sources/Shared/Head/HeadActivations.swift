@@ -1,3 +1,4 @@
+import DinoSegNN
 // The activations of one SegmentationHead pass as typed, shaped fields (llm.c's ActivationTensors): `forward` fills
 // them, `loss` adds the class probabilities, `backward(saved:loss:)` reads them and fills `HeadActivationGrads`.
 // The head allocates one set per (batch, stage geometry) and reuses it while the geometry stays the same; every
@@ -17,12 +18,12 @@
 //   conv3x3Scratch   Winograd or im2col workspace shared by the 3×3 convolutions
 
 /// A buffer of the activation memory and its shape.
-public struct HeadTensor {
-    public let data: UnsafeMutablePointer<Float>
-    public let shape: [Int]
-    public let count: Int
+package struct HeadTensor {
+    package let data: UnsafeMutablePointer<Float>
+    package let shape: [Int]
+    package let count: Int
 
-    public func zero() { data.update(repeating: 0, count: count) }
+    package func zero() { data.update(repeating: 0, count: count) }
 }
 
 /// Owns the buffers handed out by `tensor` (freed together).
@@ -42,7 +43,7 @@ final class TensorStore {
     deinit { for p in blocks { p.deallocate() } }
 }
 
-public final class HeadActivations {
+package final class HeadActivations {
     /// What the buffer sizes depend on; a forward with another geometry gets a new set.
     struct Geometry: Equatable {
         var batch: Int
@@ -50,36 +51,36 @@ public final class HeadActivations {
         var winograd: Bool
     }
 
-    public struct PPMBranch {
-        public let bins: Int
-        public let pooled, conv, bn, upsampled, mean, rstd: HeadTensor
+    package struct PPMBranch {
+        package let bins: Int
+        package let pooled, conv, bn, upsampled, mean, rstd: HeadTensor
     }
 
     let geometry: Geometry
     let store: TensorStore
 
-    public let batch: Int
+    package let batch: Int
     /// Working resolution of the head (the finest FPN level, or F3 without FPN).
-    public let h: Int, w: Int
+    package let h: Int, w: Int
     /// Stages read by the head (FPN levels finest first, or [3]) and their shapes.
-    public let inputStages: [Int]
-    public let inputShapes: [SegmentationHead.StageShape]
+    package let inputStages: [Int]
+    package let inputShapes: [SegmentationHead.StageShape]
     /// The stage features of the last forward, in `inputStages` order (owned by the caller; they must stay valid until
     /// backward has run).
-    public internal(set) var inputs: [UnsafePointer<Float>]
+    package internal(set) var inputs: [UnsafePointer<Float>]
 
-    public let fpnInner: [HeadTensor]
-    public let fpnOut: HeadTensor?
-    public let ppm: [PPMBranch]
-    public let ppmConcat: HeadTensor?
-    public let clsConv, clsBN, clsMean, clsRstd: HeadTensor
-    public let dropoutMask, dropped: HeadTensor?
-    public let logits: HeadTensor
+    package let fpnInner: [HeadTensor]
+    package let fpnOut: HeadTensor?
+    package let ppm: [PPMBranch]
+    package let ppmConcat: HeadTensor?
+    package let clsConv, clsBN, clsMean, clsRstd: HeadTensor
+    package let dropoutMask, dropped: HeadTensor?
+    package let logits: HeadTensor
     let conv3x3Scratch: HeadTensor
     /// Whether the last forward applied dropout (training with dropout > 0).
-    public internal(set) var dropoutApplied = false
+    package internal(set) var dropoutApplied = false
     /// Softmax probabilities at the label size (filled by `SegmentationHead.loss`, reused while the size stays).
-    public internal(set) var probs: HeadTensor?
+    package internal(set) var probs: HeadTensor?
     private var grads: HeadActivationGrads?
 
     init(config cfg: HeadConfig, batch n: Int, inputStages: [Int], inputShapes: [SegmentationHead.StageShape], winograd: Bool) {
@@ -116,9 +117,9 @@ public final class HeadActivations {
     }
 
     /// The PPM / classifier input: the FPN output, or F3 without FPN.
-    public var features: UnsafePointer<Float> { fpnOut.map { UnsafePointer($0.data) } ?? inputs[0] }
+    package var features: UnsafePointer<Float> { fpnOut.map { UnsafePointer($0.data) } ?? inputs[0] }
     /// The classifier's 3×3 conv input: the PPM concatenation, or `features` without PPM.
-    public var classifierInput: UnsafePointer<Float> { ppmConcat.map { UnsafePointer($0.data) } ?? features }
+    package var classifierInput: UnsafePointer<Float> { ppmConcat.map { UnsafePointer($0.data) } ?? features }
 
     /// The probability buffer for labels of lh×lw.
     func probs(labelHeight lh: Int, labelWidth lw: Int, classes k: Int) -> HeadTensor {
@@ -137,29 +138,29 @@ public final class HeadActivations {
     }
 
     /// Bytes of all buffers (activations, probabilities, gradients, scratch): the head's activation memory.
-    public var bytes: Int { store.bytes }
+    package var bytes: Int { store.bytes }
 }
 
 /// Gradients with respect to the activations (same shapes as their activations), written by backward.
-public struct HeadActivationGrads {
-    public struct PPMBranch {
-        public let upsampled, relu, bn, conv: HeadTensor
+package struct HeadActivationGrads {
+    package struct PPMBranch {
+        package let upsampled, relu, bn, conv: HeadTensor
         /// nil without FPN (nothing upstream to train).
-        public let pooled: HeadTensor?
+        package let pooled: HeadTensor?
     }
 
-    public let logits: HeadTensor
+    package let logits: HeadTensor
     /// Gradient at the 1×1 classifier conv input (the dropout output, or the ReLU output without dropout).
-    public let dropped: HeadTensor
+    package let dropped: HeadTensor
     /// Gradient at the ReLU output when dropout sits between (nil without dropout).
-    public let relu: HeadTensor?
-    public let clsBN, clsConv: HeadTensor
+    package let relu: HeadTensor?
+    package let clsBN, clsConv: HeadTensor
     /// nil for the bare head (no trainable layer below the classifier).
-    public let classifierInput: HeadTensor?
+    package let classifierInput: HeadTensor?
     /// Gradient at the PPM input (nil unless FPN and PPM are both used).
-    public let features: HeadTensor?
-    public let ppm: [PPMBranch]
-    public let fpnInner: [HeadTensor]
+    package let features: HeadTensor?
+    package let ppm: [PPMBranch]
+    package let fpnInner: [HeadTensor]
 
     init(config cfg: HeadConfig, saved a: HeadActivations, store s: TensorStore) {
         let n = a.batch, h = a.h, w = a.w, mid = cfg.classifierWidth, c = cfg.featureWidth, r = cfg.ppmReduction
@@ -178,14 +179,14 @@ public struct HeadActivationGrads {
 }
 
 /// The result of `SegmentationHead.loss`, which backward starts from.
-public struct HeadLoss {
+package struct HeadLoss {
     /// Mean cross-entropy over the labelled pixels.
-    public let loss: Double
+    package let loss: Double
     /// Number of labelled pixels (not `ignoreLabel`).
-    public let valid: Int
+    package let valid: Int
     /// The labels [n, labelHeight, labelWidth] (owned by the caller; valid until backward has run).
-    public let labels: UnsafePointer<UInt8>
-    public let labelHeight: Int, labelWidth: Int
+    package let labels: UnsafePointer<UInt8>
+    package let labelHeight: Int, labelWidth: Int
     /// Softmax probabilities at the label size (backward turns them into the logit gradient in place).
-    public let probs: HeadTensor
+    package let probs: HeadTensor
 }

@@ -1,52 +1,22 @@
 import Foundation
-
-/// Where a training run is: enough to continue it exactly. Random streams (shuffle, dropout) are derived from
-/// (seed, epoch, step), so seed + position is the whole RNG state.
-public struct TrainProgress: Codable, Equatable, Sendable {
-    /// Optimizer steps done so far (= the poly schedule's iteration k of the next step).
-    public var step: Int
-    /// Epoch and batch index within it of the next batch to train on.
-    public var epoch: Int
-    public var batchInEpoch: Int
-    public var seed: UInt64
-    public var maxIter: Int
-    public var batchSize: Int
-    /// The matrix multiplies' precision; nil in checkpoints written before precisions existed (= fp32).
-    public var precision: Precision?
-
-    public init(step: Int, epoch: Int, batchInEpoch: Int, seed: UInt64, maxIter: Int, batchSize: Int,
-                precision: Precision = .fp32) {
-        self.step = step; self.epoch = epoch; self.batchInEpoch = batchInEpoch; self.seed = seed; self.maxIter = maxIter
-        self.batchSize = batchSize; self.precision = precision
-    }
-
-    /// Throws, naming `checkpoint`, when a resumed run asks for other settings than the ones this progress was made with.
-    public func checkResumable(_ checkpoint: String, seed: UInt64, maxIter: Int, batchSize: Int, precision: Precision) throws {
-        guard self.seed == seed, self.maxIter == maxIter, self.batchSize == batchSize else {
-            throw DinoSegError(file: checkpoint, "was trained with seed \(self.seed), batch \(self.batchSize), \(self.maxIter) iterations; this run asks for seed \(seed), batch \(batchSize), \(maxIter) iterations (pass the original --seed/--batch/--epochs)")
-        }
-        let stored = self.precision ?? .fp32
-        guard stored == precision else {
-            throw DinoSegError(file: checkpoint, "was trained in \(stored); this run asks for \(precision) (continue it with --precision \(stored), or start a new --run in \(precision))")
-        }
-    }
-}
+import DinoSegCore
+import DinoSegNN
 
 /// Head checkpoints: safetensors with the PyTorch state_dict of the head (names and OIHW layouts as a PyTorch module
 /// would have them: `head.load_state_dict(...)` works on the mirror module of scripts/make_head_fixture.py), plus
 ///   optimizer.momentum.<param>   SGD momentum buffers, PyTorch layout
 ///   metadata: "config" (HeadConfig JSON), "progress" (TrainProgress JSON), "format" = "dinoseg-head-1", and any extras.
-public enum HeadCheckpoint {
-    public static let format = "dinoseg-head-1"
+package enum HeadCheckpoint {
+    package static let format = "dinoseg-head-1"
 
-    public static func save(_ head: SegmentationHead, to path: String, progress: TrainProgress? = nil,
+    package static func save(_ head: SegmentationHead, to path: String, progress: TrainProgress? = nil,
                             extraMetadata: [String: String] = [:]) throws {
         try CheckpointWriter.write(params: head.params, stats: head.stats, batchesTracked: head.batchesTracked, format: format,
                                    config: head.config, progress: progress, extraMetadata: extraMetadata, to: path)
     }
 
     /// The head config stored in a checkpoint.
-    public static func config(of path: String) throws -> HeadConfig {
+    package static func config(of path: String) throws -> HeadConfig {
         let file = try SafetensorsFile(path: path)
         guard let json = file.metadata["config"], let cfg = try? JSONDecoder().decode(HeadConfig.self, from: Data(json.utf8)) else {
             throw DinoSegError(file: path, "not a DinoSeg head checkpoint (no head config in the metadata)")
@@ -76,7 +46,7 @@ public enum HeadCheckpoint {
     /// Loads parameters, BN statistics and (when present) momentum into `head`; returns the stored progress.
     /// Refuses a checkpoint made for a different head, naming the first key whose shape differs.
     @discardableResult
-    public static func load(_ path: String, into head: SegmentationHead) throws -> TrainProgress? {
+    package static func load(_ path: String, into head: SegmentationHead) throws -> TrainProgress? {
         let file = try SafetensorsFile(path: path)
         let stored = try config(of: path)
         if stored != head.config {
@@ -95,16 +65,33 @@ public enum HeadCheckpoint {
     }
 
     /// Loads `<prefix><name>` for every parameter, BN statistic and num_batches_tracked of the head.
-    public static func loadTorchState(_ file: SafetensorsFile, prefix: String, into head: SegmentationHead) throws {
+    package static func loadTorchState(_ file: SafetensorsFile, prefix: String, into head: SegmentationHead) throws {
         for arena in [head.params, head.stats] {
             for v in arena.views {
                 let values = try tensor(file, prefix + v.name, shape: v.torchShape)
                 values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
             }
         }
+        try checkFinite(file.path, [head.params, head.stats], prefix: prefix)
         for key in head.batchesTracked.keys {
             let name = prefix + key + ".num_batches_tracked"
             if file.tensors[name] != nil { head.batchesTracked[key] = try file.integers(name).first ?? 0 }
+        }
+    }
+
+    /// A NaN or infinite weight, or a negative BatchNorm variance (a square root of it normalises), would give
+    /// predictions and metrics that mean nothing; such a checkpoint is refused by name.
+    package static func checkFinite(_ path: String, _ arenas: [ParameterArena], prefix: String, only: ((String) -> Bool)? = nil) throws {
+        for arena in arenas {
+            for v in arena.views where only?(v.name) ?? true {
+                let values = UnsafeBufferPointer(start: arena.values + v.offset, count: v.count)
+                if let bad = values.first(where: { !$0.isFinite }) {
+                    throw DinoSegError(file: path, "tensor '\(prefix + v.name)' holds \(bad); the checkpoint is unusable")
+                }
+                if v.name.hasSuffix("running_var"), let negative = values.first(where: { $0 < 0 }) {
+                    throw DinoSegError(file: path, "tensor '\(prefix + v.name)' holds the negative variance \(negative); the checkpoint is unusable")
+                }
+            }
         }
     }
 

@@ -1,19 +1,20 @@
+import DinoSegCore
 // The shape of a segmentation head (docs/DESIGN.md §6): which modules it has and how wide they are.
 
-public struct HeadConfig: Codable, Equatable, Sendable {
+package struct HeadConfig: Codable, Equatable, Sendable {
     /// Channels of backbone stages 0...3 (from the cache manifest).
-    public var stageChannels: [Int]
-    public var fpnWidth: Int = 1024
+    package var stageChannels: [Int]
+    package var fpnWidth: Int = 1024
     /// 8 (FPN on F1..F3, output at F1) or 4 (FPN on F0..F3, output at F0). Without FPN the head runs on F3 (stride 32).
-    public var outputStride: Int = 8
-    public var useFPN: Bool = true
-    public var usePPM: Bool = true
-    public var numClasses: Int = 21
-    public var classifierWidth: Int = 512
-    public var dropout: Float = 0.1
-    public var ppmBins: [Int] = [1, 2, 3, 6]
+    package var outputStride: Int = 8
+    package var useFPN: Bool = true
+    package var usePPM: Bool = true
+    package var numClasses: Int = 21
+    package var classifierWidth: Int = 512
+    package var dropout: Float = 0.1
+    package var ppmBins: [Int] = [1, 2, 3, 6]
 
-    public init(stageChannels: [Int], fpnWidth: Int = 1024, outputStride: Int = 8, useFPN: Bool = true,
+    package init(stageChannels: [Int], fpnWidth: Int = 1024, outputStride: Int = 8, useFPN: Bool = true,
                 usePPM: Bool = true, numClasses: Int = 21) {
         self.stageChannels = stageChannels
         self.fpnWidth = fpnWidth
@@ -24,19 +25,19 @@ public struct HeadConfig: Codable, Equatable, Sendable {
     }
 
     /// Stages the FPN reads, finest first.
-    public var fpnLevels: [Int] { useFPN ? (outputStride == 4 ? [0, 1, 2, 3] : [1, 2, 3]) : [] }
+    package var fpnLevels: [Int] { useFPN ? (outputStride == 4 ? [0, 1, 2, 3] : [1, 2, 3]) : [] }
     /// Stages the head needs from the cache.
-    public var requiredStages: [Int] { useFPN ? fpnLevels : [3] }
+    package var requiredStages: [Int] { useFPN ? fpnLevels : [3] }
     /// The stage whose resolution the head works at.
-    public var workingStage: Int { useFPN ? fpnLevels[0] : 3 }
+    package var workingStage: Int { useFPN ? fpnLevels[0] : 3 }
     /// Channels entering PPM / classifier.
-    public var featureWidth: Int { useFPN ? fpnWidth : stageChannels[3] }
+    package var featureWidth: Int { useFPN ? fpnWidth : stageChannels[3] }
     /// semseg's PPM: reduction_dim = fea_dim / len(bins).
-    public var ppmReduction: Int { featureWidth / ppmBins.count }
-    public var classifierInput: Int { usePPM ? featureWidth + ppmBins.count * ppmReduction : featureWidth }
+    package var ppmReduction: Int { featureWidth / ppmBins.count }
+    package var classifierInput: Int { usePPM ? featureWidth + ppmBins.count * ppmReduction : featureWidth }
 
     /// Short name of the variant (the report's ablation rows).
-    public var variantName: String {
+    package var variantName: String {
         switch (useFPN, usePPM) {
         case (false, false): return "head on F3"
         case (false, true): return "PPM + head on F3"
@@ -45,7 +46,7 @@ public struct HeadConfig: Codable, Equatable, Sendable {
         }
     }
 
-    public func validate() throws {
+    package func validate() throws {
         guard stageChannels.count == 4, stageChannels.allSatisfy({ $0 > 0 }) else {
             throw DinoSegError("head config: need 4 positive stage channel counts, got \(stageChannels)")
         }

@@ -3,7 +3,7 @@
 
 extension HeadConfig {
     /// FLOPs of one forward pass, and of one training step (forward + backward), for a batch with the given stage shapes.
-    public func flops(batch n: Int, shapes: [Int: (h: Int, w: Int, c: Int)]) -> (forward: Double, trainingStep: Double) {
+    package func flops(batch n: Int, shapes: [Int: (h: Int, w: Int, c: Int)]) -> (forward: Double, trainingStep: Double) {
         var fwd = 0.0, step = 0.0
         // cost of one conv: forward 1×, weight gradient 1×, input gradient 1× when it is needed
         func conv(_ rows: Int, _ kin: Int, _ cout: Int, inputGrad: Bool) {

@@ -1,3 +1,4 @@
+import DinoSegNN
 // The head's parameters as typed references into its ParameterArena, resolved once after allocation so forward and
 // backward never look a parameter up by name. The names (PyTorch state_dict keys) live only in the declaration
 // (SegmentationHead.declareParameters) and in checkpoints.

@@ -1,3 +1,4 @@
+import DinoSegNN
 // Backward pass of SegmentationHead: from a HeadLoss back through the saved HeadActivations to every parameter
 // gradient (accumulated into params.grads; call params.zeroGrads() before a step). Stage features are frozen: no
 // gradient flows into them.
@@ -5,7 +6,7 @@
 extension SegmentationHead {
     /// Gradients of `loss` (computed from `saved`, the activations of the last forward) with respect to every
     /// parameter, accumulated into params.grads.
-    public func backward(saved a: HeadActivations, loss: HeadLoss) {
+    package func backward(saved a: HeadActivations, loss: HeadLoss) {
         let cfg = config, g = a.gradients(config: cfg)
         let n = a.batch, h = a.h, w = a.w, rows = n * h * w, k = cfg.numClasses, mid = cfg.classifierWidth, c = cfg.featureWidth
 
@@ -92,7 +93,7 @@ extension SegmentationHead {
     }
 
     /// One SGD step on the accumulated gradients.
-    public func sgdStep(lr: Float, momentum: Float, weightDecay: Float) {
+    package func sgdStep(lr: Float, momentum: Float, weightDecay: Float) {
         params.sgdStep(lr: lr, momentum: momentum, weightDecay: weightDecay)
     }
 }

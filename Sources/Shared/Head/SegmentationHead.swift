@@ -1,4 +1,6 @@
 import Foundation
+import DinoSegCore
+import DinoSegNN
 
 // FPN → PPM → classifier (docs/DESIGN.md §6) on channels-last stage features, with the parameter names of the PyTorch modules
 // it mirrors:
@@ -7,20 +9,20 @@ import Foundation
 //   ppm.features.{j}.1.weight              PPM branch j: Sequential(AdaptiveAvgPool2d, Conv2d, BatchNorm2d, ReLU)
 //   ppm.features.{j}.2.{weight,bias}       (semseg's PPM); running stats are buffers
 //   cls.0.weight  cls.1.{weight,bias}  cls.4.{weight,bias}   semseg's classifier Sequential
-public final class SegmentationHead {
-    public typealias StageShape = (h: Int, w: Int, c: Int)
+package final class SegmentationHead {
+    package typealias StageShape = (h: Int, w: Int, c: Int)
 
-    public let config: HeadConfig
-    public let params = ParameterArena()
+    package let config: HeadConfig
+    package let params = ParameterArena()
     /// BatchNorm running statistics (`<bn>.running_mean`, `<bn>.running_var`), not trained.
-    public let stats = ParameterArena()
+    package let stats = ParameterArena()
     /// BatchNorm layers in checkpoint order: the PPM branches', then the classifier's.
-    public let bnPrefixes: [String]
+    package let bnPrefixes: [String]
     /// `num_batches_tracked` per BatchNorm, in `bnPrefixes` order (read and set through `batchesTracked`).
     private var bnBatchesTracked: [Int64]
-    public var threads: Int
+    package var threads: Int
     /// 3×3 convolutions: Winograd F(2×2,3×3) when the channel counts allow it, else im2col + GEMM.
-    public var useWinograd = true
+    package var useWinograd = true
     /// The parameters as typed references (resolved once; the arena's pointers never move).
     let p: HeadParameters
     /// The activations of the last forward, reused while batch and stage shapes stay the same.
@@ -28,9 +30,9 @@ public final class SegmentationHead {
     /// Data-parallel training: the part of the global batch this process holds. Training BatchNorm and the loss then
     /// use sums over the global batch, and Dropout2d draws the global batch's mask and keeps this part of it, so the
     /// processes together compute what one process computes on the whole batch. nil: the batch is all there is.
-    public var shard: BatchShard?
+    package var shard: BatchShard?
 
-    public init(config: HeadConfig, seed: UInt64 = 0, threads: Int = 1) throws {
+    package init(config: HeadConfig, seed: UInt64 = 0, threads: Int = 1) throws {
         try config.validate()
         self.config = config
         self.threads = threads
@@ -45,13 +47,13 @@ public final class SegmentationHead {
     }
 
     /// `num_batches_tracked` per BatchNorm prefix (checkpoints, and the state data-parallel processes start from).
-    public var batchesTracked: [String: Int64] {
+    package var batchesTracked: [String: Int64] {
         get { Dictionary(uniqueKeysWithValues: zip(bnPrefixes, bnBatchesTracked)) }
         set { for (i, prefix) in bnPrefixes.enumerated() { bnBatchesTracked[i] = newValue[prefix] ?? 0 } }
     }
 
     /// Bytes of the activation memory of the last forward (and backward) pass.
-    public var activationBytes: Int { activations?.bytes ?? 0 }
+    package var activationBytes: Int { activations?.bytes ?? 0 }
 
     static func declareParameters(_ config: HeadConfig, params: ParameterArena, stats: ParameterArena) -> HeadParameters.Declared {
         let c = config.featureWidth
@@ -99,7 +101,7 @@ public final class SegmentationHead {
     /// working stage's resolution). In training, BatchNorm uses batch statistics (and updates running ones) and
     /// Dropout2d draws from `dropoutSeed`. The stage features must stay valid until `backward` has run.
     @discardableResult
-    public func forward(stages: [Int: UnsafePointer<Float>], shapes: [Int: StageShape], batch n: Int,
+    package func forward(stages: [Int: UnsafePointer<Float>], shapes: [Int: StageShape], batch n: Int,
                         training: Bool, dropoutSeed: UInt64 = 0) -> HeadActivations {
         let cfg = config, c = cfg.featureWidth
         let a = activations(batch: n, shapes: shapes)
@@ -222,7 +224,7 @@ public final class SegmentationHead {
     /// Upsamples the logits of `saved` bilinearly to the label size and returns the mean cross-entropy (ignoring
     /// `ignoreLabel`) and the number of labelled pixels (of the global batch with `shard`); the probabilities are kept
     /// for `backward`.
-    public func loss(_ saved: HeadActivations, labels: UnsafePointer<UInt8>, labelHeight lh: Int, labelWidth lw: Int) -> HeadLoss {
+    package func loss(_ saved: HeadActivations, labels: UnsafePointer<UInt8>, labelHeight lh: Int, labelWidth lw: Int) -> HeadLoss {
         let k = config.numClasses, n = saved.batch
         let probs = saved.probs(labelHeight: lh, labelWidth: lw, classes: k)
         BilinearResize.forward(out: probs.data, inp: saved.logits.data, n: n, inH: saved.h, inW: saved.w, c: k,
@@ -242,7 +244,7 @@ public final class SegmentationHead {
 
     /// Eval-mode logits for features of any spatial size, bilinearly resized to outHeight×outWidth:
     /// NHWC [batch, outHeight, outWidth, classes].
-    public func logits(stages: [Int: UnsafePointer<Float>], shapes: [Int: (h: Int, w: Int, c: Int)], batch: Int,
+    package func logits(stages: [Int: UnsafePointer<Float>], shapes: [Int: (h: Int, w: Int, c: Int)], batch: Int,
                        outHeight: Int, outWidth: Int) -> [Float] {
         let a = forward(stages: stages, shapes: shapes, batch: batch, training: false)
         let k = config.numClasses
@@ -257,7 +259,7 @@ public final class SegmentationHead {
 
 /// Calls `body` with pointers to the arrays of `stages` for the stages `wanted` (all must be present), valid for the
 /// whole call: the head reads the caller's feature arrays without copying them.
-func withStagePointers<R>(_ stages: [Int: [Float]], stages wanted: [Int],
+package func withStagePointers<R>(_ stages: [Int: [Float]], stages wanted: [Int],
                           _ body: ([Int: UnsafePointer<Float>]) throws -> R) rethrows -> R {
     func go(_ i: Int, _ acc: [Int: UnsafePointer<Float>]) throws -> R {
         if i == wanted.count { return try body(acc) }

@@ -7,11 +7,11 @@
 import Foundation
 import CHDF5
 
-public enum HDF5DType: String, Codable, CaseIterable {
+package enum HDF5DType: String, Codable, CaseIterable {
     case f16, f32, u8, i32, i64
 
     /// Bytes per element in the file.
-    public var size: Int {
+    package var size: Int {
         switch self {
         case .f16: return 2
         case .f32, .i32: return 4
@@ -46,19 +46,19 @@ public enum HDF5DType: String, Codable, CaseIterable {
 
 /// The element types datasets are read as: Float (from f16 or f32 datasets) and the integer types labels and indices
 /// are stored as, each from its own dataset type only.
-public protocol HDF5Element: Numeric {
+package protocol HDF5Element: Numeric {
     /// The dataset element types that read as this type.
     static var storedAs: [HDF5DType] { get }
 }
-extension Float: HDF5Element { public static var storedAs: [HDF5DType] { [.f16, .f32] } }
-extension UInt8: HDF5Element { public static var storedAs: [HDF5DType] { [.u8] } }
-extension Int32: HDF5Element { public static var storedAs: [HDF5DType] { [.i32] } }
-extension Int64: HDF5Element { public static var storedAs: [HDF5DType] { [.i64] } }
+extension Float: HDF5Element { package static var storedAs: [HDF5DType] { [.f16, .f32] } }
+extension UInt8: HDF5Element { package static var storedAs: [HDF5DType] { [.u8] } }
+extension Int32: HDF5Element { package static var storedAs: [HDF5DType] { [.i32] } }
+extension Int64: HDF5Element { package static var storedAs: [HDF5DType] { [.i64] } }
 
 /// The element types features are stored as (the integer types hold labels and indices, never features).
-public enum FeatureDType: String, CaseIterable {
+package enum FeatureDType: String, CaseIterable {
     case f16, f32
-    public var storage: HDF5DType { self == .f16 ? .f16 : .f32 }
+    package var storage: HDF5DType { self == .f16 ? .f16 : .f32 }
 }
 
 /// Serialises all HDF5 calls (the serial library keeps global state).
@@ -99,8 +99,8 @@ private func noChunkCacheAccess() -> hid_t {
 
 /// An open HDF5 file; closed on `close()` or deinit. Closing first closes the file's datasets (their ids become -1,
 /// so nothing ever passes a stale id to the library), also when the close itself fails (disk full).
-public final class HDF5File {
-    public let path: String
+package final class HDF5File {
+    package let path: String
     private(set) var id: hid_t
     private struct WeakDataset { weak var value: HDF5Dataset? }
     private var datasets: [WeakDataset] = []
@@ -108,7 +108,7 @@ public final class HDF5File {
     private init(path: String, id: hid_t) { self.path = path; self.id = id }
 
     /// Creates (or truncates) a file.
-    public static func create(_ path: String) throws -> HDF5File {
+    package static func create(_ path: String) throws -> HDF5File {
         try withHDF5 {
             let fapl = strongCloseAccess()
             defer { H5Pclose(fapl) }
@@ -118,7 +118,7 @@ public final class HDF5File {
         }
     }
 
-    public static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
+    package static func open(_ path: String, writable: Bool = false) throws -> HDF5File {
         try withHDF5 {
             guard FileManager.default.fileExists(atPath: path) else { throw DinoSegError(file: path, "file not found") }
             let fapl = strongCloseAccess()
@@ -130,7 +130,7 @@ public final class HDF5File {
     }
 
     /// Flushes and closes; errors (e.g. disk full while flushing) are reported. Safe to call more than once.
-    public func close() throws {
+    package func close() throws {
         try withHDF5 {
             guard id >= 0 else { return }
             var ok = true
@@ -158,7 +158,7 @@ public final class HDF5File {
 
     /// Creates a chunked dataset. `chunk` defaults to one row of the first dimension (one sample per chunk).
     /// With `extendable`, the first dimension can grow later (`HDF5Dataset.extend`).
-    public func createDataset(_ name: String, dtype: HDF5DType, shape: [Int], chunk: [Int]? = nil,
+    package func createDataset(_ name: String, dtype: HDF5DType, shape: [Int], chunk: [Int]? = nil,
                               extendable: Bool = false) throws -> HDF5Dataset {
         try withHDF5 {
             try requireOpen()
@@ -181,7 +181,7 @@ public final class HDF5File {
         }
     }
 
-    public func dataset(_ name: String) throws -> HDF5Dataset {
+    package func dataset(_ name: String) throws -> HDF5Dataset {
         try withHDF5 {
             try requireOpen()
             guard H5Lexists(id, name, 0) > 0 else { throw DinoSegError(file: path, "missing dataset '\(name)'") }
@@ -228,7 +228,7 @@ public final class HDF5File {
     }
 
     /// Names of the datasets (and groups) at the root, sorted.
-    public func datasetNames() -> [String] {
+    package func datasetNames() -> [String] {
         withHDF5 {
             var info = H5G_info_t()
             guard id >= 0, H5Gget_info(id, &info) >= 0 else { return [] }
@@ -244,26 +244,26 @@ public final class HDF5File {
         }
     }
 
-    public func setAttribute(_ name: String, string value: String) throws {
+    package func setAttribute(_ name: String, string value: String) throws {
         try withHDF5 { try requireOpen(); try HDF5Attributes.setString(on: id, name, value, context: path) }
     }
-    public func setAttribute(_ name: String, int value: Int) throws {
+    package func setAttribute(_ name: String, int value: Int) throws {
         try withHDF5 { try requireOpen(); try HDF5Attributes.setInt(on: id, name, value, context: path) }
     }
-    public func stringAttribute(_ name: String) throws -> String {
+    package func stringAttribute(_ name: String) throws -> String {
         try withHDF5 { try requireOpen(); return try HDF5Attributes.string(on: id, name, context: path) }
     }
-    public func intAttribute(_ name: String) throws -> Int {
+    package func intAttribute(_ name: String) throws -> Int {
         try withHDF5 { try requireOpen(); return try HDF5Attributes.int(on: id, name, context: path) }
     }
 }
 
 /// One dataset of an open file. Slabs are whole rows of the first dimension: rows start..<start+count.
-public final class HDF5Dataset {
-    public let file: HDF5File
-    public let name: String
-    public let dtype: HDF5DType
-    public private(set) var shape: [Int]
+package final class HDF5Dataset {
+    package let file: HDF5File
+    package let name: String
+    package let dtype: HDF5DType
+    package private(set) var shape: [Int]
     private var id: hid_t
 
     init(file: HDF5File, name: String, id: hid_t, dtype: HDF5DType, shape: [Int]) {
@@ -288,11 +288,11 @@ public final class HDF5Dataset {
     }
 
     /// Elements in one row (product of all dimensions but the first).
-    public var rowElements: Int { shape.dropFirst().reduce(1, *) }
+    package var rowElements: Int { shape.dropFirst().reduce(1, *) }
     private var where_: String { "\(file.path): dataset '\(name)'" }
 
     /// Grows the first dimension to `rows` (dataset must have been created `extendable`).
-    public func extend(rows: Int) throws {
+    package func extend(rows: Int) throws {
         try withHDF5 {
             try requireOpen()
             var dims = shape.map { hsize_t($0) }
@@ -304,7 +304,7 @@ public final class HDF5Dataset {
 
     // MARK: writing
 
-    public func writeFloats(rows start: Int, _ values: UnsafeBufferPointer<Float>) throws {
+    package func writeFloats(rows start: Int, _ values: UnsafeBufferPointer<Float>) throws {
         switch dtype {
         case .f32: try writeRaw(rows: start, values.count, UnsafeRawPointer(values.baseAddress!), memType: chdf5_native_float())
         case .f16:
@@ -314,18 +314,18 @@ public final class HDF5Dataset {
         default: throw DinoSegError("\(where_): cannot write floats to a \(dtype) dataset")
         }
     }
-    public func writeFloats(rows start: Int, _ values: [Float]) throws {
+    package func writeFloats(rows start: Int, _ values: [Float]) throws {
         try values.withUnsafeBufferPointer { try writeFloats(rows: start, $0) }
     }
-    public func writeUInt8(rows start: Int, _ values: [UInt8]) throws {
+    package func writeUInt8(rows start: Int, _ values: [UInt8]) throws {
         try requireType(.u8)
         try values.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_native_uint8()) }
     }
-    public func writeInt32(rows start: Int, _ values: [Int32]) throws {
+    package func writeInt32(rows start: Int, _ values: [Int32]) throws {
         try requireType(.i32)
         try values.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_native_int32()) }
     }
-    public func writeInt64(rows start: Int, _ values: [Int64]) throws {
+    package func writeInt64(rows start: Int, _ values: [Int64]) throws {
         try requireType(.i64)
         try values.withUnsafeBytes { try writeRaw(rows: start, values.count, $0.baseAddress!, memType: chdf5_native_int64()) }
     }
@@ -333,7 +333,7 @@ public final class HDF5Dataset {
     // MARK: reading
 
     /// Reads rows start..<start+count (all remaining rows by default) as `T`, e.g. `try labels.read(UInt8.self)`.
-    public func read<T: HDF5Element>(_ type: T.Type, rows start: Int = 0, count: Int? = nil) throws -> [T] {
+    package func read<T: HDF5Element>(_ type: T.Type, rows start: Int = 0, count: Int? = nil) throws -> [T] {
         try requireReadable(as: T.self)
         let c = try checkedRows(start, count)
         var out = [T](repeating: .zero, count: c * rowElements)
@@ -342,7 +342,7 @@ public final class HDF5Dataset {
     }
 
     /// Reads rows start..<start+count into `out` (count · rowElements values). f16 is converted to Float here.
-    public func read<T: HDF5Element>(rows start: Int, count: Int, into out: UnsafeMutableBufferPointer<T>) throws {
+    package func read<T: HDF5Element>(rows start: Int, count: Int, into out: UnsafeMutableBufferPointer<T>) throws {
         try requireReadable(as: T.self)
         let n = try checkedRows(start, count) * rowElements
         guard out.count == n else {
@@ -365,16 +365,16 @@ public final class HDF5Dataset {
         }
     }
 
-    public func setAttribute(_ name: String, string value: String) throws {
+    package func setAttribute(_ name: String, string value: String) throws {
         try withHDF5 { try requireOpen(); try HDF5Attributes.setString(on: id, name, value, context: where_) }
     }
-    public func setAttribute(_ name: String, int value: Int) throws {
+    package func setAttribute(_ name: String, int value: Int) throws {
         try withHDF5 { try requireOpen(); try HDF5Attributes.setInt(on: id, name, value, context: where_) }
     }
-    public func stringAttribute(_ name: String) throws -> String {
+    package func stringAttribute(_ name: String) throws -> String {
         try withHDF5 { try requireOpen(); return try HDF5Attributes.string(on: id, name, context: where_) }
     }
-    public func intAttribute(_ name: String) throws -> Int {
+    package func intAttribute(_ name: String) throws -> Int {
         try withHDF5 { try requireOpen(); return try HDF5Attributes.int(on: id, name, context: where_) }
     }
 

@@ -9,72 +9,95 @@ import Foundation
 import CJPEG
 import CPNG
 
-public struct RGBImage: Equatable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct RGBImage: Equatable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height * 3, "RGBImage pixels do not match \(width)x\(height)x3")
         self.width = width; self.height = height; self.pixels = pixels
     }
 
-    public init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
+    package init(width: Int, height: Int, fill: (UInt8, UInt8, UInt8) = (0, 0, 0)) {
         var p = [UInt8](repeating: 0, count: width * height * 3)
         for i in 0..<(width * height) { p[3 * i] = fill.0; p[3 * i + 1] = fill.1; p[3 * i + 2] = fill.2 }
         self.init(width: width, height: height, pixels: p)
     }
 }
 
-public struct LabelImage: Equatable {
-    public var width: Int
-    public var height: Int
-    public var pixels: [UInt8]
+package struct LabelImage: Equatable {
+    package var width: Int
+    package var height: Int
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         precondition(pixels.count == width * height, "LabelImage pixels do not match \(width)x\(height)")
         self.width = width; self.height = height; self.pixels = pixels
     }
 }
 
-public enum ImageIO {
+/// What an image file may declare; checked on its header, before any pixel is decoded or allocated. Every reader of
+/// photos and labels (training, extraction, evaluation, prediction) and the val cache's shard checks use these numbers,
+/// so an image that can be extracted can also be read back.
+package enum ImageLimits {
+    /// 2^26 pixels (67 Mpx, e.g. a 64 MP phone photo of 9248×6936): `headtrain predict` then holds about 10 bytes per
+    /// pixel (photo, mask, colour and overlay images) ≈ 0.7 GB; nothing of the photo's size is held as floats.
+    package static let maxPixels = 1 << 26
+    /// The JPEG format's own limit (65,500) rounded up; longer sides only arise from damaged or hostile headers.
+    package static let maxSide = 65_535
+
+    /// Nil when a width×height image is within the limits, else what is wrong.
+    package static func problem(width: Int, height: Int) -> String? {
+        guard width >= 1, height >= 1, width <= maxSide, height <= maxSide, width * height <= maxPixels else {
+            return "image is \(width)x\(height); images may have at most \(maxPixels) pixels and \(maxSide) per side"
+        }
+        return nil
+    }
+}
+
+package enum ImageIO {
     private static let errorLength = 512
 
     /// Reads a JPEG or PNG (decided by the file's magic bytes, not its name) as 8-bit RGB; grey is replicated.
-    public static func readRGB(_ path: String) throws -> RGBImage {
-        switch try sniff(path) {
-        case .jpeg: return try readJPEG(path)
+    /// A JPEG's EXIF orientation is applied, as cv2.imread does (so width and height may be swapped); PNGs are read as
+    /// stored.
+    package static func readRGB(_ path: String) throws -> RGBImage {
+        let fd = try openImageFile(path)
+        switch try sniff(fd, path: path) {
+        case .jpeg: return try readJPEG(fd, path: path)
         case .png:
-            let (w, h, px) = try readPNG(path, mode: 1)
+            let (w, h, px) = try readPNG(fd, path: path, mode: 1)
             return RGBImage(width: w, height: h, pixels: px)
         }
     }
 
     /// Reads a label PNG as raw indices (single-channel grey or palette indices). Colour PNGs are refused.
-    public static func readLabel(_ path: String) throws -> LabelImage {
-        guard try sniff(path) == .png else { throw DinoSegError(file: path, "label is not a PNG file") }
-        let (w, h, px) = try readPNG(path, mode: 0)
+    package static func readLabel(_ path: String) throws -> LabelImage {
+        let fd = try openImageFile(path)
+        guard try sniff(fd, path: path) == .png else { close(fd); throw DinoSegError(file: path, "label is not a PNG file") }
+        let (w, h, px) = try readPNG(fd, path: path, mode: 0)
         return LabelImage(width: w, height: h, pixels: px)
     }
 
     /// Writes an RGB image as PNG.
-    public static func writePNG(_ image: RGBImage, to path: String) throws {
+    package static func writePNG(_ image: RGBImage, to path: String) throws {
         try writePNG(pixels: image.pixels, width: image.width, height: image.height, channels: 3, palette: nil, to: path)
     }
 
     /// Writes a single-channel grey PNG.
-    public static func writeGreyPNG(_ pixels: [UInt8], width: Int, height: Int, to path: String) throws {
+    package static func writeGreyPNG(_ pixels: [UInt8], width: Int, height: Int, to path: String) throws {
         try writePNG(pixels: pixels, width: width, height: height, channels: 1, palette: nil, to: path)
     }
 
     /// Writes a label as a palette-indexed PNG with the VOC palette (the format of VOC's SegmentationClass).
-    public static func writeLabelPNG(_ label: LabelImage, to path: String) throws {
+    package static func writeLabelPNG(_ label: LabelImage, to path: String) throws {
         try writePNG(pixels: label.pixels, width: label.width, height: label.height, channels: 1,
                      palette: VOC.palette, to: path)
     }
 
     /// Writes an RGB image as JPEG (quality 1...100).
-    public static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 90) throws {
+    package static func writeJPEG(_ image: RGBImage, to path: String, quality: Int = 90) throws {
         try AtomicWrite.withTemporary(for: path) { tmp in
             var err = [CChar](repeating: 0, count: errorLength)
             let rc = image.pixels.withUnsafeBufferPointer { px in
@@ -88,7 +111,7 @@ public enum ImageIO {
     // MARK: - Colour helpers
 
     /// Label indices → RGB with the VOC palette (255 → (224,224,192)).
-    public static func colourise(_ label: LabelImage) -> RGBImage {
+    package static func colourise(_ label: LabelImage) -> RGBImage {
         var out = [UInt8](repeating: 0, count: label.width * label.height * 3)
         let pal = VOC.palette
         for i in 0..<label.pixels.count {
@@ -100,7 +123,7 @@ public enum ImageIO {
 
     /// Blends the coloured label onto the photo: out = (1 − alpha)·photo + alpha·colour, rounded.
     /// Void pixels (255) keep the photo unchanged.
-    public static func overlay(_ label: LabelImage, on photo: RGBImage, alpha: Float = 0.5) throws -> RGBImage {
+    package static func overlay(_ label: LabelImage, on photo: RGBImage, alpha: Float = 0.5) throws -> RGBImage {
         guard label.width == photo.width, label.height == photo.height else {
             throw DinoSegError("overlay: label \(label.width)x\(label.height) does not match image \(photo.width)x\(photo.height)")
         }
@@ -119,23 +142,61 @@ public enum ImageIO {
 
     enum Format { case jpeg, png }
 
-    static func sniff(_ path: String) throws -> Format {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw DinoSegError(file: path, FileManager.default.fileExists(atPath: path) ? "cannot open for reading" : "file not found")
+    /// Opens a regular file for reading. O_NONBLOCK so that a FIFO or device is refused by fstat instead of blocking
+    /// open(2); the flag is cleared again for the decoder's reads.
+    static func openImageFile(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        if fd < 0 {
+            let e = errno
+            throw DinoSegError(file: path, e == ENOENT ? "file not found" : "cannot open for reading: \(String(cString: strerror(e)))")
         }
-        defer { try? handle.close() }
-        let head = [UInt8](handle.readData(ofLength: 8))
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw DinoSegError(file: path, "cannot read: \(reason)")
+        }
+        let type = st.st_mode & S_IFMT
+        guard type == S_IFREG else {
+            close(fd)
+            throw DinoSegError(file: path, type == S_IFDIR ? "is a directory, expected an image file"
+                                                         : "is not a regular file (a FIFO, socket or device), expected an image file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return fd
+    }
+
+    /// Format from the first bytes of `fd`, which is rewound; closes `fd` when it throws.
+    static func sniff(_ fd: Int32, path: String) throws -> Format {
+        var head = [UInt8](repeating: 0, count: 8)
+        var got = 0
+        while got < 8 {
+            let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress! + got, 8 - got) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw DinoSegError(file: path, "cannot read: \(reason)")
+            }
+            if n == 0 { break }
+            got += n
+        }
+        head = Array(head.prefix(got))
+        guard lseek(fd, 0, SEEK_SET) == 0 else { close(fd); throw DinoSegError(file: path, "cannot read: not seekable") }
         if head.count >= 3, head[0] == 0xFF, head[1] == 0xD8, head[2] == 0xFF { return .jpeg }
         if head.count == 8, head == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] { return .png }
+        close(fd)
         if head.isEmpty { throw DinoSegError(file: path, "empty file") }
         throw DinoSegError(file: path, "not a JPEG or PNG file")
     }
 
-    static func readJPEG(_ path: String) throws -> RGBImage {
+    /// Decodes and closes `fd`.
+    static func readJPEG(_ fd: Int32, path: String) throws -> RGBImage {
         var out: UnsafeMutablePointer<UInt8>? = nil
-        var w: Int32 = 0, h: Int32 = 0
+        var w: Int32 = 0, h: Int32 = 0, orientation: Int32 = 1
         var err = [CChar](repeating: 0, count: errorLength)
-        switch cjpeg_decode_file(path, &out, &w, &h, &err, errorLength) {
+        var limits = cjpeg_limits(max_pixels: ImageLimits.maxPixels, max_side: UInt32(ImageLimits.maxSide), apply_orientation: 1)
+        switch cjpeg_decode_fd(fd, &limits, &out, &w, &h, &orientation, &err, errorLength) {
         case 0: break
         case 2: throw DinoSegError(file: path, String(cString: err))
         default: throw DinoSegError(file: path, "truncated or corrupt JPEG (\(String(cString: err)))")
@@ -145,12 +206,12 @@ public enum ImageIO {
         return RGBImage(width: Int(w), height: Int(h), pixels: [UInt8](UnsafeBufferPointer(start: out, count: n)))
     }
 
-    /// mode 0: one channel of raw indices; mode 1: RGB.
-    static func readPNG(_ path: String, mode: Int32) throws -> (Int, Int, [UInt8]) {
+    /// Decodes and closes `fd`. mode 0: one channel of raw indices; mode 1: RGB.
+    static func readPNG(_ fd: Int32, path: String, mode: Int32) throws -> (Int, Int, [UInt8]) {
         var out: UnsafeMutablePointer<UInt8>? = nil
         var w: Int32 = 0, h: Int32 = 0, kind: Int32 = 0
         var err = [CChar](repeating: 0, count: errorLength)
-        switch cpng_read_file(path, mode, &out, &w, &h, &kind, &err, errorLength) {
+        switch cpng_read_fd(fd, mode, ImageLimits.maxPixels, UInt32(ImageLimits.maxSide), &out, &w, &h, &kind, &err, errorLength) {
         case 0: break
         case 2: throw DinoSegError(file: path, String(cString: err))
         default: throw DinoSegError(file: path, "truncated or corrupt PNG (\(String(cString: err)))")

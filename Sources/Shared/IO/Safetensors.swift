@@ -3,25 +3,25 @@ import Foundation
 /// The safetensors format: 8-byte little-endian header length, a JSON header mapping names to
 /// {dtype, shape, data_offsets}, then the raw little-endian tensor bytes. Used for backbone weights (read) and head
 /// checkpoints (read and write).
-public struct SafetensorsFile {
-    public enum DType: String { case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8" }
+package struct SafetensorsFile {
+    package enum DType: String { case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8" }
 
-    public struct TensorInfo {
-        public var dtype: DType
-        public var shape: [Int]
-        public var range: Range<Int>   // byte range inside the data section
-        public var count: Int { shape.reduce(1, *) }
+    package struct TensorInfo {
+        package var dtype: DType
+        package var shape: [Int]
+        package var range: Range<Int>   // byte range inside the data section
+        package var count: Int { shape.reduce(1, *) }
     }
 
-    public let path: String
-    public let tensors: [String: TensorInfo]
-    public let metadata: [String: String]
+    package let path: String
+    package let tensors: [String: TensorInfo]
+    package let metadata: [String: String]
     private let bytes: Data
     private let dataStart: Int
 
-    public var names: [String] { tensors.keys.sorted() }
+    package var names: [String] { tensors.keys.sorted() }
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         guard FileManager.default.fileExists(atPath: path) else { throw DinoSegError(file: path, "file not found") }
         guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
@@ -95,7 +95,7 @@ public struct SafetensorsFile {
     }
 
     /// The tensor converted to Float32 (F32, F16 and BF16 are accepted).
-    public func floats(_ name: String) throws -> [Float] {
+    package func floats(_ name: String) throws -> [Float] {
         guard let info = tensors[name] else { throw DinoSegError(file: path, "missing tensor '\(name)'") }
         var out = [Float](repeating: 0, count: info.count)
         let n = info.count
@@ -118,7 +118,7 @@ public struct SafetensorsFile {
     }
 
     /// The tensor as Int64 (I64 and I32 are accepted), for integer state in checkpoints.
-    public func integers(_ name: String) throws -> [Int64] {
+    package func integers(_ name: String) throws -> [Int64] {
         guard let info = tensors[name] else { throw DinoSegError(file: path, "missing tensor '\(name)'") }
         return bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [Int64] in
             let base = raw.baseAddress! + dataStart + info.range.lowerBound
@@ -132,7 +132,7 @@ public struct SafetensorsFile {
     }
 
     /// Serialises float32 and int64 tensors (names sorted, as PyTorch's safetensors does) and writes atomically.
-    public static func write(path: String, floats: [(name: String, shape: [Int], values: [Float])],
+    package static func write(path: String, floats: [(name: String, shape: [Int], values: [Float])],
                              integers: [(name: String, shape: [Int], values: [Int64])] = [],
                              metadata: [String: String] = [:]) throws {
         var header: [String: Any] = [:]
@@ -163,7 +163,7 @@ public struct SafetensorsFile {
 }
 
 extension SafetensorsFile.DType {
-    public var byteSize: Int {
+    package var byteSize: Int {
         switch self { case .f32, .i32: return 4; case .f16, .bf16: return 2; case .f64, .i64: return 8; case .u8: return 1 }
     }
 }

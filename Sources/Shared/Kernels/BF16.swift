@@ -4,19 +4,19 @@
 import CKernels
 
 /// x [n] → y [n], rounded to nearest with ties to even; NaN stays NaN.
-public func convertToBF16(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<UInt16>,
+package func convertToBF16(_ x: UnsafePointer<Float>, count n: Int, into y: UnsafeMutablePointer<UInt16>,
                           path: KernelPath = .best) {
     dinoseg_f32_to_bf16(path.rawValue, x, n, y)
 }
 
 /// x [n] → y [n], exact.
-public func convertFromBF16(_ x: UnsafePointer<UInt16>, count n: Int, into y: UnsafeMutablePointer<Float>,
+package func convertFromBF16(_ x: UnsafePointer<UInt16>, count n: Int, into y: UnsafeMutablePointer<Float>,
                             path: KernelPath = .best) {
     dinoseg_bf16_to_f32(path.rawValue, x, n, y)
 }
 
 /// Reference: the bf16 bit pattern nearest to `x` (ties to even), written from the definition.
-public func bf16BitsReference(_ x: Float) -> UInt16 {
+package func bf16BitsReference(_ x: Float) -> UInt16 {
     if x.isNaN { return UInt16(truncatingIfNeeded: x.bitPattern >> 16) | 0x40 }
     let bits = x.bitPattern
     let lower = bits & 0xffff, upper = bits >> 16
@@ -25,6 +25,6 @@ public func bf16BitsReference(_ x: Float) -> UInt16 {
 }
 
 /// Reference: `x` rounded to the nearest bf16, as an f32.
-public func bf16RoundedReference(_ x: Float) -> Float {
+package func bf16RoundedReference(_ x: Float) -> Float {
     Float(bitPattern: UInt32(bf16BitsReference(x)) << 16)
 }

@@ -8,6 +8,7 @@
 // tolerance. Padding and a beta-0 output are filled with NaN, so a kernel that reads outside its operands, or fails
 // to overwrite C when beta is 0, shows up as a NaN.
 import Foundation
+import DinoSegCore
 
 /// sgemm's signature, so a test can hand the check a faulty multiply.
 typealias SgemmCall = (_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,

@@ -9,7 +9,7 @@
 // call, without correction.
 import Foundation
 
-public enum OpenBLASCore {
+package enum OpenBLASCore {
     /// OpenBLAS's x86-64 cores (names as openblas_get_corename spells them, compared case-insensitively) ranked by
     /// the instruction set of their sgemm kernels: 0 SSE, 1 AVX, 2 AVX2+FMA, 3 AVX-512, 4 AVX-512+BF16, 5 AMX.
     /// Zen runs the Haswell kernels. Names not listed here (other architectures, newer releases) are never corrected.
@@ -52,30 +52,30 @@ public enum OpenBLASCore {
 
     /// The core to use instead of `reported`, or nil to keep it: only a core OpenBLAS ranks below what the CPU
     /// supports is replaced, so a good detection (Cooperlake, SapphireRapids, Zen on a capable CPU) is never downgraded.
-    public static func choose(cpu: CPUFeatures, reported: String) -> String? {
+    package static func choose(cpu: CPUFeatures, reported: String) -> String? {
         guard let have = rank[reported.lowercased()], let best = best(for: cpu), best.rank > have else { return nil }
         return best.core
     }
 }
 
 /// The BLAS as recorded in benchmarks, run configs and cache manifests.
-public struct BLASInfo: Codable, Equatable, Sendable {
+package struct BLASInfo: Codable, Equatable, Sendable {
     /// The file loaded, symlinks resolved, e.g. /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0.
-    public var library: String
+    package var library: String
     /// The name it was asked for (libopenblas.so.0, or $DINOSEG_BLAS).
-    public var requested: String
+    package var requested: String
     /// The library's configuration string (openblas_get_config, BLIS / MKL version), "" when it has none.
-    public var version: String
+    package var version: String
     /// OpenBLAS's kernel core in use; nil for other libraries.
-    public var core: String?
+    package var core: String?
     /// Who chose the core: "OpenBLAS" (its own detection), "OPENBLAS_CORETYPE" (the user), "DinoSeg" (corrected).
-    public var coreChosenBy: String?
+    package var coreChosenBy: String?
     /// The core OpenBLAS had picked before DinoSeg corrected it.
-    public var correctedFrom: String?
+    package var correctedFrom: String?
     /// Cores that failed the start-up sgemm check on this machine, in the order DinoSeg tried them (nil: none failed).
-    public var failedSelfCheck: [String]?
+    package var failedSelfCheck: [String]?
 
-    public var summary: String {
+    package var summary: String {
         var s = version.isEmpty ? "BLAS" : version
         s += " (\(library))"
         if let core {
@@ -90,27 +90,27 @@ public struct BLASInfo: Codable, Equatable, Sendable {
 }
 
 /// The machine a result came from: CPU, BLAS and oneDNN. Informational: a cache made on one machine is valid on another.
-public struct MachineInfo: Codable, Equatable, Sendable {
+package struct MachineInfo: Codable, Equatable, Sendable {
     /// CPUFeatures.summary: model, vendor, family/model, vector extensions.
-    public var cpu: String
-    public var blas: BLASInfo
+    package var cpu: String
+    package var blas: BLASInfo
     /// oneDNN when it loaded (the bf16 engine); nil without it, and in records written before it was used.
-    public var oneDNN: OneDNNInfo?
+    package var oneDNN: OneDNNInfo?
 
-    public static var current: MachineInfo {
+    package static var current: MachineInfo {
         MachineInfo(cpu: CPUFeatures.host.summary, blas: BLASSetup.current, oneDNN: OneDNN.info)
     }
 
     /// Lines for benchmark headers and logs.
-    public var lines: [String] {
+    package var lines: [String] {
         ["CPU:  \(cpu)", "BLAS: \(blas.summary)"] + (oneDNN.map { ["oneDNN: \($0.version) (\($0.library)), ISA \($0.isa)"] } ?? [])
     }
 
     /// This process's lines, with the note on a weak OPENBLAS_CORETYPE when there is one.
-    public static var currentLines: [String] { current.lines + (BLASSetup.userCoreNote.map { [$0] } ?? []) }
+    package static var currentLines: [String] { current.lines + (BLASSetup.userCoreNote.map { [$0] } ?? []) }
 
     /// Flat fields for the benchmarks' JSON lines.
-    public var jsonFields: [String: Any] {
+    package var jsonFields: [String: Any] {
         var f: [String: Any] = ["cpu": cpu, "blas_library": blas.library, "blas_version": blas.version]
         if let core = blas.core { f["blas_core"] = core }
         if let by = blas.coreChosenBy { f["blas_core_chosen_by"] = by }
@@ -128,7 +128,7 @@ public enum BLASSetup {
 
     /// The core to re-execute with, or nil to keep the loaded one. Pure: corrects only OpenBLAS built with
     /// DYNAMIC_ARCH (the others ignore OPENBLAS_CORETYPE), never when the user set OPENBLAS_CORETYPE.
-    public static func correction(cpu: CPUFeatures, library: BLASLibraryInfo, userCoreType: String?) -> String? {
+    package static func correction(cpu: CPUFeatures, library: BLASLibraryInfo, userCoreType: String?) -> String? {
         guard userCoreType?.isEmpty ?? true, library.family == .openBLAS, library.version.contains("DYNAMIC_ARCH"),
               let core = library.core else { return nil }
         return OpenBLASCore.choose(cpu: cpu, reported: core)
@@ -304,14 +304,14 @@ public enum BLASSetup {
     /// A line for benchmarks and the start of extraction when the user's OPENBLAS_CORETYPE holds OpenBLAS below the
     /// kernels this CPU runs, else nil. The setting is kept (it is also how a user pins one kernel for bit-identical
     /// results, README "Reproducibility"), but a silent 2× is worse than a line of output.
-    public static var userCoreNote: String? {
+    package static var userCoreNote: String? {
         // After a fallback the core below the CPU's is DinoSeg's doing, already explained on stderr.
         guard failedSelfCheck == nil else { return nil }
         return userCoreNote(cpu: .host, library: BLASLibrary.info, userCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
     }
 
     /// Pure form of `userCoreNote`.
-    public static func userCoreNote(cpu: CPUFeatures, library: BLASLibraryInfo, userCoreType: String?) -> String? {
+    package static func userCoreNote(cpu: CPUFeatures, library: BLASLibraryInfo, userCoreType: String?) -> String? {
         guard let user = userCoreType, !user.isEmpty, library.family == .openBLAS, library.version.contains("DYNAMIC_ARCH"),
               let core = library.core, let better = OpenBLASCore.choose(cpu: cpu, reported: core) else { return nil }
         return "note: OPENBLAS_CORETYPE=\(user) holds OpenBLAS to its \(core) kernels, but this CPU runs its \(better) ones "
@@ -319,7 +319,7 @@ public enum BLASSetup {
     }
 
     /// The BLAS in use and how its core was chosen.
-    public static var current: BLASInfo {
+    package static var current: BLASInfo {
         let lib = BLASLibrary.info
         var chosenBy: String?
         if lib.core != nil {

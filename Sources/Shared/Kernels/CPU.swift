@@ -3,20 +3,20 @@
 import CKernels
 import Foundation
 
-public struct CPUFeatures: Equatable, Sendable {
-    public var isX86 = false
-    public var vendor = ""
-    public var brand = ""
-    public var family = 0, model = 0, stepping = 0
-    public var sse3 = false, ssse3 = false, sse41 = false, sse42 = false
-    public var avx = false, fma = false, f16c = false, avx2 = false
-    public var avx512f = false, avx512dq = false, avx512cd = false, avx512bw = false, avx512vl = false
-    public var avx512vnni = false, avx512bf16 = false, avx512fp16 = false, amx = false
+package struct CPUFeatures: Equatable, Sendable {
+    package var isX86 = false
+    package var vendor = ""
+    package var brand = ""
+    package var family = 0, model = 0, stepping = 0
+    package var sse3 = false, ssse3 = false, sse41 = false, sse42 = false
+    package var avx = false, fma = false, f16c = false, avx2 = false
+    package var avx512f = false, avx512dq = false, avx512cd = false, avx512bw = false, avx512vl = false
+    package var avx512vnni = false, avx512bf16 = false, avx512fp16 = false, amx = false
 
-    public init() {}
+    package init() {}
 
     /// The features of the CPU running this process (read once).
-    public static let host: CPUFeatures = {
+    package static let host: CPUFeatures = {
         var raw = dinoseg_cpu_features()
         dinoseg_cpu_detect(&raw)
         var f = CPUFeatures()
@@ -35,11 +35,11 @@ public struct CPUFeatures: Equatable, Sendable {
     }()
 
     /// AVX-512 foundation plus the subsets every AVX-512 kernel here may use (Skylake-SP and later, Zen 4 and later).
-    public var hasAVX512Core: Bool { avx512f && avx512dq && avx512cd && avx512bw && avx512vl }
-    public var hasAVX2FMA: Bool { avx2 && fma }
+    package var hasAVX512Core: Bool { avx512f && avx512dq && avx512cd && avx512bw && avx512vl }
+    package var hasAVX2FMA: Bool { avx2 && fma }
 
     /// One line for logs and benchmark headers, e.g. "AMD EPYC 9R14 (AuthenticAMD family 25 model 17; AVX-512, AVX2+FMA)".
-    public var summary: String {
+    package var summary: String {
         guard isX86 else { return brand + " (non-x86)" }
         var isa: [String] = []
         if hasAVX512Core { isa.append(avx512bf16 ? "AVX-512+BF16" : "AVX-512") }

@@ -8,9 +8,9 @@
 //   centre, scale    [cols]
 //   total            [cols] Double, accumulated into
 
-public enum ColumnSums {
+package enum ColumnSums {
     /// What is summed per element.
-    public enum Term {
+    package enum Term {
         /// a[r, j]
         case value
         /// (a[r, j] − centre[j])²
@@ -20,7 +20,7 @@ public enum ColumnSums {
     }
 
     /// total[j] += Σ_{r ∈ rows} term(r, j), in Float over `block` rows at a time. `partial`: scratch for `cols` Floats.
-    public static func accumulate(_ term: Term, _ a: UnsafePointer<Float>, rows: Range<Int>, cols: Int, block: Int,
+    package static func accumulate(_ term: Term, _ a: UnsafePointer<Float>, rows: Range<Int>, cols: Int, block: Int,
                                   into total: UnsafeMutablePointer<Double>, partial: UnsafeMutablePointer<Float>) {
         var r0 = rows.lowerBound
         while r0 < rows.upperBound {
@@ -49,7 +49,7 @@ public enum ColumnSums {
     }
 
     /// Σ over all rows of `term`, per column, with the rows split across `threads`.
-    public static func sums(_ term: Term, _ a: UnsafePointer<Float>, rows: Int, cols: Int, block: Int = 64,
+    package static func sums(_ term: Term, _ a: UnsafePointer<Float>, rows: Int, cols: Int, block: Int = 64,
                             threads: Int = 1) -> [Double] {
         let parts = max(1, min(threads, rows))
         // One row of totals and one of Float scratch per part.
@@ -69,7 +69,7 @@ public enum ColumnSums {
 }
 
 /// sums[j] += Σ_i m[i, j] for a row-major [rows, cols] matrix (bias gradients).
-public func addColumnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
+package func addColumnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into sums: UnsafeMutablePointer<Float>) {
     let total = ColumnSums.sums(.value, m, rows: rows, cols: cols, block: 256)
     for j in 0..<cols { sums[j] += Float(total[j]) }
 }

@@ -13,12 +13,12 @@ import CKernels
 
 let depthwisePad = 3
 
-public func depthwisePaddedCount(height: Int, width: Int, channels: Int) -> Int {
+package func depthwisePaddedCount(height: Int, width: Int, channels: Int) -> Int {
     (height + 2 * depthwisePad) * (width + 2 * depthwisePad) * channels
 }
 
 /// Repacks [channels, 1, 7, 7] into [7, 7, channels].
-public func packDepthwiseWeight(_ c177: [Float], channels: Int) -> [Float] {
+package func packDepthwiseWeight(_ c177: [Float], channels: Int) -> [Float] {
     precondition(c177.count == channels * 49)
     var packed = [Float](repeating: 0, count: c177.count)
     for c in 0..<channels { for t in 0..<49 { packed[t * channels + c] = c177[c * 49 + t] } }
@@ -26,7 +26,7 @@ public func packDepthwiseWeight(_ c177: [Float], channels: Int) -> [Float] {
 }
 
 /// Fast path: the C kernel `dinoseg_dwconv7x7_f32` (Sources/CKernels) on the chosen instruction set.
-public func depthwiseConv7x7(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
+package func depthwiseConv7x7(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                              output: UnsafeMutablePointer<Float>, padded: UnsafeMutablePointer<Float>,
                              path: KernelPath = .best) {
@@ -34,7 +34,7 @@ public func depthwiseConv7x7(input: UnsafePointer<Float>, height: Int, width: In
 }
 
 /// Reference (plain loops, not used by the model) with the PyTorch weight layout [channels, 1, 7, 7] and explicit bounds checks, accumulating in Double.
-public func depthwiseConv7x7Naive(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
+package func depthwiseConv7x7Naive(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
                                   weightC177: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                   output: UnsafeMutablePointer<Float>) {
     for y in 0..<height {

@@ -13,32 +13,32 @@ import Foundation
 // the 8.6 M GELUs of one tiny image at 224, against 3.7 ms vectorised (BENCHMARKS.md).
 
 /// The kernels' erf approximation on one value (for tests).
-public func erfApprox(_ v: Float, path: KernelPath = .best) -> Float {
+package func erfApprox(_ v: Float, path: KernelPath = .best) -> Float {
     var x = v, y: Float = 0
     dinoseg_erf_f32(path.rawValue, &x, 1, &y)
     return y
 }
 
 /// The kernels' erf approximation on `count` values (the vector code for whole vectors, its scalar twin for the rest).
-public func erfApprox(_ x: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>, path: KernelPath = .best) {
+package func erfApprox(_ x: UnsafePointer<Float>, count: Int, output: UnsafeMutablePointer<Float>, path: KernelPath = .best) {
     dinoseg_erf_f32(path.rawValue, x, count, output)
 }
 
 /// Fast path: x ← gelu(x + bias) row by row.
-public func biasGELU(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>,
+package func biasGELU(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>,
                      path: KernelPath = .best) {
     dinoseg_bias_gelu_f32(path.rawValue, x, rows, columns, bias)
 }
 
 /// Fast path: y ← bf16(gelu(x + bias)) row by row (x is not changed); the same GELU as `biasGELU`, then rounded to
 /// bf16 ties-to-even, for a bf16 matmul that reads it.
-public func biasGELUToBF16(_ x: UnsafePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>,
+package func biasGELUToBF16(_ x: UnsafePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>,
                            output: UnsafeMutablePointer<UInt16>, path: KernelPath = .best) {
     dinoseg_bias_gelu_bf16(path.rawValue, x, rows, columns, bias, output)
 }
 
 /// Reference: libm erf in Double (plain loops, not used by the model).
-public func biasGELUNaive(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
+package func biasGELUNaive(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>) {
     for r in 0..<rows {
         for t in 0..<columns {
             let v = Double(x[r * columns + t]) + Double(bias[t])

@@ -5,10 +5,11 @@
 //   op(A) = A (stored [m, lda]) or Aᵀ (A stored [k, lda]); likewise B.
 import CBLAS
 import Foundation
+import DinoSegCore
 
 /// Runs `body` with the BLAS using `n` threads per call (workers that run one image per core use 1), and restores
 /// the previous count afterwards, also when `body` throws.
-public func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+package func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
     let saved = blasThreads()
     setBLASThreads(n)
     defer { setBLASThreads(saved) }
@@ -17,31 +18,31 @@ public func withBLASThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
 
 /// Sets the BLAS thread count for the rest of the process: only at the start of a command's `run()`, where nothing
 /// runs before or after that expects another count. Everywhere else use `withBLASThreads`.
-func setBLASThreads(_ n: Int) {
+package func setBLASThreads(_ n: Int) {
     dinoseg_blas_set_threads(Int32(max(1, n)))
 }
 
 /// The number of threads the BLAS uses for one call.
-public func blasThreads() -> Int { Int(dinoseg_blas_get_threads()) }
+package func blasThreads() -> Int { Int(dinoseg_blas_get_threads()) }
 
 /// The BLAS library in use, as it describes itself.
-public struct BLASLibraryInfo: Equatable, Sendable {
-    public enum Family: String, Sendable { case openBLAS = "OpenBLAS", blis = "BLIS", mkl = "MKL", other = "CBLAS" }
-    public var family: Family
+package struct BLASLibraryInfo: Equatable, Sendable {
+    package enum Family: String, Sendable { case openBLAS = "OpenBLAS", blis = "BLIS", mkl = "MKL", other = "CBLAS" }
+    package var family: Family
     /// The name or path handed to the loader, e.g. "libopenblas.so.0".
-    public var requested: String
+    package var requested: String
     /// The file the library was loaded from, symlinks resolved.
-    public var path: String
+    package var path: String
     /// The library's own configuration/version string ("" when it has none).
-    public var version: String
+    package var version: String
     /// OpenBLAS's kernel core (openblas_get_corename), nil for other libraries.
-    public var core: String?
+    package var core: String?
 }
 
-public enum BLASLibrary {
+package enum BLASLibrary {
     /// Loads the BLAS: `path`, else $DINOSEG_BLAS, else libopenblas.so.0, then libblas.so.3. Must come before any BLAS
     /// call to have an effect (otherwise the first sgemm loads the default); later calls do nothing.
-    public static func open(path: String? = nil) throws {
+    package static func open(path: String? = nil) throws {
         var error = [CChar](repeating: 0, count: 2048)
         guard dinoseg_blas_open(path, &error, error.count) == 0 else {
             throw DinoSegError(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
@@ -49,7 +50,7 @@ public enum BLASLibrary {
     }
 
     /// What is loaded (loading the default first if nothing is yet).
-    public static var info: BLASLibraryInfo {
+    package static var info: BLASLibraryInfo {
         let d = dinoseg_blas_describe()!.pointee
         func text<T>(_ tuple: T) -> String {
             withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -80,7 +81,7 @@ extension BLASLibrary {
 }
 
 @inline(__always)
-public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+package func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                   b: UnsafePointer<Float>, ldb: Int,
                   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -95,7 +96,7 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
 }
 
 /// Naive reference for `sgemm`, accumulating in Double; used by the kernel tests.
-public func sgemmNaive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+package func sgemmNaive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                        b: UnsafePointer<Float>, ldb: Int,
                        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {

@@ -1,26 +1,27 @@
 // `extract bench --gemm`: the GEMM rates on the shapes that matter, the ceilings the model's GEMM-bound layers can
 // approach: the BLAS's sgemm, oneDNN's f32 matmul and oneDNN's matmul on bf16 inputs with f32 accumulation.
 import Foundation
+import DinoSegCore
 
 /// Times one GEMM engine with a given number of threads.
-public enum GEMMBenchmark {
-    public enum Engine: String, CaseIterable, Sendable {
+package enum GEMMBenchmark {
+    package enum Engine: String, CaseIterable, Sendable {
         case blasF32 = "sgemm (BLAS)"
         case oneDNNF32 = "oneDNN f32"
         case oneDNNBF16 = "oneDNN bf16→f32"
     }
 
-    public struct Result {
+    package struct Result {
         /// GFLOP per wall-clock second.
-        public var gflops: Double
+        package var gflops: Double
         /// GFLOP per CPU-second × threads: what `threads` uncontended cores give (the process's CPU time, so BLAS
         /// threads spinning while they wait count against it; on one thread it is the calling thread's time).
-        public var cpuNormalisedGFLOPS: Double
+        package var cpuNormalisedGFLOPS: Double
     }
 
     /// C = A·B (row-major, m×k times k×n) on `engine` with `threads` threads, timed over at least `seconds` of wall
     /// time. bf16 inputs are converted once, before the timing: this is the arithmetic's ceiling.
-    public static func run(m: Int, n: Int, k: Int, threads: Int, engine: Engine = .blasF32, seconds: Double = 0.5) -> Result {
+    package static func run(m: Int, n: Int, k: Int, threads: Int, engine: Engine = .blasF32, seconds: Double = 0.5) -> Result {
         var rng = SplitMix64(seed: 11)
         let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
         let b = (0..<(k * n)).map { _ in Float(rng.normal()) }

@@ -6,7 +6,7 @@
 // The channel runs are contiguous in both layouts, so each tap is one block copy (or add).
 
 /// Fills `cols` from `image` (rows of the output split across `threads`).
-public func im2col3x3(image: UnsafePointer<Float>, h: Int, w: Int, c: Int,
+package func im2col3x3(image: UnsafePointer<Float>, h: Int, w: Int, c: Int,
                       cols: UnsafeMutablePointer<Float>, threads: Int = 1) {
     let rowLen = 9 * c
     Parallel.forRanges(h, parts: threads) { ys in
@@ -33,7 +33,7 @@ public func im2col3x3(image: UnsafePointer<Float>, h: Int, w: Int, c: Int,
 /// Adds every column entry back onto the image pixel it was copied from (the adjoint of `im2col3x3`).
 /// Output rows are split across threads; each image row gathers from the three column rows that read it, so
 /// no two threads write the same pixel.
-public func col2im3x3(cols: UnsafePointer<Float>, h: Int, w: Int, c: Int,
+package func col2im3x3(cols: UnsafePointer<Float>, h: Int, w: Int, c: Int,
                       image: UnsafeMutablePointer<Float>, threads: Int = 1) {
     let rowLen = 9 * c
     Parallel.forRanges(h, parts: threads) { ys in
@@ -57,7 +57,7 @@ public func col2im3x3(cols: UnsafePointer<Float>, h: Int, w: Int, c: Int,
 
 /// Direct 3×3 convolution (pad 1) of one image, Double accumulation: the reference the GEMM paths are tested against.
 ///   image [h, w, cin], weight [(ky·3+kx)·cin + ci, cout], out [h, w, cout]
-public func conv3x3Naive(image: UnsafePointer<Float>, h: Int, w: Int, cin: Int,
+package func conv3x3Naive(image: UnsafePointer<Float>, h: Int, w: Int, cin: Int,
                          weight: UnsafePointer<Float>, cout: Int, out: UnsafeMutablePointer<Float>) {
     for y in 0..<h {
         for x in 0..<w {

@@ -5,24 +5,24 @@
 //   oh = (h + 2·pad − dil·(kh − 1) − 1) / stride + 1, likewise ow.
 
 /// The geometry of one convolution: kernel, stride, padding, dilation (the same along both axes).
-public struct ConvGeometry: Equatable, Codable, Sendable {
-    public var kernel: Int
-    public var stride: Int
-    public var pad: Int
-    public var dilation: Int
+package struct ConvGeometry: Equatable, Codable, Sendable {
+    package var kernel: Int
+    package var stride: Int
+    package var pad: Int
+    package var dilation: Int
 
-    public init(kernel: Int, stride: Int = 1, pad: Int = 0, dilation: Int = 1) {
+    package init(kernel: Int, stride: Int = 1, pad: Int = 0, dilation: Int = 1) {
         self.kernel = kernel; self.stride = stride; self.pad = pad; self.dilation = dilation
     }
 
-    public func outSize(_ size: Int) -> Int { (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1 }
-    public var taps: Int { kernel * kernel }
+    package func outSize(_ size: Int) -> Int { (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1 }
+    package var taps: Int { kernel * kernel }
     /// A 1×1 stride-1 convolution reads its input as the column matrix (no im2col).
-    public var isPointwise: Bool { kernel == 1 && stride == 1 && pad == 0 }
+    package var isPointwise: Bool { kernel == 1 && stride == 1 && pad == 0 }
 }
 
 /// Fills `cols` from `image` (output rows split across `threads`).
-public func im2col(image: UnsafePointer<Float>, h: Int, w: Int, c: Int, geometry g: ConvGeometry,
+package func im2col(image: UnsafePointer<Float>, h: Int, w: Int, c: Int, geometry g: ConvGeometry,
                    cols: UnsafeMutablePointer<Float>, threads: Int = 1) {
     let oh = g.outSize(h), ow = g.outSize(w), k = g.kernel, rowLen = g.taps * c
     Parallel.forRanges(oh, parts: threads) { ys in
@@ -48,7 +48,7 @@ public func im2col(image: UnsafePointer<Float>, h: Int, w: Int, c: Int, geometry
 
 /// Adds every column entry back onto the image pixel it was copied from (the adjoint of `im2col`). Image rows are
 /// split across threads and each pixel gathers from the column rows that read it, so no two threads write one pixel.
-public func col2im(cols: UnsafePointer<Float>, h: Int, w: Int, c: Int, geometry g: ConvGeometry,
+package func col2im(cols: UnsafePointer<Float>, h: Int, w: Int, c: Int, geometry g: ConvGeometry,
                    image: UnsafeMutablePointer<Float>, threads: Int = 1) {
     let oh = g.outSize(h), ow = g.outSize(w), k = g.kernel, rowLen = g.taps * c
     Parallel.forRanges(h, parts: threads) { ys in
@@ -76,7 +76,7 @@ public func col2im(cols: UnsafePointer<Float>, h: Int, w: Int, c: Int, geometry 
 
 /// Direct convolution of one image with Double accumulation: the reference for the im2col + GEMM path.
 ///   image [h, w, cin], weight [(ky·k+kx)·cin + ci, cout], out [oh, ow, cout]
-public func conv2dNaive(image: UnsafePointer<Float>, h: Int, w: Int, cin: Int, geometry g: ConvGeometry,
+package func conv2dNaive(image: UnsafePointer<Float>, h: Int, w: Int, cin: Int, geometry g: ConvGeometry,
                         weight: UnsafePointer<Float>, cout: Int, out: UnsafeMutablePointer<Float>) {
     let oh = g.outSize(h), ow = g.outSize(w), k = g.kernel
     for oy in 0..<oh {

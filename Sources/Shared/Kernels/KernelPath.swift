@@ -5,7 +5,7 @@
 import CKernels
 import Foundation
 
-public enum KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
+package enum KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
     /// Portable C with 4-lane vectors (SSE2 on x86-64, NEON on arm64).
     case generic = 0
     /// 8-lane AVX2 with fused multiply-add.
@@ -13,17 +13,17 @@ public enum KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
     /// 16-lane AVX-512 (F, BW, DQ, VL) with fused multiply-add.
     case avx512 = 2
 
-    public var name: String {
+    package var name: String {
         switch self {
         case .generic: return "generic"
         case .avx2: return "avx2"
         case .avx512: return "avx512"
         }
     }
-    public var description: String { name }
+    package var description: String { name }
 
     /// True when this build contains the path and `cpu` can execute it.
-    public func runs(on cpu: CPUFeatures) -> Bool {
+    package func runs(on cpu: CPUFeatures) -> Bool {
         guard dinoseg_paths_compiled() & (1 << rawValue) != 0 else { return false }
         switch self {
         case .generic: return true
@@ -33,10 +33,10 @@ public enum KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
     }
 
     /// The paths the CPU running this process can execute, slowest first.
-    public static let supported: [KernelPath] = allCases.filter { $0.runs(on: .host) }
+    package static let supported: [KernelPath] = allCases.filter { $0.runs(on: .host) }
 
     /// The path every kernel uses unless told otherwise: the fastest supported one, or DINOSEG_KERNELS.
-    public static let best: KernelPath = {
+    package static let best: KernelPath = {
         let (path, warning) = choose(request: ProcessInfo.processInfo.environment["DINOSEG_KERNELS"], cpu: .host)
         if let warning { FileHandle.standardError.write(Data((warning + "\n").utf8)) }
         return path
@@ -44,7 +44,7 @@ public enum KernelPath: Int32, CaseIterable, Sendable, CustomStringConvertible {
 
     /// The path for a DINOSEG_KERNELS value (nil or empty: the fastest `cpu` runs), with a warning when the request
     /// cannot be honoured.
-    public static func choose(request: String?, cpu: CPUFeatures) -> (KernelPath, warning: String?) {
+    package static func choose(request: String?, cpu: CPUFeatures) -> (KernelPath, warning: String?) {
         let fastest = allCases.last { $0.runs(on: cpu) } ?? .generic
         guard let request, !request.isEmpty else { return (fastest, nil) }
         guard let asked = allCases.first(where: { $0.name == request.lowercased() }) else {

@@ -8,14 +8,14 @@
 import CKernels
 
 /// Fast path: the C kernel `dinoseg_layernorm_rows_f32` on the chosen instruction set.
-public func layerNormRows(input: UnsafePointer<Float>, rows: Int, channels: Int,
+package func layerNormRows(input: UnsafePointer<Float>, rows: Int, channels: Int,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
                           output: UnsafeMutablePointer<Float>, path: KernelPath = .best) {
     dinoseg_layernorm_rows_f32(path.rawValue, input, rows, channels, weight, bias, eps, output)
 }
 
 /// Reference in Double (plain loops, not used by the model).
-public func layerNormRowsNaive(input: UnsafePointer<Float>, rows: Int, channels: Int,
+package func layerNormRowsNaive(input: UnsafePointer<Float>, rows: Int, channels: Int,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Float,
                                output: UnsafeMutablePointer<Float>) {
     for r in 0..<rows {

@@ -7,7 +7,7 @@
 import Foundation
 
 @inline(__always)
-public func matmul(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+package func matmul(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                    b: UnsafePointer<Float>, ldb: Int,
                    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
@@ -52,12 +52,12 @@ private func bf16Matmul(engine: MatmulEngine, transA: Bool, transB: Bool, m: Int
 }
 
 /// A constant matrix (a frozen network's weights) rounded to bf16 once, so its matmuls skip that conversion.
-public struct BF16Matrix: Sendable {
-    public let rows: Int, columns: Int
-    public let bits: [UInt16]
+package struct BF16Matrix: Sendable {
+    package let rows: Int, columns: Int
+    package let bits: [UInt16]
 
     /// `values` [rows, columns] row-major.
-    public init(_ values: [Float], rows: Int, columns: Int) {
+    package init(_ values: [Float], rows: Int, columns: Int) {
         precondition(values.count == rows * columns, "BF16Matrix: \(values.count) values for \(rows)×\(columns)")
         self.rows = rows; self.columns = columns
         var bits = [UInt16](repeating: 0, count: values.count)
@@ -67,7 +67,7 @@ public struct BF16Matrix: Sendable {
 }
 
 /// Native bf16 only: C[m, w.columns] = A[m, k] · W, f32 out, k = w.rows; A is f32 [m, lda], rounded to bf16 here.
-public func matmulBF16(m: Int, a: UnsafePointer<Float>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+package func matmulBF16(m: Int, a: UnsafePointer<Float>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
     guard m > 0 else { return }
     let count = span(rows: m, cols: w.rows, ld: lda)
     let a16 = matmulScratch.forCurrentThread(bytes: 2 * count).bindMemory(to: UInt16.self, capacity: count)
@@ -76,7 +76,7 @@ public func matmulBF16(m: Int, a: UnsafePointer<Float>, lda: Int, w: BF16Matrix,
 }
 
 /// Native bf16 only: C[m, w.columns] = A[m, k] · W, f32 out, k = w.rows; A is already bf16 [m, lda].
-public func matmulBF16(m: Int, a: UnsafePointer<UInt16>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+package func matmulBF16(m: Int, a: UnsafePointer<UInt16>, lda: Int, w: BF16Matrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
     precondition(activeMatmulEngine == .oneDNNBF16, "matmulBF16 with a BF16Matrix runs on oneDNN's bf16 engine only")
     guard m > 0 else { return }
     w.bits.withUnsafeBufferPointer { wb in
@@ -87,7 +87,7 @@ public func matmulBF16(m: Int, a: UnsafePointer<UInt16>, lda: Int, w: BF16Matrix
 
 /// Naive reference for bf16 `matmul`: `sgemmNaive` (Double accumulation) on inputs rounded with
 /// `bf16RoundedReference`.
-public func matmulBF16Naive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+package func matmulBF16Naive(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
                             b: UnsafePointer<Float>, ldb: Int,
                             beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {

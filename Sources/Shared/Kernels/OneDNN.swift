@@ -3,21 +3,22 @@
 // machine without it still runs fp32. oneDNN picks its kernels from CPUID (AVX512-BF16, AMX) when it loads.
 import CDNNL
 import Foundation
+import DinoSegCore
 
 /// oneDNN as loaded: its version, file and the instruction set it chose.
-public struct OneDNNInfo: Codable, Equatable, Sendable {
-    public var version: String
-    public var library: String
-    public var isa: String
-    public var summary: String { "oneDNN \(version) (\(library)), ISA \(isa)" }
+package struct OneDNNInfo: Codable, Equatable, Sendable {
+    package var version: String
+    package var library: String
+    package var isa: String
+    package var summary: String { "oneDNN \(version) (\(library)), ISA \(isa)" }
 }
 
-public enum OneDNN {
+package enum OneDNN {
     /// Whether this binary was built with oneDNN's headers.
-    public static var built: Bool { dinoseg_dnnl_built() != 0 }
+    package static var built: Bool { dinoseg_dnnl_built() != 0 }
 
     /// The result of loading oneDNN once: its description, or why it is not usable ($DINOSEG_DNNL names another file).
-    public static let loaded: Result<OneDNNInfo, DinoSegError> = {
+    package static let loaded: Result<OneDNNInfo, DinoSegError> = {
         var error = [CChar](repeating: 0, count: 2048)
         guard dinoseg_dnnl_open(nil, &error, error.count) == 0, let d = dinoseg_dnnl_describe()?.pointee else {
             return .failure(DinoSegError(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))
@@ -28,12 +29,12 @@ public enum OneDNN {
         return .success(OneDNNInfo(version: "\(d.major).\(d.minor).\(d.patch)", library: text(d.path), isa: text(d.isa)))
     }()
 
-    public static var info: OneDNNInfo? { try? loaded.get() }
+    package static var info: OneDNNInfo? { try? loaded.get() }
 
     /// The implementation oneDNN ran for this thread's last matmul, e.g. "brg:avx512_core_bf16".
-    public static var lastImplementation: String { String(cString: dinoseg_dnnl_last_impl()) }
+    package static var lastImplementation: String { String(cString: dinoseg_dnnl_last_impl()) }
 
-    public enum ElementType { case f32, bf16 }
+    package enum ElementType { case f32, bf16 }
 
     /// Row-major C[m, n] = act(alpha · op(A) · op(B) + bias + beta · C) on `threads` threads. A and B hold `type`
     /// values, C `outType` ones (bf16 as UInt16 bit patterns); `bias` [n] needs alpha 1, beta needs an f32 C; `gelu`
@@ -60,11 +61,11 @@ public enum OneDNN {
 
 extension OneDNN {
     /// One pass of a convolution (the C shim's dinoseg_dnnl_conv).
-    public enum ConvPass { case forward, backwardData, backwardWeights }
+    package enum ConvPass { case forward, backwardData, backwardWeights }
 
     /// How oneDNN convolves: directly, or with its Winograd F(4×4, 3×3) where it has one (f32 3×3 stride 1 without
     /// dilation on AVX-512; direct otherwise). Winograd reorders the activations to and from a blocked layout.
-    public enum ConvAlgorithm: Sendable { case direct, winograd }
+    package enum ConvAlgorithm: Sendable { case direct, winograd }
 
     /// oneDNN's convolution on channels-last maps and hwio weights as `Conv2d` stores them, on `threads` threads;
     /// inputs `type`, output f32:
@@ -125,7 +126,7 @@ extension OneDNN {
     }
 
     /// out [n, oh, ow, cout] = conv(inp, weight) + bias, inputs rounded to bf16 when `type` is bf16.
-    static func convForward(type: ElementType, algorithm: ConvAlgorithm, out: UnsafeMutablePointer<Float>,
+    package static func convForward(type: ElementType, algorithm: ConvAlgorithm, out: UnsafeMutablePointer<Float>,
                             inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                             n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry, threads: Int) {
         withInputs(type, [(inp, n * h * w * cin), (weight, g.taps * cin * cout)], threads: threads) { p in
@@ -137,7 +138,7 @@ extension OneDNN {
     /// dweight [k·k·cin, cout] += conv_backward_weights(inp, dout) with `weights` (nil: skipped), and
     /// dinp [n, h, w, cin] += conv_backward_data(dout, weight) with `data` (nil: skipped); inputs rounded to bf16 when
     /// `type` is bf16 (dout once for both passes).
-    static func convBackward(type: ElementType, weights: ConvAlgorithm?, data: ConvAlgorithm?,
+    package static func convBackward(type: ElementType, weights: ConvAlgorithm?, data: ConvAlgorithm?,
                              dweight: UnsafeMutablePointer<Float>, dinp: UnsafeMutablePointer<Float>?,
                              dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                              n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry, threads: Int) {

@@ -9,7 +9,7 @@
 // The whole batch is one GEMM (more rows per weight load).
 
 /// Copies every patch into one row of `patches` in (ky, kx, ci) order.
-public func patchify(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int, patch: Int,
+package func patchify(input: UnsafePointer<Float>, height: Int, width: Int, channels: Int, patch: Int,
                      patches: UnsafeMutablePointer<Float>) {
     let oh = height / patch, ow = width / patch
     let run = patch * channels  // one patch row is contiguous in NHWC
@@ -26,7 +26,7 @@ public func patchify(input: UnsafePointer<Float>, height: Int, width: Int, chann
 }
 
 /// Repacks a PyTorch conv weight [out, in, kh, kw] into the GEMM layout [(ky, kx, ci), out].
-public func packPatchConvWeight(_ oihw: [Float], outChannels: Int, inChannels: Int, patch: Int) -> [Float] {
+package func packPatchConvWeight(_ oihw: [Float], outChannels: Int, inChannels: Int, patch: Int) -> [Float] {
     precondition(oihw.count == outChannels * inChannels * patch * patch)
     var packed = [Float](repeating: 0, count: oihw.count)
     for o in 0..<outChannels {
@@ -42,7 +42,7 @@ public func packPatchConvWeight(_ oihw: [Float], outChannels: Int, inChannels: I
 }
 
 /// Fast path: patchify + sgemm, bias pre-loaded into the output rows.
-public func patchConv(input: UnsafePointer<Float>, batch: Int = 1, height: Int, width: Int, inChannels: Int, patch: Int,
+package func patchConv(input: UnsafePointer<Float>, batch: Int = 1, height: Int, width: Int, inChannels: Int, patch: Int,
                       weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
                       output: UnsafeMutablePointer<Float>, patches: UnsafeMutablePointer<Float>) {
     let perImage = (height / patch) * (width / patch)
@@ -58,7 +58,7 @@ public func patchConv(input: UnsafePointer<Float>, batch: Int = 1, height: Int, 
 
 /// The GEMM half of patchConv, for callers that patchify themselves (e.g. images that are not contiguous):
 /// output[rows, outChannels] = patches[rows, patchSize] · weight[patchSize, outChannels] + bias.
-public func patchRowsGEMM(patches: UnsafePointer<Float>, rows: Int, patchSize k: Int, weight: UnsafePointer<Float>,
+package func patchRowsGEMM(patches: UnsafePointer<Float>, rows: Int, patchSize k: Int, weight: UnsafePointer<Float>,
                           bias: UnsafePointer<Float>, outChannels: Int, output: UnsafeMutablePointer<Float>) {
     guard rows > 0 else { return }
     for r in 0..<rows { (output + r * outChannels).update(from: bias, count: outChannels) }
@@ -66,7 +66,7 @@ public func patchRowsGEMM(patches: UnsafePointer<Float>, rows: Int, patchSize k:
 }
 
 /// Reference: direct convolution with the unpacked PyTorch weight [out, in, kh, kw], accumulating in Double.
-public func patchConvNaive(input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, patch: Int,
+package func patchConvNaive(input: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, patch: Int,
                            weightOIHW: UnsafePointer<Float>, bias: UnsafePointer<Float>, outChannels: Int,
                            output: UnsafeMutablePointer<Float>) {
     let oh = height / patch, ow = width / patch

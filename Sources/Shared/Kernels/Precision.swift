@@ -2,18 +2,19 @@
 // PyTorch's CPU autocast treats them: inputs rounded to bf16, products accumulated and written in f32. Weights,
 // gradients, momentum, normalisation, softmax, loss and reductions stay f32 whatever the precision.
 import Foundation
+import DinoSegCore
 
-public enum Precision: String, Codable, CaseIterable, Sendable {
+package enum Precision: String, Codable, CaseIterable, Sendable {
     case fp32, bf16
 }
 
 /// What a user asks for: a precision, or `auto` (bf16 where the CPU computes it natively, else fp32).
-public enum PrecisionRequest: String, CaseIterable, Sendable {
+package enum PrecisionRequest: String, CaseIterable, Sendable {
     case fp32, bf16, auto
 }
 
 /// Who multiplies the matrices.
-public enum MatmulEngine: String, Sendable {
+package enum MatmulEngine: String, Sendable {
     /// fp32: the BLAS's sgemm.
     case blas
     /// bf16: oneDNN's matmul with bf16 inputs and f32 accumulation, on the CPU's bf16 instructions.
@@ -22,12 +23,12 @@ public enum MatmulEngine: String, Sendable {
     /// Equal to `oneDNNBF16` up to the order of the f32 additions.
     case roundedBLAS
 
-    public var precision: Precision { self == .blas ? .fp32 : .bf16 }
+    package var precision: Precision { self == .blas ? .fp32 : .bf16 }
 }
 
-public enum PrecisionChoice {
+package enum PrecisionChoice {
     /// Why this machine cannot run bf16 natively (one line naming what is missing), or nil when it can.
-    public static func bf16Unavailable(cpu: CPUFeatures, oneDNN: Result<OneDNNInfo, DinoSegError>) -> String? {
+    package static func bf16Unavailable(cpu: CPUFeatures, oneDNN: Result<OneDNNInfo, DinoSegError>) -> String? {
         if !cpu.isX86 {
             return "--precision bf16 needs native bf16 dot products (AVX512-BF16 or AMX-BF16 on x86-64); "
                 + "this CPU (\(cpu.brand)) is not x86-64; use --precision fp32 or auto"
@@ -45,7 +46,7 @@ public enum PrecisionChoice {
     }
 
     /// The precision a request resolves to on this machine; an impossible `bf16` throws the one-line reason.
-    public static func resolve(_ request: PrecisionRequest, cpu: CPUFeatures = .host,
+    package static func resolve(_ request: PrecisionRequest, cpu: CPUFeatures = .host,
                                oneDNN: @autoclosure () -> Result<OneDNNInfo, DinoSegError> = OneDNN.loaded) throws -> Precision {
         switch request {
         case .fp32: return .fp32
@@ -58,12 +59,12 @@ public enum PrecisionChoice {
     }
 
     /// The engine a resolved precision runs on.
-    public static func engine(for precision: Precision) -> MatmulEngine {
+    package static func engine(for precision: Precision) -> MatmulEngine {
         precision == .bf16 ? .oneDNNBF16 : .blas
     }
 
     /// One line for logs and benchmark headers: the precision and what computes it.
-    public static func describe(_ engine: MatmulEngine) -> String {
+    package static func describe(_ engine: MatmulEngine) -> String {
         switch engine {
         case .blas: return "fp32 (BLAS sgemm)"
         case .oneDNNBF16: return "bf16 matmul inputs, f32 accumulation (\(OneDNN.info?.summary ?? "oneDNN"))"
@@ -76,14 +77,14 @@ public enum PrecisionChoice {
 /// `withMatmulEngine`.
 nonisolated(unsafe) private(set) var activeMatmulEngine: MatmulEngine = .blas
 
-public var activePrecision: Precision { activeMatmulEngine.precision }
-public var activeEngine: MatmulEngine { activeMatmulEngine }
+package var activePrecision: Precision { activeMatmulEngine.precision }
+package var activeEngine: MatmulEngine { activeMatmulEngine }
 
 /// Sets the engine for the rest of the process: only at the start of a command's `run()`.
-public func setMatmulEngine(_ engine: MatmulEngine) { activeMatmulEngine = engine }
+package func setMatmulEngine(_ engine: MatmulEngine) { activeMatmulEngine = engine }
 
 /// Runs `body` with `engine` and restores the previous one afterwards, also when `body` throws.
-public func withMatmulEngine<R>(_ engine: MatmulEngine, _ body: () throws -> R) rethrows -> R {
+package func withMatmulEngine<R>(_ engine: MatmulEngine, _ body: () throws -> R) rethrows -> R {
     let saved = activeMatmulEngine
     activeMatmulEngine = engine
     defer { activeMatmulEngine = saved }
@@ -93,7 +94,7 @@ public func withMatmulEngine<R>(_ engine: MatmulEngine, _ body: () throws -> R) 
 /// Runs `body` with matrix multiplies in `precision`: on the active engine when that already computes `precision`
 /// (a test's emulated bf16), else on the native one. Callers resolve a user's request first (PrecisionChoice.resolve),
 /// so native bf16 is available whenever it is asked for here.
-public func withPrecision<R>(_ precision: Precision, _ body: () throws -> R) rethrows -> R {
+package func withPrecision<R>(_ precision: Precision, _ body: () throws -> R) rethrows -> R {
     if activeMatmulEngine.precision == precision { return try body() }
     return try withMatmulEngine(PrecisionChoice.engine(for: precision), body)
 }

@@ -6,14 +6,14 @@
 import CKernels
 
 /// Fast path: the C kernel `dinoseg_scaled_residual_f32` on the chosen instruction set.
-public func addScaledResidual(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
+package func addScaledResidual(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
                               channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                               path: KernelPath = .best) {
     dinoseg_scaled_residual_f32(path.rawValue, residual, update, rows, channels, bias, gamma)
 }
 
 /// Reference in Double (plain loops; tests only) for `addScaledResidual`.
-public func addScaledResidualNaive(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
+package func addScaledResidualNaive(_ residual: UnsafeMutablePointer<Float>, update: UnsafePointer<Float>, rows: Int,
                                    channels: Int, bias: UnsafePointer<Float>, gamma: UnsafePointer<Float>) {
     for r in 0..<rows {
         for t in 0..<channels {

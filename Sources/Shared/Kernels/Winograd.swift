@@ -14,11 +14,11 @@
 // (Conv3x3) is the reference the Winograd convolution is tested against.
 import CKernels
 
-public enum WinogradF2x3 {
-    public static func tiles(h: Int, w: Int) -> (th: Int, tw: Int) { ((h + 1) / 2, (w + 1) / 2) }
+package enum WinogradF2x3 {
+    package static func tiles(h: Int, w: Int) -> (th: Int, tw: Int) { ((h + 1) / 2, (w + 1) / 2) }
 
     /// u = G g Gᵀ for every (ci, co). Input channels are split across threads.
-    public static func transformWeights(weight: UnsafePointer<Float>, cin: Int, cout: Int, u: UnsafeMutablePointer<Float>,
+    package static func transformWeights(weight: UnsafePointer<Float>, cin: Int, cout: Int, u: UnsafeMutablePointer<Float>,
                                         threads: Int = 1, path: KernelPath = .best) {
         Parallel.forRanges(cin, parts: threads) { cis in
             dinoseg_wino_weights_f32(path.rawValue, weight, cin, cout, u, cis.lowerBound, cis.upperBound)
@@ -26,7 +26,7 @@ public enum WinogradF2x3 {
     }
 
     /// dweight += Gᵀ du G (the adjoint of transformWeights).
-    public static func transformWeightsBackward(du: UnsafePointer<Float>, cin: Int, cout: Int, dweight: UnsafeMutablePointer<Float>,
+    package static func transformWeightsBackward(du: UnsafePointer<Float>, cin: Int, cout: Int, dweight: UnsafeMutablePointer<Float>,
                                                 threads: Int = 1, path: KernelPath = .best) {
         Parallel.forRanges(cin, parts: threads) { cis in
             dinoseg_wino_weights_backward_f32(path.rawValue, du, cin, cout, dweight, cis.lowerBound, cis.upperBound)
@@ -34,7 +34,7 @@ public enum WinogradF2x3 {
     }
 
     /// v = Bᵀ d B for every tile of images [0, n) (T = n·th·tw); `zero` holds c zeros for the padding.
-    public static func transformInput(image: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
+    package static func transformInput(image: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
                                       v: UnsafeMutablePointer<Float>, zero: UnsafePointer<Float>, threads: Int,
                                       path: KernelPath = .best) {
         let (th, tw) = tiles(h: h, w: w)
@@ -45,7 +45,7 @@ public enum WinogradF2x3 {
 
     /// image += B dv Bᵀ scattered back onto the pixels of every tile (the adjoint of transformInput). Tile rows of the
     /// same parity never share pixels, so even and odd tile rows run as two parallel passes.
-    public static func transformInputBackward(dv: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
+    package static func transformInputBackward(dv: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
                                               image: UnsafeMutablePointer<Float>, threads: Int, path: KernelPath = .best) {
         let th = tiles(h: h, w: w).th
         for parity in 0..<2 {
@@ -62,7 +62,7 @@ public enum WinogradF2x3 {
     }
 
     /// out = Aᵀ m A (+ bias) for every tile, cropped to the image.
-    public static func transformOutput(m: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int, bias: UnsafePointer<Float>?,
+    package static func transformOutput(m: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int, bias: UnsafePointer<Float>?,
                                        out: UnsafeMutablePointer<Float>, zero: UnsafePointer<Float>, threads: Int,
                                        path: KernelPath = .best) {
         let (th, tw) = tiles(h: h, w: w)
@@ -73,7 +73,7 @@ public enum WinogradF2x3 {
     }
 
     /// dm = A dy Aᵀ for every tile (the adjoint of transformOutput; pixels outside the image contribute 0).
-    public static func transformOutputBackward(dout: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
+    package static func transformOutputBackward(dout: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
                                                dm: UnsafeMutablePointer<Float>, zero: UnsafePointer<Float>, threads: Int,
                                                path: KernelPath = .best) {
         let (th, tw) = tiles(h: h, w: w)

@@ -3,11 +3,11 @@
 //
 //   inp [n, h, w, c]   out [n, bins, bins, c]
 
-public enum AdaptiveAvgPool2d {
+package enum AdaptiveAvgPool2d {
     @inline(__always) static func start(_ i: Int, _ size: Int, _ bins: Int) -> Int { (i * size) / bins }
     @inline(__always) static func end(_ i: Int, _ size: Int, _ bins: Int) -> Int { ((i + 1) * size + bins - 1) / bins }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                n: Int, h: Int, w: Int, c: Int, bins: Int) {
         for b in 0..<n {
             for i in 0..<bins {
@@ -30,7 +30,7 @@ public enum AdaptiveAvgPool2d {
     }
 
     /// dinp += dout spread evenly over each cell's window.
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 n: Int, h: Int, w: Int, c: Int, bins: Int) {
         for b in 0..<n {
             for i in 0..<bins {

@@ -1,3 +1,5 @@
+import DinoSegCore
+import DinoSegKernels
 // Batch normalisation over the channels of a channels-last map (PyTorch BatchNorm2d).
 //
 //   inp, out       [rows, c]   rows = N·H·W (out may not alias inp: backward needs inp)
@@ -10,11 +12,11 @@
 // `reduce` (data-parallel training, SyncBN): sums the per-channel sums and the row count over the processes that share
 // the global batch, so every process normalises with the statistics of the whole batch. nil: this batch is all.
 
-public enum BatchNorm2d {
-    public static let eps: Float = 1e-5
-    public static let momentum: Float = 0.1
+package enum BatchNorm2d {
+    package static let eps: Float = 1e-5
+    package static let momentum: Float = 0.1
 
-    public static func forwardTrain(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forwardTrain(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                     gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                     mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                     runningMean: UnsafeMutablePointer<Float>, runningVar: UnsafeMutablePointer<Float>,
@@ -35,7 +37,7 @@ public enum BatchNorm2d {
     }
 
     /// Eval: normalise with the running statistics (mean/rstd are filled from them).
-    public static func forwardEval(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forwardEval(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                    mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                    runningMean: UnsafePointer<Float>, runningVar: UnsafePointer<Float>,
@@ -65,7 +67,7 @@ public enum BatchNorm2d {
 
     /// Training-mode backward (batch statistics): dgamma += Σ dy·x̂; dbeta += Σ dy;
     /// dinp += γ·rstd·(dy − mean(dy) − x̂·mean(dy·x̂)).
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>,
                                 dbeta: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, c: Int, threads: Int = 1,

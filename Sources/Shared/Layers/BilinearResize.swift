@@ -1,10 +1,11 @@
+import DinoSegKernels
 // Bilinear resize of a batch of channels-last maps (F.interpolate, mode bilinear, align_corners = false), built on
 // the per-image kernels in Kernels/Resize.swift.
 //
 //   inp [n, inH, inW, c]   out [n, outH, outW, c]
 
-public enum BilinearResize {
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+package enum BilinearResize {
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, threads: Int = 1) {
         Parallel.forEach(n, threads: threads) { b in
             resizeBilinear(src: inp + b * inH * inW * c, inH: inH, inW: inW, channels: c,
@@ -13,7 +14,7 @@ public enum BilinearResize {
     }
 
     /// dinp += adjoint(dout)
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, threads: Int = 1) {
         Parallel.forEach(n, threads: threads) { b in
             resizeBilinearBackward(dDst: dout + b * outH * outW * c, outH: outH, outW: outW, channels: c,

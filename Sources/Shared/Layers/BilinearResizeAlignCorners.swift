@@ -1,9 +1,10 @@
+import DinoSegKernels
 // Bilinear resize with align_corners = true (F.interpolate(..., mode="bilinear", align_corners=True), which semseg's
 // PSPNet uses for its pyramid branches and its logits): output pixel o reads source o·(in − 1)/(out − 1).
 //
 //   inp [n, inH, inW, c]   out [n, outH, outW, c]
 
-public enum BilinearResizeAlignCorners {
+package enum BilinearResizeAlignCorners {
     /// Source index pair and weight of the second one for output index o (PyTorch computes the scale in Float).
     @inline(__always) static func source(_ o: Int, inSize: Int, outSize: Int) -> (Int, Int, Float) {
         let scale: Float = outSize > 1 ? Float(inSize - 1) / Float(outSize - 1) : 0
@@ -13,7 +14,7 @@ public enum BilinearResizeAlignCorners {
         return (i0, i1, s - Float(i0))
     }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, threads: Int = 1) {
         let xs = (0..<outW).map { source($0, inSize: inW, outSize: outW) }
         Parallel.forRanges(n * outH, parts: threads) { rows in
@@ -31,7 +32,7 @@ public enum BilinearResizeAlignCorners {
     }
 
     /// dinp += adjoint(dout) (images split across threads).
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, threads: Int = 1) {
         let xs = (0..<outW).map { source($0, inSize: inW, outSize: outW) }
         Parallel.forEach(n, threads: threads) { b in

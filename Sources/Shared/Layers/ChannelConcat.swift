@@ -2,8 +2,8 @@
 //
 //   parts[i] [rows, widths[i]]   out [rows, Σ widths]
 
-public enum ChannelConcat {
-    public static func forward(out: UnsafeMutablePointer<Float>, parts: [UnsafePointer<Float>], widths: [Int], rows: Int) {
+package enum ChannelConcat {
+    package static func forward(out: UnsafeMutablePointer<Float>, parts: [UnsafePointer<Float>], widths: [Int], rows: Int) {
         let total = widths.reduce(0, +)
         var offset = 0
         for (p, cw) in zip(parts, widths) {
@@ -13,7 +13,7 @@ public enum ChannelConcat {
     }
 
     /// dparts[i] += the matching channel slice of dout (nil entries are skipped).
-    public static func backward(dparts: [UnsafeMutablePointer<Float>?], dout: UnsafePointer<Float>, widths: [Int], rows: Int) {
+    package static func backward(dparts: [UnsafeMutablePointer<Float>?], dout: UnsafePointer<Float>, widths: [Int], rows: Int) {
         let total = widths.reduce(0, +)
         var offset = 0
         for (d, cw) in zip(dparts, widths) {

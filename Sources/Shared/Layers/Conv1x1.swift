@@ -1,3 +1,4 @@
+import DinoSegKernels
 // 1×1 convolution on channels-last maps = one matrix multiply over all pixels.
 //
 //   inp    [rows, cin]      rows = N·H·W
@@ -7,9 +8,9 @@
 //
 // The bias gradient is Kernels/ColumnSums (addColumnSums), shared with the other convolutions and BatchNorm.
 
-public enum Conv1x1 {
+package enum Conv1x1 {
     /// out = inp · weight + bias
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                rows: Int, cin: Int, cout: Int) {
         if let bias {
@@ -20,7 +21,7 @@ public enum Conv1x1 {
     }
 
     /// dweight += inpᵀ · dout;  dbias += Σ_rows dout;  dinp += dout · weightᵀ (skipped when dinp is nil).
-    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 rows: Int, cin: Int, cout: Int) {

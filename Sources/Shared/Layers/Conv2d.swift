@@ -1,3 +1,4 @@
+import DinoSegKernels
 // General convolution: kernel k×k, stride, zero padding, dilation, channels-last. Two engines, chosen per pass
 // (`Conv2d.engine`): oneDNN's convolution primitives (direct, or Winograd F(4×4, 3×3) computed in f32), and im2col +
 // GEMM one image at a time (the column buffer of one image is reused; a 1×1 stride-1 convolution is one GEMM over all
@@ -11,9 +12,9 @@
 //   out     [n, oh, ow, cout]  oh = geometry.outSize(h)
 //   scratch [oh·ow·k·k·cin]   column buffer (unused by pointwise convolutions and by oneDNN)
 
-public enum Conv2d {
+package enum Conv2d {
     /// Who computes a convolution.
-    public enum Route: Sendable {
+    package enum Route: Sendable {
         /// Per pass, the engine measured fastest for the geometry at the active precision (`engine`).
         case auto
         /// im2col + `matmul` at the active precision (the reference).
@@ -61,11 +62,11 @@ public enum Conv2d {
         return .oneDNN(type, .direct)
     }
 
-    public static func scratchCount(h: Int, w: Int, cin: Int, geometry g: ConvGeometry) -> Int {
+    package static func scratchCount(h: Int, w: Int, cin: Int, geometry g: ConvGeometry) -> Int {
         g.isPointwise ? 0 : g.outSize(h) * g.outSize(w) * g.taps * cin
     }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry,
                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1, route: Route = .auto) {
@@ -90,7 +91,7 @@ public enum Conv2d {
     }
 
     /// dweight += colsᵀ · dout;  dbias += Σ dout;  dinp += col2im(dout · weightᵀ) (skipped when dinp is nil).
-    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, h: Int, w: Int, cin: Int, cout: Int, geometry g: ConvGeometry,

@@ -1,3 +1,4 @@
+import DinoSegKernels
 // 3×3 convolution, padding 1, stride 1, channels-last, via im2col + GEMM one image at a time (the column buffer of
 // one image is reused, so memory does not grow with the batch). Backward recomputes the columns instead of keeping them.
 //
@@ -7,10 +8,10 @@
 //   out     [n, h, w, cout]
 //   scratch [h·w·9·cin]     column buffer
 
-public enum Conv3x3 {
-    public static func scratchCount(h: Int, w: Int, cin: Int) -> Int { h * w * 9 * cin }
+package enum Conv3x3 {
+    package static func scratchCount(h: Int, w: Int, cin: Int) -> Int { h * w * 9 * cin }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, h: Int, w: Int, cin: Int, cout: Int,
                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1) {
@@ -25,7 +26,7 @@ public enum Conv3x3 {
     }
 
     /// dweight += colsᵀ · dout;  dbias += Σ dout;  dinp += col2im(dout · weightᵀ) (skipped when dinp is nil).
-    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, h: Int, w: Int, cin: Int, cout: Int,

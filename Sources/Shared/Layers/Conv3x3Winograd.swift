@@ -1,3 +1,4 @@
+import DinoSegKernels
 // 3×3 convolution, padding 1, stride 1, channels-last, with Winograd F(2×2, 3×3): 16 GEMMs of
 // (tiles × cin)·(cin × cout) instead of one (pixels × 9cin)·(9cin × cout), i.e. 2.25× fewer multiplies.
 // Forward and both gradients run in the transformed domain and are exact adjoints of the forward transforms; the
@@ -8,17 +9,17 @@
 // Requires cin % 8 == 0 and cout % 8 == 0 (`supports`). Images are processed in slices of about `tileTarget` tiles so
 // the transformed buffers stay small while the GEMMs stay large.
 
-public enum Conv3x3Winograd {
+package enum Conv3x3Winograd {
     static let tileTarget = 1024
 
-    public static func supports(cin: Int, cout: Int) -> Bool { cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 }
+    package static func supports(cin: Int, cout: Int) -> Bool { cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 }
 
     static func sliceImages(n: Int, h: Int, w: Int) -> Int {
         let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
         return max(1, min(n, tileTarget / max(1, th * tw)))
     }
 
-    public static func scratchCount(n: Int, h: Int, w: Int, cin: Int, cout: Int) -> Int {
+    package static func scratchCount(n: Int, h: Int, w: Int, cin: Int, cout: Int) -> Int {
         let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
         let tiles = sliceImages(n: n, h: h, w: w) * th * tw
         return 2 * 16 * cin * cout + 16 * tiles * (cin + cout) + max(cin, cout)
@@ -38,7 +39,7 @@ public enum Conv3x3Winograd {
         }
     }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, h: Int, w: Int, cin: Int, cout: Int,
                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1, path: KernelPath = .best) {
@@ -62,7 +63,7 @@ public enum Conv3x3Winograd {
     }
 
     /// dweight += ∂/∂weight;  dbias += Σ dout;  dinp += ∂/∂inp (skipped when dinp is nil).
-    public static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                 dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>,
                                 inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                 n: Int, h: Int, w: Int, cin: Int, cout: Int,

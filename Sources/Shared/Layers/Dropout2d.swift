@@ -1,16 +1,17 @@
+import DinoSegCore
 // Channel dropout (PyTorch Dropout2d, training only): each (sample, channel) is zeroed with probability p, the
 // kept ones are scaled by 1/(1 − p).
 //
 //   inp, out [n, hw, c]
 //   mask     [n, c]    filled by forward (0 or 1/(1 − p)); a seeded generator makes it replayable
 
-public enum Dropout2d {
-    public static func makeMask(_ mask: UnsafeMutablePointer<Float>, n: Int, c: Int, p: Float, rng: inout SplitMix64) {
+package enum Dropout2d {
+    package static func makeMask(_ mask: UnsafeMutablePointer<Float>, n: Int, c: Int, p: Float, rng: inout SplitMix64) {
         let keep = 1 / (1 - p)
         for i in 0..<(n * c) { mask[i] = p > 0 && rng.nextFloat() < p ? 0 : keep }
     }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                mask: UnsafePointer<Float>, n: Int, hw: Int, c: Int) {
         for b in 0..<n {
             let m = mask + b * c
@@ -22,7 +23,7 @@ public enum Dropout2d {
     }
 
     /// dinp += dout · mask
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 mask: UnsafePointer<Float>, n: Int, hw: Int, c: Int) {
         for b in 0..<n {
             let m = mask + b * c

@@ -1,13 +1,14 @@
+import DinoSegKernels
 // Max pooling k×k with stride and padding (PyTorch MaxPool2d; padded cells never win), channels-last.
 //
 //   inp    [n, h, w, c]
 //   out    [n, oh, ow, c]   oh = (h + 2·pad − k) / stride + 1
 //   argmax [n, oh, ow, c]   filled by forward: the winning input pixel y·w + x (the first one on ties, as PyTorch)
 
-public enum MaxPool2d {
-    public static func outSize(_ size: Int, kernel: Int, stride: Int, pad: Int) -> Int { (size + 2 * pad - kernel) / stride + 1 }
+package enum MaxPool2d {
+    package static func outSize(_ size: Int, kernel: Int, stride: Int, pad: Int) -> Int { (size + 2 * pad - kernel) / stride + 1 }
 
-    public static func forward(out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, inp: UnsafePointer<Float>,
+    package static func forward(out: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>, inp: UnsafePointer<Float>,
                                n: Int, h: Int, w: Int, c: Int, kernel: Int = 3, stride: Int = 2, pad: Int = 1, threads: Int = 1) {
         let oh = outSize(h, kernel: kernel, stride: stride, pad: pad), ow = outSize(w, kernel: kernel, stride: stride, pad: pad)
         Parallel.forRanges(n * oh, parts: threads) { rows in
@@ -31,7 +32,7 @@ public enum MaxPool2d {
     }
 
     /// dinp += dout routed to each window's winner (images split across threads: windows only overlap within one).
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
                                 n: Int, h: Int, w: Int, c: Int, oh: Int, ow: Int, threads: Int = 1) {
         Parallel.forEach(n, threads: threads) { b in
             let d = dinp + b * h * w * c

@@ -1,3 +1,4 @@
+import DinoSegKernels
 // Nearest-neighbour resize to a given size (F.interpolate(size=..., mode="nearest")), as the FPN top-down path uses;
 // for the usual 2× case each source pixel feeds a 2×2 block.
 //
@@ -5,8 +6,8 @@
 //
 // forward can accumulate (out += up(inp)) so the FPN top-down sum needs no extra buffer.
 
-public enum NearestUpsample {
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+package enum NearestUpsample {
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, accumulate: Bool) {
         let xs = (0..<outW).map { nearestSourceIndex($0, inSize: inW, outSize: outW) }
         for b in 0..<n {
@@ -22,7 +23,7 @@ public enum NearestUpsample {
     }
 
     /// dinp += Σ over the output pixels that copied each input pixel.
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int) {
         let xs = (0..<outW).map { nearestSourceIndex($0, inSize: inW, outSize: outW) }
         for b in 0..<n {

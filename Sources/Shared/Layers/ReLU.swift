@@ -2,13 +2,13 @@
 //
 //   inp, out [count]   (out may alias inp: backward only needs out)
 
-public enum ReLU {
-    public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
+package enum ReLU {
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = max(inp[i], 0) }
     }
 
     /// dinp += dout where out > 0.
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 out: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { dinp[i] += out[i] > 0 ? dout[i] : 0 }
     }

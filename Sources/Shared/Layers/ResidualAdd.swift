@@ -2,13 +2,13 @@
 //
 //   a, b, out [count]
 
-public enum ResidualAdd {
-    public static func forward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int) {
+package enum ResidualAdd {
+    package static func forward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int) {
         for i in 0..<count { out[i] = a[i] + b[i] }
     }
 
     /// da += dout;  db += dout
-    public static func backward(da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+    package static func backward(da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 count: Int) {
         for i in 0..<count { da[i] += dout[i]; db[i] += dout[i] }
     }

@@ -1,4 +1,6 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 // Softmax cross-entropy per pixel with an ignore label (nn.CrossEntropyLoss(ignore_index=255), mean reduction over
 // the pixels that are not ignored).
@@ -8,9 +10,9 @@ import Foundation
 // With no valid pixel the loss is 0 and the gradient is 0. A label that is neither a class index nor 255 stops the
 // program (precondition in forward): it would index outside the row.
 
-public enum SoftmaxCrossEntropy {
+package enum SoftmaxCrossEntropy {
     /// Returns (mean loss, number of valid pixels); fills probs.
-    public static func forward(probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
+    package static func forward(probs: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>,
                                labels: UnsafePointer<UInt8>, pixels: Int, k: Int, threads: Int = 1) -> (loss: Double, valid: Int) {
         let parts = max(1, threads)
         var sums = [Double](repeating: 0, count: parts), counts = [Int](repeating: 0, count: parts)
@@ -45,7 +47,7 @@ public enum SoftmaxCrossEntropy {
 
     /// Reference (tests only): dlogits += (probs − onehot(label)) / valid for non-ignored pixels. Training uses
     /// `backwardInPlace`, which writes the same gradient over the probabilities.
-    public static func backward(dlogits: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>,
+    package static func backward(dlogits: UnsafeMutablePointer<Float>, probs: UnsafePointer<Float>,
                                 labels: UnsafePointer<UInt8>, pixels: Int, k: Int, valid: Int, threads: Int = 1) {
         guard valid > 0 else { return }
         let scale = 1 / Float(valid)
@@ -62,7 +64,7 @@ public enum SoftmaxCrossEntropy {
 
     /// The same gradient written over `probs` (no separate buffer to clear): probs ← (probs − onehot)/valid on
     /// labelled pixels, 0 on ignored ones. Used by the training step, where probs are not needed afterwards.
-    public static func backwardInPlace(probs: UnsafeMutablePointer<Float>, labels: UnsafePointer<UInt8>, pixels: Int, k: Int,
+    package static func backwardInPlace(probs: UnsafeMutablePointer<Float>, labels: UnsafePointer<UInt8>, pixels: Int, k: Int,
                                        valid: Int, threads: Int = 1) {
         let scale: Float = valid > 0 ? 1 / Float(valid) : 0
         Parallel.forRanges(pixels, parts: max(1, threads)) { range in

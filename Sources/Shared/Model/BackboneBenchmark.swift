@@ -1,11 +1,13 @@
 // `extract bench`: backbone throughput with one image (or batch) per worker thread and single-threaded BLAS, the
 // measurement it reports (text and JSON lines), and a per-operation profile.
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 /// Times the backbone forward pass.
-public enum BackboneBenchmark {
+package enum BackboneBenchmark {
     /// Single-threaded pass over `images` images with per-operation CPU times (after one warm-up).
-    public static func profile(backbone: ConvNeXtBackbone, side: Int, batch: Int, calls: Int) -> OpProfile {
+    package static func profile(backbone: ConvNeXtBackbone, side: Int, batch: Int, calls: Int) -> OpProfile {
         var rng = SplitMix64(seed: 7)
         let input = (0..<(side * side * 3)).map { _ in Float(rng.normal()) }
         let last = backbone.config.stageCount - 1
@@ -20,7 +22,7 @@ public enum BackboneBenchmark {
 
     /// Runs `images` forward passes on `threads` workers (each one image at a time, BLAS single-threaded),
     /// after one warm-up pass per worker.
-    public static func run(backbone: ConvNeXtBackbone, side: Int, threads: Int, batch: Int, images: Int) -> BenchResult {
+    package static func run(backbone: ConvNeXtBackbone, side: Int, threads: Int, batch: Int, images: Int) -> BenchResult {
         withBLASThreads(1) { measure(backbone: backbone, side: side, threads: threads, batch: batch, images: images) }
     }
 
@@ -56,24 +58,24 @@ public enum BackboneBenchmark {
 }
 
 /// One benchmark measurement.
-public struct BenchResult {
-    public var images: Int
-    public var seconds: Double
+package struct BenchResult {
+    package var images: Int
+    package var seconds: Double
     /// Total CPU time of the worker threads (nil when unknown): with a shared, busy machine, images per CPU-second per
     /// worker shows what the workers achieve while they actually run.
-    public var cpuSeconds: Double? = nil
-    public var batch: Int = 1
-    public var cpuNormalisedImagesPerSecond: Double? { cpuSeconds.map { Double(images) * Double(threads) / $0 } }
-    public var threads: Int
-    public var side: Int
-    public var gflopPerImage: Double
-    public var peakMemoryMiB: Double?
+    package var cpuSeconds: Double? = nil
+    package var batch: Int = 1
+    package var cpuNormalisedImagesPerSecond: Double? { cpuSeconds.map { Double(images) * Double(threads) / $0 } }
+    package var threads: Int
+    package var side: Int
+    package var gflopPerImage: Double
+    package var peakMemoryMiB: Double?
 
-    public var imagesPerSecond: Double { Double(images) / seconds }
-    public var msPerImage: Double { 1000 * seconds / Double(images) }
-    public var gflopsPerSecond: Double { gflopPerImage * imagesPerSecond }
+    package var imagesPerSecond: Double { Double(images) / seconds }
+    package var msPerImage: Double { 1000 * seconds / Double(images) }
+    package var gflopsPerSecond: Double { gflopPerImage * imagesPerSecond }
 
-    func jsonLine(engine: String, model: String, kernelPath: String? = nil, precision: String? = nil,
+    package func jsonLine(engine: String, model: String, kernelPath: String? = nil, precision: String? = nil,
                   extra: [String: Double] = [:]) -> String {
         var fields: [(String, String)] = [
             ("engine", jsonString(engine)), ("model", jsonString(model)), ("resolution", "\(side)"),
@@ -89,7 +91,7 @@ public struct BenchResult {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    func text(engine: String, model: String) -> String {
+    package func text(engine: String, model: String) -> String {
         var s = String(format: "%@ %@ %dx%d: %.2f images/s, %.1f ms/image (per image, wall / images), %.1f GFLOP/s (%.2f GFLOP/image), %d threads, batch %d",
                        engine, model, side, side, imagesPerSecond, msPerImage, gflopsPerSecond, gflopPerImage, threads, batch)
         if let m = peakMemoryMiB { s += String(format: ", peak memory %.0f MiB", m) }
@@ -100,13 +102,13 @@ public struct BenchResult {
     }
 }
 
-func jsonString(_ s: String) -> String {
+package func jsonString(_ s: String) -> String {
     let data = try? JSONSerialization.data(withJSONObject: [s], options: [])
     return data.flatMap { String(data: $0, encoding: .utf8) }.map { String($0.dropFirst().dropLast()) } ?? "\"\""
 }
 
 /// Peak resident set size of this process (getrusage; Linux reports KiB).
-public func peakMemoryMiB() -> Double {
+package func peakMemoryMiB() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_maxrss) / 1024

@@ -1,37 +1,38 @@
 import Foundation
+import DinoSegKernels
 
 /// The frozen DINOv3 ConvNeXt (inference only), NHWC, matching transformers' DINOv3ConvNextModel stage outputs.
 ///
 /// forward: image [height, width, 3] normalised RGB → stage s output [height/4/2^s, width/4/2^s, C_s] (floor division
 /// at each step). Each call uses its own scratch buffers (taken from a pool), so several threads may run forward
 /// concurrently (one image or batch per core; run them inside `withBLASThreads(1)` so BLAS does not oversubscribe).
-public final class ConvNeXtBackbone: FeatureBackbone {
-    public let weights: ConvNeXtWeights
-    public var config: ConvNeXtConfig { weights.config }
+package final class ConvNeXtBackbone: FeatureBackbone {
+    package let weights: ConvNeXtWeights
+    package var config: ConvNeXtConfig { weights.config }
     /// The name recorded in cache manifests; random weights say so, so every downstream number is labelled.
-    public var name: String { config.modelName + (weights.isRandom ? RandomCheckpoint.nameSuffix : "") }
-    public var stageChannels: [Int] { config.hiddenSizes }
-    public var stageStrides: [Int] { config.stageStrides }
-    public var depths: [Int] { config.depths }
-    public var weightsSHA256: String { weights.sha256 }
+    package var name: String { config.modelName + (weights.isRandom ? RandomCheckpoint.nameSuffix : "") }
+    package var stageChannels: [Int] { config.hiddenSizes }
+    package var stageStrides: [Int] { config.stageStrides }
+    package var depths: [Int] { config.depths }
+    package var weightsSHA256: String { weights.sha256 }
 
-    public init(weights: ConvNeXtWeights) { self.weights = weights }
+    package init(weights: ConvNeXtWeights) { self.weights = weights }
 
     /// Loads weights from a directory (config.json + model.safetensors) or a .safetensors file.
-    public convenience init(weightsPath: String) throws { self.init(weights: try ConvNeXtWeights.load(path: weightsPath)) }
+    package convenience init(weightsPath: String) throws { self.init(weights: try ConvNeXtWeights.load(path: weightsPath)) }
 
     /// Spatial size of each stage output for an input of height × width.
-    public func stageSizes(height: Int, width: Int) -> [(height: Int, width: Int)] {
+    package func stageSizes(height: Int, width: Int) -> [(height: Int, width: Int)] {
         (0..<config.stageCount).map { (stageSize(height, stage: $0), stageSize(width, stage: $0)) }
     }
 
-    public func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
+    package func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {
         forward(images: [image], height: height, width: width, stages: stages)[0]
     }
 
     /// Several images of the same size in one pass: the pointwise GEMMs then see `images.count` times more rows per
     /// weight load (the late stages have few pixels and large weights). Returns, per image, the requested stages.
-    public func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+    package func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
         precondition(stages.allSatisfy { (0..<config.stageCount).contains($0) }, "stages \(stages) outside 0..<\(config.stageCount)")
         var maps = [[Int: FeatureMap]](repeating: [:], count: images.count)
         run(images: images, height: height, width: width, through: stages.max() ?? -1) { b, s, h, w, c, data in
@@ -120,14 +121,14 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     }
 
     /// Runs stages 0...lastStage on one image (see the batched form).
-    public func run(image: UnsafePointer<Float>, height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
+    package func run(image: UnsafePointer<Float>, height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
                     output: (Int, Int, Int, Int, UnsafePointer<Float>) -> Void) {
         run(images: [image], height: height, width: width, through: lastStage, profile: profile) { _, s, h, w, c, d in output(s, h, w, c, d) }
     }
 
     /// Runs stages 0...lastStage on a batch of images, calling `output(image, stage, h, w, C, data)` with each raw
     /// stage output (valid only during the call). `profile`, when given, accumulates the thread CPU time per operation.
-    public func run(images: [UnsafePointer<Float>], height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
+    package func run(images: [UnsafePointer<Float>], height: Int, width: Int, through lastStage: Int, profile: OpProfile? = nil,
                     output: (Int, Int, Int, Int, Int, UnsafePointer<Float>) -> Void) {
         guard lastStage >= 0, !images.isEmpty else { return }
         let batch = images.count
@@ -219,21 +220,3 @@ public final class ConvNeXtBackbone: FeatureBackbone {
     }
 }
 
-/// Input normalisation, the only one: RGB in 0...255 → (x − mean) · (1 / std) per channel (VOC.mean / VOC.std),
-/// channels-last. Training crops, evaluation canvases and `extract image` all go through it.
-public enum ConvNeXtInput {
-    public static func normalize(rgb: UnsafePointer<UInt8>, pixels: Int, output: UnsafeMutablePointer<Float>) {
-        let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
-        for i in 0..<pixels {
-            for ch in 0..<3 { output[3 * i + ch] = (Float(rgb[3 * i + ch]) - mean[ch]) * inv[ch] }
-        }
-    }
-
-    /// `output` may be `rgb` (in place).
-    public static func normalize(rgb: UnsafePointer<Float>, pixels: Int, output: UnsafeMutablePointer<Float>) {
-        let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
-        for i in 0..<pixels {
-            for ch in 0..<3 { output[3 * i + ch] = (rgb[3 * i + ch] - mean[ch]) * inv[ch] }
-        }
-    }
-}

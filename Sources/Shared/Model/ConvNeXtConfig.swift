@@ -1,32 +1,33 @@
 import Foundation
+import DinoSegCore
 
 /// Architecture of a DINOv3 ConvNeXt: channels and block count per stage, LayerNorm epsilon.
-public struct ConvNeXtConfig: Equatable {
-    public var hiddenSizes: [Int]
-    public var depths: [Int]
-    public var layerNormEps: Float
-    public var inputChannels: Int = 3
+package struct ConvNeXtConfig: Equatable {
+    package var hiddenSizes: [Int]
+    package var depths: [Int]
+    package var layerNormEps: Float
+    package var inputChannels: Int = 3
 
-    public init(hiddenSizes: [Int], depths: [Int], layerNormEps: Float = 1e-6) {
+    package init(hiddenSizes: [Int], depths: [Int], layerNormEps: Float = 1e-6) {
         self.hiddenSizes = hiddenSizes; self.depths = depths; self.layerNormEps = layerNormEps
     }
 
-    public static let tiny = ConvNeXtConfig(hiddenSizes: [96, 192, 384, 768], depths: [3, 3, 9, 3])
-    public static let small = ConvNeXtConfig(hiddenSizes: [96, 192, 384, 768], depths: [3, 3, 27, 3])
-    public static let base = ConvNeXtConfig(hiddenSizes: [128, 256, 512, 1024], depths: [3, 3, 27, 3])
-    public static let large = ConvNeXtConfig(hiddenSizes: [192, 384, 768, 1536], depths: [3, 3, 27, 3])
-    public static let named: [(String, ConvNeXtConfig)] = [("tiny", tiny), ("small", small), ("base", base), ("large", large)]
+    package static let tiny = ConvNeXtConfig(hiddenSizes: [96, 192, 384, 768], depths: [3, 3, 9, 3])
+    package static let small = ConvNeXtConfig(hiddenSizes: [96, 192, 384, 768], depths: [3, 3, 27, 3])
+    package static let base = ConvNeXtConfig(hiddenSizes: [128, 256, 512, 1024], depths: [3, 3, 27, 3])
+    package static let large = ConvNeXtConfig(hiddenSizes: [192, 384, 768, 1536], depths: [3, 3, 27, 3])
+    package static let named: [(String, ConvNeXtConfig)] = [("tiny", tiny), ("small", small), ("base", base), ("large", large)]
 
-    public var stageCount: Int { hiddenSizes.count }
+    package var stageCount: Int { hiddenSizes.count }
     /// Output stride of each stage relative to the input: 4, 8, 16, 32.
-    public var stageStrides: [Int] { (0..<stageCount).map { 4 << $0 } }
+    package var stageStrides: [Int] { (0..<stageCount).map { 4 << $0 } }
 
     /// "tiny", "small", … when the architecture is a released one, otherwise nil.
-    public var sizeName: String? {
+    package var sizeName: String? {
         ConvNeXtConfig.named.first { $0.1.hiddenSizes == hiddenSizes && $0.1.depths == depths }?.0
     }
 
-    public var modelName: String {
+    package var modelName: String {
         "dinov3-convnext-" + (sizeName ?? ("custom-" + hiddenSizes.map(String.init).joined(separator: "-")
                                             + "-d" + depths.map(String.init).joined(separator: "-")))
     }
@@ -34,12 +35,12 @@ public struct ConvNeXtConfig: Equatable {
     /// LayerNorm epsilons accepted from a config.json. Released checkpoints use 1e-6 (others in the ConvNeXt family
     /// 1e-5 … 1e-12); beyond 1e-2 the epsilon rivals the variance of normalised activations and silently changes the
     /// model, and it must stay a positive normal Float.
-    public static let layerNormEpsRange: ClosedRange<Double> = Double(Float.leastNormalMagnitude)...1e-2
+    package static let layerNormEpsRange: ClosedRange<Double> = Double(Float.leastNormalMagnitude)...1e-2
 
     /// Reads `hidden_sizes`, `depths` and `layer_norm_eps` from a Hugging Face config.json and checks every field the
     /// model depends on (`num_channels`, `hidden_act`, `model_type` when present). The sizes are checked against the
     /// tensors when the weights are loaded.
-    public init(configJSON path: String) throws {
+    package init(configJSON path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw DinoSegError(file: path, "cannot read file") }
         guard let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw DinoSegError(file: path, "not a JSON object")
@@ -88,7 +89,7 @@ public struct ConvNeXtConfig: Equatable {
     }
 
     /// Multiply-adds × 2 of one forward pass on a height × width input (convolutions and linear layers only).
-    public func flops(height: Int, width: Int) -> Double {
+    package func flops(height: Int, width: Int) -> Double {
         var total = 2.0 * Double(stageSize(height, stage: 0) * stageSize(width, stage: 0)) * Double(inputChannels * 16 * hiddenSizes[0])
         for s in 0..<stageCount {
             let c = Double(hiddenSizes[s]), h = stageSize(height, stage: s), w = stageSize(width, stage: s)
@@ -104,7 +105,7 @@ public struct ConvNeXtConfig: Equatable {
 
 /// Spatial size of stage k's output for an input side of `pixels`: the 4×4 patch stem floors pixels / 4, and each
 /// 2×2 downsampling floors once more. The one place this formula lives (backbone, caches and manifests use it).
-public func stageSize(_ pixels: Int, stage k: Int) -> Int {
+package func stageSize(_ pixels: Int, stage k: Int) -> Int {
     var s = pixels / 4
     for _ in 0..<k { s /= 2 }
     return s

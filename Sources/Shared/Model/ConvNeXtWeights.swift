@@ -1,46 +1,48 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
 
 /// Weights of one residual block, repacked for the kernels.
-public struct ConvNeXtBlockWeights {
-    public var depthwise: [Float]        // [7, 7, C]
-    public var depthwiseBias: [Float]    // [C]
-    public var normWeight: [Float]       // [C]
-    public var normBias: [Float]         // [C]
-    public var expand: [Float]           // [C, 4C]  (pointwise_conv1 transposed to [in, out])
-    public var expandBias: [Float]       // [4C]
-    public var project: [Float]          // [4C, C]  (pointwise_conv2 transposed)
-    public var projectBias: [Float]      // [C]
-    public var gamma: [Float]            // [C]
+package struct ConvNeXtBlockWeights {
+    package var depthwise: [Float]        // [7, 7, C]
+    package var depthwiseBias: [Float]    // [C]
+    package var normWeight: [Float]       // [C]
+    package var normBias: [Float]         // [C]
+    package var expand: [Float]           // [C, 4C]  (pointwise_conv1 transposed to [in, out])
+    package var expandBias: [Float]       // [4C]
+    package var project: [Float]          // [4C, C]  (pointwise_conv2 transposed)
+    package var projectBias: [Float]      // [C]
+    package var gamma: [Float]            // [C]
 }
 
 /// One stage: the patch convolution with its LayerNorm (after the conv in stage 0, before it otherwise), then blocks.
-public struct ConvNeXtStageWeights {
-    public var conv: [Float]             // [(ky, kx, ci), C]
-    public var convBias: [Float]         // [C]
-    public var normWeight: [Float]       // [C] (stage 0: C channels; later stages: previous stage's channels)
-    public var normBias: [Float]
-    public var blocks: [ConvNeXtBlockWeights]
+package struct ConvNeXtStageWeights {
+    package var conv: [Float]             // [(ky, kx, ci), C]
+    package var convBias: [Float]         // [C]
+    package var normWeight: [Float]       // [C] (stage 0: C channels; later stages: previous stage's channels)
+    package var normBias: [Float]
+    package var blocks: [ConvNeXtBlockWeights]
 }
 
 /// How checkpoint keys are spelled: Hugging Face (`stages.i.layers.j.depthwise_conv.weight`) or Meta's original
 /// (`stages.i.j.dwconv.weight`, `downsample_layers.i.k.weight`), optionally under a `model.` prefix.
-public struct ConvNeXtKeyNaming: Equatable {
-    public enum Style: String { case huggingFace = "Hugging Face", meta = "Meta" }
-    public var style: Style
-    public var prefix: String
+package struct ConvNeXtKeyNaming: Equatable {
+    package enum Style: String { case huggingFace = "Hugging Face", meta = "Meta" }
+    package var style: Style
+    package var prefix: String
 
     /// Detects the naming from the keys present.
-    public init(keys: [String]) {
+    package init(keys: [String]) {
         let prefixed = keys.contains { $0.hasPrefix("model.stages.") || $0.hasPrefix("model.downsample_layers.") }
         prefix = prefixed ? "model." : ""
         let bare = keys.map { prefixed && $0.hasPrefix("model.") ? String($0.dropFirst(6)) : $0 }
         style = bare.contains { $0.hasPrefix("downsample_layers.") } ? .meta : .huggingFace
     }
 
-    public init(style: Style, prefix: String = "") { self.style = style; self.prefix = prefix }
+    package init(style: Style, prefix: String = "") { self.style = style; self.prefix = prefix }
 
     /// The file's key for a Hugging Face key (without prefix).
-    public func fileKey(_ hf: String) -> String {
+    package func fileKey(_ hf: String) -> String {
         guard style == .meta else { return prefix + hf }
         var parts = hf.split(separator: ".").map(String.init)
         // stages.i.downsample_layers.k.X → downsample_layers.i.k.X
@@ -59,19 +61,19 @@ public struct ConvNeXtKeyNaming: Equatable {
     }
 }
 
-public struct ConvNeXtWeights {
-    public var config: ConvNeXtConfig
-    public var stages: [ConvNeXtStageWeights]
+package struct ConvNeXtWeights {
+    package var config: ConvNeXtConfig
+    package var stages: [ConvNeXtStageWeights]
     /// Where the weights came from and which naming the file used (for messages and manifests).
-    public var source: String
-    public var naming: ConvNeXtKeyNaming?
-    public var sha256: String
+    package var source: String
+    package var naming: ConvNeXtKeyNaming?
+    package var sha256: String
     /// Random weights (generated, or a file marked by `extract random-weights`): results are not DINOv3 results.
-    public var isRandom = false
+    package var isRandom = false
 
     /// Loads `path`: a directory holding `model.safetensors` (+ `config.json`, else the size is inferred from the
     /// tensor shapes), or a `.safetensors` file (size inferred).
-    public static func load(path: String) throws -> ConvNeXtWeights {
+    package static func load(path: String) throws -> ConvNeXtWeights {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw DinoSegError(file: path, "weights not found (pass a directory with config.json + model.safetensors, or a .safetensors file)")
@@ -101,7 +103,7 @@ public struct ConvNeXtWeights {
     }
 
     /// Reads hidden sizes and depths from the tensor shapes.
-    public static func inferConfig(_ st: SafetensorsFile, naming: ConvNeXtKeyNaming) throws -> ConvNeXtConfig {
+    package static func inferConfig(_ st: SafetensorsFile, naming: ConvNeXtKeyNaming) throws -> ConvNeXtConfig {
         var sizes: [Int] = [], depths: [Int] = []
         var s = 0
         while let shape = st.tensors[naming.fileKey(ConvNeXtKeys.convWeight(s))]?.shape {
@@ -122,7 +124,7 @@ public struct ConvNeXtWeights {
     }
 
     /// Reads every tensor of the table (ConvNeXtTensors.swift), checking names and shapes, and repacks them.
-    public static func load(_ st: SafetensorsFile, config: ConvNeXtConfig, naming: ConvNeXtKeyNaming) throws -> ConvNeXtWeights {
+    package static func load(_ st: SafetensorsFile, config: ConvNeXtConfig, naming: ConvNeXtKeyNaming) throws -> ConvNeXtWeights {
         func read(_ t: ConvNeXtTensor) throws -> [Float] {
             let key = naming.fileKey(t.name)
             guard let info = st.tensors[key] else {
@@ -161,7 +163,7 @@ public struct ConvNeXtWeights {
     /// Deterministic random weights (for benchmarks and tests), drawn from the table's ranges directly in the
     /// kernels' layouts, each stage's blocks before its patch convolution. The checksum is the SHA-256 of the
     /// generated values.
-    public static func random(config: ConvNeXtConfig, seed: UInt64) -> ConvNeXtWeights {
+    package static func random(config: ConvNeXtConfig, seed: UInt64) -> ConvNeXtWeights {
         var rng = SplitMix64(seed: seed)
         var hasher = SHA256()
         func values(_ t: ConvNeXtTensor) -> [Float] {

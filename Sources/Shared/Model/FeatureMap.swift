@@ -1,23 +1,23 @@
 /// One image's feature map, channels-last: data[(y * width + x) * channels + c].
-public struct FeatureMap {
-    public var height: Int
-    public var width: Int
-    public var channels: Int
-    public var data: [Float]
+package struct FeatureMap {
+    package var height: Int
+    package var width: Int
+    package var channels: Int
+    package var data: [Float]
 
-    public init(height: Int, width: Int, channels: Int, data: [Float]) {
+    package init(height: Int, width: Int, channels: Int, data: [Float]) {
         precondition(data.count == height * width * channels, "FeatureMap data does not match \(height)x\(width)x\(channels)")
         self.height = height; self.width = width; self.channels = channels; self.data = data
     }
 
-    public init(height: Int, width: Int, channels: Int) {
+    package init(height: Int, width: Int, channels: Int) {
         self.init(height: height, width: width, channels: channels, data: [Float](repeating: 0, count: height * width * channels))
     }
 }
 
 /// What `extract` needs from a frozen backbone. Implementations must allow concurrent `forward` calls from several
 /// threads (one image per core), each with its own scratch memory.
-public protocol FeatureBackbone: AnyObject {
+package protocol FeatureBackbone: AnyObject {
     /// Human-readable model name, e.g. "dinov3-convnext-tiny".
     var name: String { get }
     /// Channels of stage 0..3 outputs.
@@ -37,9 +37,9 @@ public protocol FeatureBackbone: AnyObject {
 }
 
 extension FeatureBackbone {
-    public func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
+    package func forward(images: [UnsafePointer<Float>], height: Int, width: Int, stages: [Int]) -> [[FeatureMap]] {
         images.map { forward(image: $0, height: height, width: width, stages: stages) }
     }
 
-    public var depths: [Int] { [] }
+    package var depths: [Int] { [] }
 }

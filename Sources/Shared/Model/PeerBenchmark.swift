@@ -3,25 +3,26 @@
 // The scripts run with $DINOSEG_PEER_PYTHON, else the venv scripts/setup_peers.sh makes (.venv-peers), else python3;
 // a peer that is not installed is reported as unavailable, never an error. Nothing else in DinoSeg needs Python.
 import Foundation
+import DinoSegCore
 
-public struct Peer: Sendable {
+package struct Peer: Sendable {
     /// How the line names it, e.g. "PyTorch autocast bf16".
-    public var name: String
+    package var name: String
     /// The script under scripts/ and its arguments.
-    public var script: String
-    public var arguments: [String]
+    package var script: String
+    package var arguments: [String]
 }
 
 /// One peer's measurement: the script's JSON object (rates, batch, precision, memory format, versions).
-public struct PeerResult {
-    public var peer: Peer
-    public var fields: [String: Any]
+package struct PeerResult {
+    package var peer: Peer
+    package var fields: [String: Any]
 
-    public func number(_ key: String) -> Double? { (fields[key] as? NSNumber)?.doubleValue }
-    public func text(_ key: String) -> String? { fields[key].map { "\($0)" } }
+    package func number(_ key: String) -> Double? { (fields[key] as? NSNumber)?.doubleValue }
+    package func text(_ key: String) -> String? { fields[key].map { "\($0)" } }
 
     /// "batch 4, channels-last, bf16" from the fields the script reports.
-    public var setting: String {
+    package var setting: String {
         var parts: [String] = []
         if let b = fields["batch"] as? Int { parts.append("batch \(b)") }
         if let cl = fields["channels_last"] as? Bool { parts.append(cl ? "channels-last" : "NCHW") }
@@ -31,8 +32,8 @@ public struct PeerResult {
     }
 }
 
-public enum PeerBenchmark {
-    public static let setupHint = "run scripts/setup_peers.sh (a venv with torch, openvino, onnxruntime)"
+package enum PeerBenchmark {
+    package static let setupHint = "run scripts/setup_peers.sh (a venv with torch, openvino, onnxruntime)"
 
     /// The interpreter the peer scripts run with.
     static func python() -> String {
@@ -62,7 +63,7 @@ public enum PeerBenchmark {
     }
 
     /// Runs one peer; the failure says why in one line (not installed, script missing, the script's own last line).
-    public static func run(_ peer: Peer) -> Result<PeerResult, DinoSegError> {
+    package static func run(_ peer: Peer) -> Result<PeerResult, DinoSegError> {
         guard let script = scriptPath(peer.script) else {
             return .failure(DinoSegError("scripts/\(peer.script) not found (run from the checkout)"))
         }
@@ -98,7 +99,7 @@ public enum PeerBenchmark {
 
     /// The backbone's peers at `threads` threads on `images` images of side `side`, each at its best batch (1 or
     /// `batch`) and memory format.
-    public static func backbonePeers(config: ConvNeXtConfig, side: Int, threads: Int, images: Int, batch: Int) -> [Peer] {
+    package static func backbonePeers(config: ConvNeXtConfig, side: Int, threads: Int, images: Int, batch: Int) -> [Peer] {
         let common = ["--json", "--threads", "\(threads)", "--images", "\(images)", "--resolution", "\(side)",
                       "--hidden-sizes", config.hiddenSizes.map(String.init).joined(separator: ","),
                       "--depths", config.depths.map(String.init).joined(separator: ",")]
@@ -119,7 +120,7 @@ public enum PeerBenchmark {
     }
 
     /// A training step's peers: PyTorch eager fp32 and with bf16 autocast, each in its faster memory format.
-    public static func trainingPeers(script: String, arguments: [String]) -> [Peer] {
+    package static func trainingPeers(script: String, arguments: [String]) -> [Peer] {
         [Peer(name: "PyTorch eager fp32", script: script, arguments: arguments + ["--precision", "fp32", "--best"]),
          Peer(name: "PyTorch autocast bf16", script: script, arguments: arguments + ["--precision", "bf16", "--best"])]
     }

@@ -1,22 +1,23 @@
 import Foundation
+import DinoSegCore
 
 // A random-weight DINOv3 ConvNeXt checkpoint on disk (Hugging Face names and layouts, config.json beside it), so the
 // whole pipeline — extract, train, eval, predict — runs where the real weights are not available. Everything computed
 // from it is marked: the safetensors metadata and config.json carry `dinoseg_random_weights`, and tools that see the
 // mark print RANDOM-WEIGHT BACKBONE beside their numbers.
 
-public enum RandomCheckpoint {
-    public static let metadataKey = "dinoseg_random_weights"
-    public static let label = "RANDOM-WEIGHT BACKBONE"
+package enum RandomCheckpoint {
+    package static let metadataKey = "dinoseg_random_weights"
+    package static let label = "RANDOM-WEIGHT BACKBONE"
     /// Appended to the backbone name (and so to cache manifests) when the weights are random.
-    public static let nameSuffix = "-RANDOM-WEIGHTS"
+    package static let nameSuffix = "-RANDOM-WEIGHTS"
 
     /// True for a backbone name recorded from random weights.
-    public static func isRandom(backboneName: String) -> Bool { backboneName.hasSuffix(nameSuffix) }
+    package static func isRandom(backboneName: String) -> Bool { backboneName.hasSuffix(nameSuffix) }
 
     /// HF-named tensors of a randomly initialised ConvNeXt, in checkpoint order, each drawn from its range in the
     /// table (ConvNeXtTensors.swift) with its own stream. Deterministic for the seed.
-    public static func tensors(config: ConvNeXtConfig, seed: UInt64) -> [(name: String, shape: [Int], values: [Float])] {
+    package static func tensors(config: ConvNeXtConfig, seed: UInt64) -> [(name: String, shape: [Int], values: [Float])] {
         config.tensorTable.flatMap(\.all).enumerated().map { index, t in
             var rng = SplitMix64(seed: seed, index)
             let (lo, hi) = t.randomRange
@@ -27,7 +28,7 @@ public enum RandomCheckpoint {
     }
 
     /// Writes DIR/model.safetensors and DIR/config.json.
-    public static func write(config: ConvNeXtConfig, seed: UInt64, to dir: String) throws {
+    package static func write(config: ConvNeXtConfig, seed: UInt64, to dir: String) throws {
         try FileSystem.createDirectory(dir, what: "output directory")
         try SafetensorsFile.write(path: dir + "/model.safetensors", floats: tensors(config: config, seed: seed),
                                   metadata: ["format": "pt", metadataKey: "true", "seed": String(seed)])
@@ -41,7 +42,7 @@ public enum RandomCheckpoint {
     }
 
     /// True when the weights at `path` (a directory or a .safetensors file) carry the random-weight mark.
-    public static func isRandom(weightsPath path: String) -> Bool {
+    package static func isRandom(weightsPath path: String) -> Bool {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { return false }
         let file = isDir.boolValue ? path + "/model.safetensors" : path

@@ -1,30 +1,31 @@
 import Foundation
+import DinoSegCore
 
 // report.html: one self-contained page (inline SVG charts, images as base64 PNG data URIs, inline CSS, no scripts and
 // no external resources) so it can be mailed or opened from any directory.
 
-public struct ReportCurves: Codable, Equatable {
+package struct ReportCurves: Codable, Equatable {
     /// (training step or fractional epoch, loss)
-    public var loss: [[Double]] = []
+    package var loss: [[Double]] = []
     /// (epoch, val mIoU)
-    public var mIoU: [[Double]] = []
-    public init(loss: [[Double]] = [], mIoU: [[Double]] = []) { self.loss = loss; self.mIoU = mIoU }
+    package var mIoU: [[Double]] = []
+    package init(loss: [[Double]] = [], mIoU: [[Double]] = []) { self.loss = loss; self.mIoU = mIoU }
 }
 
 /// One image of the val set shown beside its ground truth.
-public struct ReportExample {
-    public var id: String
-    public var photo: RGBImage?
-    public var label: LabelImage
-    public var prediction: LabelImage
-    public init(id: String, photo: RGBImage?, label: LabelImage, prediction: LabelImage) {
+package struct ReportExample {
+    package var id: String
+    package var photo: RGBImage?
+    package var label: LabelImage
+    package var prediction: LabelImage
+    package init(id: String, photo: RGBImage?, label: LabelImage, prediction: LabelImage) {
         self.id = id; self.photo = photo; self.label = label; self.prediction = prediction
     }
 }
 
-public enum HTMLReport {
+package enum HTMLReport {
     /// PNG bytes of an image, as a data URI.
-    public static func dataURI(_ image: RGBImage) throws -> String {
+    package static func dataURI(_ image: RGBImage) throws -> String {
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-report-\(getpid())-\(UUID().uuidString).png").path
         defer { unlink(tmp) }
         try ImageIO.writePNG(image, to: tmp)
@@ -46,7 +47,7 @@ public enum HTMLReport {
 
     /// The whole page. `best` indexes `rows` (a DINOv3 row: its confusion matrix and examples are shown); baseline
     /// rows join the results table, the curves and the per-class IoU bars.
-    public static func render(title: String, notes: [String], warning: String?, rows: [ReportRow],
+    package static func render(title: String, notes: [String], warning: String?, rows: [ReportRow],
                               curves: [ReportCurves], best: Int?, examples: [ReportExample], isVOC: Bool) throws -> String {
         var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(esc(title))</title>"
         h += "<style>\(style)</style></head><body><h1>\(esc(title))</h1>"

@@ -1,18 +1,20 @@
 import Foundation
+import DinoSegKernels
+import DinoSegEval
 
 // The sweep's results as data (one entry per trained head, plus the baseline runs shown beside them) and the two tables
 // written from them: results.md in the form of the published results table (published numbers beside ours when the
 // dataset is VOC) and results.csv.
 
 /// The ablation rows of the report: which head modules sit on the frozen backbone.
-public enum SweepVariant: String, Codable, CaseIterable {
+package enum SweepVariant: String, Codable, CaseIterable {
     case head, ppm, fpn, fpnPPM = "fpn-ppm"
 
-    public var usesFPN: Bool { self == .fpn || self == .fpnPPM }
-    public var usesPPM: Bool { self == .ppm || self == .fpnPPM }
+    package var usesFPN: Bool { self == .fpn || self == .fpnPPM }
+    package var usesPPM: Bool { self == .ppm || self == .fpnPPM }
 
     /// "DINOv3 + FPN(768) + PPM + head"
-    public func modelName(width: Int?) -> String {
+    package func modelName(width: Int?) -> String {
         var parts = ["DINOv3"]
         if usesFPN { parts.append("FPN(\(width.map(String.init) ?? "?"))") }
         if usesPPM { parts.append("PPM") }
@@ -21,7 +23,7 @@ public enum SweepVariant: String, Codable, CaseIterable {
     }
 
     /// Short run-directory name: "head", "ppm", "fpn768", "fpn768-ppm".
-    public func runName(width: Int?) -> String {
+    package func runName(width: Int?) -> String {
         switch self {
         case .head, .ppm: return rawValue
         case .fpn: return "fpn\(width ?? 0)"
@@ -31,13 +33,13 @@ public enum SweepVariant: String, Codable, CaseIterable {
 }
 
 /// The published results (PASCAL VOC 2012 val) of the experiment DinoSeg re-implements, mIoU / mAcc / allAcc.
-public enum PublishedResults {
-    public struct Row: Equatable {
-        public var number: Int, model: String, mIoU: Double, mAcc: Double, allAcc: Double
-        public var variant: SweepVariant?, width: Int?
+package enum PublishedResults {
+    package struct Row: Equatable {
+        package var number: Int, model: String, mIoU: Double, mAcc: Double, allAcc: Double
+        package var variant: SweepVariant?, width: Int?
     }
 
-    public static let rows: [Row] = [
+    package static let rows: [Row] = [
         Row(number: 1, model: "ResNet-50 + PPM + head (original PSPNet)", mIoU: 0.7705, mAcc: 0.8513, allAcc: 0.9489),
         Row(number: 2, model: "DINOv3 + head", mIoU: 0.7599, mAcc: 0.8634, allAcc: 0.9427, variant: .head),
         Row(number: 3, model: "DINOv3 + PPM + head", mIoU: 0.7630, mAcc: 0.8654, allAcc: 0.9430, variant: .ppm),
@@ -57,39 +59,41 @@ public enum PublishedResults {
     ]
 
     /// The published ResNet-50 PSPNet row: 6 (output stride 8, reproduced) or 7 (output stride 32).
-    public static func baselineRow(outputStride: Int) -> Row? {
+    package static func baselineRow(outputStride: Int) -> Row? {
         rows.first { $0.number == (outputStride == 8 ? 6 : outputStride == 32 ? 7 : -1) }
     }
 
     /// The published row for a variant/width, if the report has one.
-    public static func row(variant: SweepVariant, width: Int?) -> Row? {
+    package static func row(variant: SweepVariant, width: Int?) -> Row? {
         rows.first { $0.variant == variant && (!variant.usesFPN || $0.width == width) }
     }
 }
 
 /// One trained and evaluated head of a sweep.
-public struct SweepEntry: Codable, Equatable {
-    public var variant: SweepVariant
-    public var width: Int?
-    public var outputStride: Int
-    public var epochs: Int
-    public var runDirectory: String
-    public var trainSeconds: Double
-    public var finalLoss: Double?
-    public var result: EvalResult
+package struct SweepEntry: Codable, Equatable {
+    package var variant: SweepVariant
+    package var width: Int?
+    package var outputStride: Int
+    package var epochs: Int
+    package var runDirectory: String
+    package var trainSeconds: Double
+    package var finalLoss: Double?
+    package var result: EvalResult
     /// The matrix multiplies' precision of training and evaluation; nil in entries written before it existed (fp32).
-    public var precision: Precision?
+    package var precision: Precision?
+    /// The content digest of the val cache it was evaluated on; nil in entries written before it was recorded.
+    package var valCacheDigest: String?
 
-    public init(variant: SweepVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
+    package init(variant: SweepVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
                 trainSeconds: Double, finalLoss: Double?, result: EvalResult, precision: Precision = .fp32) {
         self.variant = variant; self.width = variant.usesFPN ? width : nil; self.outputStride = outputStride
         self.epochs = epochs; self.runDirectory = runDirectory; self.trainSeconds = trainSeconds
         self.finalLoss = finalLoss; self.result = result; self.precision = precision
     }
 
-    public var modelName: String { variant.modelName(width: width) }
+    package var modelName: String { variant.modelName(width: width) }
 
-    public var row: ReportRow {
+    package var row: ReportRow {
         ReportRow(model: "\(modelName) (OS \(outputStride))", variant: variant.rawValue, width: width, outputStride: outputStride,
                   epochs: epochs, trainSeconds: trainSeconds, finalLoss: finalLoss, result: result, runDirectory: runDirectory,
                   published: PublishedResults.row(variant: variant, width: width), isBaseline: false)
@@ -97,29 +101,29 @@ public struct SweepEntry: Codable, Equatable {
 }
 
 /// One row of the sweep's tables: a trained DINOv3 head, or a baseline run shown beside them (BaselineRun).
-public struct ReportRow: Equatable {
+package struct ReportRow: Equatable {
     /// "DINOv3 + FPN(768) + PPM + head (OS 8)", "PSPNet ResNet-50 (OS 8)"
-    public var model: String
+    package var model: String
     /// results.csv's variant and fpn_width columns.
-    public var variant: String
-    public var width: Int?
-    public var outputStride: Int
-    public var epochs: Int
-    public var trainSeconds: Double?
-    public var finalLoss: Double?
-    public var result: EvalResult
-    public var runDirectory: String
+    package var variant: String
+    package var width: Int?
+    package var outputStride: Int
+    package var epochs: Int
+    package var trainSeconds: Double?
+    package var finalLoss: Double?
+    package var result: EvalResult
+    package var runDirectory: String
     /// The published row of the same model, shown beside ours when the val set is VOC.
-    public var published: PublishedResults.Row?
-    public var isBaseline: Bool
+    package var published: PublishedResults.Row?
+    package var isBaseline: Bool
 }
 
-public enum ResultsTable {
+package enum ResultsTable {
     static func f4(_ v: Double) -> String { String(format: "%.4f", v) }
 
     /// results.md: our numbers per trained head, the published ones beside them when `isVOC`, and the notes that say
     /// what the numbers are (dataset, backbone, protocol).
-    public static func markdown(_ rows: [ReportRow], title: String, isVOC: Bool, notes: [String]) -> String {
+    package static func markdown(_ rows: [ReportRow], title: String, isVOC: Bool, notes: [String]) -> String {
         var md = "# \(title)\n\n"
         for n in notes { md += "- \(n)\n" }
         if let p = rows.first?.result.evalProtocol { md += "- Evaluation protocol: \(p).\n" }
@@ -154,7 +158,7 @@ public enum ResultsTable {
         return md
     }
 
-    public static func csv(_ rows: [ReportRow]) -> String {
+    package static func csv(_ rows: [ReportRow]) -> String {
         var lines = ["variant,fpn_width,output_stride,epochs,mIoU,mAcc,allAcc,mIoU_present,classes_present,train_seconds,final_loss,checkpoint_step,"
                      + "protocol,run_directory"]
         for e in rows {
@@ -171,7 +175,7 @@ public enum ResultsTable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func duration(_ s: Double) -> String {
+    package static func duration(_ s: Double) -> String {
         s < 60 ? String(format: "%.0f s", s) : s < 3600 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
     }
 }

@@ -1,20 +1,21 @@
 import Foundation
+import DinoSegEval
 
 // Small inline SVG charts for the self-contained report: line charts (training curves), grouped bars (per-class IoU)
 // and a heat map (confusion matrix). Plain strings, no scripts, no external resources.
 
-public enum SVGChart {
-    public struct Series {
-        public var name: String
-        public var points: [(x: Double, y: Double)]
-        public init(name: String, points: [(x: Double, y: Double)]) { self.name = name; self.points = points }
+package enum SVGChart {
+    package struct Series {
+        package var name: String
+        package var points: [(x: Double, y: Double)]
+        package init(name: String, points: [(x: Double, y: Double)]) { self.name = name; self.points = points }
     }
 
     /// Distinguishable colours for series (Tableau 10).
-    public static let colours = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+    package static let colours = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
                                  "#ff9da7", "#9c755f", "#bab0ac"]
 
-    public static func escape(_ s: String) -> String {
+    package static func escape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
@@ -29,7 +30,7 @@ public enum SVGChart {
     }
 
     /// Lines over a shared x axis with a legend; empty series are skipped.
-    public static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series],
+    package static func lineChart(title: String, xLabel: String, yLabel: String, series: [Series],
                                  yRange: ClosedRange<Double>? = nil, width: Int = 560, height: Int = 300) -> String {
         let all = series.flatMap(\.points).filter { $0.y.isFinite }
         // The legend sits under the plot, one row per series, so long names never cover the lines.
@@ -75,7 +76,7 @@ public enum SVGChart {
     }
 
     /// Vertical grouped bars: one group per category, one bar per series; values in 0...1.
-    public static func groupedBars(title: String, categories: [String], series: [(name: String, values: [Double])],
+    package static func groupedBars(title: String, categories: [String], series: [(name: String, values: [Double])],
                                    width: Int = 1100, height: Int = 320) -> String {
         let left = 44.0, right = 10.0, top = 40.0, bottom = 80.0
         let w = Double(width), h = Double(height), pw = w - left - right, ph = h - top - bottom
@@ -112,7 +113,7 @@ public enum SVGChart {
 
     /// Confusion matrix as a heat map, each row normalised by its ground-truth pixel count (cell shade = fraction of
     /// the row); hovering shows the raw count.
-    public static func confusionHeatMap(title: String, confusion: ConfusionMatrix, names: [String],
+    package static func confusionHeatMap(title: String, confusion: ConfusionMatrix, names: [String],
                                         cell: Int = 22) -> String {
         let k = confusion.classes, margin = 96.0, c = Double(cell)
         let size = margin + c * Double(k) + 10

@@ -2,9 +2,9 @@
 // so this uses mkdir(2) and names the path and strerror's reason.
 import Foundation
 
-enum FileSystem {
+package enum FileSystem {
     /// `mkdir -p path`. `what` says what the directory is for ("output directory", "run directory", …).
-    static func createDirectory(_ path: String, what: String = "directory") throws {
+    package static func createDirectory(_ path: String, what: String = "directory") throws {
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
             if isDir.boolValue { return }

@@ -3,7 +3,7 @@ import Foundation
 /// "images 12/80 · 3.40 images/s · elapsed 4s · ETA 20s" on stderr: one rewritten line on a terminal, plain lines
 /// otherwise (at most every 10 s). `prefix` (e.g. "[rank 1] ") starts every line, so the lines of several processes
 /// sharing one terminal or log stay apart.
-final class ProgressLine {
+package final class ProgressLine {
     let total: Int
     let label: String
     let prefix: String
@@ -13,11 +13,11 @@ final class ProgressLine {
     private let tty = isatty(2) != 0
     private let quiet: Bool
 
-    init(total: Int, label: String, prefix: String = "", quiet: Bool = false) {
+    package init(total: Int, label: String, prefix: String = "", quiet: Bool = false) {
         self.total = total; self.label = label; self.prefix = prefix; self.quiet = quiet
     }
 
-    func advance() {
+    package func advance() {
         done += 1
         let now = Date()
         let interval = tty ? 0.25 : 10.0
@@ -44,12 +44,12 @@ final class ProgressLine {
         return elapsed > 0 ? Double(done) / elapsed : 0
     }
 
-    func log(_ message: String) {
+    package func log(_ message: String) {
         guard !quiet else { return }
         if tty { FileHandle.standardError.write(Data(("\r\u{1B}[K" + prefix + message + "\n").utf8)) } else { emit(prefix + message) }
     }
 
-    func finishLine() { if tty && !quiet && done > 0 { FileHandle.standardError.write(Data("\n".utf8)) } }
+    package func finishLine() { if tty && !quiet && done > 0 { FileHandle.standardError.write(Data("\n".utf8)) } }
 
     private func emit(_ s: String) {
         guard !quiet else { return }

@@ -2,7 +2,7 @@ import Foundation
 
 /// SHA-256 (FIPS 180-4), streaming: feed bytes with `update`, read the digest with `finalize`. Used for the weight
 /// file checksum recorded in cache manifests and for shard checksums.
-public struct SHA256 {
+package struct SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -18,9 +18,9 @@ public struct SHA256 {
     private var pending = [UInt8]()      // < 64 bytes not yet compressed
     private var totalBytes: UInt64 = 0
 
-    public init() { pending.reserveCapacity(64) }
+    package init() { pending.reserveCapacity(64) }
 
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    package mutating func update(_ bytes: UnsafeRawBufferPointer) {
         totalBytes &+= UInt64(bytes.count)
         var offset = 0
         if !pending.isEmpty {
@@ -39,12 +39,12 @@ public struct SHA256 {
         if offset < bytes.count { pending.append(contentsOf: bytes[offset...]) }
     }
 
-    public mutating func update<D: DataProtocol>(_ data: D) {
+    package mutating func update<D: DataProtocol>(_ data: D) {
         for region in data.regions { region.withUnsafeBytes { update($0) } }
     }
 
     /// The 32-byte digest. The hasher must not be updated afterwards.
-    public mutating func finalize() -> [UInt8] {
+    package mutating func finalize() -> [UInt8] {
         let bitLength = totalBytes &* 8
         var tail: [UInt8] = [0x80]
         let padZeros = (55 - pending.count % 64 + 64) % 64
@@ -59,16 +59,16 @@ public struct SHA256 {
         return out
     }
 
-    public mutating func finalizeHex() -> String { finalize().map { String(format: "%02x", $0) }.joined() }
+    package mutating func finalizeHex() -> String { finalize().map { String(format: "%02x", $0) }.joined() }
 
-    public static func hex<D: DataProtocol>(of data: D) -> String {
+    package static func hex<D: DataProtocol>(of data: D) -> String {
         var s = SHA256()
         s.update(data)
         return s.finalizeHex()
     }
 
     /// Hashes a file in 1 MiB chunks (never loads it whole).
-    public static func hex(ofFile path: String) throws -> String {
+    package static func hex(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw DinoSegError(file: path, "cannot open for reading") }
         defer { try? handle.close() }
         var s = SHA256()

@@ -1,4 +1,6 @@
 import Foundation
+import DinoSegCore
+import DinoSegEval
 
 // A ResNet-50 PSPNet baseline run (`headtrain baseline train` + `headtrain baseline eval`) shown beside the DINOv3
 // rows of a sweep. Only an evaluation of the same val images can stand in the same table: the baseline's metrics.json
@@ -6,14 +8,14 @@ import Foundation
 // sweep has a DINOv3 result, the labelled pixels per class (the confusion matrix's row sums) must agree too, which
 // catches another copy of a dataset with the same image names (e.g. synthetic data of another seed).
 
-public struct BaselineRun {
-    public var row: ReportRow
-    public var curves: ReportCurves
-    public var settings: BaselineSettings
+package struct BaselineRun {
+    package var row: ReportRow
+    package var curves: ReportCurves
+    package var settings: BaselineSettings
 
     /// Reads `run`'s config.json, metrics.json and log.jsonl; refuses a run without an evaluation or with one of
     /// other images than `valData`.
-    public static func load(_ run: String, valData: EvalData) throws -> BaselineRun {
+    package static func load(_ run: String, valData: EvalData) throws -> BaselineRun {
         let configPath = run + "/config.json"
         guard let config = FileManager.default.contents(atPath: configPath) else {
             throw DinoSegError(file: run, "is not a baseline run (no config.json; train one with `headtrain baseline train`)")
@@ -65,14 +67,14 @@ public struct BaselineRun {
     }
 
     /// Refuses the run when its val labels differ from those the DINOv3 heads were evaluated on.
-    public func checkSameLabels(as dinov3: EvalResult) throws {
+    package func checkSameLabels(as dinov3: EvalResult) throws {
         guard row.result.confusion.target == dinov3.confusion.target else {
             throw DinoSegError(file: row.runDirectory, "was evaluated on other val labels than the sweep's val cache (the labelled pixels per class differ: \(row.result.confusion.target) vs \(dinov3.confusion.target)); run `headtrain baseline eval` on the val cache's data")
         }
     }
 
     /// The line results.md and report.html carry about this run.
-    public var note: String {
+    package var note: String {
         let t = settings.train
         return "\(row.model): \(settings.network.summary), trained end to end in \(row.runDirectory) (\(settings.list), crop \(settings.crop), batch \(t.batch), \(t.epochs) epochs, lr \(t.lr) backbone / ×\(settings.headLRFactor) head, seed \(t.seed), \(settings.weights.map { "backbone from \($0)" } ?? "random initialisation")); protocol: \(row.result.evalProtocol)"
     }

@@ -1,4 +1,8 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegModels
+import DinoSegEval
 
 // `headtrain sweep`: every requested head variant (and FPN width) trained on the same cache and evaluated with the same
 // protocol, then results.md, results.csv and report.html in the sweep directory. Variants without an FPN ignore the
@@ -10,54 +14,41 @@ import Foundation
 // Baseline runs (BaselineRun) evaluated on the same val images are added as rows; a sweep whose jobs are all done
 // just rewrites the tables, so baselines can be added to a finished sweep without retraining.
 
-public struct SweepJob: Equatable {
-    public var variant: SweepVariant
-    public var width: Int?
+package struct SweepJob: Equatable {
+    package var variant: SweepVariant
+    package var width: Int?
 
-    public var name: String { variant.runName(width: width) }
+    package var name: String { variant.runName(width: width) }
 
     /// Non-FPN variants once, FPN variants once per width, in the order given.
-    public static func plan(variants: [SweepVariant], widths: [Int]) -> [SweepJob] {
+    package static func plan(variants: [SweepVariant], widths: [Int]) -> [SweepJob] {
         variants.flatMap { v in v.usesFPN ? widths.map { SweepJob(variant: v, width: $0) } : [SweepJob(variant: v, width: nil)] }
     }
 
-    public func headConfig(stageChannels: [Int], outputStride: Int) -> HeadConfig {
+    package func headConfig(stageChannels: [Int], outputStride: Int) -> HeadConfig {
         HeadConfig(stageChannels: stageChannels, fpnWidth: width ?? 1024, outputStride: outputStride,
                    useFPN: variant.usesFPN, usePPM: variant.usesPPM)
     }
 }
 
-/// What the dataset behind a cache is, from its image ids; decides whether published numbers are shown.
-public enum DatasetKind: String, Codable {
-    case voc, synthetic, custom
-
-    public static func detect(imageIDs: [String]) -> DatasetKind {
-        if !imageIDs.isEmpty && imageIDs.allSatisfy({ $0.hasPrefix("synth_") }) { return .synthetic }
-        let vocID = { (id: String) -> Bool in
-            let parts = id.split(separator: "_")
-            return parts.count == 2 && parts[0].count == 4 && parts[1].count == 6 && parts.allSatisfy { $0.allSatisfy(\.isNumber) }
-        }
-        if !imageIDs.isEmpty && imageIDs.allSatisfy(vocID) { return .voc }
-        return .custom
-    }
-}
-
-public struct SweepSettings {
-    public var jobs: [SweepJob]
-    public var outputStride: Int
-    public var train: TrainOptions
-    public var evalEvery: Int
-    public var examples: Int
-    public var runDirectory: String
-    public var dataset: DatasetKind
+package struct SweepSettings {
+    package var jobs: [SweepJob]
+    package var outputStride: Int
+    package var train: TrainOptions
+    package var evalEvery: Int
+    package var examples: Int
+    package var runDirectory: String
+    package var dataset: DatasetKind
     /// Where the val photos are (for the report's examples), when known.
-    public var photoDirectory: String?
+    package var photoDirectory: String?
     /// Baseline run directories shown beside the DINOv3 rows (see BaselineRun); they need `valData`.
-    public var baselines: [String] = []
+    package var baselines: [String] = []
     /// The images of the val cache (to check that a baseline was evaluated on them).
-    public var valData: EvalData?
+    package var valData: EvalData?
+    /// The val cache's content digest (CacheManifest.contentDigest), recorded in every job's entry; nil: not checked.
+    package var valCacheDigest: String?
 
-    public init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
+    package init(jobs: [SweepJob], outputStride: Int, train: TrainOptions, evalEvery: Int, examples: Int,
                 runDirectory: String, dataset: DatasetKind, photoDirectory: String?) {
         self.jobs = jobs; self.outputStride = outputStride; self.train = train; self.evalEvery = evalEvery
         self.examples = examples; self.runDirectory = runDirectory; self.dataset = dataset
@@ -65,12 +56,12 @@ public struct SweepSettings {
     }
 }
 
-public enum Sweep {
+package enum Sweep {
     /// Trains and evaluates every job, then writes the tables and the report. Returns the entries in job order.
     /// Several processes (`communicator`) form groups of `ranksPerJob` consecutive ranks; job i goes to group i mod G,
     /// whose ranks train it data-parallel (one group per process when `ranksPerJob` is 1).
     @discardableResult
-    public static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
+    package static func run(_ s: SweepSettings, source: HeadTrainingSource, eval: EvalSettings,
                            communicator comm: Communicator = SingleProcess(), ranksPerJob: Int = 1,
                            output: @escaping (String) -> Void) throws -> [SweepEntry] {
         guard ranksPerJob >= 1, comm.size % ranksPerJob == 0 else {
@@ -80,6 +71,9 @@ public enum Sweep {
         guard s.baselines.isEmpty || s.valData != nil else { throw DinoSegError("baseline rows need the val cache's image list") }
         let baselines = try s.baselines.map { try BaselineRun.load($0, valData: s.valData!) }
         try FileSystem.createDirectory(s.runDirectory, what: "run directory")
+        // Rank 0 writes the tables and the report; each job's run directory is locked by whoever trains it.
+        let lock = comm.isRoot ? try DirectoryLock(directory: s.runDirectory, what: "sweep directory") : nil
+        defer { lock?.release() }
         let groups = comm.size / ranksPerJob, groupIndex = comm.rank / ranksPerJob
         // Every process takes part in the split (a collective); with one rank per job each process is its own group.
         let group = ranksPerJob == 1 ? SingleProcess() : try comm.split(color: groupIndex, key: comm.rank)
@@ -93,7 +87,7 @@ public enum Sweep {
             let dir = s.runDirectory + "/" + job.name
             say("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
             // The group's rank 0 decides whether the job is done; the others follow it.
-            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) : nil
+            let recorded = group.isRoot ? try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch, source: source) : nil
             let done = try group.broadcast(FinishedJob(entry: recorded)).entry
             var entry: SweepEntry? = nil
             if let done {
@@ -111,9 +105,10 @@ public enum Sweep {
                 case .trainedWithOthers:
                     break
                 case .finished(let trained):
-                    let e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
+                    var e = SweepEntry(variant: job.variant, width: job.width, outputStride: s.outputStride,
                                        epochs: s.train.epochs, runDirectory: dir, trainSeconds: trained.trainSeconds,
                                        finalLoss: trained.finalLoss, result: trained.result, precision: s.train.precision)
+                    e.valCacheDigest = s.valCacheDigest
                     try AtomicWrite.write(JSONEncoder().encode(e), to: dir + "/sweep-entry.json")
                     entry = e
                 }
@@ -135,7 +130,7 @@ public enum Sweep {
             entries = []; curves = []
             for job in s.jobs {
                 let dir = s.runDirectory + "/" + job.name
-                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch) else { continue }
+                guard let done = try finishedEntry(dir: dir, job: job, settings: s, stepsPerEpoch: stepsPerEpoch, source: source) else { continue }
                 entries.append(done)
                 curves.append(curvesOf(dir, stepsPerEpoch: stepsPerEpoch))
             }
@@ -169,18 +164,31 @@ public enum Sweep {
                             mIoU: history.map { [Double($0.epoch), $0.mIoU] })
     }
 
-    public static func bestIndex(_ entries: [SweepEntry]) -> Int? {
+    package static func bestIndex(_ entries: [SweepEntry]) -> Int? {
         entries.indices.max { entries[$0].result.metrics.mIoU < entries[$1].result.metrics.mIoU }
     }
 
-    /// A job whose run directory already holds its final evaluation.
-    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int) throws -> SweepEntry? {
+    /// A job whose run directory already holds its final evaluation. A job trained or evaluated with other settings
+    /// than the sweep's is refused rather than shown under the sweep's labels; the entry's run directory is where the
+    /// job is now (a renamed sweep directory must not send the report to the old location, or to another sweep there).
+    static func finishedEntry(dir: String, job: SweepJob, settings s: SweepSettings, stepsPerEpoch: Int,
+                              source: HeadTrainingSource) throws -> SweepEntry? {
         guard let data = FileManager.default.contents(atPath: dir + "/sweep-entry.json"),
-              let entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
+              var entry = try? JSONDecoder().decode(SweepEntry.self, from: data),
               entry.variant == job.variant, entry.width == job.width, entry.outputStride == s.outputStride,
               entry.epochs == s.train.epochs, entry.result.checkpointStep == s.train.epochs * stepsPerEpoch,
               (entry.precision ?? .fp32) == s.train.precision
         else { return nil }
+        if let recorded = try RecordedTraining.read(run: dir) {
+            let diffs = recorded.sweepDifferences(from: s.train, cache: source.name, features: source.features)
+            guard diffs.isEmpty else {
+                throw DinoSegError(file: dir, "was trained with other settings than this sweep asks for (\(diffs.joined(separator: "; "))); delete \(dir) to retrain it, or use another --run")
+            }
+        }
+        if let recorded = entry.valCacheDigest, let asked = s.valCacheDigest, recorded != asked {
+            throw DinoSegError(file: dir, "was evaluated on another val cache than this sweep's --val-cache; delete \(dir) to redo it, or use another --run")
+        }
+        entry.runDirectory = dir
         return entry
     }
 
@@ -204,7 +212,7 @@ public enum Sweep {
     }
 
     /// The labels every output of the sweep carries.
-    public static func notes(_ s: SweepSettings, eval: EvalSettings, stepsPerEpoch: Int?) -> (title: String, warning: String?, notes: [String]) {
+    package static func notes(_ s: SweepSettings, eval: EvalSettings, stepsPerEpoch: Int?) -> (title: String, warning: String?, notes: [String]) {
         var warnings: [String] = []
         if let note = eval.backboneNote { warnings.append(note) }
         if s.dataset != .voc { warnings.append("\(s.dataset.rawValue.uppercased()) DATASET") }

@@ -1,22 +1,25 @@
 import Foundation
+import DinoSegCore
+import DinoSegModels
+import DinoSegEval
 
 // One sweep job: a head trained with evaluation every N epochs (the trainer evaluates in place, see
 // TrainingValidation, and redoes on resume an evaluation lost to a kill) and the run's result as its own records
 // give it. The mIoU curve goes to eval-history.json in the run directory.
 
-public struct TrainedRun {
-    public var runDirectory: String
-    public var trainSeconds: Double
-    public var finalLoss: Double?
-    public var steps: Int
-    public var result: EvalResult
-    public var history: [EpochEval]
+package struct TrainedRun {
+    package var runDirectory: String
+    package var trainSeconds: Double
+    package var finalLoss: Double?
+    package var steps: Int
+    package var result: EvalResult
+    package var history: [EpochEval]
 }
 
-public enum TrainAndEvaluate {
+package enum TrainAndEvaluate {
     static let checkpointName = "last.safetensors"
 
-    public enum Outcome {
+    package enum Outcome {
         case finished(TrainedRun)
         /// Stopped early (Ctrl-C); the checkpoint resumes it.
         case stopped
@@ -30,7 +33,7 @@ public enum TrainAndEvaluate {
     /// mpirun does; their rank 0 writes the run directory and evaluates. Returns that rank's result, with the final loss
     /// and the training time read back from the run's own records (log.jsonl), so a resumed run reports the whole run.
     /// Leaves metrics.json / confusion.csv of the final evaluation in the run directory.
-    public static func run(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String,
+    package static func run(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String,
                            eval: EvalSettings, evalEvery: Int, communicator: Communicator = SingleProcess(),
                            output: @escaping (String) -> Void) throws -> Outcome {
         let resume = FileManager.default.fileExists(atPath: runDirectory + "/" + checkpointName)
@@ -59,7 +62,7 @@ public enum TrainAndEvaluate {
     }
 
     /// Loss per step from log.jsonl as (epoch as a fraction, loss), averaged over `bucket` consecutive steps.
-    public static func lossCurve(runDirectory: String, stepsPerEpoch: Int, bucket: Int = 1) -> [[Double]] {
+    package static func lossCurve(runDirectory: String, stepsPerEpoch: Int, bucket: Int = 1) -> [[Double]] {
         guard let text = try? String(contentsOfFile: runDirectory + "/log.jsonl", encoding: .utf8) else { return [] }
         var points: [[Double]] = []
         var sum = 0.0, n = 0

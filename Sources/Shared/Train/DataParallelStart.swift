@@ -1,4 +1,7 @@
 import Foundation
+import DinoSegCore
+import DinoSegNN
+import DinoSegModels
 
 /// The start of data-parallel training: rank 0 alone reads the run directory (a fresh head or its checkpoint), and
 /// every other process takes its weights, momentum, BatchNorm statistics and data position from there. So the run

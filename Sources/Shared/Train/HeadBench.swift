@@ -1,35 +1,38 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegModels
 
 /// Times full training steps (forward, loss, backward, SGD) of a head on random features and labels.
-public struct HeadBenchConfig: Sendable {
-    public var head: HeadConfig
-    public var batch: Int
-    public var steps: Int
-    public var threads: Int
+package struct HeadBenchConfig: Sendable {
+    package var head: HeadConfig
+    package var batch: Int
+    package var steps: Int
+    package var threads: Int
     /// Spatial sizes of stages 0...3 (the tiny backbone at 224: 56, 28, 14, 7).
-    public var stageSizes: [Int] = [56, 28, 14, 7]
-    public var labelSize = 224
+    package var stageSizes: [Int] = [56, 28, 14, 7]
+    package var labelSize = 224
     /// 3×3 convolutions by Winograd (default) or by the im2col + GEMM reference path.
-    public var useWinograd = true
+    package var useWinograd = true
 
-    public init(head: HeadConfig, batch: Int, steps: Int, threads: Int) {
+    package init(head: HeadConfig, batch: Int, steps: Int, threads: Int) {
         self.head = head; self.batch = batch; self.steps = steps; self.threads = threads
     }
 }
 
-public struct HeadBenchResult: Sendable {
-    public var samplesPerSecond: Double
-    public var gflopsPerSecond: Double
-    public var secondsPerStep: Double
-    public var gflopPerStep: Double
-    public var activationBytes: Int
-    public var parameterCount: Int
-    public var lastLoss: Double
+package struct HeadBenchResult: Sendable {
+    package var samplesPerSecond: Double
+    package var gflopsPerSecond: Double
+    package var secondsPerStep: Double
+    package var gflopPerStep: Double
+    package var activationBytes: Int
+    package var parameterCount: Int
+    package var lastLoss: Double
 }
 
-public enum HeadBench {
+package enum HeadBench {
     /// Times training steps with the BLAS on `cfg.threads` threads (restored afterwards).
-    public static func run(_ cfg: HeadBenchConfig) throws -> HeadBenchResult {
+    package static func run(_ cfg: HeadBenchConfig) throws -> HeadBenchResult {
         try withBLASThreads(cfg.threads) { try measure(cfg) }
     }
 

@@ -1,4 +1,10 @@
 import Foundation
+import DinoSegCore
+import DinoSegKernels
+import DinoSegNN
+import DinoSegCache
+import DinoSegModels
+import DinoSegEval
 
 /// Trains a head on a training source into a run directory:
 ///   config.json        resolved head + training configuration
@@ -9,34 +15,34 @@ import Foundation
 /// Data-parallel (`communicator` of several processes): every process reads its share of each global batch, BatchNorm
 /// and the loss use sums over the global batch, gradients are summed before the SGD step, so the processes train the
 /// model one process would; rank 0 alone writes the run directory and evaluates, and its checkpoint is what all start from.
-public final class HeadTrainer {
-    public struct Summary {
-        public var stepsDone: Int
-        public var maxIter: Int
-        public var lastLoss: Double
-        public var stoppedEarly: Bool
-        public var losses: [Double]    // this session's per-step losses
+package final class HeadTrainer {
+    package struct Summary {
+        package var stepsDone: Int
+        package var maxIter: Int
+        package var lastLoss: Double
+        package var stoppedEarly: Bool
+        package var losses: [Double]    // this session's per-step losses
         /// Seconds spent evaluating (with `validation`).
-        public var evalSeconds: Double
+        package var evalSeconds: Double
     }
 
-    public let headConfig: HeadConfig
-    public let options: TrainOptions
-    public let source: HeadTrainingSource
-    public let runDirectory: String
-    public let resume: Bool
-    public let output: (String) -> Void
-    public private(set) var head: SegmentationHead?
+    package let headConfig: HeadConfig
+    package let options: TrainOptions
+    package let source: HeadTrainingSource
+    package let runDirectory: String
+    package let resume: Bool
+    package let output: (String) -> Void
+    package private(set) var head: SegmentationHead?
     /// Evaluation on a val cache during training (nil: none).
-    public var validation: TrainingValidation?
+    package var validation: TrainingValidation?
     /// The latest evaluation of this session (with `validation`).
-    public private(set) var lastEvaluation: EvalResult?
+    package private(set) var lastEvaluation: EvalResult?
     /// The processes training together (one by default).
-    public var communicator: Communicator = SingleProcess()
+    package var communicator: Communicator = SingleProcess()
     /// Seconds spent in the gradient allreduce of the last step (0 for one process).
     private var allreduceSeconds = 0.0
 
-    public init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
+    package init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
         self.headConfig = head; self.options = options; self.source = source
         self.runDirectory = runDirectory; self.resume = resume; self.output = output
@@ -45,7 +51,7 @@ public final class HeadTrainer {
     var checkpointPath: String { runDirectory + "/last.safetensors" }
 
     /// Trains with the BLAS on `options.threads` threads (restored afterwards).
-    public func run() throws -> Summary {
+    package func run() throws -> Summary {
         try withBLASThreads(options.threads) { try withPrecision(options.precision) { try loop() } }
     }
 
@@ -98,13 +104,18 @@ public final class HeadTrainer {
         var interval = (loss: 0.0, steps: 0)
         var evalHistory: [EpochEval]
         let checkpointPath: String, runDirectory: String
+        /// The run directory's lock (rank 0), released when the session ends.
+        let lock: DirectoryLock?
 
         var stepsThisSession: Int { losses.count }
 
         mutating func advance(loss: Double) throws {
-            guard loss.isFinite else {
+            // A finite loss can still come with an SGD step that overflowed the weights: checked too, so that the
+            // checkpoint saved after this step (and called good below) never holds them.
+            let what = !loss.isFinite ? "loss became \(loss)" : !head.params.valuesAreFinite ? "weights became non-finite" : nil
+            if let what {
                 let saved = FileManager.default.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"
-                throw DinoSegError(file: runDirectory, "loss became \(loss) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(saved); try a lower --lr")
+                throw DinoSegError(file: runDirectory, "\(what) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(saved); try a lower --lr")
             }
             progress.step += 1
             progress.batchInEpoch += 1
@@ -131,15 +142,24 @@ public final class HeadTrainer {
         guard options.batch >= comm.size else {
             throw DinoSegError("batch \(options.batch) is smaller than the \(comm.size) processes sharing it; use a --batch of at least \(comm.size)")
         }
-        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart).
+        // Only rank 0 needs the run directory (the others take its state, see DataParallelStart); it holds the
+        // directory's lock for the whole session, and checks the checkpoint under it.
         let fm = FileManager.default
+        if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
+            throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
+        }
+        var lock: DirectoryLock? = nil
+        if isRoot {
+            try FileSystem.createDirectory(runDirectory, what: "run directory")
+            lock = try DirectoryLock(directory: runDirectory, what: "run directory")
+        }
         if isRoot && !resume && fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
         }
         if isRoot && resume && !fm.fileExists(atPath: checkpointPath) {
             throw DinoSegError(file: checkpointPath, "no checkpoint to resume from")
         }
-        if isRoot { try FileSystem.createDirectory(runDirectory, what: "run directory") }
+        if isRoot && resume { try checkSameTraining() }
 
         let head = try SegmentationHead(config: headConfig, seed: options.seed, threads: options.threads)
         self.head = head
@@ -150,7 +170,7 @@ public final class HeadTrainer {
                 throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
             }
             try stored.checkResumable(checkpointPath, seed: options.seed, maxIter: maxIter, batchSize: options.batch,
-                                      precision: options.precision)
+                                      precision: options.precision, stepsPerEpoch: stepsPerEpoch)
             progress = stored
         }
         let part = comm.share(of: options.batch)
@@ -176,7 +196,14 @@ public final class HeadTrainer {
                                    stepsPerEpoch: stepsPerEpoch, stages: headConfig.requiredStages, part: part)
         return Session(head: head, log: log, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter, progress: progress,
                        batches: batches, evalHistory: history, checkpointPath: checkpointPath,
-                       runDirectory: runDirectory)
+                       runDirectory: runDirectory, lock: lock)
+    }
+
+    /// Refuses a resume that would continue the run with other optimisation settings or on other features than its
+    /// config.json records (config.json is rewritten on resume, so it must stay the record of the whole run).
+    private func checkSameTraining() throws {
+        guard let recorded = try RecordedTraining.read(run: runDirectory) else { return }
+        try RunRecord.checkResume(runDirectory, changes: recorded.differences(from: options, cache: source.name, features: source.features))
     }
 
     /// A JSON line for every step; a human line every `logInterval` steps (and the activation memory after the first).
@@ -248,7 +275,9 @@ public final class HeadTrainer {
 
     /// Saves a checkpoint of the session's head and progress (rank 0 alone writes).
     private func save(_ s: Session, to path: String) throws {
-        if communicator.isRoot { try HeadCheckpoint.save(s.head, to: path, progress: s.progress) }
+        guard communicator.isRoot else { return }
+        let backbone = source.features.map { [HeadCheckpoint.backboneKey: $0.weightsSHA256] } ?? [:]
+        try HeadCheckpoint.save(s.head, to: path, progress: s.progress, extraMetadata: backbone)
     }
 
     /// One optimisation step; returns the batch loss.
@@ -285,10 +314,11 @@ public final class HeadTrainer {
             var stepsPerEpoch: Int
             var maxIter: Int
             var machine: MachineInfo
+            var features: FeatureIdentity?
         }
         let resolved = Resolved(head: headConfig, variant: headConfig.variantName, train: options, cache: source.name,
                                 samplesPerEpoch: source.samplesPerEpoch, stepsPerEpoch: stepsPerEpoch, maxIter: maxIter,
-                                machine: .current)
+                                machine: .current, features: source.features)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try enc.encode(resolved)

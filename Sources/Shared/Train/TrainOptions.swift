@@ -1,32 +1,33 @@
+import DinoSegKernels
 /// Optimisation settings of a training run (docs/DESIGN.md §6); the defaults are the published ones.
-public struct TrainOptions: Codable, Equatable, Sendable {
-    public var epochs = 50
-    public var batch = 32
-    public var lr = 0.01
-    public var power = 0.9
-    public var momentum: Float = 0.9
-    public var weightDecay: Float = 1e-4
-    public var seed: UInt64 = 0
-    public var threads = Parallel.defaultThreads
+package struct TrainOptions: Codable, Equatable, Sendable {
+    package var epochs = 50
+    package var batch = 32
+    package var lr = 0.01
+    package var power = 0.9
+    package var momentum: Float = 0.9
+    package var weightDecay: Float = 1e-4
+    package var seed: UInt64 = 0
+    package var threads = Parallel.defaultThreads
     /// A human log line every this many steps (JSON lines are written for every step).
-    public var logInterval = 20
+    package var logInterval = 20
     /// Also save last.safetensors every this many steps (0: only at epoch ends and on stop).
-    public var checkpointEvery = 200
+    package var checkpointEvery = 200
     /// Keep a checkpoint per epoch (epoch-NNN.safetensors) besides last.safetensors.
-    public var keepEpochCheckpoints = false
+    package var keepEpochCheckpoints = false
     /// Stop (saving a checkpoint, as Ctrl-C does) after this many steps in this session; for tests and time limits.
-    public var stopAfterSteps: Int? = nil
+    package var stopAfterSteps: Int? = nil
     /// The matrix multiplies' precision (Kernels/Precision.swift). Files written before it existed mean fp32.
-    public var precision: Precision = .fp32
+    package var precision: Precision = .fp32
 
-    public init() {}
+    package init() {}
 
     enum CodingKeys: String, CodingKey {
         case epochs, batch, lr, power, momentum, weightDecay, seed, threads, logInterval, checkpointEvery
         case keepEpochCheckpoints, stopAfterSteps, precision
     }
 
-    public init(from decoder: Decoder) throws {
+    package init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         epochs = try c.decode(Int.self, forKey: .epochs)
         batch = try c.decode(Int.self, forKey: .batch)
@@ -45,7 +46,7 @@ public struct TrainOptions: Codable, Equatable, Sendable {
 
     /// The ResNet-50 PSPNet baseline's defaults (semseg's VOC config: batch 16; its steps are long, so a checkpoint
     /// every 100 of them).
-    public static var baseline: TrainOptions {
+    package static var baseline: TrainOptions {
         var o = TrainOptions()
         o.batch = 16
         o.checkpointEvery = 100

@@ -1,4 +1,5 @@
 import Foundation
+import DinoSegCore
 
 /// The run's logs: human lines (printed and appended to log.txt) and one JSON object per step in log.jsonl.
 /// On resume, JSON lines of steps after the checkpoint (written by the interrupted session) are dropped, and so are
@@ -8,16 +9,19 @@ final class TrainingLog {
     let text: FileHandle?
     let json: FileHandle?
     let output: (String) -> Void
+    /// log.txt and log.jsonl (empty for the log that writes nothing).
+    let textPath: String, jsonPath: String
     /// Training seconds (evaluations excluded) of the steps kept from earlier sessions.
     let earlierTrainSeconds: Double
 
     /// A log that writes and prints nothing (the processes other than rank 0 in data-parallel training).
-    init() { text = nil; json = nil; output = { _ in }; earlierTrainSeconds = 0 }
+    init() { text = nil; json = nil; output = { _ in }; earlierTrainSeconds = 0; textPath = ""; jsonPath = "" }
 
     /// `keepEvalSteps`: the steps whose evaluation lines are kept on resume (nil: all up to the checkpoint).
     init(directory: String, truncateFromStep: Int, keepEvalSteps: Set<Int>? = nil, output: @escaping (String) -> Void) throws {
         self.output = output
         let textPath = directory + "/log.txt", jsonPath = directory + "/log.jsonl"
+        self.textPath = textPath; self.jsonPath = jsonPath
         var earlier = 0.0
         if truncateFromStep == 0 {
             for p in [textPath, jsonPath] { _ = FileManager.default.createFile(atPath: p, contents: nil) }
@@ -42,15 +46,38 @@ final class TrainingLog {
 
     deinit { try? text?.close(); try? json?.close() }
 
+    /// The first failed write to log.txt (a full disk); `human` cannot throw, so the next `step` reports it.
+    private var textWriteError: DinoSegError?
+
     func human(_ line: String) {
         output(line)
-        text?.write(Data((line + "\n").utf8))
+        guard let text, textWriteError == nil else { return }
+        do { try Self.append(Data((line + "\n").utf8), to: text, path: textPath) } catch { textWriteError = error as? DinoSegError }
     }
 
     func step(_ fields: [String: Any]) throws {
+        if let textWriteError { throw textWriteError }
         guard let json else { return }
         let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-        json.write(data + Data("\n".utf8))
+        try Self.append(data + Data("\n".utf8), to: json, path: jsonPath)
+    }
+
+    /// write(2) until all is written: FileHandle.write(_:) traps on an error (a full disk), this throws one line.
+    private static func append(_ data: Data, to handle: FileHandle, path: String) throws {
+        let fd = handle.fileDescriptor
+        var failure: Int32 = 0
+        data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                done += n
+            }
+        }
+        if failure != 0 {
+            let hint = failure == ENOSPC || failure == EFBIG || failure == EDQUOT ? " (disk full?)" : ""
+            throw DinoSegError(file: path, "cannot write the training log: \(String(cString: strerror(failure)))\(hint)")
+        }
     }
 
     /// What a run's log.jsonl records about its training, read back (a sweep rebuilds its result rows from it).

@@ -1,4 +1,8 @@
 import Foundation
+import DinoSegCore
+import DinoSegNN
+import DinoSegCache
+import DinoSegModels
 
 // What the trainer needs from a feature cache: batches (TrainBatch: stage features, NHWC, with their label crops),
 // shuffled per epoch, resumable at a batch index.
@@ -44,7 +48,7 @@ struct EpochBatches {
     }
 }
 
-public protocol HeadTrainingSource {
+package protocol HeadTrainingSource {
     /// A human name for messages (the cache directory).
     var name: String { get }
     /// Channels of stages 0...3 of the backbone the features come from.
@@ -58,16 +62,20 @@ public protocol HeadTrainingSource {
     /// process's share; 0..<batchSize: all of it).
     func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
                  part: Range<Int>) throws -> () throws -> TrainBatch?
+    /// The cache and backbone the features come from (nil: no manifest, e.g. features in memory).
+    var features: FeatureIdentity? { get }
 }
 
 extension HeadTrainingSource {
+    package var features: FeatureIdentity? { nil }
+
     /// Whole batches.
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> TrainBatch? {
+    package func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> TrainBatch? {
         try batches(epoch: epoch, seed: seed, batchSize: batchSize, startBatch: startBatch, stages: stages, part: 0..<batchSize)
     }
 
     /// Refuses a source that cannot feed the head, with a hint.
-    public func check(fits head: HeadConfig) throws {
+    package func check(fits head: HeadConfig) throws {
         let missing = head.requiredStages.filter { !availableStages.contains($0) }
         if !missing.isEmpty {
             let hint = head.useFPN && head.outputStride == 4 && missing == [0]
@@ -83,30 +91,30 @@ extension HeadTrainingSource {
 
 /// Samples held in memory (tests and small synthetic caches): `views[v][i]` is view v of image i; epoch e uses view
 /// e mod K, in an order shuffled by (seed, epoch).
-public final class InMemoryTrainingSource: HeadTrainingSource {
-    public struct Sample {
-        public var stages: [Int: [Float]]   // [h, w, c] each
-        public var labels: [UInt8]
-        public init(stages: [Int: [Float]], labels: [UInt8]) { self.stages = stages; self.labels = labels }
+package final class InMemoryTrainingSource: HeadTrainingSource {
+    package struct Sample {
+        package var stages: [Int: [Float]]   // [h, w, c] each
+        package var labels: [UInt8]
+        package init(stages: [Int: [Float]], labels: [UInt8]) { self.stages = stages; self.labels = labels }
     }
 
-    public let name: String
-    public let stageChannels: [Int]
-    public let availableStages: [Int]
-    public let stageSizes: [Int: (h: Int, w: Int)]
-    public let labelHeight: Int, labelWidth: Int
-    public let views: [[Sample]]
+    package let name: String
+    package let stageChannels: [Int]
+    package let availableStages: [Int]
+    package let stageSizes: [Int: (h: Int, w: Int)]
+    package let labelHeight: Int, labelWidth: Int
+    package let views: [[Sample]]
 
-    public init(name: String, stageChannels: [Int], stageSizes: [Int: (h: Int, w: Int)], labelHeight: Int, labelWidth: Int,
+    package init(name: String, stageChannels: [Int], stageSizes: [Int: (h: Int, w: Int)], labelHeight: Int, labelWidth: Int,
                 views: [[Sample]]) {
         self.name = name; self.stageChannels = stageChannels; self.stageSizes = stageSizes
         self.availableStages = stageSizes.keys.sorted()
         self.labelHeight = labelHeight; self.labelWidth = labelWidth; self.views = views
     }
 
-    public var samplesPerEpoch: Int { views.first?.count ?? 0 }
+    package var samplesPerEpoch: Int { views.first?.count ?? 0 }
 
-    public func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
+    package func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],
                         part: Range<Int>) throws -> () throws -> TrainBatch? {
         let samples = views[epoch % views.count]
         var order = Array(samples.indices)

@@ -1,21 +1,24 @@
 import Foundation
+import DinoSegCore
+import DinoSegModels
+import DinoSegEval
 
 // Evaluation during training (`headtrain train --val-cache … --eval-every N`): after every N-th epoch and after the
 // last one, the in-memory head is evaluated on the val cache by the Evaluator (eval mode, running BN statistics). Each
 // result goes to log.txt (with the protocol), to log.jsonl ({"event": "eval", …}), to metrics.json / confusion.csv
 // (the latest evaluation) and to eval-history.json (one EpochEval per evaluation, as the sweep writes it).
 
-public struct TrainingValidation {
-    public var settings: EvalSettings
+package struct TrainingValidation {
+    package var settings: EvalSettings
     /// Evaluate after every this many epochs; 0: only after the last epoch.
-    public var every: Int
+    package var every: Int
 
-    public init(settings: EvalSettings, every: Int) {
+    package init(settings: EvalSettings, every: Int) {
         self.settings = settings; self.every = every
     }
 
     /// Whether to evaluate after epoch `epoch` (1-based) of `epochs`.
-    public func isDue(afterEpoch epoch: Int, of epochs: Int) -> Bool {
+    package func isDue(afterEpoch epoch: Int, of epochs: Int) -> Bool {
         epoch == epochs || (every > 0 && epoch % every == 0)
     }
 

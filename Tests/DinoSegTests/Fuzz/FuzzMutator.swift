@@ -4,7 +4,7 @@
 // formats, and a 200 KB shard mutated uniformly would mostly change feature values nobody parses.
 import Foundation
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
 
 struct FuzzMutator {
     var rng: SplitMix64

@@ -3,12 +3,20 @@
 // a baseline run's config.json / metrics.json / log.jsonl (read by `headtrain sweep --baseline`), and head and
 // baseline checkpoints through the loaders of eval, predict and resume. Seeds are real files made by a small run.
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegNN
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegCache
+@testable import DinoSegModels
+@testable import DinoSegEval
+@testable import DinoSegPipeline
+@testable import DinoSegCLI
 
 extension FuzzTests {
     /// A finished one-job sweep (head variant, 2 epochs of 8 synthetic images, evaluated each epoch, seed 11) in
     /// work/sweep; made once per process.
-    static let sweepRun: Result<(settings: SweepSettings, stepsPerEpoch: Int), Error> = Result {
+    static let sweepRun: Result<(settings: SweepSettings, stepsPerEpoch: Int, source: HeadTrainingSource), Error> = Result {
         let seed: UInt64 = 11
         let source = HeadTrainingTests.syntheticSource(images: 8, seed: seed)
         let l = HeadTrainingTests.label
@@ -26,7 +34,7 @@ extension FuzzTests {
                                      evalEvery: 1, examples: 0, runDirectory: workDir + "/sweep", dataset: .synthetic,
                                      photoDirectory: nil)
         _ = try Sweep.run(settings, source: source, eval: eval) { _ in }
-        return (settings, 2)
+        return (settings, 2, source)
     }
 
     var headRun: String { "\(work)/sweep/head" }
@@ -72,7 +80,7 @@ extension FuzzTests {
     // MARK: a training run's log.jsonl and a sweep job's files
 
     func testFuzzRunLog() throws {
-        let (_, stepsPerEpoch) = try Self.sweepRun.get()
+        let (_, stepsPerEpoch, _) = try Self.sweepRun.get()
         let run = try scratchCopy(of: headRun, name: "log-jsonl")
         let seed = try read(headRun + "/log.jsonl")
         runFuzz("log-jsonl", seeds: [seed], budget: .fromEnvironment(defaultInputs: 80), workDir: work,
@@ -87,13 +95,13 @@ extension FuzzTests {
     /// sweep-entry.json, eval-history.json and metrics.json of a finished job, each mutated in turn and read as a
     /// resumed sweep reads them.
     func testFuzzSweepJobFiles() throws {
-        let (settings, stepsPerEpoch) = try Self.sweepRun.get()
+        let (settings, stepsPerEpoch, source) = try Self.sweepRun.get()
         for file in ["sweep-entry.json", "eval-history.json", "metrics.json"] {
             let run = try scratchCopy(of: headRun, name: "sweep-job")
             runFuzz("sweep-job-\(file)", seeds: [try read(headRun + "/" + file)], budget: .fromEnvironment(defaultInputs: 100),
                     workDir: work, structured: FuzzFormats.json()) { input in
                 try input.write(to: URL(fileURLWithPath: run + "/" + file))
-                _ = try Sweep.finishedEntry(dir: run, job: settings.jobs[0], settings: settings, stepsPerEpoch: stepsPerEpoch)
+                _ = try Sweep.finishedEntry(dir: run, job: settings.jobs[0], settings: settings, stepsPerEpoch: stepsPerEpoch, source: source)
                 _ = Sweep.curvesOf(run, stepsPerEpoch: stepsPerEpoch)
                 _ = try EvalResult.read(run + "/metrics.json")
             }

@@ -2,7 +2,10 @@
 // value or throws a DinoSegError. The suite runs a short seeded pass (a fixed number of inputs per driver);
 // `make fuzz` runs each driver for FUZZ_SECONDS.
 import XCTest
-@testable import Shared
+@testable import DinoSegCore
+@testable import DinoSegData
+@testable import DinoSegBackbone
+@testable import DinoSegCache
 
 final class FuzzTests: XCTestCase {
     static var workDir: String = {

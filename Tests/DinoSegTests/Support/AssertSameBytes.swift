@@ -1,6 +1,6 @@
 // Byte identity of files and caches, failing with one line: the first differing file and byte offset.
 import XCTest
-@testable import Shared
+@testable import DinoSegCache
 
 /// nil when equal, else "differ at byte N of (size a, size b): 0xAA vs 0xBB".
 func byteDifference(_ a: Data, _ b: Data) -> String? {

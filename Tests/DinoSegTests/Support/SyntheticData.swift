@@ -1,4 +1,4 @@
-@testable import Shared
+@testable import DinoSegData
 
 /// Writes a synthetic VOC-layout dataset for a test into `root`: `train` + `val` images whose sides lie in `sides`,
 /// drawn from `seed` (the seed names the data in failure messages), with `objects` classes spread over the 20.

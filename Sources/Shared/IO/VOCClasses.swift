@@ -1,18 +1,18 @@
 /// PASCAL VOC 2012 classes and colours as data.
-public enum VOC {
-    public static let classNames = [
+package enum VOC {
+    package static let classNames = [
         "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
         "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
     ]
-    public static let numClasses = 21
-    public static let ignoreLabel: UInt8 = 255
+    package static let numClasses = 21
+    package static let ignoreLabel: UInt8 = 255
 
     /// Input normalisation (RGB in 0...255).
-    public static let mean: [Float] = [123.675, 116.28, 103.53]
-    public static let std: [Float] = [58.395, 57.12, 57.375]
+    package static let mean: [Float] = [123.675, 116.28, 103.53]
+    package static let std: [Float] = [58.395, 57.12, 57.375]
 
     /// The standard VOC bit-interleave palette: 256 RGB triples (1 → (128,0,0), 2 → (0,128,0), …, 255 → (224,224,192)).
-    public static let palette: [UInt8] = {
+    package static let palette: [UInt8] = {
         var p = [UInt8](repeating: 0, count: 256 * 3)
         for i in 0..<256 {
             var c = i, r = 0, g = 0, b = 0

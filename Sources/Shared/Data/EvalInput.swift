@@ -1,16 +1,17 @@
+import DinoSegKernels
 // The backbone input of the evaluation protocol (docs/DESIGN.md §5) for a photo, shared by `extract val` and
 // `headtrain predict`: resize so the long side is `longSide`
 // (bilinear, half-pixel centres), normalise, pad with the mean colour (0 after normalisation), and cut windows.
 //
 //   rgb: [height, width, 3] bytes   canvas: [paddedHeight, paddedWidth, 3] normalised floats   window: [h, w, 3]
 
-public enum EvalInput {
+package enum EvalInput {
     /// Normalised, resized and padded canvas for one photo.
-    public static func canvas(rgb: [UInt8], geometry g: EvalGeometry) -> [Float] {
+    package static func canvas(rgb: [UInt8], geometry g: EvalGeometry) -> [Float] {
         precondition(rgb.count == g.originalHeight * g.originalWidth * 3, "rgb does not match the geometry")
-        let photo = rgb.map(Float.init)
         var resized = [Float](repeating: 0, count: g.resizedHeight * g.resizedWidth * 3)
-        photo.withUnsafeBufferPointer { s in
+        // Straight from the bytes: the photo is never held as floats (12 bytes per pixel).
+        rgb.withUnsafeBufferPointer { s in
             resized.withUnsafeMutableBufferPointer { d in
                 resizeBilinear(src: s.baseAddress!, inH: g.originalHeight, inW: g.originalWidth, channels: 3,
                                dst: d.baseAddress!, outH: g.resizedHeight, outW: g.resizedWidth)
@@ -30,7 +31,7 @@ public enum EvalInput {
 
     /// The window at (y, x) of size h×w from a canvas [canvasHeight, canvasWidth, channels], mirrored left-right
     /// when `flipped`.
-    public static func window(_ canvas: [Float], canvasHeight: Int, canvasWidth: Int, channels: Int,
+    package static func window(_ canvas: [Float], canvasHeight: Int, canvasWidth: Int, channels: Int,
                               y: Int, x: Int, h: Int, w: Int, flipped: Bool) -> [Float] {
         precondition(y + h <= canvasHeight && x + w <= canvasWidth, "window outside the canvas")
         var out = [Float](repeating: 0, count: h * w * channels)

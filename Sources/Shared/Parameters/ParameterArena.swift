@@ -1,10 +1,11 @@
 import Foundation
+import DinoSegCore
 
 // All trainable parameters, their gradients and their SGD momentum in three flat buffers, with named views.
 // One flat buffer makes zeroing gradients and the optimizer step single loops, and keeps pointers stable.
 
 /// How a parameter is stored here versus in PyTorch (checkpoints convert between the two).
-public enum ParameterLayout: String, Codable {
+package enum ParameterLayout: String, Codable {
     /// PyTorch [cout, cin, 1, 1] (or [cout, cin]); stored [cin, cout].
     case conv1x1
     /// PyTorch [cout, cin, 3, 3]; stored [ky, kx, cin, cout].
@@ -15,40 +16,40 @@ public enum ParameterLayout: String, Codable {
     case vector
 }
 
-public struct ParameterView {
-    public var name: String          // PyTorch state_dict key
-    public var offset: Int
-    public var count: Int
-    public var torchShape: [Int]
-    public var layout: ParameterLayout
+package struct ParameterView {
+    package var name: String          // PyTorch state_dict key
+    package var offset: Int
+    package var count: Int
+    package var torchShape: [Int]
+    package var layout: ParameterLayout
     /// U(−bound, bound) initial values, or nil for a constant.
-    public var initBound: Float?
-    public var initConstant: Float
+    package var initBound: Float?
+    package var initConstant: Float
 }
 
 /// Where one parameter's value and gradient live in the arena.
-public struct ParameterRef {
-    public let value: UnsafeMutablePointer<Float>
-    public let grad: UnsafeMutablePointer<Float>
+package struct ParameterRef {
+    package let value: UnsafeMutablePointer<Float>
+    package let grad: UnsafeMutablePointer<Float>
 }
 
-public final class ParameterArena {
-    public private(set) var views: [ParameterView] = []
-    public private(set) var count = 0
-    public private(set) var values: UnsafeMutablePointer<Float>
-    public private(set) var grads: UnsafeMutablePointer<Float>
-    public private(set) var momentum: UnsafeMutablePointer<Float>
+package final class ParameterArena {
+    package private(set) var views: [ParameterView] = []
+    package private(set) var count = 0
+    package private(set) var values: UnsafeMutablePointer<Float>
+    package private(set) var grads: UnsafeMutablePointer<Float>
+    package private(set) var momentum: UnsafeMutablePointer<Float>
     private var index: [String: Int] = [:]
 
     /// Declares parameters first (`add`), then `allocate()` once.
-    public init() {
+    package init() {
         values = .allocate(capacity: 1); grads = .allocate(capacity: 1); momentum = .allocate(capacity: 1)
     }
 
     deinit { values.deallocate(); grads.deallocate(); momentum.deallocate() }
 
     @discardableResult
-    public func add(_ name: String, torchShape: [Int], layout: ParameterLayout, initBound: Float? = nil,
+    package func add(_ name: String, torchShape: [Int], layout: ParameterLayout, initBound: Float? = nil,
                     initConstant: Float = 0) -> Int {
         precondition(index[name] == nil, "duplicate parameter \(name)")
         let n = torchShape.reduce(1, *)
@@ -59,23 +60,26 @@ public final class ParameterArena {
         return views.count - 1
     }
 
-    public func allocate() {
+    package func allocate() {
         values.deallocate(); grads.deallocate(); momentum.deallocate()
         values = .allocate(capacity: max(1, count)); values.initialize(repeating: 0, count: max(1, count))
         grads = .allocate(capacity: max(1, count)); grads.initialize(repeating: 0, count: max(1, count))
         momentum = .allocate(capacity: max(1, count)); momentum.initialize(repeating: 0, count: max(1, count))
     }
 
-    public func view(_ name: String) -> ParameterView? { index[name].map { views[$0] } }
-    public func value(_ name: String) -> UnsafeMutablePointer<Float> { values + views[index[name]!].offset }
-    public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads + views[index[name]!].offset }
+    package func view(_ name: String) -> ParameterView? { index[name].map { views[$0] } }
+    /// No NaN or infinity among the values (an overflowed SGD step).
+    package var valuesAreFinite: Bool { UnsafeBufferPointer(start: values, count: count).allSatisfy(\.isFinite) }
+
+    package func value(_ name: String) -> UnsafeMutablePointer<Float> { values + views[index[name]!].offset }
+    package func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads + views[index[name]!].offset }
     /// The value and gradient of the parameter `add` returned `index` for (after `allocate()`; stable from then on).
-    public func ref(_ index: Int) -> ParameterRef {
+    package func ref(_ index: Int) -> ParameterRef {
         ParameterRef(value: values + views[index].offset, grad: grads + views[index].offset)
     }
 
     /// PyTorch default initialisation for every parameter, each from its own seeded stream (independent of order).
-    public func initialise(seed: UInt64) {
+    package func initialise(seed: UInt64) {
         for (i, v) in views.enumerated() {
             let p = values + v.offset
             if let bound = v.initBound {
@@ -91,11 +95,11 @@ public final class ParameterArena {
         grads.update(repeating: 0, count: count)
     }
 
-    public func zeroGrads() { grads.update(repeating: 0, count: count) }
+    package func zeroGrads() { grads.update(repeating: 0, count: count) }
 
     /// SGD with momentum and weight decay, PyTorch semantics: v ← μ·v + (g + λ·w); w ← w − lr·v, over the
     /// parameters stored in `range` (default all; a parameter group is a contiguous range of declarations).
-    public func sgdStep(lr: Float, momentum mu: Float, weightDecay: Float, range: Range<Int>? = nil) {
+    package func sgdStep(lr: Float, momentum mu: Float, weightDecay: Float, range: Range<Int>? = nil) {
         let w = values, g = grads, v = momentum
         for i in range ?? 0..<count {
             let d = g[i] + weightDecay * w[i]
@@ -108,7 +112,7 @@ public final class ParameterArena {
     // MARK: layout conversion
 
     /// Copies a parameter from PyTorch order into its stored layout.
-    public func fromTorchLayout(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, view v: ParameterView) {
+    package func fromTorchLayout(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, view v: ParameterView) {
         switch v.layout {
         case .vector:
             dst.update(from: src, count: v.count)
@@ -122,7 +126,7 @@ public final class ParameterArena {
     }
 
     /// The stored buffer (values, momentum or grads at `base`) of one parameter in PyTorch order.
-    public func torchLayout(_ base: UnsafePointer<Float>, view v: ParameterView) -> [Float] {
+    package func torchLayout(_ base: UnsafePointer<Float>, view v: ParameterView) -> [Float] {
         let src = base + v.offset
         var out = [Float](repeating: 0, count: v.count)
         switch v.layout {

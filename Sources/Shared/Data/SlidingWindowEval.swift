@@ -1,4 +1,5 @@
 import Foundation
+import DinoSegKernels
 
 // Turning per-window logits into a full-resolution prediction (docs/DESIGN.md §5, semseg's scale_process):
 //
@@ -11,38 +12,38 @@ import Foundation
 // Layouts: logits of one window [height, width, classes]; canvas [paddedHeight, paddedWidth, classes]; all NHWC.
 
 /// Slide (224×224 windows, stride 150) or whole image (one window covering the padded canvas).
-public enum EvalMode: String, Codable, CaseIterable {
+package enum EvalMode: String, Codable, CaseIterable {
     case slide, whole
 }
 
 /// Everything that decides which numbers an evaluation produces; printed with every result.
-public struct EvalProtocol: Codable, Equatable, CustomStringConvertible {
-    public var mode: EvalMode
-    public var flip: Bool
-    public var crop: Int
-    public var stride: Int
-    public var longSide: Int
+package struct EvalProtocol: Codable, Equatable, CustomStringConvertible {
+    package var mode: EvalMode
+    package var flip: Bool
+    package var crop: Int
+    package var stride: Int
+    package var longSide: Int
 
-    public init(mode: EvalMode = .slide, flip: Bool = true, crop: Int = 224, stride: Int = 150, longSide: Int = 512) {
+    package init(mode: EvalMode = .slide, flip: Bool = true, crop: Int = 224, stride: Int = 150, longSide: Int = 512) {
         self.mode = mode; self.flip = flip; self.crop = crop; self.stride = stride; self.longSide = longSide
     }
 
-    public var description: String {
+    package var description: String {
         let windows = mode == .slide ? "slide \(crop)×\(crop) stride \(stride)" : "whole image (padded to ≥\(crop))"
         return "\(windows), flip \(flip ? "on" : "off"), long side \(longSide)"
     }
 
-    public func geometry(height: Int, width: Int) -> EvalGeometry {
+    package func geometry(height: Int, width: Int) -> EvalGeometry {
         EvalGeometry(height: height, width: width, longSide: longSide, crop: crop)
     }
 
     /// Size of every window on the padded canvas.
-    public func windowSize(_ g: EvalGeometry) -> (height: Int, width: Int) {
+    package func windowSize(_ g: EvalGeometry) -> (height: Int, width: Int) {
         mode == .slide ? (crop, crop) : (g.paddedHeight, g.paddedWidth)
     }
 
     /// Windows in evaluation order: row-major positions, each followed by its flipped twin when flip is on.
-    public func windows(_ g: EvalGeometry) -> [EvalWindow] {
+    package func windows(_ g: EvalGeometry) -> [EvalWindow] {
         let corners = mode == .slide
             ? SlidingWindow.windows(height: g.paddedHeight, width: g.paddedWidth, crop: crop, stride: stride)
             : [(y: 0, x: 0)]
@@ -54,13 +55,13 @@ public struct EvalProtocol: Codable, Equatable, CustomStringConvertible {
 }
 
 /// One window on the padded canvas; `flipped` means the head saw the horizontally mirrored crop.
-public struct EvalWindow: Equatable, Codable {
-    public var y: Int, x: Int, flipped: Bool
-    public init(y: Int, x: Int, flipped: Bool) { self.y = y; self.x = x; self.flipped = flipped }
+package struct EvalWindow: Equatable, Codable {
+    package var y: Int, x: Int, flipped: Bool
+    package init(y: Int, x: Int, flipped: Bool) { self.y = y; self.x = x; self.flipped = flipped }
 }
 
 /// In-place softmax over the last axis of [pixels, classes].
-public func softmaxRows(_ p: UnsafeMutablePointer<Float>, pixels: Int, classes: Int) {
+package func softmaxRows(_ p: UnsafeMutablePointer<Float>, pixels: Int, classes: Int) {
     for i in 0..<pixels {
         let row = p + i * classes
         var m = row[0]
@@ -73,12 +74,12 @@ public func softmaxRows(_ p: UnsafeMutablePointer<Float>, pixels: Int, classes: 
 }
 
 /// Sum of window probabilities over the padded canvas, with the number of windows covering each pixel.
-public struct ProbabilityCanvas {
-    public let height: Int, width: Int, classes: Int
-    public private(set) var sum: [Float]
-    public private(set) var count: [Float]
+package struct ProbabilityCanvas {
+    package let height: Int, width: Int, classes: Int
+    package private(set) var sum: [Float]
+    package private(set) var count: [Float]
 
-    public init(height: Int, width: Int, classes: Int) {
+    package init(height: Int, width: Int, classes: Int) {
         self.height = height; self.width = width; self.classes = classes
         sum = [Float](repeating: 0, count: height * width * classes)
         count = [Float](repeating: 0, count: height * width)
@@ -86,7 +87,7 @@ public struct ProbabilityCanvas {
 
     /// Adds probabilities [winH, winW, classes] of the window whose top-left corner is (y, x); a flipped window's
     /// column c lands on canvas column x + winW − 1 − c.
-    public mutating func add(probabilities prob: UnsafePointer<Float>, y: Int, x: Int, winH: Int, winW: Int,
+    package mutating func add(probabilities prob: UnsafePointer<Float>, y: Int, x: Int, winH: Int, winW: Int,
                              flipped: Bool) {
         precondition(y >= 0 && x >= 0 && y + winH <= height && x + winW <= width,
                      "window \(winH)x\(winW) at (\(y),\(x)) outside the \(height)x\(width) canvas")
@@ -107,7 +108,7 @@ public struct ProbabilityCanvas {
     }
 
     /// Average probabilities; pixels no window covered stay 0.
-    public func averaged() -> [Float] {
+    package func averaged() -> [Float] {
         var out = sum
         let k = classes
         out.withUnsafeMutableBufferPointer { o in
@@ -121,7 +122,7 @@ public struct ProbabilityCanvas {
 }
 
 /// Copies the rows top..<top+h and columns left..<left+w of an NHWC map [height, width, channels].
-public func cropMap(_ src: [Float], height: Int, width: Int, channels: Int,
+package func cropMap(_ src: [Float], height: Int, width: Int, channels: Int,
                     top: Int, left: Int, h: Int, w: Int) -> [Float] {
     precondition(top >= 0 && left >= 0 && top + h <= height && left + w <= width, "crop outside the map")
     var out = [Float](repeating: 0, count: h * w * channels)
@@ -138,7 +139,7 @@ public func cropMap(_ src: [Float], height: Int, width: Int, channels: Int,
 }
 
 /// Index of the largest value per pixel (first one on ties, like numpy/torch argmax).
-public func argmaxClasses(_ p: [Float], pixels: Int, classes: Int) -> [UInt8] {
+package func argmaxClasses(_ p: [Float], pixels: Int, classes: Int) -> [UInt8] {
     precondition(classes <= 256 && p.count == pixels * classes)
     var out = [UInt8](repeating: 0, count: pixels)
     p.withUnsafeBufferPointer { s in
@@ -152,10 +153,11 @@ public func argmaxClasses(_ p: [Float], pixels: Int, classes: Int) -> [UInt8] {
     return out
 }
 
-public enum SlidingWindowEval {
-    /// Probability map at the original image size [originalHeight, originalWidth, classes] from the logits of all
-    /// windows, `logits` = [windows.count, winH, winW, classes] in the order of `windows`.
-    public static func probabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+package enum SlidingWindowEval {
+    /// Averaged probabilities of the windows on the resized image [resizedHeight, resizedWidth, classes] (the padding
+    /// cut off), `logits` = [windows.count, winH, winW, classes] in the order of `windows`. Its size is set by the
+    /// protocol's long side, not by the photo.
+    static func resizedProbabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
                                      classes: Int, logits: [Float]) -> [Float] {
         let perWindow = winH * winW * classes
         precondition(logits.count == windows.count * perWindow,
@@ -172,8 +174,15 @@ public enum SlidingWindowEval {
                            flipped: win.flipped)
             }
         }
-        let resized = cropMap(canvas.averaged(), height: g.paddedHeight, width: g.paddedWidth, channels: classes,
-                              top: g.padTop, left: g.padLeft, h: g.resizedHeight, w: g.resizedWidth)
+        return cropMap(canvas.averaged(), height: g.paddedHeight, width: g.paddedWidth, channels: classes,
+                       top: g.padTop, left: g.padLeft, h: g.resizedHeight, w: g.resizedWidth)
+    }
+
+    /// Probability map at the original image size [originalHeight, originalWidth, classes]: 4·classes bytes per photo
+    /// pixel, so only for tests and small images; `predict` never builds it.
+    static func probabilities(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+                              classes: Int, logits: [Float]) -> [Float] {
+        let resized = resizedProbabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
         if g.resizedHeight == g.originalHeight && g.resizedWidth == g.originalWidth { return resized }
         var out = [Float](repeating: 0, count: g.originalHeight * g.originalWidth * classes)
         resized.withUnsafeBufferPointer { s in
@@ -185,10 +194,41 @@ public enum SlidingWindowEval {
         return out
     }
 
-    /// Class index per original pixel [originalHeight, originalWidth].
-    public static func predict(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
+    /// Class index per original pixel [originalHeight, originalWidth]: the resized probabilities are upsampled one
+    /// output row at a time and reduced to their argmax, so memory beyond the protocol's canvas is one row of
+    /// probabilities and the byte mask (the same numbers as argmax over `probabilities`).
+    package static func predict(geometry g: EvalGeometry, windows: [EvalWindow], winH: Int, winW: Int,
                                classes: Int, logits: [Float]) -> [UInt8] {
-        let p = probabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
-        return argmaxClasses(p, pixels: g.originalHeight * g.originalWidth, classes: classes)
+        let p = resizedProbabilities(geometry: g, windows: windows, winH: winH, winW: winW, classes: classes, logits: logits)
+        if g.resizedHeight == g.originalHeight && g.resizedWidth == g.originalWidth {
+            return argmaxClasses(p, pixels: g.originalHeight * g.originalWidth, classes: classes)
+        }
+        let outH = g.originalHeight, outW = g.originalWidth
+        let taps = (BilinearTaps(inSize: g.resizedHeight, outSize: outH), BilinearTaps(inSize: g.resizedWidth, outSize: outW))
+        var out = [UInt8](repeating: 0, count: outH * outW)
+        var row = [Float](repeating: 0, count: outW * classes)
+        p.withUnsafeBufferPointer { s in
+            row.withUnsafeMutableBufferPointer { r in
+                out.withUnsafeMutableBufferPointer { o in
+                    for y in 0..<outH {
+                        resizeBilinearRow(src: s.baseAddress!, inW: g.resizedWidth, channels: classes, taps: taps, row: y,
+                                          dst: r.baseAddress!)
+                        argmaxRow(r.baseAddress!, pixels: outW, classes: classes, into: o.baseAddress! + y * outW)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// argmax over `classes` for `pixels` consecutive pixels (first one on ties, as `argmaxClasses`).
+    @inline(__always)
+    static func argmaxRow(_ p: UnsafePointer<Float>, pixels: Int, classes: Int, into out: UnsafeMutablePointer<UInt8>) {
+        for i in 0..<pixels {
+            let row = p + i * classes
+            var best = 0
+            for k in 1..<classes where row[k] > row[best] { best = k }
+            out[i] = UInt8(best)
+        }
     }
 }
