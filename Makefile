@@ -38,8 +38,10 @@ test-debug: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing --filter '$(DEBUG_TESTS)'
 
-# Each fuzz driver (safetensors, JPEG, PNG, label PNG, train shard, val shard, manifest) for FUZZ_SECONDS seconds;
-# prints inputs run and time per driver. A crash stops the run; the input that caused it is named at the driver's start.
+# Each fuzz driver (safetensors, JPEG, PNG, label PNG, train shard, val shard, manifest, weights config.json, log.jsonl,
+# sweep job files, baseline run files, head and baseline checkpoints) for FUZZ_SECONDS seconds; prints inputs run and
+# time per driver. A crash stops the run; the input that caused it is named at the driver's start. An input running
+# longer than FUZZ_INPUT_SECONDS (30) or a process past FUZZ_MAX_RSS_MB (3072) stops it too, naming the input.
 FUZZ_SECONDS ?= 60
 FUZZ_SEED ?= 1
 fuzz: deps

@@ -4,10 +4,12 @@
 #include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { ORDER_ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };  // the CBLAS enum values every CBLAS shares
 
@@ -152,4 +154,36 @@ int dinoseg_blas_get_threads(void) {
     if (g_blis_get) return (int)g_blis_get();
     if (g_mkl_get) return g_mkl_get();
     return 1;
+}
+
+static const int g_guard_signals[] = {SIGILL, SIGSEGV, SIGBUS, SIGFPE};
+enum { GUARD_SIGNALS = sizeof g_guard_signals / sizeof g_guard_signals[0] };
+static struct sigaction g_guard_saved[GUARD_SIGNALS];
+static const char *g_guard_message, *g_guard_path;
+static char *const *g_guard_argv, *const *g_guard_envp;
+
+static void guard_handler(int sig) {
+    (void)sig;
+    ssize_t written = write(STDERR_FILENO, g_guard_message, strlen(g_guard_message));
+    (void)written;
+    execve(g_guard_path, g_guard_argv, g_guard_envp);
+    // execve failed: SA_RESETHAND restored the default action, so the faulting instruction ends the process as before.
+}
+
+void dinoseg_blas_guard_arm(const char *message, const char *path, char *const argv[], char *const envp[]) {
+    g_guard_message = message;
+    g_guard_path = path;
+    g_guard_argv = argv;
+    g_guard_envp = envp;
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = guard_handler;
+    sigemptyset(&action.sa_mask);
+    // SA_NODEFER: the signal is not blocked while the handler runs, so the new process does not inherit it blocked.
+    action.sa_flags = SA_RESETHAND | SA_NODEFER;
+    for (int i = 0; i < GUARD_SIGNALS; i++) sigaction(g_guard_signals[i], &action, &g_guard_saved[i]);
+}
+
+void dinoseg_blas_guard_disarm(void) {
+    for (int i = 0; i < GUARD_SIGNALS; i++) sigaction(g_guard_signals[i], &g_guard_saved[i], NULL);
 }

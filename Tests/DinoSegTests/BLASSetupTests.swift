@@ -1,4 +1,5 @@
 import XCTest
+@testable import DinoSegCore
 @testable import DinoSegKernels
 @testable import DinoSegCache
 
@@ -194,27 +195,8 @@ final class BLASSetupTests: XCTestCase {
     func testMisdetectedCoreIsCorrectedByOneReexecution() throws {
         let exe = try extractExecutable()
         guard let best = OpenBLASCore.best(for: .host) else { throw XCTSkip("this CPU has no AVX: nothing to correct") }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fakeblas-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeFakeOpenBLAS()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let source = """
-        #include <stdio.h>
-        #include <stdlib.h>
-        #include <unistd.h>
-        static char core[64];
-        __attribute__((constructor)) static void init(void) {
-            const char *e = getenv("OPENBLAS_CORETYPE");
-            snprintf(core, sizeof core, "%s", e && *e ? e : "Prescott");
-            fprintf(stderr, "fake openblas: core %s, pid %d\\n", core, (int)getpid());
-        }
-        char *openblas_get_corename(void) { return core; }
-        char *openblas_get_config(void) { return "FakeOpenBLAS DYNAMIC_ARCH"; }
-        void cblas_sgemm(void) {}
-        """
-        try source.write(toFile: dir + "/fake.c", atomically: true, encoding: .utf8)
-        let cc = try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-o", dir + "/libfake.so", dir + "/fake.c"], env: [:])
-        guard cc.status == 0 else { throw XCTSkip("no C compiler to build the stand-in BLAS: \(cc.stderr)") }
-
         let r = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"], env: ["DINOSEG_BLAS": dir + "/libfake.so"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let loads = r.stderr.split(separator: "\n").filter { $0.hasPrefix("fake openblas") }
@@ -234,5 +216,171 @@ final class BLASSetupTests: XCTestCase {
         let userMachine = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(user.stdout.split(separator: "\n").first!.utf8)) as? [String: Any])
         XCTAssertEqual(userMachine["blas_core"] as? String, "Prescott")
         XCTAssertEqual(userMachine["blas_core_chosen_by"] as? String, "OPENBLAS_CORETYPE")
+    }
+
+    /// Builds the stand-in OpenBLAS into a new temporary directory (remove it after use) and returns the directory:
+    /// it reports Prescott unless OPENBLAS_CORETYPE says otherwise, as 0.3.21 does on a CPU it does not know, and
+    /// multiplies naively up to 2²² multiply-adds (enough for the start-up check; larger benchmark calls do nothing).
+    /// With FAKE_WRONG_CORE=X its core X adds 1 to C[0,0]; with FAKE_CRASH_CORE=X core X raises SIGILL.
+    func makeFakeOpenBLAS() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fakeblas-\(getpid())-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let source = """
+        #include <signal.h>
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+        #include <unistd.h>
+        static char core[64];
+        __attribute__((constructor)) static void init(void) {
+            const char *e = getenv("OPENBLAS_CORETYPE");
+            snprintf(core, sizeof core, "%s", e && *e ? e : "Prescott");
+            fprintf(stderr, "fake openblas: core %s, pid %d\\n", core, (int)getpid());
+        }
+        static int is(const char *variable) { const char *v = getenv(variable); return v && strcmp(v, core) == 0; }
+        char *openblas_get_corename(void) { return core; }
+        char *openblas_get_config(void) { return "FakeOpenBLAS DYNAMIC_ARCH"; }
+        void cblas_sgemm(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                         const float *b, int ldb, float beta, float *c, int ldc) {
+            if (is("FAKE_CRASH_CORE")) raise(SIGILL);
+            if ((long)m * n * k > (1L << 22)) return;
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (double)(ta == 112 ? a[p * lda + i] : a[i * lda + p]) * (tb == 112 ? b[j * ldb + p] : b[p * ldb + j]);
+                c[i * ldc + j] = (float)(alpha * s + (beta == 0 ? 0 : (double)beta * c[i * ldc + j]));
+            }
+            if (is("FAKE_WRONG_CORE")) c[0] += 1;
+        }
+        """
+        try source.write(toFile: dir + "/fake.c", atomically: true, encoding: .utf8)
+        let cc = try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", dir + "/libfake.so", dir + "/fake.c"], env: [:])
+        guard cc.status == 0 else {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw XCTSkip("no C compiler to build the stand-in BLAS: \(cc.stderr)")
+        }
+        return dir
+    }
+
+    /// The start-up check end to end with the stand-in: its corrected core computes wrong (or crashes), so the
+    /// executable restarts once more with the next older core, says so, and records the failed core.
+    func testFailedSelfCheckFallsBackToAnOlderCore() throws {
+        let exe = try extractExecutable()
+        guard let best = OpenBLASCore.best(for: .host), let older = OpenBLASCore.fallback(after: best.core, cpu: .host) else {
+            throw XCTSkip("this CPU has no AVX: no core to fall back from")
+        }
+        let dir = try makeFakeOpenBLAS()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for fault in ["FAKE_WRONG_CORE", "FAKE_CRASH_CORE"] {
+            let r = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
+                            env: ["DINOSEG_BLAS": dir + "/libfake.so", fault: best.core])
+            XCTAssertEqual(r.status, 0, "\(fault): \(r.stderr)")
+            let cores = r.stderr.split(separator: "\n").filter { $0.hasPrefix("fake openblas") }.map { $0.split(separator: " ")[3] }
+            XCTAssertEqual(cores, ["Prescott,", "\(best.core),", "\(older),"], "\(fault): \(r.stderr)")
+            let what = fault == "FAKE_CRASH_CORE" ? "crashed"
+                : "sgemm 1×1×1 A·B, alpha 1.0, beta 0.0: C[0,0] is \(fakeFirstProduct + 1) instead of \(fakeFirstProduct)"
+            XCTAssertTrue(r.stderr.contains("note: OpenBLAS's \(best.core) kernels failed DinoSeg's sgemm check on this CPU "
+                                            + "(\(what)); DinoSeg restarts with its \(older) kernels"), "\(fault): \(r.stderr)")
+            let machine = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.split(separator: "\n").first!.utf8)) as? [String: Any])
+            XCTAssertEqual(machine["blas_core"] as? String, older, "\(fault): \(machine)")
+            XCTAssertEqual(machine["blas_failed_self_check"] as? [String], [best.core], "\(fault): \(machine)")
+            XCTAssertEqual(machine["blas_core_chosen_by"] as? String, "DinoSeg", "\(fault): \(machine)")
+        }
+
+        // The user's own core computes wrong and it is the oldest: one error line, exit 1.
+        let stop = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
+                           env: ["DINOSEG_BLAS": dir + "/libfake.so", "OPENBLAS_CORETYPE": "Prescott", "FAKE_WRONG_CORE": "Prescott"])
+        XCTAssertEqual(stop.status, 1, stop.stderr)
+        let errors = stop.stderr.split(separator: "\n").filter { !$0.hasPrefix("fake openblas") }
+        XCTAssertEqual(errors, ["error: the BLAS \(dir)/libfake.so, core Prescott (OPENBLAS_CORETYPE=Prescott) failed DinoSeg's "
+                                + "sgemm check on this CPU (sgemm 1×1×1 A·B, alpha 1.0, beta 0.0: C[0,0] is \(fakeFirstProduct + 1) "
+                                + "instead of \(fakeFirstProduct)); choose another with DINOSEG_BLAS=/path/to/lib.so (a newer OpenBLAS, BLIS)"])
+    }
+
+    /// C[0,0] of the check's first shape (1×1×1, seed 0x5E1F_C4EC): the product of its first two draws.
+    var fakeFirstProduct: Float {
+        var rng = SplitMix64(seed: 0x5E1F_C4EC)
+        let a = BLASSelfCheck.matrix(rows: 1, cols: 1, ld: 1, padding: .nan, &rng)
+        let b = BLASSelfCheck.matrix(rows: 1, cols: 1, ld: 1, padding: .nan, &rng)
+        return a[0] * b[0]
+    }
+
+    // MARK: - the sgemm self-check
+
+    func testSelfCheckPassesOnThisMachine() {
+        let start = Date()
+        XCTAssertNil(BLASSelfCheck.run(), "\(BLASLibrary.info.version), core \(BLASLibrary.info.core ?? "-")")
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertLessThan(seconds, 2, "the start-up check took \(seconds) s")
+    }
+
+    /// A faulty multiply stands in for a bad kernel: each fault is named by the first shape and element it spoils.
+    func testSelfCheckNamesTheWrongShapeAndElement() {
+        let right: SgemmCall = { sgemmNaive(transA: $0, transB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7,
+                                            b: $8, ldb: $9, beta: $10, c: $11, ldc: $12) }
+        let ignoresBeta: SgemmCall = { right($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $11, $12) }
+        let dropsOddLastColumn: SgemmCall = { ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
+            let saved = (0..<m).map { c[$0 * ldc + n - 1] }
+            right(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            if n % 2 == 1 && n > 1 { for i in 0..<m { c[i * ldc + n - 1] = beta == 0 ? 0 : saved[i] } }
+        }
+        let writesPadding: SgemmCall = { ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc in
+            right(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+            if ldc > n { c[n] = 0 }
+        }
+        XCTAssertNil(BLASSelfCheck.run(right))
+        let faults: [(String, SgemmCall)] = [("ignores beta", ignoresBeta), ("drops the last odd column", dropsOddLastColumn),
+                                             ("writes padding", writesPadding)]
+        let messages = faults.map { BLASSelfCheck.run($0.1) ?? "\($0.0): not caught" }
+        XCTAssertEqual(messages[0], "sgemm 17×33×9 A·Bᵀ, alpha -0.5, beta 1.0, padded by 3: C[0,0] is 10.5 instead of 12.5")
+        XCTAssertEqual(messages[1], "sgemm 3×5×7 A·B, alpha -1.0, beta 0.0: C[0,4] is 0.0 instead of 5.0")
+        XCTAssertEqual(messages[2], "sgemm 17×33×9 A·Bᵀ, alpha -0.5, beta 1.0, padded by 3: padding C[0,33] is 0.0 instead of 12345.0")
+    }
+
+    func testFallbackCoreChoice() {
+        let cases: [(String, CPUFeatures, String, [String], String?)] = [
+            ("Zen 5, Cooperlake wrong", Self.zen4, "Cooperlake", [], "SkylakeX"),
+            ("Zen 5, SkylakeX wrong too", Self.zen4, "SkylakeX", ["Cooperlake"], "Haswell"),
+            ("Emerald Rapids, SapphireRapids wrong", Self.emeraldRapids, "SapphireRapids", [], "Cooperlake"),
+            ("a newer OpenBLAS's unknown core", Self.zen4, "Zen5", [], "Cooperlake"),
+            ("unknown core, Cooperlake failed before", Self.zen4, "Zen5", ["Cooperlake"], "SkylakeX"),
+            ("Zen 3, Zen wrong", Self.zen3, "Zen", [], "Sandybridge"),
+            ("Zen 3, Haswell wrong", Self.zen3, "Haswell", [], "Sandybridge"),
+            ("Haswell, case-insensitive", Self.haswell, "HASWELL", ["sandybridge"], "Prescott"),
+            ("no AVX, Nehalem wrong", Self.noAVX, "Nehalem", [], nil),
+            ("Prescott is the last", Self.haswell, "Prescott", [], nil),
+            ("arm64", Self.arm, "NEOVERSEN1", [], nil),
+        ]
+        let wrong = cases.compactMap { name, cpu, failed, before, expected -> String? in
+            let got = OpenBLASCore.fallback(after: failed, cpu: cpu, alsoFailed: before)
+            return got == expected ? nil : "\(name): \(got ?? "none"), expected \(expected ?? "none")"
+        }
+        XCTAssertTrue(wrong.isEmpty, "\(wrong.count) of \(cases.count) fallbacks wrong: " + wrong.joined(separator: "; "))
+    }
+
+    func testFailedCheckOutcome() {
+        let cooperlake = BLASLibraryInfo(family: .openBLAS, requested: "libopenblas.so.0", path: "/x/libopenblas.so.0",
+                                         version: "OpenBLAS 0.3.21 DYNAMIC_ARCH", core: "Cooperlake")
+        XCTAssertEqual(BLASSetup.outcome("crashed", library: cooperlake, cpu: Self.zen4, alreadyFailed: [], userCoreType: nil),
+                       .fallBack(core: "SkylakeX", note: "note: OpenBLAS's Cooperlake kernels failed DinoSeg's sgemm check on this "
+                                 + "CPU (crashed); DinoSeg restarts with its SkylakeX kernels (a newer OpenBLAS, "
+                                 + "DINOSEG_BLAS=/path/to/libopenblas.so, may fix Cooperlake)"))
+        XCTAssertEqual(BLASSetup.outcome("x", library: cooperlake, cpu: Self.zen4, alreadyFailed: [], userCoreType: "Cooperlake"),
+                       .fallBack(core: "SkylakeX", note: "note: OpenBLAS's Cooperlake kernels (OPENBLAS_CORETYPE=Cooperlake) failed "
+                                 + "DinoSeg's sgemm check on this CPU (x); DinoSeg restarts with its SkylakeX kernels (a newer "
+                                 + "OpenBLAS, DINOSEG_BLAS=/path/to/libopenblas.so, may fix Cooperlake)"))
+        XCTAssertEqual(BLASSetup.outcome("x", library: cooperlake, cpu: Self.zen4, alreadyFailed: ["Cooperlake"], userCoreType: nil),
+                       .stop(error: "error: the BLAS /x/libopenblas.so.0, core Cooperlake failed DinoSeg's sgemm check on this CPU "
+                             + "(x) (after Cooperlake failed too); choose another with DINOSEG_BLAS=/path/to/lib.so (a newer OpenBLAS, BLIS)"),
+                       "OpenBLAS ignored OPENBLAS_CORETYPE: no loop")
+        var single = cooperlake
+        single.version = "OpenBLAS 0.3.21 COOPERLAKE"
+        XCTAssertEqual(BLASSetup.outcome("x", library: single, cpu: Self.zen4, alreadyFailed: [], userCoreType: nil),
+                       .stop(error: "error: the BLAS /x/libopenblas.so.0, core Cooperlake failed DinoSeg's sgemm check on this CPU "
+                             + "(x); choose another with DINOSEG_BLAS=/path/to/lib.so (a newer OpenBLAS, BLIS)"))
+        let blis = BLASLibraryInfo(family: .blis, requested: "libblis.so.4", path: "/x/libblis.so.4", version: "BLIS 0.9.0", core: nil)
+        XCTAssertEqual(BLASSetup.outcome("x", library: blis, cpu: Self.zen4, alreadyFailed: [], userCoreType: nil),
+                       .stop(error: "error: the BLAS /x/libblis.so.4 failed DinoSeg's sgemm check on this CPU (x); choose another "
+                             + "with DINOSEG_BLAS=/path/to/lib.so (a newer OpenBLAS, BLIS)"))
     }
 }

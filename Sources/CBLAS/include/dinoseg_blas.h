@@ -34,4 +34,11 @@ void dinoseg_sgemm(int transA, int transB, int m, int n, int k, float alpha, con
 void dinoseg_blas_set_threads(int n);
 int dinoseg_blas_get_threads(void);
 
+// While armed, SIGILL, SIGSEGV, SIGBUS and SIGFPE write `message` to stderr and replace the process with
+// execve(path, argv, envp): an OpenBLAS core that crashes on a CPU newer than itself is then retried with another core.
+// Everything is prepared by the caller because a signal handler may only make async-signal-safe calls; the strings
+// must stay valid until disarmed. Disarming restores the handlers that were there before.
+void dinoseg_blas_guard_arm(const char *message, const char *path, char *const argv[], char *const envp[]);
+void dinoseg_blas_guard_disarm(void);
+
 #endif

@@ -21,7 +21,39 @@ package enum PSPNetCheckpoint {
               let cfg = try? JSONDecoder().decode(PSPNetConfig.self, from: Data(json.utf8)) else {
             throw DinoSegError(file: path, "not a DinoSeg baseline (PSPNet) checkpoint (no \(format) config in the metadata)")
         }
+        do { try cfg.validate() } catch let e as DinoSegError { throw DinoSegError(file: path, "config in the metadata: \(e.message)") }
+        try checkSize(cfg, against: file)
         return cfg
+    }
+
+    /// The network is built from the config before its tensors are read, so the block counts and widths the config
+    /// claims must be those the file holds: a config saying 2³¹ blocks or a million channels would otherwise build
+    /// (and allocate) that network first. Checked through the first conv of each stage, the last block of each stage,
+    /// the pyramid branches and the classifiers (every width is then bounded by a tensor inside the file).
+    static func checkSize(_ c: PSPNetConfig, against file: SafetensorsFile) throws {
+        func shape(_ name: String) -> [Int]? { file.tensors[name]?.shape }
+        func refuse(_ what: String) -> DinoSegError {
+            DinoSegError(file: file.path, "config in the metadata does not match the tensors: \(what)")
+        }
+        let stemOut = shape("layer1.0.conv1.weight").map { $0.count > 1 ? $0[1] : 0 } ?? 0
+        guard c.stemWidth <= stemOut, c.stemOut == stemOut else { throw refuse("stem width \(c.stemWidth)") }
+        for i in 0..<4 {
+            guard shape("layer\(i + 1).0.conv1.weight")?.first == c.planes[i] else { throw refuse("layer\(i + 1) width \(c.planes[i])") }
+            guard shape("layer\(i + 1).\(c.blocks[i] - 1).conv1.weight") != nil, shape("layer\(i + 1).\(c.blocks[i]).conv1.weight") == nil else {
+                throw refuse("layer\(i + 1) with \(c.blocks[i]) blocks")
+            }
+        }
+        for j in 0...c.bins.count {
+            let present = shape("ppm.features.\(j).1.weight")
+            guard j < c.bins.count ? present == [c.ppmWidth, c.featureWidth, 1, 1] : present == nil else {
+                throw refuse("\(c.bins.count) pyramid branches of width \(c.ppmWidth)")
+            }
+        }
+        guard c.bins.allSatisfy({ $0 <= 256 }) else { throw refuse("pyramid bins \(c.bins) (at most 256)") }
+        guard shape("cls.0.weight")?.first == c.classifierWidth, shape("cls.4.weight")?.first == c.numClasses,
+              shape("aux.0.weight")?.first == c.auxWidth else {
+            throw refuse("classifier widths \(c.classifierWidth)/\(c.auxWidth) for \(c.numClasses) classes")
+        }
     }
 
     /// Loads parameters, statistics and (when present) momentum; returns the stored training progress.

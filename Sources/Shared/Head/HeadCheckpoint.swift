@@ -21,7 +21,26 @@ package enum HeadCheckpoint {
         guard let json = file.metadata["config"], let cfg = try? JSONDecoder().decode(HeadConfig.self, from: Data(json.utf8)) else {
             throw DinoSegError(file: path, "not a DinoSeg head checkpoint (no head config in the metadata)")
         }
+        try checkSize(cfg, against: file)
         return cfg
+    }
+
+    /// The head is built (and allocated) from the config before its tensors are read, so the config must describe
+    /// the tensors the file holds: a stage width of 2²⁴ would otherwise allocate hundreds of GB first. Widths are
+    /// bounded first (so the declared sizes cannot overflow), then every declared parameter and statistic must be in
+    /// the file with its shape (declaring allocates nothing).
+    static func checkSize(_ c: HeadConfig, against file: SafetensorsFile) throws {
+        let widths = c.stageChannels + [c.fpnWidth, c.classifierWidth, c.numClasses] + c.ppmBins
+        guard widths.allSatisfy({ (1...65536).contains($0) }), (1...64).contains(c.ppmBins.count), c.stageChannels.count == 4 else {
+            throw DinoSegError(file: file.path, "head config in the metadata out of range (widths 1…65536, 1…64 pyramid bins): \(describe(c))")
+        }
+        do { try c.validate() } catch let e as DinoSegError { throw DinoSegError(file: file.path, e.message) }
+        let params = ParameterArena(), stats = ParameterArena()
+        _ = SegmentationHead.declareParameters(c, params: params, stats: stats)
+        for v in params.views + stats.views where file.tensors[v.name]?.shape != v.torchShape {
+            throw DinoSegError(file: file.path, "head config in the metadata (\(describe(c))) does not match the tensors: '\(v.name)' "
+                               + "should be \(v.torchShape), the file has \(file.tensors[v.name].map { "\($0.shape)" } ?? "none")")
+        }
     }
 
     /// Loads parameters, BN statistics and (when present) momentum into `head`; returns the stored progress.

@@ -55,7 +55,7 @@ package final class SegmentationHead {
     /// Bytes of the activation memory of the last forward (and backward) pass.
     package var activationBytes: Int { activations?.bytes ?? 0 }
 
-    private static func declareParameters(_ config: HeadConfig, params: ParameterArena, stats: ParameterArena) -> HeadParameters.Declared {
+    static func declareParameters(_ config: HeadConfig, params: ParameterArena, stats: ParameterArena) -> HeadParameters.Declared {
         let c = config.featureWidth
         func bound(_ fanIn: Int) -> Float { 1 / Float(fanIn).squareRoot() }
         var d = HeadParameters.Declared()

@@ -34,6 +34,22 @@ package enum OpenBLASCore {
         return nil
     }
 
+    /// The cores DinoSeg falls back through when one fails the start-up check, newest first.
+    static let ladder = ["SapphireRapids", "Cooperlake", "SkylakeX", "Haswell", "Sandybridge", "Prescott"]
+
+    /// The next older core to try after `failed` computed sgemm wrong (or crashed) on this CPU, skipping the cores in
+    /// `alsoFailed`; nil when there is none (not x86, or nothing older left). A core this table does not know (a
+    /// newer OpenBLAS's) falls back to the best one the CPU runs.
+    static func fallback(after failed: String, cpu: CPUFeatures, alsoFailed: [String] = []) -> String? {
+        guard cpu.isX86 else { return nil }
+        let cpuRank = best(for: cpu)?.rank ?? 0
+        let below = min(rank[failed.lowercased()] ?? cpuRank + 1, cpuRank + 1)
+        let excluded = Set(([failed] + alsoFailed).map { $0.lowercased() })
+        return ladder.first { core in
+            rank[core.lowercased()]! < below && !excluded.contains(core.lowercased())
+        }
+    }
+
     /// The core to use instead of `reported`, or nil to keep it: only a core OpenBLAS ranks below what the CPU
     /// supports is replaced, so a good detection (Cooperlake, SapphireRapids, Zen on a capable CPU) is never downgraded.
     package static func choose(cpu: CPUFeatures, reported: String) -> String? {
@@ -56,13 +72,17 @@ package struct BLASInfo: Codable, Equatable, Sendable {
     package var coreChosenBy: String?
     /// The core OpenBLAS had picked before DinoSeg corrected it.
     package var correctedFrom: String?
+    /// Cores that failed the start-up sgemm check on this machine, in the order DinoSeg tried them (nil: none failed).
+    package var failedSelfCheck: [String]?
 
     package var summary: String {
         var s = version.isEmpty ? "BLAS" : version
         s += " (\(library))"
         if let core {
             s += ", core \(core)"
-            if let from = correctedFrom { s += " (DinoSeg corrected OpenBLAS's choice \(from))" }
+            if let failed = failedSelfCheck {
+                s += " (DinoSeg fell back from \(failed.joined(separator: ", ")), which failed its sgemm check)"
+            } else if let from = correctedFrom { s += " (DinoSeg corrected OpenBLAS's choice \(from))" }
             else if let by = coreChosenBy { s += " (chosen by \(by))" }
         }
         return s
@@ -95,6 +115,7 @@ package struct MachineInfo: Codable, Equatable, Sendable {
         if let core = blas.core { f["blas_core"] = core }
         if let by = blas.coreChosenBy { f["blas_core_chosen_by"] = by }
         if let from = blas.correctedFrom { f["blas_corrected_from"] = from }
+        if let failed = blas.failedSelfCheck { f["blas_failed_self_check"] = failed }
         if let dnnl = oneDNN { f["onednn_version"] = dnnl.version; f["onednn_isa"] = dnnl.isa }
         return f
     }
@@ -114,8 +135,9 @@ public enum BLASSetup {
     }
 
     /// First thing in each executable, before any BLAS call: loads the BLAS ($DINOSEG_BLAS or the default; a load
-    /// failure ends the process with a one-line error) and, when OpenBLAS chose a core below the CPU's, re-executes
-    /// the process once with OPENBLAS_CORETYPE set. Prints one line to stderr when it corrected the core.
+    /// failure ends the process with a one-line error); when OpenBLAS chose a core below the CPU's, re-executes the
+    /// process once with OPENBLAS_CORETYPE set; then checks that sgemm computes right (`BLASSelfCheck`) and, when it
+    /// does not (or crashes), re-executes with the next older core. Prints one line to stderr for each change.
     public static func prepareProcess() {
         do { try BLASLibrary.open() } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
@@ -127,20 +149,29 @@ public enum BLASSetup {
             // The re-executed process: keep the record, and give child processes the environment the user set.
             unsetenv(markerVariable)
             unsetenv("OPENBLAS_CORETYPE")
-            let parts = marker.split(separator: ">").map(String.init)
-            guard parts.count == 2 else { return }
-            if library.core?.lowercased() == parts[1].lowercased() {
-                correctedFrom = parts[0]
-                note("OpenBLAS picked its \(parts[0]) kernels for this CPU; DinoSeg uses \(parts[1]) "
-                     + "(set OPENBLAS_CORETYPE to choose yourself)")
-            } else {
-                note("OpenBLAS picked its \(parts[0]) kernels for this CPU and ignored OPENBLAS_CORETYPE=\(parts[1]); "
-                     + "a newer OpenBLAS (DINOSEG_BLAS=/path/to/libopenblas.so) may know this CPU")
-            }
-            return
+            noteCorrection(marker: marker, library: library)
+        } else if let target = correction(cpu: .host, library: library, userCoreType: env["OPENBLAS_CORETYPE"]),
+                  let reported = library.core {
+            restartCorrected(from: reported, to: target)
         }
-        guard let target = correction(cpu: .host, library: library, userCoreType: env["OPENBLAS_CORETYPE"]),
-              let reported = library.core else { return }
+        checkAndFallBack(library: library, env: env)
+    }
+
+    private static func noteCorrection(marker: String, library: BLASLibraryInfo) {
+        let parts = marker.split(separator: ">").map(String.init)
+        guard parts.count == 2 else { return }
+        if library.core?.lowercased() == parts[1].lowercased() {
+            correctedFrom = parts[0]
+            note("OpenBLAS picked its \(parts[0]) kernels for this CPU; DinoSeg uses \(parts[1]) "
+                 + "(set OPENBLAS_CORETYPE to choose yourself)")
+        } else {
+            note("OpenBLAS picked its \(parts[0]) kernels for this CPU and ignored OPENBLAS_CORETYPE=\(parts[1]); "
+                 + "a newer OpenBLAS (DINOSEG_BLAS=/path/to/libopenblas.so) may know this CPU")
+        }
+    }
+
+    /// Re-executes with OPENBLAS_CORETYPE=`target`; returns only when that failed (after saying so).
+    private static func restartCorrected(from reported: String, to target: String) {
         #if os(Linux)
         setenv("OPENBLAS_CORETYPE", target, 1)
         setenv(markerVariable, "\(reported)>\(target)", 1)
@@ -156,11 +187,127 @@ public enum BLASSetup {
         #endif
     }
 
+    // MARK: - the sgemm self-check
+
+    /// Set for a process re-executed after a failed check: the cores that failed so far, comma-separated.
+    static let failedVariable = "DINOSEG_BLAS_FAILED"
+    /// The user's own OPENBLAS_CORETYPE while DinoSeg overrides it for a fallback (restored for child processes).
+    static let userCoreVariable = "DINOSEG_BLAS_USER_CORETYPE"
+    nonisolated(unsafe) private static var failedSelfCheck: [String]?
+
+    /// What to do after the BLAS failed the check.
+    enum CheckOutcome: Equatable {
+        /// Re-execute with OPENBLAS_CORETYPE=`core`, after printing `note`.
+        case fallBack(core: String, note: String)
+        /// No safer core to try: end with this one-line error.
+        case stop(error: String)
+    }
+
+    /// Pure: after `library` failed the check (`what`: the wrong element, or "crashed"), the next
+    /// older core when OpenBLAS can switch (DYNAMIC_ARCH) and one is left that has not failed yet, else an error.
+    /// A user's OPENBLAS_CORETYPE is overridden here: wrong numbers are never what anyone pinned a core for.
+    static func outcome(_ what: String, library: BLASLibraryInfo, cpu: CPUFeatures, alreadyFailed: [String],
+                        userCoreType: String?) -> CheckOutcome {
+        let user = (userCoreType?.isEmpty ?? true) ? "" : " (OPENBLAS_CORETYPE=\(userCoreType!))"
+        if library.family == .openBLAS, library.version.contains("DYNAMIC_ARCH"), let core = library.core,
+           !alreadyFailed.contains(where: { $0.lowercased() == core.lowercased() }),
+           let next = OpenBLASCore.fallback(after: core, cpu: cpu, alsoFailed: alreadyFailed) {
+            return .fallBack(core: next, note: "note: OpenBLAS's \(core) kernels\(user) failed DinoSeg's sgemm check on this "
+                             + "CPU (\(what)); DinoSeg restarts "
+                             + "with its \(next) kernels (a newer OpenBLAS, DINOSEG_BLAS=/path/to/libopenblas.so, may fix \(core))")
+        }
+        let core = library.core.map { ", core \($0)" } ?? ""
+        let tried = alreadyFailed.isEmpty ? "" : " (after \(alreadyFailed.joined(separator: ", ")) failed too)"
+        return .stop(error: "error: the BLAS \(library.path)\(core)\(user) failed DinoSeg's sgemm check on this CPU "
+                     + "(\(what))\(tried); choose another "
+                     + "with DINOSEG_BLAS=/path/to/lib.so (a newer OpenBLAS, BLIS)")
+    }
+
+    /// Runs `BLASSelfCheck` with a guard that turns a crash into a restart with the fallback core; on a wrong
+    /// result restarts with that core too, or ends the process when there is none.
+    private static func checkAndFallBack(library: BLASLibraryInfo, env: [String: String]) {
+        var failed: [String] = []
+        var userCore = env["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
+        if env[markerVariable] != nil { userCore = nil }
+        if let list = env[failedVariable] {
+            // A process re-executed after a failed check: restore the user's environment for child processes.
+            failed = list.split(separator: ",").map(String.init)
+            failedSelfCheck = failed
+            userCore = env[userCoreVariable]
+            unsetenv(failedVariable)
+            unsetenv(userCoreVariable)
+            if let userCore { setenv("OPENBLAS_CORETYPE", userCore, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+        }
+        let crash = outcome("crashed", library: library, cpu: .host, alreadyFailed: failed, userCoreType: userCore)
+        var restart: Restart?
+        if case let .fallBack(core, note) = crash, let reported = library.core {
+            restart = Restart(core: core, failed: failed + [reported], userCore: userCore, note: note + "\n")
+            restart!.arm()
+        }
+        let verdict = BLASSelfCheck.run()
+        restart?.disarm()
+        guard let wrong = verdict else { return }
+        switch outcome(wrong, library: library, cpu: .host, alreadyFailed: failed,
+                       userCoreType: userCore) {
+        case let .fallBack(_, note):
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+            restart?.exec()
+            FileHandle.standardError.write(Data("error: DinoSeg could not restart itself (\(String(cString: strerror(errno))))\n".utf8))
+            exit(1)
+        case let .stop(error):
+            FileHandle.standardError.write(Data((error + "\n").utf8))
+            exit(1)
+        }
+    }
+
+    /// The re-execution with a fallback core, prepared in full before the check: the crash guard's signal handler
+    /// may only call execve on ready-made arguments.
+    private struct Restart {
+        let argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+        let envp: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+        let message: UnsafeMutablePointer<CChar>
+        let path = strdup("/proc/self/exe")!
+
+        init(core: String, failed: [String], userCore: String?, note: String) {
+            var env = ProcessInfo.processInfo.environment
+            env["OPENBLAS_CORETYPE"] = core
+            env[BLASSetup.failedVariable] = failed.joined(separator: ",")
+            env[BLASSetup.userCoreVariable] = userCore
+            argv = Self.cStrings(CommandLine.arguments)
+            envp = Self.cStrings(env.map { "\($0.key)=\($0.value)" })
+            message = strdup(note)!
+        }
+
+        /// A NULL-terminated C array of copies (kept for the life of the process: the guard may use them any time).
+        static func cStrings(_ strings: [String]) -> UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> {
+            let array = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: strings.count + 1)
+            for (i, s) in strings.enumerated() { array[i] = strdup(s) }
+            array[strings.count] = nil
+            return array
+        }
+
+        func arm() {
+            fflush(stdout)
+            fflush(stderr)
+            BLASLibrary.armCrashGuard(message: message, path: path, argv: argv, envp: envp)
+        }
+
+        func disarm() { BLASLibrary.disarmCrashGuard() }
+
+        func exec() {
+            fflush(stdout)
+            fflush(stderr)
+            execve(path, argv, envp)
+        }
+    }
+
     /// A line for benchmarks and the start of extraction when the user's OPENBLAS_CORETYPE holds OpenBLAS below the
     /// kernels this CPU runs, else nil. The setting is kept (it is also how a user pins one kernel for bit-identical
     /// results, README "Reproducibility"), but a silent 2× is worse than a line of output.
     package static var userCoreNote: String? {
-        userCoreNote(cpu: .host, library: BLASLibrary.info, userCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
+        // After a fallback the core below the CPU's is DinoSeg's doing, already explained on stderr.
+        guard failedSelfCheck == nil else { return nil }
+        return userCoreNote(cpu: .host, library: BLASLibrary.info, userCoreType: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"])
     }
 
     /// Pure form of `userCoreNote`.
@@ -176,12 +323,12 @@ public enum BLASSetup {
         let lib = BLASLibrary.info
         var chosenBy: String?
         if lib.core != nil {
-            if correctedFrom != nil { chosenBy = "DinoSeg" }
+            if correctedFrom != nil || failedSelfCheck != nil { chosenBy = "DinoSeg" }
             else if !(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "").isEmpty { chosenBy = "OPENBLAS_CORETYPE" }
             else { chosenBy = "OpenBLAS" }
         }
         return BLASInfo(library: lib.path, requested: lib.requested, version: lib.version, core: lib.core,
-                        coreChosenBy: chosenBy, correctedFrom: correctedFrom)
+                        coreChosenBy: chosenBy, correctedFrom: correctedFrom, failedSelfCheck: failedSelfCheck)
     }
 
     private static func note(_ text: String) {

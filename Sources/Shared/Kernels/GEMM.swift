@@ -68,6 +68,18 @@ package enum BLASLibrary {
     }
 }
 
+extension BLASLibrary {
+    /// Until `disarmCrashGuard`, a SIGILL/SIGSEGV/SIGBUS/SIGFPE writes `message` and replaces the process with
+    /// execve(path, argv, envp) (BLASSetup's restart with an older OpenBLAS core). The pointers must stay valid.
+    static func armCrashGuard(message: UnsafePointer<CChar>, path: UnsafePointer<CChar>,
+                              argv: UnsafePointer<UnsafeMutablePointer<CChar>?>,
+                              envp: UnsafePointer<UnsafeMutablePointer<CChar>?>) {
+        dinoseg_blas_guard_arm(message, path, argv, envp)
+    }
+
+    static func disarmCrashGuard() { dinoseg_blas_guard_disarm() }
+}
+
 @inline(__always)
 package func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,

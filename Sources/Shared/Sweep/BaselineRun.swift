@@ -24,6 +24,13 @@ package struct BaselineRun {
         do { settings = try JSONDecoder().decode(BaselineSettings.self, from: config) } catch {
             throw DinoSegError(file: configPath, "is not the config.json of a baseline run (`headtrain baseline train`)")
         }
+        // The network settings only name the run in the tables, but the names do arithmetic on them (depth = blocks
+        // × 3 + 2), so they are held to what a trainable network has.
+        let net = settings.network
+        guard (try? net.validate()) != nil, net.blocks.allSatisfy({ $0 <= 1000 }),
+              ([net.stemWidth, net.ppmWidth, net.classifierWidth, net.auxWidth, net.numClasses] + net.planes + net.bins).allSatisfy({ $0 <= 1 << 20 }) else {
+            throw DinoSegError(file: configPath, "network settings out of range (\(net.blocks) blocks, widths \(net.stemWidth)/\(net.planes))")
+        }
         let metricsPath = run + "/metrics.json"
         guard FileManager.default.fileExists(atPath: metricsPath) else {
             throw DinoSegError(file: run, "has no evaluation yet; run `headtrain baseline eval --run \(run) --data ROOT --list LIST` on the sweep's val images")
@@ -35,7 +42,6 @@ package struct BaselineRun {
         guard data.sameImages(as: valData) else {
             throw DinoSegError(file: run, "was evaluated on other data (\(data)) than the sweep's val cache (\(valData)); run `headtrain baseline eval` on the val cache's images")
         }
-        let net = settings.network
         let log = TrainingLog.lastStep(directory: run)
         let row = ReportRow(model: "\(modelName(net)) (OS \(net.outputStride))", variant: "pspnet-baseline", width: nil,
                             outputStride: net.outputStride, epochs: settings.train.epochs, trainSeconds: log?.trainSeconds,

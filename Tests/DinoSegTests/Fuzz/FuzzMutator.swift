@@ -91,32 +91,103 @@ struct FuzzBudget {
 
 /// Runs `body` on mutated inputs. Success or a DinoSegError is fine; any other error fails the test with one line;
 /// a crash kills the process, and the input that caused it is left in `current` (its path is printed first).
-/// Returns the number of inputs run.
+/// `structured`, when given, makes half of the inputs (a format-aware mutation of a seed, sometimes with a few byte
+/// mutations on top). A watchdog ends the process naming the input when one runs longer than FUZZ_INPUT_SECONDS
+/// (default 30) or the process grows past FUZZ_MAX_RSS_MB (default 3072). Returns the number of inputs run.
 @discardableResult
 func runFuzz(_ name: String, seeds: [Data], budget: FuzzBudget, focus: Int = 4096, workDir: String,
+             structured: ((inout FuzzMutator, Data) -> Data)? = nil,
              file: StaticString = #filePath, line: UInt = #line, _ body: (Data) throws -> Void) -> Int {
     var mutator = FuzzMutator(seed: budget.seed, seeds: seeds, focus: focus)
     let current = "\(workDir)/\(name)-current-input.bin"
     let start = Date()
     var runs = 0, accepted = 0, refused = 0
     var failures: [String] = []
+    let watchdog = FuzzWatchdog(name: name, inputPath: current)
+    defer { watchdog.stop() }
     print("fuzz \(name): seed \(budget.seed), \(budget.seconds.map { "\($0) s" } ?? "\(budget.inputs) inputs"); a crashing input is left in \(current)")
     while budget.seconds.map({ Date().timeIntervalSince(start) < $0 }) ?? (runs < budget.inputs) {
-        let input = runs < seeds.count ? seeds[runs] : mutator.next()
+        let input: Data
+        if runs < seeds.count { input = seeds[runs] }
+        else if let structured, mutator.below(2) == 0 {
+            var bytes = [UInt8](structured(&mutator, mutator.seeds[mutator.below(mutator.seeds.count)]))
+            if mutator.below(4) == 0 { for _ in 0..<(1 + mutator.below(2)) { mutator.mutate(&bytes) } }
+            input = Data(bytes)
+        } else { input = mutator.next() }
         try? input.write(to: URL(fileURLWithPath: current))
+        watchdog.begin(runs)
         do { try body(input); accepted += 1 } catch is DinoSegError { refused += 1 } catch {
             let saved = "\(workDir)/\(name)-failure-\(failures.count).bin"
             try? input.write(to: URL(fileURLWithPath: saved))
             failures.append("\(type(of: error)): \(error) (input saved as \(saved))")
         }
+        watchdog.end()
         runs += 1
     }
     unlink(current)
     let seconds = Date().timeIntervalSince(start)
-    print(String(format: "fuzz %@: %d inputs (%d parsed, %d refused with a DinoSeg error), 0 crashes, %.1f s",
-                 name, runs, accepted, refused, seconds))
+    print(String(format: "fuzz %@: %d inputs (%d parsed, %d refused with a DinoSeg error), 0 crashes, %.1f s, slowest input %.2f s, %d MB resident at the end",
+                 name, runs, accepted, refused, seconds, watchdog.slowest, FuzzWatchdog.residentMB()))
     if let first = failures.first {
         XCTFail("fuzz \(name): \(failures.count) input(s) threw a non-DinoSeg error; first: \(first)", file: file, line: line)
     }
     return runs
+}
+
+/// The per-input time and memory limit: a thread that looks at the running input every 50 ms and, when it has run
+/// past the limit or the process is past the memory limit, prints which input (kept in `inputPath`) and ends the
+/// process (the work cannot be interrupted from outside, and a hang must not stall the suite).
+final class FuzzWatchdog: @unchecked Sendable {
+    let name: String, inputPath: String
+    let limitSeconds: Double, limitMB: Int
+    private let lock = NSLock()
+    private var running: (index: Int, since: Date)?
+    private var stopped = false
+    private(set) var slowest = 0.0
+
+    init(name: String, inputPath: String) {
+        let env = ProcessInfo.processInfo.environment
+        self.name = name
+        self.inputPath = inputPath
+        limitSeconds = env["FUZZ_INPUT_SECONDS"].flatMap(Double.init) ?? 30
+        limitMB = env["FUZZ_MAX_RSS_MB"].flatMap(Int.init) ?? 3072
+        Thread.detachNewThread { [self] in watch() }
+    }
+
+    func begin(_ index: Int) { lock.withLock { running = (index, Date()) } }
+
+    func end() {
+        lock.withLock {
+            if let r = running { slowest = max(slowest, Date().timeIntervalSince(r.since)) }
+            running = nil
+        }
+    }
+
+    func stop() { lock.withLock { stopped = true } }
+
+    private func watch() {
+        while true {
+            usleep(50_000)
+            let state = lock.withLock { (stopped, running) }
+            if state.0 { return }
+            guard let (index, since) = state.1 else { continue }
+            let seconds = Date().timeIntervalSince(since), mb = Self.residentMB()
+            if seconds > limitSeconds || mb > limitMB {
+                let saved = "\(inputPath).\(seconds > limitSeconds ? "hang" : "memory")"
+                try? FileManager.default.copyItem(atPath: inputPath, toPath: saved)
+                let why = seconds > limitSeconds ? String(format: "ran %.0f s (limit %.0f s, FUZZ_INPUT_SECONDS)", seconds, limitSeconds)
+                    : "grew the process to \(mb) MB (limit \(limitMB) MB, FUZZ_MAX_RSS_MB)"
+                FileHandle.standardError.write(Data("fuzz \(name): input \(index) \(why); saved as \(saved)\n".utf8))
+                print("fuzz \(name): input \(index) \(why); saved as \(saved)")
+                exit(2)
+            }
+        }
+    }
+
+    /// The process's resident memory in MB (Linux /proc/self/statm; 0 elsewhere).
+    static func residentMB() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let pages = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (pages * Int(sysconf(Int32(_SC_PAGESIZE)))) >> 20
+    }
 }

@@ -30,7 +30,7 @@ final class FuzzTests: XCTestCase {
             dataBytes: 18)
         let path = dir + "/input.safetensors"
         runFuzz("safetensors", seeds: [weights, small], budget: .fromEnvironment(defaultInputs: 400), focus: 2048,
-                workDir: work) { input in
+                workDir: work, structured: FuzzFormats.safetensors) { input in
             try input.write(to: URL(fileURLWithPath: path))
             let st = try SafetensorsFile(path: path)
             for name in st.names {
@@ -66,9 +66,11 @@ final class FuzzTests: XCTestCase {
     }
 
     /// Feeds mutations of `seeds` to `read` through the file work/img/NAME-input.
-    func fuzzImageFile(_ name: String, seeds: [Data], read: (_ path: String) throws -> Void) {
+    func fuzzImageFile(_ name: String, seeds: [Data], structured: @escaping (inout FuzzMutator, Data) -> Data,
+                       read: (_ path: String) throws -> Void) {
         let path = "\(work)/img/\(name)-input"
-        runFuzz(name, seeds: seeds, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work) { input in
+        runFuzz(name, seeds: seeds, budget: .fromEnvironment(defaultInputs: 400), focus: 1024, workDir: work,
+                structured: structured) { input in
             try input.write(to: URL(fileURLWithPath: path))
             try read(path)
         }
@@ -76,8 +78,8 @@ final class FuzzTests: XCTestCase {
 
     func testFuzzJPEGAndPNGDecode() throws {
         let seeds = try imageSeeds()
-        for (name, files) in [("jpeg", seeds.jpeg), ("png", seeds.png)] {
-            fuzzImageFile(name, seeds: files) { path in
+        for (name, files, structured) in [("jpeg", seeds.jpeg, FuzzFormats.jpeg), ("png", seeds.png, FuzzFormats.png)] {
+            fuzzImageFile(name, seeds: files, structured: structured) { path in
                 let image = try ImageIO.readRGB(path)
                 XCTAssertEqual(image.pixels.count, image.width * image.height * 3)
             }
@@ -85,7 +87,7 @@ final class FuzzTests: XCTestCase {
     }
 
     func testFuzzLabelPNG() throws {
-        fuzzImageFile("label-png", seeds: try imageSeeds().png) { path in
+        fuzzImageFile("label-png", seeds: try imageSeeds().png, structured: FuzzFormats.png) { path in
             let label = try ImageIO.readLabel(path)
             try validateLabel(label, path: path, image: RGBImage(width: label.width, height: label.height))
             XCTAssertTrue(label.pixels.allSatisfy { $0 < 21 || $0 == 255 })
@@ -164,7 +166,8 @@ final class FuzzTests: XCTestCase {
         try FileSystem.createDirectory(copy)
         let shard = try CacheManifest.load(directory: dir).shards[0].file
         try? FileManager.default.copyItem(atPath: "\(dir)/\(shard)", toPath: "\(copy)/\(shard)")
-        runFuzz("manifest", seeds: [seed], budget: .fromEnvironment(defaultInputs: 300), focus: 1 << 16, workDir: work) { input in
+        runFuzz("manifest", seeds: [seed], budget: .fromEnvironment(defaultInputs: 300), focus: 1 << 16, workDir: work,
+                structured: FuzzFormats.json()) { input in
             try input.write(to: URL(fileURLWithPath: "\(copy)/\(CacheManifest.fileName)"))
             _ = try CacheManifest.load(directory: copy)
             _ = try CacheVerifier.verify(directory: copy)
