@@ -4,7 +4,7 @@
 // safetensors: the header through the JSON mutations with its length prefix rewritten to match. PNG: chunk fields
 // changed and the CRC recomputed. JPEG: the SOF segment's precision, size and component fields.
 import Foundation
-@testable import Shared
+@testable import DinoSegCore
 
 /// A JSON value that can also hold what JSONSerialization cannot write: raw tokens and objects with duplicate keys.
 indirect enum FuzzJSON {
