@@ -74,10 +74,10 @@ package enum ImageFeatures {
             throw DinoSegError(file: o.imagePath, "image is \(width)×\(height); the backbone needs at least 32×32 (use --resize)")
         }
 
-        let backbone = try ConvNeXtBackbone(weightsPath: o.weightsPath)
+        let backbone = try BackboneLoader.load(o.weightsPath)
         var input = [Float](repeating: 0, count: rgb.count)
         ConvNeXtInput.normalize(rgb: rgb, pixels: width * height, output: &input)
-        let stages = Array(0..<backbone.config.stageCount)
+        let stages = Array(backbone.stageChannels.indices)
         let maps = backbone.forward(image: input, height: height, width: width, stages: stages)
         try checkFinite(maps, stages: stages, image: o.imagePath)
         try write(maps, to: o.outputPath, dtype: o.dtype, attributes: [

@@ -68,7 +68,8 @@ package enum TrainExtraction {
         let log = ranks.isRoot ? log : { _ in }
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
                                                                    skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
-        var config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
+        var config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), mean: backbone.inputNormalization.mean,
+                                 std: backbone.inputNormalization.std, crop: o.recipe.crop, stages: o.stages,
                                  dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
                                  dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
                                  imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
@@ -81,7 +82,7 @@ package enum TrainExtraction {
 
         // The plan.
         let crop = o.recipe.crop
-        let sampleBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: crop,
+        let sampleBytes = CacheDirectory.featureBytes(backbone.stageGeometry, stages: o.stages, height: crop,
                                                       width: crop, dtype: o.dtype) + crop * crop + 8
         let pendingSamples = pending.reduce(0) { $0 + $1.images.count }
         let mySamples = ranks.deal(pending).reduce(0) { $0 + $1.images.count }
@@ -134,7 +135,7 @@ package enum TrainExtraction {
             }
         }
         var shapes: [Int: (Int, Int, Int)] = [:]
-        for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
+        for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), manifest.channels(stage: k)) }
         var sink = TrainSink(directory: o.out, config: manifest.config, shapes: shapes)
 
         let (outcome, elapsed) = try withBLASThreads(1) { try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out) }

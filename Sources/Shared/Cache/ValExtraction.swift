@@ -61,7 +61,8 @@ package enum ValExtraction {
         let log = ranks.isRoot ? log : { _ in }
         let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
                                                                    skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
-        var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
+        var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), mean: backbone.inputNormalization.mean,
+                                 std: backbone.inputNormalization.std, crop: o.crop, stages: o.stages, dtype: o.dtype,
                                  augmentation: "none", seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
                                  listFile: absolutePath(dataset.listPath), imageCount: samples.count,
                                  shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
@@ -81,11 +82,11 @@ package enum ValExtraction {
         // Storage shape of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.
         let side = o.mode == .slide ? o.crop : max(o.longSide, o.crop)
         var shapes: [Int: (Int, Int, Int)] = [:]
-        for k in o.stages { shapes[k] = (stageSize(side, stage: k), stageSize(side, stage: k), backbone.stageChannels[k]) }
+        for k in o.stages { shapes[k] = (manifest.stageSide(k, pixels: side), manifest.stageSide(k, pixels: side), manifest.channels(stage: k)) }
         // Typical VOC image 500×375 → 512×384 canvas: 6 windows when sliding.
         let typical = EvalGeometry(height: 375, width: 500, longSide: o.longSide, crop: o.crop)
         let windowsPerImage = o.evalProtocol.windows(typical).count
-        let windowBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: side,
+        let windowBytes = CacheDirectory.featureBytes(backbone.stageGeometry, stages: o.stages, height: side,
                                                       width: side, dtype: o.dtype) + 20
         let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
         log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
