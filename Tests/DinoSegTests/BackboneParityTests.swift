@@ -19,9 +19,8 @@ final class BackboneParityTests: XCTestCase {
     }
 
     private func tempDir(_ tag: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-bb-\(tag)-\(getpid())").path
-        try? FileManager.default.removeItem(atPath: dir)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTempDir("bb-\(tag)")
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
     }
 

@@ -10,8 +10,8 @@ final class ExtractImageTests: XCTestCase {
     private var goldenDir: String { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-small").path }
 
     private func tempDir() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-img-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTempDir("img")
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         return dir
     }
 

@@ -1,14 +1,6 @@
 import XCTest
 @testable import DinoSegCore
 
-/// A fresh temporary directory per test.
-func makeTempDir(_ tag: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory
-        .appendingPathComponent("dinoseg-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
 final class ImageIOTests: XCTestCase {
     func testPNGRoundTripRGBGreyAndPalette() throws {
         let dir = try makeTempDir("imgio")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import DinoSegCore
 import DinoSegKernels
 import DinoSegBackbone
 
@@ -10,12 +11,10 @@ package struct ExtractBench: ParsableCommand {
         commandName: "bench",
         abstract: "Measure backbone throughput (images/s, ms/image, GFLOP/s) at 224×224, beside the installed peers.")
 
-    package enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
-
     @Option(help: "Weights: directory with config.json + model.safetensors, or a .safetensors file (default: random weights of --size).")
     var weights: String?
-    @Option(help: "Model size for random weights: tiny, small, base, large.")
-    var size: Size = .tiny
+    @Option(help: "Model size for random weights: \(ConvNeXtSize.choices).")
+    var size: ConvNeXtSize = .tiny
     @Option(help: "Worker threads, one image each (default: all cores).")
     var threads: Int = Parallel.defaultThreads
     @Option(help: "Timed images (after one warm-up image per thread).")
@@ -50,13 +49,7 @@ package struct ExtractBench: ParsableCommand {
         try precisionOptions.activate()
         printMachine(json: json)
         if gemm { return runGEMM() }
-        let backbone: ConvNeXtBackbone
-        if let w = weights {
-            backbone = try ConvNeXtBackbone(weightsPath: w)
-        } else {
-            let config = ConvNeXtConfig.named.first { $0.0 == size.rawValue }!.1
-            backbone = ConvNeXtBackbone(weights: .random(config: config, seed: 2025))
-        }
+        let backbone = try benchedBackbone()
         if !json { print("cpu: \(CPUFeatures.host.summary); kernel path: \(KernelPath.best.name)") }
         if profile {
             let calls = max(1, images / threads / batch)
@@ -89,6 +82,16 @@ package struct ExtractBench: ParsableCommand {
 }
 
 extension ExtractBench {
+    /// The backbone timed: --weights through the loader, else random weights of --size. The timing and the peers
+    /// follow ConvNeXt's stages and FLOP count, so another family is refused.
+    func benchedBackbone() throws -> ConvNeXtBackbone {
+        guard let w = weights else { return ConvNeXtBackbone(weights: .random(config: size.config, seed: 2025)) }
+        guard let backbone = try BackboneLoader.load(w) as? ConvNeXtBackbone else {
+            throw DinoSegError(file: w, "extract bench times ConvNeXt backbones only")
+        }
+        return backbone
+    }
+
     /// Each GEMM engine this machine has (oneDNN's only when it loaded; bf16 only with native bf16) on each shape.
     func runGEMM() {
         let shapes = [(2048, 2048, 2048), (3136, 384, 96), (784, 1536, 384)]

@@ -69,11 +69,11 @@ package struct CacheWriteOptions: ParsableArguments {
 
     /// Runs an extraction as one process, or as one of the processes of mpirun/srun, which share the shards (an error
     /// on any process prints it and ends the job). Ctrl-C or SIGTERM stops cleanly after the current shard.
-    func extract(_ body: (_ backbone: ConvNeXtBackbone, _ world: Communicator) throws -> CacheManifest) throws {
+    func extract(_ body: (_ backbone: FeatureBackbone, _ world: Communicator) throws -> CacheManifest) throws {
         let world = try Distributed.world()
         try precision.activate()
         StopSignal.install()
-        let manifest = try world.endingJobOnError { try body(try ConvNeXtBackbone(weightsPath: weights), world) }
+        let manifest = try world.endingJobOnError { try body(try BackboneLoader.load(weights), world) }
         guard manifest.complete else {
             // Every process has the same manifest; rank 0 says it once.
             guard world.isRoot else { throw ExitCode.failure }

@@ -8,16 +8,14 @@ package struct ExtractRandomWeights: ParsableCommand {
         commandName: "random-weights",
         abstract: "Write a random-weight DINOv3 ConvNeXt checkpoint (config.json + model.safetensors), marked as such.")
 
-    package enum Size: String, ExpressibleByArgument, CaseIterable { case tiny, small, base, large }
-
-    @Option(name: .long, help: "Model size: tiny, small, base or large.") var size: Size = .tiny
+    @Option(name: .long, help: "Model size: \(ConvNeXtSize.choices).") var size: ConvNeXtSize = .tiny
     @Option(name: .long, help: "Output directory.") var out: String
     @Option(name: .long, help: "Random seed.") var seed: UInt64 = 0
 
     package init() {}
 
     package func run() throws {
-        let config = ConvNeXtConfig.named.first { $0.0 == size.rawValue }!.1
+        let config = size.config
         try RandomCheckpoint.write(config: config, seed: seed, to: out)
         print("wrote \(RandomCheckpoint.label) checkpoint \(config.modelName) (seed \(seed)) to \(out)")
     }

@@ -36,7 +36,7 @@ package struct HeadTrainPredict: ParsableCommand {
         try precisionOptions.activate()
         let ckpt = try checkpoint ?? RunCheckpoints.latest(run: runDirectory!).path
         let (head, step) = try RunCheckpoints.loadHead(ckpt, threads: threads)
-        let backbone = try ConvNeXtBackbone(weightsPath: weights)
+        let backbone = try BackboneLoader.load(weights)
         guard backbone.stageChannels == head.config.stageChannels else {
             throw DinoSegError(file: weights, "backbone stage channels \(backbone.stageChannels) do not match the head's \(head.config.stageChannels) (\(ckpt))")
         }

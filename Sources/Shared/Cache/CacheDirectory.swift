@@ -46,6 +46,9 @@ enum CacheDirectory {
         try SourceFingerprint.checkResume(old: old, fresh: fresh, directory: directory)
         var kept = fresh
         kept.skipped = []
+        // A manifest from before stage geometry was recorded keeps that form: its finished shards carry it in their
+        // `manifest` attribute, and the shards written now must match them.
+        if old.config.backbone.stageGeometry == nil { kept.config.backbone.stageGeometry = nil }
         // The batch grouping decides the last bits of the features on some BLAS kernels: keep the recorded one so the
         // resumed cache is byte-identical to an uninterrupted run.
         if let recorded = old.config.batch {
@@ -158,20 +161,17 @@ enum CacheDirectory {
         return max(1e-4, Date().timeIntervalSince(start))
     }
 
-    /// Channels-last feature bytes of one crop×crop sample over `stages`.
-    static func featureBytes(channels: [Int], stages: [Int], height: Int, width: Int, dtype: HDF5DType) -> Int {
-        var total = 0
-        for k in stages {
-            total += stageSize(height, stage: k) * stageSize(width, stage: k) * channels[k]
-        }
-        return total * dtype.size
+    /// Channels-last feature bytes of one height×width input over `stages`.
+    static func featureBytes(_ geometry: [StageGeometry], stages: [Int], height: Int, width: Int, dtype: HDF5DType) -> Int {
+        stages.reduce(0) { $0 + geometry[$1].side(height) * geometry[$1].side(width) * geometry[$1].channels } * dtype.size
     }
 }
 
 /// Backbone description recorded in manifests.
 func backboneInfo(_ backbone: FeatureBackbone) -> CacheBackboneInfo {
-    return CacheBackboneInfo(name: backbone.name, hiddenSizes: backbone.stageChannels, depths: backbone.depths,
-                             stageStrides: backbone.stageStrides, weightsSHA256: backbone.weightsSHA256)
+    CacheBackboneInfo(name: backbone.name, hiddenSizes: backbone.stageChannels, depths: backbone.depths,
+                      stageStrides: backbone.stageStrides, weightsSHA256: backbone.weightsSHA256,
+                      stageGeometry: backbone.stageGeometry)
 }
 
 func absolutePath(_ path: String) -> String {

@@ -11,15 +11,28 @@ import DinoSegBackbone
 
 package enum CacheKind: String, Codable { case train, val }
 
+/// The backbone as the manifest records it. `hiddenSizes` and `stageStrides` are its stage channels and strides;
+/// `stageGeometry` states them as the cache uses them (nil in manifests written before it was recorded).
 package struct CacheBackboneInfo: Codable, Equatable {
     package var name: String
     package var hiddenSizes: [Int]
     package var depths: [Int]
     package var stageStrides: [Int]
     package var weightsSHA256: String
-    package init(name: String, hiddenSizes: [Int], depths: [Int], stageStrides: [Int], weightsSHA256: String) {
+    package var stageGeometry: [StageGeometry]?
+    package init(name: String, hiddenSizes: [Int], depths: [Int], stageStrides: [Int], weightsSHA256: String,
+                 stageGeometry: [StageGeometry]? = nil) {
         self.name = name; self.hiddenSizes = hiddenSizes; self.depths = depths
-        self.stageStrides = stageStrides; self.weightsSHA256 = weightsSHA256
+        self.stageStrides = stageStrides; self.weightsSHA256 = weightsSHA256; self.stageGeometry = stageGeometry
+    }
+
+    /// Channels and stride per stage: as recorded, or for an older manifest derived from the recorded channels and
+    /// strides (the one place that does; checkConsistency makes both agree when both are present).
+    package var geometry: [StageGeometry] { stageGeometry ?? derivedGeometry }
+
+    /// The geometry implied by `hiddenSizes` and `stageStrides`.
+    var derivedGeometry: [StageGeometry] {
+        zip(hiddenSizes, stageStrides).map { StageGeometry(channels: $0, stride: $1) }
     }
 }
 
@@ -141,9 +154,9 @@ package struct CacheManifest: Codable, Equatable {
     package static func shardFileName(_ index: Int) -> String { String(format: "shard-%05d.h5", index) }
 
     /// Channels of stage k.
-    package func channels(stage k: Int) -> Int { config.backbone.hiddenSizes[k] }
-    /// Spatial size of stage k for a crop × crop input (floor division, as the backbone).
-    package func trainStageSize(stage k: Int) -> Int {
-        stageSize(config.crop, stage: k)
-    }
+    package func channels(stage k: Int) -> Int { config.backbone.geometry[k].channels }
+    /// Spatial size of stage k for an input side of `pixels` (floor division, as the backbone).
+    package func stageSide(_ k: Int, pixels: Int) -> Int { config.backbone.geometry[k].side(pixels) }
+    /// Spatial size of stage k for a crop × crop input.
+    package func trainStageSize(stage k: Int) -> Int { stageSide(k, pixels: config.crop) }
 }

@@ -19,6 +19,11 @@ enum ExtractionSetup {
         guard stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {
             throw DinoSegError("--stages \(stages): the backbone has stages 0...\(backbone.stageChannels.count - 1)")
         }
+        guard backbone.inputNormalization == ConvNeXtInput.normalization else {
+            throw DinoSegError("backbone \(backbone.name) expects inputs normalised with mean \(backbone.inputNormalization.mean), std "
+                               + "\(backbone.inputNormalization.std); the data pipeline normalises with mean \(ConvNeXtInput.normalization.mean), "
+                               + "std \(ConvNeXtInput.normalization.std) only")
+        }
         return (dataset, samples)
     }
 

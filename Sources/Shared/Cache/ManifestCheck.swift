@@ -10,6 +10,8 @@ import DinoSegBackbone
 package enum CacheLimits {
     /// Stage channels (ConvNeXt-large has 1536 in its last stage).
     package static let maxChannels = 16_384
+    /// Stage strides (ConvNeXt's last stage has 32).
+    package static let strides = 1...1024
     /// Train crop and val window side.
     package static let crops = 32...2048
     /// Val long side (the canvas of a whole-image window).
@@ -32,7 +34,7 @@ extension CacheManifest {
 
     /// Feature values of the stored stages for one side×side input.
     func featureValues(side: Int) -> Int {
-        stages.reduce(0) { $0 + stageSize(side, stage: $1) * stageSize(side, stage: $1) * channels(stage: $1) }
+        stages.reduce(0) { $0 + stageSide($1, pixels: side) * stageSide($1, pixels: side) * channels(stage: $1) }
     }
 
     /// The view shard `index` was planned for (val: 0).
@@ -43,6 +45,21 @@ extension CacheManifest {
         guard shardsPerView > 0 else { return 0..<0 }
         let s = index % shardsPerView, size = config.shardSize
         return (s * size)..<min(config.imageCount, (s + 1) * size)
+    }
+
+    /// Stage strides sane (one per stage, every stored stage at least one feature wide for the crop) and the recorded
+    /// geometry, when present, equal to the recorded channels and strides.
+    func checkGeometry(_ fail: (String) -> DinoSegError) throws {
+        let b = config.backbone
+        guard b.stageStrides.count == b.hiddenSizes.count, b.stageStrides.allSatisfy({ CacheLimits.strides.contains($0) }) else {
+            throw fail("backbone.stageStrides \(b.stageStrides) are not one stride in \(CacheLimits.strides) per stage of \(b.hiddenSizes)")
+        }
+        if let recorded = b.stageGeometry, recorded != b.derivedGeometry {
+            throw fail("backbone.stageGeometry disagrees with backbone.hiddenSizes \(b.hiddenSizes) and stageStrides \(b.stageStrides)")
+        }
+        if let k = stages.first(where: { stageSide($0, pixels: config.crop) < 1 }) {
+            throw fail("stage \(k) has stride \(b.stageStrides[k]), more than the crop \(config.crop)")
+        }
     }
 
     /// Throws, naming the field, when the manifest contradicts itself or holds impossible numbers.
@@ -60,6 +77,7 @@ extension CacheManifest {
             throw fail("stages \(c.stages) are not distinct stages of a \(channels.count)-stage backbone")
         }
         guard CacheLimits.crops.contains(c.crop) else { throw fail("crop is \(c.crop), expected \(CacheLimits.crops)") }
+        try checkGeometry(fail)
         guard c.dtype == .f16 || c.dtype == .f32 else { throw fail("dtype is \(c.dtype.rawValue), features are f16 or f32") }
         guard (1...CacheLimits.maxViews).contains(c.views) else { throw fail("views is \(c.views), expected 1…\(CacheLimits.maxViews)") }
         guard c.shardSize >= 1 else { throw fail("shardSize is \(c.shardSize), expected at least 1") }

@@ -69,7 +69,7 @@ enum ShardCheck {
     static func stages(_ f: HDF5File, rows: Int, side: Int, _ x: Context) throws {
         let m = x.manifest
         for k in m.stages {
-            let s = stageSize(side, stage: k)
+            let s = m.stageSide(k, pixels: side)
             _ = try dataset(f, "stage\(k)", m.config.dtype, [rows, s, s, m.channels(stage: k)], x)
         }
     }

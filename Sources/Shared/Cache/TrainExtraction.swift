@@ -57,61 +57,45 @@ struct TrainSink: ShardSink {
     mutating func abandon() { writer?.abandon(); writer = nil }
 }
 
-package enum TrainExtraction {
-    /// Runs (or resumes) the extraction; returns the manifest as saved. Under mpirun/srun (`communicator` with
-    /// several processes) every process extracts its share of the shards and returns rank 0's manifest; only rank 0
-    /// logs the plan and the summary (ExtractionRanks).
-    @discardableResult
-    package static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
-                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
-        let ranks = ExtractionRanks(communicator)
-        let log = ranks.isRoot ? log : { _ in }
-        let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
-                                                                   skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
-        var config = CacheConfig(kind: .train, backbone: backboneInfo(backbone), crop: o.recipe.crop, stages: o.stages,
-                                 dtype: o.dtype, augmentation: o.recipe.summary, seed: o.seed, views: o.views,
-                                 dataRoot: absolutePath(o.dataRoot), listFile: absolutePath(dataset.listPath),
-                                 imageCount: samples.count, shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
-        config.precision = activePrecision
-        let plans = planTrainShards(imageCount: samples.count, views: o.views, shardSize: o.shardSize)
-        var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                      plans: plans, ranks: ranks, log: log)
-        defer { lock?.release() }
-        let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
+extension TrainExtractionOptions: ExtractionKind {
+    var lookAhead: Int? { nil }
+    func imagesPerCall(batch: Int) -> Int { batch }
+    var probeSide: Int { recipe.crop }
+    var probeUnit: String { "image" }
 
-        // The plan.
-        let crop = o.recipe.crop
-        let sampleBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: crop,
-                                                      width: crop, dtype: o.dtype) + crop * crop + 8
-        let pendingSamples = pending.reduce(0) { $0 + $1.images.count }
-        let mySamples = ranks.deal(pending).reduce(0) { $0 + $1.images.count }
-        let needed = Double(pendingSamples * sampleBytes)
-        log("extract train: \(samples.count) images × \(o.views) views = \(samples.count * o.views) samples in \(plans.count) shards "
-            + "(\(o.shardSize) per shard, grouped by view); \(pending.count) shards to do")
-        log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), seed \(o.seed), "
-            + "\(o.workers) workers, \(batch) images per backbone call" + ranks.planNote)
-        log("  list: \(dataset.listSource)")
-        log("  augmentation: \(o.recipe.summary)")
-        log("  output \(o.out): about \(formatBytes(Double(sampleBytes))) per sample, \(formatBytes(needed)) to write"
-            + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
-        if ranks.isRoot {
-            try CacheDirectory.checkDisk(o.out, needed: needed)
-            try manifest.save(directory: o.out)
-        }
-        if pending.isEmpty { log("nothing to do: all \(plans.count) shards are present and verified"); return manifest }
+    func cacheConfig(backbone: FeatureBackbone, listFile: String, imageCount: Int) -> CacheConfig {
+        CacheConfig(kind: .train, backbone: backboneInfo(backbone), mean: backbone.inputNormalization.mean,
+                    std: backbone.inputNormalization.std, crop: recipe.crop, stages: stages, dtype: dtype,
+                    augmentation: recipe.summary, seed: seed, views: views, dataRoot: absolutePath(dataRoot), listFile: listFile,
+                    imageCount: imageCount, shardSize: shardSize, skipBad: skipBad, batch: batch)
+    }
 
-        if ranks.isRoot {
-            // One image per worker with a single-threaded BLAS, as the extraction itself runs.
-            let secondsPerImage = withBLASThreads(1) { CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: crop) }
-            let estimate = Double(pendingSamples) * secondsPerImage / ranks.parallelism(workers: o.workers)
-            log(String(format: "  estimated time %@ (probe: %.2f s per image per worker)", formatDuration(estimate), secondsPerImage))
-        }
+    func plans(imageCount: Int) -> [ShardPlan] { planTrainShards(imageCount: imageCount, views: views, shardSize: shardSize) }
 
-        let progress = ProgressLine(total: mySamples, label: "images", prefix: ranks.prefix, quiet: o.quiet)
-        let recipe = o.recipe, seed = o.seed, stages = o.stages
-        let pipeline = ExtractionPipeline<TrainSink>(pending: pending, ranks: ranks, imageIDs: samples.map(\.id), workers: o.workers,
-                                                     batch: batch, skipBad: o.skipBad, stopAfterShards: o.stopAfterShards,
-                                                     progress: progress) { jobs in
+    /// Feature, label and index bytes of one sample.
+    func sampleBytes(_ backbone: FeatureBackbone) -> Int {
+        CacheDirectory.featureBytes(backbone.stageGeometry, stages: stages, height: recipe.crop, width: recipe.crop, dtype: dtype)
+            + recipe.crop * recipe.crop + 8
+    }
+
+    func describe(_ p: ExtractionPlan) -> (lines: [String], neededBytes: Double) {
+        let images = p.manifest.config.imageCount, bytes = sampleBytes(p.backbone)
+        let needed = Double(p.pendingImages * bytes)
+        return ([
+            "extract train: \(images) images × \(views) views = \(images * views) samples in \(p.shards) shards "
+                + "(\(shardSize) per shard, grouped by view); \(p.pending.count) shards to do",
+            p.backboneLine + "seed \(seed), \(workers) workers, \(p.batch) images per backbone call" + p.rankNote,
+            "  list: \(p.dataset.listSource)",
+            "  augmentation: \(recipe.summary)",
+            p.outputLine(out, "about \(formatBytes(Double(bytes))) per sample, \(formatBytes(needed)) to write"),
+        ], needed)
+    }
+
+    func workSeconds(probe: Double, pendingImages: Int) -> Double { Double(pendingImages) * probe }
+
+    func process(samples: [SegmentationSample], backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<TrainSink>.Process {
+        let (recipe, seed, stages, crop) = (recipe, seed, stages, recipe.crop)
+        return { jobs in
             // Decode and augment each image (failures stay per image), then one backbone call for the batch.
             let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
                 Result {
@@ -133,16 +117,27 @@ package enum TrainExtraction {
                 }
             }
         }
-        var shapes: [Int: (Int, Int, Int)] = [:]
-        for k in o.stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), backbone.stageChannels[k]) }
-        var sink = TrainSink(directory: o.out, config: manifest.config, shapes: shapes)
+    }
 
-        let (outcome, elapsed) = try withBLASThreads(1) { try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out) }
+    func sink(manifest: CacheManifest) -> TrainSink {
+        var shapes: [Int: (Int, Int, Int)] = [:]
+        for k in stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), manifest.channels(stage: k)) }
+        return TrainSink(directory: out, config: manifest.config, shapes: shapes)
+    }
+
+    func summary(_ outcome: PipelineOutcome, seconds: Double) -> String {
         let written = outcome.finished.reduce(0) { $0 + $1.samples }
-        log(String(format: "wrote %d shards (%d samples) in %@, %.2f images/s", outcome.finished.count, written,
-                   formatDuration(elapsed), Double(written + outcome.skippedCount) / max(elapsed, 1e-9)))
-        ExtractionPipeline<TrainSink>.reportEnd(outcome, manifest: manifest, log: log)
-        return manifest
+        return String(format: "wrote %d shards (%d samples) in %@, %.2f images/s", outcome.finished.count, written,
+                      formatDuration(seconds), Double(written + outcome.skippedCount) / max(seconds, 1e-9))
+    }
+}
+
+package enum TrainExtraction {
+    /// Runs (or resumes) the extraction (ExtractionDriver); returns the manifest as saved.
+    @discardableResult
+    package static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
+                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
+        try ExtractionDriver.run(o, backbone: backbone, communicator: communicator, log: log)
     }
 }
 

@@ -75,7 +75,7 @@ package final class ValCacheReader {
             for k in stages {
                 let ds = try reader.handles.dataset(s, "stage\(k)")
                 let (sh, sw, c) = (ds.shape[1], ds.shape[2], ds.shape[3])
-                let h = stageSize(wh, stage: k), w = stageSize(ww, stage: k)
+                let h = manifest.stageSide(k, pixels: wh), w = manifest.stageSide(k, pixels: ww)
                 precondition(h <= sh && w <= sw, "window features larger than their dataset rows (ShardCheck.val)")
                 var stored = [Float](repeating: 0, count: n * sh * sw * c)
                 try stored.withUnsafeMutableBufferPointer { try ds.read(rows: image.firstWindow, count: n, into: $0) }

@@ -51,71 +51,57 @@ struct ValSink: ShardSink {
     mutating func abandon() { writer?.abandon(); writer = nil }
 }
 
-package enum ValExtraction {
-    /// Runs (or resumes) the extraction; returns the manifest as saved. Several processes share the shards as in
-    /// `TrainExtraction.run`.
-    @discardableResult
-    package static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
-                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
-        let ranks = ExtractionRanks(communicator)
-        let log = ranks.isRoot ? log : { _ in }
-        let (dataset, samples) = try ExtractionSetup.selectSamples(root: o.dataRoot, list: o.list, limit: o.limit,
-                                                                   skipBad: o.skipBad, stages: o.stages, dtype: o.dtype, backbone: backbone)
-        var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), crop: o.crop, stages: o.stages, dtype: o.dtype,
-                                 augmentation: "none", seed: 0, views: 1, dataRoot: absolutePath(o.dataRoot),
-                                 listFile: absolutePath(dataset.listPath), imageCount: samples.count,
-                                 shardSize: o.shardSize, skipBad: o.skipBad, batch: o.batch)
-        config.evalProtocol = o.evalProtocol
-        config.precision = activePrecision
-        let perShard = o.shardSize
-        let plans = stride(from: 0, to: samples.count, by: perShard).enumerated().map { i, s in
-            ShardPlan(index: i, view: 0, images: Array(s..<min(samples.count, s + perShard)))
-        }
-        var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: o.out, config: config, samples: samples,
-                                                                      plans: plans, ranks: ranks, log: log)
-        defer { lock?.release() }
-        let batch = manifest.config.batch ?? o.batch   // a resume keeps the recorded grouping
-        let pendingImages = pending.reduce(0) { $0 + $1.images.count }
-        let myImages = ranks.deal(pending).reduce(0) { $0 + $1.images.count }
+extension ValExtractionOptions: ExtractionKind {
+    /// A val result holds all windows of an image (tens of MB as Float): keep few in flight.
+    var lookAhead: Int? { 2 * workers }
+    /// One image per call: its windows make the backbone batches.
+    func imagesPerCall(batch: Int) -> Int { 1 }
+    var probeSide: Int { crop }
+    var probeUnit: String { "\(crop)x\(crop) window" }
 
-        // Storage shape of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.
-        let side = o.mode == .slide ? o.crop : max(o.longSide, o.crop)
-        var shapes: [Int: (Int, Int, Int)] = [:]
-        for k in o.stages { shapes[k] = (stageSize(side, stage: k), stageSize(side, stage: k), backbone.stageChannels[k]) }
-        // Typical VOC image 500×375 → 512×384 canvas: 6 windows when sliding.
-        let typical = EvalGeometry(height: 375, width: 500, longSide: o.longSide, crop: o.crop)
-        let windowsPerImage = o.evalProtocol.windows(typical).count
-        let windowBytes = CacheDirectory.featureBytes(channels: backbone.stageChannels, stages: o.stages, height: side,
-                                                      width: side, dtype: o.dtype) + 20
-        let needed = Double(pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
-        log("extract val: \(samples.count) images in \(plans.count) shards (\(perShard) images per shard); \(pending.count) shards to do")
-        log("  list: \(dataset.listSource)")
-        log("  protocol: \(o.evalProtocol)")
-        log("  backbone \(backbone.name) (weights \(backbone.weightsSHA256.prefix(12))…), stages \(o.stages), \(o.dtype), \(o.workers) workers, "
-            + "\(batch) windows per backbone call" + ranks.planNote)
-        log("  output \(o.out): about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"
-            + (CacheDirectory.freeBytes(o.out).map { ", \(formatBytes($0)) free" } ?? ""))
-        if ranks.isRoot {
-            try CacheDirectory.checkDisk(o.out, needed: needed)
-            try manifest.save(directory: o.out)
-        }
-        if pending.isEmpty { log("nothing to do: all \(plans.count) shards are present and verified"); return manifest }
+    func cacheConfig(backbone: FeatureBackbone, listFile: String, imageCount: Int) -> CacheConfig {
+        var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), mean: backbone.inputNormalization.mean,
+                                 std: backbone.inputNormalization.std, crop: crop, stages: stages, dtype: dtype,
+                                 augmentation: "none", seed: 0, views: 1, dataRoot: absolutePath(dataRoot), listFile: listFile,
+                                 imageCount: imageCount, shardSize: shardSize, skipBad: skipBad, batch: batch)
+        config.evalProtocol = evalProtocol
+        return config
+    }
 
-        if ranks.isRoot {
-            // One image per worker with a single-threaded BLAS, as the extraction itself runs.
-            let probe = withBLASThreads(1) { CacheDirectory.probeSecondsPerImage(backbone, stages: o.stages, crop: o.crop) }
-            let cropArea = Double(o.crop * o.crop)
-            let windowCost = o.mode == .slide ? probe : probe * Double(typical.paddedHeight * typical.paddedWidth) / cropArea
-            let estimate = Double(pendingImages * windowsPerImage) * windowCost / ranks.parallelism(workers: o.workers)
-            log(String(format: "  estimated time %@ (probe: %.2f s per 224x224 window per worker)", formatDuration(estimate), probe))
+    func plans(imageCount: Int) -> [ShardPlan] {
+        Swift.stride(from: 0, to: imageCount, by: shardSize).enumerated().map { i, s in
+            ShardPlan(index: i, view: 0, images: Array(s..<min(imageCount, s + shardSize)))
         }
+    }
 
-        let progress = ProgressLine(total: myImages, label: "images", prefix: ranks.prefix, quiet: o.quiet)
-        let (evalProtocol, stages) = (o.evalProtocol, o.stages)
-        // A val result holds all windows of an image (tens of MB as Float): keep few in flight.
-        let pipeline = ExtractionPipeline<ValSink>(pending: pending, ranks: ranks, imageIDs: samples.map(\.id), workers: o.workers,
-                                                   lookAhead: 2 * o.workers, skipBad: o.skipBad, stopAfterShards: o.stopAfterShards,
-                                                   progress: progress) { jobs in
+    /// Storage side of the window datasets; whole-mode canvases are at most max(longSide, crop) on each side.
+    var storedSide: Int { mode == .slide ? crop : max(longSide, crop) }
+    /// A typical VOC image, 500×375 → a 512×384 canvas: 6 windows when sliding.
+    var typical: EvalGeometry { EvalGeometry(height: 375, width: 500, longSide: longSide, crop: crop) }
+
+    func describe(_ p: ExtractionPlan) -> (lines: [String], neededBytes: Double) {
+        let windowsPerImage = evalProtocol.windows(typical).count
+        let windowBytes = CacheDirectory.featureBytes(p.backbone.stageGeometry, stages: stages, height: storedSide,
+                                                      width: storedSide, dtype: dtype) + 20
+        let needed = Double(p.pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
+        return ([
+            "extract val: \(p.manifest.config.imageCount) images in \(p.shards) shards (\(shardSize) images per shard); \(p.pending.count) shards to do",
+            "  list: \(p.dataset.listSource)",
+            "  protocol: \(evalProtocol)",
+            p.backboneLine + "\(workers) workers, \(p.batch) windows per backbone call" + p.rankNote,
+            p.outputLine(out, "about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"),
+        ], needed)
+    }
+
+    func workSeconds(probe: Double, pendingImages: Int) -> Double {
+        let g = typical
+        let windowCost = mode == .slide ? probe : probe * Double(g.paddedHeight * g.paddedWidth) / Double(crop * crop)
+        return Double(pendingImages * evalProtocol.windows(g).count) * windowCost
+    }
+
+    func process(samples: [SegmentationSample], backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<ValSink>.Process {
+        let (evalProtocol, stages) = (evalProtocol, stages)
+        return { jobs in
             jobs.map { job in
                 Result {
                     let (img, lab) = try loadSample(samples[job.image])
@@ -130,7 +116,7 @@ package enum ValExtraction {
                     }
                     // All windows of an image have one size: run them through the backbone in batches.
                     var windows: [ValWindow] = []
-                    for start in stride(from: 0, to: inputs.count, by: batch) {
+                    for start in Swift.stride(from: 0, to: inputs.count, by: batch) {
                         let chunk = Array(inputs[start..<min(inputs.count, start + batch)])
                         let maps = forwardBatch(backbone, inputs: chunk.map(\.data), height: chunk[0].h, width: chunk[0].w, stages: stages)
                         for (w, m) in zip(chunk, maps) {
@@ -142,12 +128,28 @@ package enum ValExtraction {
                 }
             }
         }
-        var sink = ValSink(directory: o.out, config: manifest.config, shapes: shapes)
-        let (outcome, elapsed) = try withBLASThreads(1) { try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: o.out) }
+    }
+
+    func sink(manifest: CacheManifest) -> ValSink {
+        var shapes: [Int: (Int, Int, Int)] = [:]
+        for k in stages {
+            shapes[k] = (manifest.stageSide(k, pixels: storedSide), manifest.stageSide(k, pixels: storedSide), manifest.channels(stage: k))
+        }
+        return ValSink(directory: out, config: manifest.config, shapes: shapes)
+    }
+
+    func summary(_ outcome: PipelineOutcome, seconds: Double) -> String {
         let images = outcome.finished.reduce(0) { $0 + $1.images }, windows = outcome.finished.reduce(0) { $0 + $1.samples }
-        log(String(format: "wrote %d shards (%d images, %d windows) in %@, %.2f images/s", outcome.finished.count, images, windows,
-                   formatDuration(elapsed), Double(images + outcome.skippedCount) / max(elapsed, 1e-9)))
-        ExtractionPipeline<ValSink>.reportEnd(outcome, manifest: manifest, log: log)
-        return manifest
+        return String(format: "wrote %d shards (%d images, %d windows) in %@, %.2f images/s", outcome.finished.count, images, windows,
+                      formatDuration(seconds), Double(images + outcome.skippedCount) / max(seconds, 1e-9))
+    }
+}
+
+package enum ValExtraction {
+    /// Runs (or resumes) the extraction (ExtractionDriver); returns the manifest as saved.
+    @discardableResult
+    package static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
+                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
+        try ExtractionDriver.run(o, backbone: backbone, communicator: communicator, log: log)
     }
 }

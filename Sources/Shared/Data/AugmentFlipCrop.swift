@@ -79,9 +79,20 @@ package func normalise(_ image: FloatImage) -> [Float] {
     return out
 }
 
+/// Per-channel mean and std (RGB, 0...255 scale) an input is normalised with: x ↦ (x − mean) / std.
+package struct InputNormalization: Equatable {
+    package var mean: [Float]
+    package var std: [Float]
+    package init(mean: [Float], std: [Float]) { self.mean = mean; self.std = std }
+    package static let imageNet = InputNormalization(mean: VOC.mean, std: VOC.std)
+}
+
 /// Input normalisation, the only one: RGB in 0...255 → (x − mean) · (1 / std) per channel (VOC.mean / VOC.std),
 /// channels-last. Training crops, evaluation canvases and `extract image` all go through it.
 package enum ConvNeXtInput {
+    /// The statistics `normalize` applies; a backbone asking for others is refused before extraction.
+    package static let normalization = InputNormalization.imageNet
+
     package static func normalize(rgb: UnsafePointer<UInt8>, pixels: Int, output: UnsafeMutablePointer<Float>) {
         let mean = VOC.mean, inv = VOC.std.map { 1 / $0 }
         for i in 0..<pixels {

@@ -1,5 +1,6 @@
 import Foundation
 import DinoSegKernels
+import DinoSegData
 
 /// The frozen DINOv3 ConvNeXt (inference only), NHWC, matching transformers' DINOv3ConvNextModel stage outputs.
 ///
@@ -13,6 +14,7 @@ package final class ConvNeXtBackbone: FeatureBackbone {
     package var name: String { config.modelName + (weights.isRandom ? RandomCheckpoint.nameSuffix : "") }
     package var stageChannels: [Int] { config.hiddenSizes }
     package var stageStrides: [Int] { config.stageStrides }
+    package var inputNormalization: InputNormalization { .imageNet }
     package var depths: [Int] { config.depths }
     package var weightsSHA256: String { weights.sha256 }
 
@@ -23,7 +25,7 @@ package final class ConvNeXtBackbone: FeatureBackbone {
 
     /// Spatial size of each stage output for an input of height × width.
     package func stageSizes(height: Int, width: Int) -> [(height: Int, width: Int)] {
-        (0..<config.stageCount).map { (stageSize(height, stage: $0), stageSize(width, stage: $0)) }
+        stageGeometry.map { ($0.side(height), $0.side(width)) }
     }
 
     package func forward(image: UnsafePointer<Float>, height: Int, width: Int, stages: [Int]) -> [FeatureMap] {

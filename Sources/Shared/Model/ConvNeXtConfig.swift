@@ -19,7 +19,8 @@ package struct ConvNeXtConfig: Equatable {
     package static let named: [(String, ConvNeXtConfig)] = [("tiny", tiny), ("small", small), ("base", base), ("large", large)]
 
     package var stageCount: Int { hiddenSizes.count }
-    /// Output stride of each stage relative to the input: 4, 8, 16, 32.
+    /// Output stride of each stage relative to the input: 4, 8, 16, 32 (the 4×4 stem, then a 2×2 downsampling per
+    /// stage; stage sizes floor at each step, which is the floor of pixels / stride: StageGeometry).
     package var stageStrides: [Int] { (0..<stageCount).map { 4 << $0 } }
 
     /// "tiny", "small", … when the architecture is a released one, otherwise nil.
@@ -90,9 +91,10 @@ package struct ConvNeXtConfig: Equatable {
 
     /// Multiply-adds × 2 of one forward pass on a height × width input (convolutions and linear layers only).
     package func flops(height: Int, width: Int) -> Double {
-        var total = 2.0 * Double(stageSize(height, stage: 0) * stageSize(width, stage: 0)) * Double(inputChannels * 16 * hiddenSizes[0])
+        let strides = stageStrides
+        var total = 2.0 * Double((height / strides[0]) * (width / strides[0])) * Double(inputChannels * 16 * hiddenSizes[0])
         for s in 0..<stageCount {
-            let c = Double(hiddenSizes[s]), h = stageSize(height, stage: s), w = stageSize(width, stage: s)
+            let c = Double(hiddenSizes[s]), h = height / strides[s], w = width / strides[s]
             if s > 0 {
                 total += 2.0 * Double(h * w) * Double(4 * hiddenSizes[s - 1]) * c
             }
@@ -101,12 +103,4 @@ package struct ConvNeXtConfig: Equatable {
         }
         return total
     }
-}
-
-/// Spatial size of stage k's output for an input side of `pixels`: the 4×4 patch stem floors pixels / 4, and each
-/// 2×2 downsampling floors once more. The one place this formula lives (backbone, caches and manifests use it).
-package func stageSize(_ pixels: Int, stage k: Int) -> Int {
-    var s = pixels / 4
-    for _ in 0..<k { s /= 2 }
-    return s
 }
