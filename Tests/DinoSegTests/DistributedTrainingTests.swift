@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import DinoSegCore
+@testable import DinoSegNN
 @testable import DinoSegCache
 @testable import DinoSegModels
 
@@ -206,14 +207,20 @@ final class DistributedTrainingTests: XCTestCase {
         let pb = try XCTUnwrap(try HeadCheckpoint.load(reference + "/last.safetensors", into: b))
         XCTAssertEqual(pa, pb, "\(what): training progress in the checkpoints")
         XCTAssertEqual(a.batchesTracked, b.batchesTracked)
-        // Trained tensors against the largest parameter, statistics against their own largest value.
-        assertClose(UnsafeBufferPointer(start: a.params.values, count: a.params.count),
-                    UnsafeBufferPointer(start: b.params.values, count: b.params.count), rtol: 1e-4, relativeTo: .maxExpected,
-                    seed: seeds, what: "\(what): trained parameters vs one process")
-        for v in b.stats.views {
-            assertClose(UnsafeBufferPointer(start: a.stats.values + v.offset, count: v.count),
-                        UnsafeBufferPointer(start: b.stats.values + v.offset, count: v.count), rtol: 1e-4, relativeTo: .maxExpected,
-                        seed: seeds, what: "\(what): \(v.name) vs one process")
+        Self.assertSameState(a.params, a.stats, b.params, b.stats, rtol: 1e-4, seed: seeds, what: what)
+    }
+
+    /// Trained tensors against the largest parameter, statistics against their own largest value.
+    static func assertSameState(_ params: ParameterArena, _ stats: ParameterArena, _ oneParams: ParameterArena,
+                                _ oneStats: ParameterArena, rtol: Double, seed: String, what: String,
+                                file: StaticString = #filePath, line: UInt = #line) {
+        assertClose(UnsafeBufferPointer(start: params.values, count: params.count),
+                    UnsafeBufferPointer(start: oneParams.values, count: oneParams.count), rtol: rtol, relativeTo: .maxExpected,
+                    seed: seed, what: "\(what): trained parameters vs one process", file: file, line: line)
+        for v in oneStats.views {
+            assertClose(UnsafeBufferPointer(start: stats.values + v.offset, count: v.count),
+                        UnsafeBufferPointer(start: oneStats.values + v.offset, count: v.count), rtol: rtol, relativeTo: .maxExpected,
+                        seed: seed, what: "\(what): \(v.name) vs one process", file: file, line: line)
         }
     }
 

@@ -23,10 +23,15 @@ package struct BaselineData {
         return order
     }
 
-    /// Batch `index` of `epoch`: normalised images [batch, crop, crop, 3] and labels [batch, crop, crop].
-    /// Images are decoded and augmented on `threads` threads.
-    package func batch(epoch: Int, index: Int, batchSize: Int, seed: UInt64, threads: Int) throws -> (images: [Float], labels: [UInt8]) {
-        let ids = Array(order(epoch: epoch, seed: seed)[(index * batchSize)..<((index + 1) * batchSize)])
+    /// Positions `part` (default all) of batch `index` of `epoch`: normalised images [part.count, crop, crop, 3] and
+    /// labels [part.count, crop, crop]. Data-parallel training reads its part only; every image's augmentation depends
+    /// on (seed, image, epoch) alone, so the parts together are the whole batch. Images are decoded and augmented on
+    /// `threads` threads.
+    package func batch(epoch: Int, index: Int, batchSize: Int, seed: UInt64, threads: Int,
+                       part: Range<Int>? = nil) throws -> (images: [Float], labels: [UInt8]) {
+        let positions = part ?? 0..<batchSize
+        let ids = Array(order(epoch: epoch, seed: seed)[(index * batchSize + positions.lowerBound)..<(index * batchSize + positions.upperBound)])
+        let batchSize = ids.count
         let pixels = crop * crop
         var images = [Float](repeating: 0, count: batchSize * pixels * 3)
         var labels = [UInt8](repeating: 0, count: batchSize * pixels)

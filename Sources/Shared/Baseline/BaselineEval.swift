@@ -91,8 +91,16 @@ package enum BaselineEval {
     package static func evaluate(_ net: PSPNet, dataset: SegmentationDataset, evalProtocol: EvalProtocol, checkpointStep: Int?,
                                 checkpoint: String?, progress: ((Int, Int) -> Void)? = nil,
                                 onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
+        try evaluate(PSPNetWindowLogits(net), dataset: dataset, evalProtocol: evalProtocol, checkpointStep: checkpointStep,
+                     checkpoint: checkpoint, progress: progress, onImage: onImage)
+    }
+
+    /// The same for the network's eval-mode logits on image windows (evaluation during training).
+    package static func evaluate(_ logits: WindowLogits, dataset: SegmentationDataset, evalProtocol: EvalProtocol,
+                                checkpointStep: Int?, checkpoint: String?, progress: ((Int, Int) -> Void)? = nil,
+                                onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
         var i = 0
-        var result = try Evaluator.evaluate(PSPNetWindowLogits(net), next: {
+        var result = try Evaluator.evaluate(logits, next: {
             guard i < dataset.samples.count else { return nil }
             let sample = dataset.samples[i]
             let (photo, label) = try loadSample(sample)

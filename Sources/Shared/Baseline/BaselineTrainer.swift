@@ -2,6 +2,7 @@ import Foundation
 import DinoSegCore
 import DinoSegKernels
 import DinoSegNN
+import DinoSegEval
 
 /// Everything a baseline run is trained with, saved as RUN/config.json.
 package struct BaselineSettings: Codable, Equatable {
@@ -38,16 +39,12 @@ struct RecordedBaseline: Decodable {
     }
 }
 
-/// Trains the ResNet PSPNet end to end from images into a run directory, with `headtrain train`'s conventions:
-/// config.json, log.txt / log.jsonl (one JSON object per step), last.safetensors (atomic; at epoch ends, every
-/// `checkpointEvery` steps and on Ctrl-C), exact resume from (seed, epoch, batch), a stop on a non-finite loss.
-package final class BaselineTrainer {
-    package struct Summary {
-        package var stepsDone: Int
-        package var maxIter: Int
-        package var losses: [Double]
-        package var stoppedEarly: Bool
-    }
+/// Trains the ResNet PSPNet end to end from images into a run directory: the training task of TrainingLoop, so with
+/// `headtrain train`'s conventions (config.json, log.txt / log.jsonl, last.safetensors at epoch ends, every
+/// `checkpointEvery` steps and on Ctrl-C, exact resume, a stop on a non-finite loss), data parallelism under mpirun
+/// (SyncBN: BatchNorm statistics of the global batch; rank 0 alone writes) and evaluation during training.
+package final class BaselineTrainer: TrainingTask {
+    package typealias Summary = TrainingSummary
 
     package let settings: BaselineSettings
     package let data: BaselineData
@@ -55,6 +52,12 @@ package final class BaselineTrainer {
     package let resume: Bool
     package let output: (String) -> Void
     package private(set) var network: PSPNet?
+    /// Evaluation on val images during training (nil: none).
+    package var validation: TrainingValidation?
+    /// The latest evaluation of this session (with `validation`).
+    package private(set) var lastEvaluation: EvalResult?
+    /// The processes training together (one by default).
+    package var communicator: Communicator = SingleProcess()
 
     package init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
                 output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
@@ -65,130 +68,93 @@ package final class BaselineTrainer {
 
     /// Trains with the BLAS on `settings.train.threads` threads (restored afterwards).
     package func run() throws -> Summary {
-        try withBLASThreads(settings.train.threads) { try withPrecision(settings.train.precision) { try train() } }
+        let loop = TrainingLoop(task: self, runDirectory: runDirectory, resume: resume, communicator: communicator,
+                                validation: validation, output: output)
+        defer { network = loop.network; lastEvaluation = loop.lastEvaluation }
+        return try loop.run()
     }
 
-    private func train() throws -> Summary {
-        let opts = settings.train
-        let stepsPerEpoch = data.count / opts.batch
-        guard stepsPerEpoch > 0 else {
-            throw DinoSegError(file: data.dataset.listPath, "\(data.count) images are fewer than one batch of \(opts.batch)")
-        }
-        let maxIter = opts.epochs * stepsPerEpoch
-        let fm = FileManager.default
-        if resume && !fm.fileExists(atPath: checkpointPath) { throw DinoSegError(file: checkpointPath, "no checkpoint to resume from") }
-        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
-            throw DinoSegError(file: runDirectory, "cannot create the run directory (\(error.localizedDescription))")
-        }
-        // Held until training returns; the checkpoint checks are made under it.
-        let lock = try DirectoryLock(directory: runDirectory, what: "run directory")
-        defer { lock.release() }
-        if !resume && fm.fileExists(atPath: checkpointPath) {
-            throw DinoSegError(file: runDirectory, "already holds a checkpoint; use --resume to continue it or choose another --run")
-        }
-        // Before config.json is rewritten below: it must stay the record of the whole run.
-        if resume, let recorded = try RunRecord.read(RecordedBaseline.self, run: runDirectory) {
-            try RunRecord.checkResume(runDirectory, changes: recorded.changes(to: settings))
-        }
-        let net = try PSPNet(config: settings.network, seed: opts.seed, threads: opts.threads)
-        network = net
-        var progress = TrainProgress(step: 0, epoch: 0, batchInEpoch: 0, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
-                                     precision: opts.precision)
-        var weightsNote = "random initialisation"
-        if resume {
-            guard let stored = try PSPNetCheckpoint.load(checkpointPath, into: net) else {
-                throw DinoSegError(file: checkpointPath, "has no training progress (not a training checkpoint)")
-            }
-            try stored.checkResumable(checkpointPath, seed: opts.seed, maxIter: maxIter, batchSize: opts.batch,
-                                      precision: opts.precision, stepsPerEpoch: stepsPerEpoch)
-            progress = stored
-            weightsNote = "resumed from \(checkpointPath)"
-        } else if let w = settings.weights {
-            weightsNote = "backbone from \(w) (\(try PSPNetCheckpoint.loadBackbone(w, into: net)))"
-        }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let configData = try enc.encode(settings)
-        output(String(decoding: configData, as: UTF8.self))
-        try AtomicWrite.write(configData, to: runDirectory + "/config.json")
+    // MARK: TrainingTask
 
-        let log = try TrainingLog(directory: runDirectory, truncateFromStep: resume ? progress.step : 0, output: output)
-        log.human("training baseline \(settings.network.summary) on \(data.dataset.listPath): \(data.count) images, crop \(settings.crop), batch \(opts.batch), \(stepsPerEpoch) steps/epoch, \(opts.epochs) epochs (\(maxIter) steps), lr \(opts.lr) (×\(settings.headLRFactor) for ppm/cls/aux) poly \(opts.power), momentum \(opts.momentum), weight decay \(opts.weightDecay), seed \(opts.seed), precision \(PrecisionChoice.describe(activeEngine)), \(opts.threads) threads; \(weightsNote)\(resume ? ", resuming at step \(progress.step)" : "")")
+    package var options: TrainOptions { settings.train }
+    package var dataName: String { data.dataset.listPath }
+    package var samplesPerEpoch: Int { data.count }
+    package var sampleWord: String { "images" }
+    package var summary: String { "baseline \(settings.network.summary) on \(data.dataset.listPath), crop \(settings.crop)" }
+    package var settingsNote: String { " (×\(settings.headLRFactor) for ppm/cls/aux)" }
 
-        var losses: [Double] = []
-        var stopped = false
-        let start = Date()
-        var stepsThisSession = 0, dataWait = 0.0
-        var intervalLoss = 0.0, intervalSteps = 0
+    package func checkInputs() throws {}
+
+    package func checkResume(run: String) throws {
+        guard let recorded = try RunRecord.read(RecordedBaseline.self, run: run) else { return }
+        try RunRecord.checkResume(run, changes: recorded.changes(to: settings))
+    }
+
+    /// A new run's backbone starts from the ImageNet weights when given.
+    package func makeNetwork(fresh: Bool) throws -> (network: PSPNet, note: String?) {
+        let net = try PSPNet(config: settings.network, seed: options.seed, threads: options.threads)
+        guard fresh else { return (net, nil) }
+        guard let w = settings.weights else { return (net, "random initialisation") }
+        return (net, "backbone from \(w) (\(try PSPNetCheckpoint.loadBackbone(w, into: net)))")
+    }
+
+    package func load(_ path: String, into net: PSPNet) throws -> TrainProgress? {
+        try PSPNetCheckpoint.load(path, into: net)
+    }
+
+    package func save(_ net: PSPNet, to path: String, progress: TrainProgress) throws {
+        try PSPNetCheckpoint.save(net, to: path, progress: progress)
+    }
+
+    package func configuration(stepsPerEpoch: Int, maxIter: Int) throws -> Data {
+        try runConfigurationJSON(settings)
+    }
+
+    package func batches(stepsPerEpoch: Int, part: Range<Int>) -> BaselineBatches {
+        BaselineBatches(data: data, seed: options.seed, batchSize: options.batch, stepsPerEpoch: stepsPerEpoch,
+                        threads: options.threads, part: part)
+    }
+
+    package func lossAndGradients(_ net: PSPNet, batch: BaselineBatches.Batch, dropoutSeed: UInt64) throws -> StepLoss {
         let crop = settings.crop
-        training: while progress.epoch < opts.epochs {
-            while progress.batchInEpoch < stepsPerEpoch {
-                let t0 = Date()
-                let (images, labels) = try data.batch(epoch: progress.epoch, index: progress.batchInEpoch, batchSize: opts.batch,
-                                                      seed: opts.seed, threads: opts.threads)
-                let waited = Date().timeIntervalSince(t0)
-                dataWait += waited
-                let lr = polyLearningRate(base: opts.lr, iteration: progress.step, maxIter: maxIter, power: opts.power)
-                net.params.zeroGrads()
-                let saved = net.forward(images: images, n: opts.batch, h: crop, w: crop, training: true,
-                                        dropoutSeed: SplitMix64(seed: opts.seed, 13, progress.step).state)
-                let loss = labels.withUnsafeBufferPointer { net.loss(saved, labels: $0.baseAddress!) }
-                guard loss.total.isFinite else {
-                    throw DinoSegError(file: runDirectory, "loss became \(loss.total) at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
-                }
-                net.backward(saved: saved)
-                net.sgdStep(lr: Float(lr), headLR: Float(lr * settings.headLRFactor), momentum: opts.momentum, weightDecay: opts.weightDecay)
-                // An overflowed step is stopped before a checkpoint can keep it (a loaded checkpoint is checked too).
-                guard net.params.valuesAreFinite else {
-                    throw DinoSegError(file: runDirectory, "weights became non-finite at step \(progress.step + 1) (epoch \(progress.epoch + 1)); stopped. The last good checkpoint is \(checkpointPath)\(fm.fileExists(atPath: checkpointPath) ? "" : " (none was saved yet)"); try a lower --lr")
-                }
-                if stepsThisSession == 0 {
-                    log.human(String(format: "activation memory: %.1f MiB for a batch of %d; %d parameters",
-                                     Double(saved.bytes) / 1_048_576, opts.batch, net.params.count))
-                }
-                progress.step += 1
-                progress.batchInEpoch += 1
-                stepsThisSession += 1
-                losses.append(loss.total)
-                intervalLoss += loss.total; intervalSteps += 1
-                let elapsed = Date().timeIntervalSince(start)
-                let rate = Double(stepsThisSession * opts.batch) / max(elapsed, 1e-9)
-                let eta = elapsed / Double(stepsThisSession) * Double(maxIter - progress.step)
-                try log.step(["step": progress.step, "epoch": progress.epoch + 1, "batch": progress.batchInEpoch, "loss": loss.total,
-                              "main_loss": loss.main, "aux_loss": loss.aux, "lr": lr, "samples_per_second": rate, "eta_seconds": eta,
-                              "elapsed_seconds": elapsed, "data_wait_seconds": waited])
-                if progress.step % opts.logInterval == 0 || progress.step == maxIter || stepsThisSession == 1 {
-                    log.human(String(format: "epoch %d/%d step %d/%d  loss %.4f (main %.4f aux %.4f; mean of last %d: %.4f)  lr %.6f  %.2f images/s  data %.0f%%  ETA %@",
-                                     progress.epoch + 1, opts.epochs, progress.step, maxIter, loss.total, loss.main, loss.aux,
-                                     intervalSteps, intervalLoss / Double(intervalSteps), lr, rate, 100 * dataWait / max(elapsed, 1e-9),
-                                     formatDuration(eta)))
-                    intervalLoss = 0; intervalSteps = 0
-                }
-                if progress.batchInEpoch >= stepsPerEpoch { break }
-                if StopSignal.isRequested || (opts.stopAfterSteps.map { stepsThisSession >= $0 } ?? false) {
-                    try PSPNetCheckpoint.save(net, to: checkpointPath, progress: progress)
-                    log.human("stopped at step \(progress.step); saved \(checkpointPath) (continue with --resume)")
-                    stopped = true
-                    break training
-                }
-                if opts.checkpointEvery > 0 && progress.step % opts.checkpointEvery == 0 {
-                    try PSPNetCheckpoint.save(net, to: checkpointPath, progress: progress)
-                }
-            }
-            progress.epoch += 1
-            progress.batchInEpoch = 0
-            try PSPNetCheckpoint.save(net, to: checkpointPath, progress: progress)
-            if opts.keepEpochCheckpoints {
-                try PSPNetCheckpoint.save(net, to: runDirectory + String(format: "/epoch-%03d.safetensors", progress.epoch), progress: progress)
-            }
-            log.human("epoch \(progress.epoch)/\(opts.epochs) done (step \(progress.step)); saved \(checkpointPath)")
-            if progress.epoch < opts.epochs && (StopSignal.isRequested || (opts.stopAfterSteps.map { stepsThisSession >= $0 } ?? false)) {
-                log.human("stopped at step \(progress.step) (continue with --resume)")
-                stopped = true
-                break
-            }
+        let saved = batch.images.withUnsafeBufferPointer {
+            net.forward(images: $0.baseAddress!, n: batch.count, h: crop, w: crop, training: true, dropoutSeed: dropoutSeed)
         }
-        if !stopped { log.human("finished \(progress.step) steps; final checkpoint \(checkpointPath)") }
-        return Summary(stepsDone: progress.step, maxIter: maxIter, losses: losses, stoppedEarly: stopped)
+        let loss = batch.labels.withUnsafeBufferPointer { net.loss(saved, labels: $0.baseAddress!) }
+        if loss.total.isFinite { net.backward(saved: saved) }
+        return StepLoss(loss: loss.total, parts: [("main_loss", loss.main), ("aux_loss", loss.aux)], activationBytes: saved.bytes)
     }
+
+    /// semseg's two parameter groups: the backbone at `lr`, ppm/cls/aux at `headLRFactor` × `lr`.
+    package func update(_ net: PSPNet, lr: Double) {
+        net.sgdStep(lr: Float(lr), headLR: Float(lr * settings.headLRFactor), momentum: options.momentum,
+                    weightDecay: options.weightDecay)
+    }
+}
+
+/// This process's part of every batch of the baseline, augmented on the fly (any batch is rebuilt from its position).
+package struct BaselineBatches: TrainingBatches {
+    package struct Batch {
+        package var images: [Float]
+        package var labels: [UInt8]
+        package var count: Int
+    }
+
+    let data: BaselineData
+    let seed: UInt64, batchSize: Int, stepsPerEpoch: Int, threads: Int
+    let part: Range<Int>
+    package private(set) var lastWait = 0.0
+
+    package mutating func next(at progress: TrainProgress) throws -> Batch? {
+        guard progress.batchInEpoch < stepsPerEpoch else { return nil }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (images, labels) = try data.batch(epoch: progress.epoch, index: progress.batchInEpoch, batchSize: batchSize,
+                                              seed: seed, threads: threads, part: part)
+        lastWait = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return Batch(images: images, labels: labels, count: part.count)
+    }
+}
+
+extension PSPNet: TrainableNetwork {
+    package var evaluationLogits: WindowLogits { PSPNetWindowLogits(self) }
 }

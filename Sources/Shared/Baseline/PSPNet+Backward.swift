@@ -13,7 +13,8 @@ extension PSPNet {
         let dConv = Tensor.zeros(like: a.conv)
         let p = params.values, g = params.grads
         BatchNorm2d.backward(dinp: dConv.data, dgamma: g + u.gamma, dbeta: g + u.beta, dout: dOut.data, inp: a.conv.data,
-                             gamma: p + u.gamma, mean: a.mean, rstd: a.rstd, rows: a.conv.rows, c: u.cout, threads: threads)
+                             gamma: p + u.gamma, mean: a.mean, rstd: a.rstd, rows: a.conv.rows, c: u.cout, threads: threads,
+                             reduce: shard?.sum)
         ensureScratch(Conv2d.scratchCount(h: x.h, w: x.w, cin: u.cin, geometry: u.geometry))
         Conv2d.backward(dinp: dInput?.data, dweight: g + u.weight, dbias: nil, dout: dConv.data, inp: x.data, weight: p + u.weight,
                         n: x.n, h: x.h, w: x.w, cin: u.cin, cout: u.cout, geometry: u.geometry, scratch: scratch,

@@ -41,6 +41,10 @@ package final class PSPNet {
     package var threads: Int
     /// Parameters [0, backboneCount) are layer0–layer4; the rest are ppm, cls and aux.
     package private(set) var backboneCount = 0
+    /// Data-parallel training: the part of the global batch this process holds. Training BatchNorm (SyncBN) and the
+    /// loss then use sums over the global batch, and Dropout2d draws the global batch's mask and keeps this part of it,
+    /// so the processes together compute what one process computes on the whole batch. nil: the batch is all.
+    package var shard: BatchShard?
 
     var stem: [ConvBNUnit] = []
     var layers: [[BottleneckUnit]] = []
@@ -156,7 +160,7 @@ package final class PSPNet {
         if training {
             BatchNorm2d.forwardTrain(out: out.data, inp: conv.data, gamma: p + u.gamma, beta: p + u.beta, mean: &mean, rstd: &rstd,
                                      runningMean: s + u.runningMean, runningVar: s + u.runningVar, rows: conv.rows, c: u.cout,
-                                     threads: threads)
+                                     threads: threads, reduce: shard?.sum)
             batchesTracked[u.bn, default: 0] += 1
         } else {
             BatchNorm2d.forwardEval(out: out.data, inp: conv.data, gamma: p + u.gamma, beta: p + u.beta, mean: &mean, rstd: &rstd,
@@ -186,9 +190,7 @@ package final class PSPNet {
         var mask: [Float]? = nil
         var dropped = y
         if training && config.dropout > 0 {
-            var rng = SplitMix64(seed: dropoutSeed)
-            var m = [Float](repeating: 0, count: y.n * mid)
-            Dropout2d.makeMask(&m, n: y.n, c: mid, p: config.dropout, rng: &rng)
+            let m = dropoutMask(n: y.n, c: mid, seed: dropoutSeed)
             dropped = Tensor(n: y.n, h: y.h, w: y.w, c: mid)
             Dropout2d.forward(out: dropped.data, inp: y.data, mask: m, n: y.n, hw: y.h * y.w, c: mid)
             mask = m
@@ -200,6 +202,15 @@ package final class PSPNet {
         BilinearResizeAlignCorners.forward(out: up.data, inp: logits.data, n: y.n, inH: y.h, inW: y.w, c: k, outH: outH, outW: outW,
                                            threads: threads)
         return ClassifierActivations(unit: unit, mask: mask, dropped: dropped, logits: logits, upsampled: up)
+    }
+
+    /// Dropout2d's mask [n, c] for this process's samples: drawn for the global batch (with `shard`) and sliced.
+    private func dropoutMask(n: Int, c: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        let offset = shard?.offset ?? 0
+        var global = [Float](repeating: 0, count: (shard?.globalCount ?? n) * c)
+        Dropout2d.makeMask(&global, n: global.count / c, c: c, p: config.dropout, rng: &rng)
+        return Array(global[(offset * c)..<((offset + n) * c)])
     }
 
     /// Runs the network on normalised images [n, h, w, 3]. Training: batch statistics (running ones updated),
@@ -251,20 +262,30 @@ package final class PSPNet {
     /// Cross-entropy (ignore 255) of the main logits and, in training, of the aux logits against labels [n, h, w];
     /// total = main + auxWeight · aux. Overwrites `upsampled` of cls/aux with the gradient of the total.
     package func loss(_ saved: PSPNetActivations, labels: UnsafePointer<UInt8>) -> PSPNetLoss {
-        let k = config.numClasses, up = saved.cls.upsampled, pixels = up.rows
-        let main = SoftmaxCrossEntropy.forward(probs: up.data, logits: up.data, labels: labels, pixels: pixels, k: k, threads: threads)
-        SoftmaxCrossEntropy.backwardInPlace(probs: up.data, labels: labels, pixels: pixels, k: k, valid: main.valid, threads: threads)
+        let main = crossEntropy(saved.cls.upsampled, labels: labels)
         var auxLoss = 0.0
         if let a = saved.aux {
-            let r = SoftmaxCrossEntropy.forward(probs: a.upsampled.data, logits: a.upsampled.data, labels: labels, pixels: pixels, k: k,
-                                                threads: threads)
-            SoftmaxCrossEntropy.backwardInPlace(probs: a.upsampled.data, labels: labels, pixels: pixels, k: k, valid: r.valid,
-                                                threads: threads)
+            let r = crossEntropy(a.upsampled, labels: labels)
             let wgt = config.auxWeight
             for i in 0..<a.upsampled.count { a.upsampled.data[i] *= wgt }
             auxLoss = r.loss
         }
         return PSPNetLoss(main: main.loss, aux: auxLoss, total: main.loss + Double(config.auxWeight) * auxLoss, valid: main.valid)
+    }
+
+    /// Mean cross-entropy of `logits` (over the labelled pixels of the global batch with `shard`); its gradient
+    /// overwrites the logits.
+    private func crossEntropy(_ logits: Tensor, labels: UnsafePointer<UInt8>) -> (loss: Double, valid: Int) {
+        let k = config.numClasses, pixels = logits.rows
+        var r = SoftmaxCrossEntropy.forward(probs: logits.data, logits: logits.data, labels: labels, pixels: pixels, k: k,
+                                            threads: threads)
+        if let shard {
+            var sums = [r.loss * Double(r.valid), Double(r.valid)]
+            sums.withUnsafeMutableBufferPointer { shard.sum($0) }
+            r = (sums[1] > 0 ? sums[0] / sums[1] : 0, Int(sums[1]))
+        }
+        SoftmaxCrossEntropy.backwardInPlace(probs: logits.data, labels: labels, pixels: pixels, k: k, valid: r.valid, threads: threads)
+        return r
     }
 
     // MARK: optimizer

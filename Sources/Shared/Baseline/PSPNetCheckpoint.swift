@@ -56,53 +56,27 @@ package enum PSPNetCheckpoint {
         }
     }
 
-    /// Loads parameters, statistics and (when present) momentum; returns the stored training progress.
+    /// Loads parameters, statistics and (when present) momentum (CheckpointReader); returns the stored training progress.
     @discardableResult
     package static func load(_ path: String, into net: PSPNet) throws -> TrainProgress? {
         let stored = try config(of: path)
         guard stored == net.config else {
             throw DinoSegError(file: path, "checkpoint is for \(stored.summary), but the network is \(net.config.summary)")
         }
-        let file = try SafetensorsFile(path: path)
-        try loadState(file, into: net)
-        for v in net.params.views where file.tensors["optimizer.momentum.\(v.name)"] != nil {
-            let m = try tensor(file, "optimizer.momentum.\(v.name)", shape: v.torchShape)
-            m.withUnsafeBufferPointer { net.params.fromTorchLayout($0.baseAddress!, into: net.params.momentum + v.offset, view: v) }
-        }
-        guard let json = file.metadata["progress"] else { return nil }
-        guard let progress = try? JSONDecoder().decode(TrainProgress.self, from: Data(json.utf8)) else {
-            throw DinoSegError(file: path, "corrupt training progress in the metadata")
-        }
-        return progress
+        let loaded = try CheckpointReader.load(try SafetensorsFile(path: path), into: target(net))
+        net.batchesTracked = loaded.batchesTracked
+        return loaded.progress
     }
 
     /// Loads every parameter and statistic named `rename(name)` (default `prefix + name`); `only` restricts to
     /// some names (the backbone). num_batches_tracked is taken when present.
     package static func loadState(_ file: SafetensorsFile, prefix: String = "", into net: PSPNet,
                                  only: ((String) -> Bool)? = nil, rename: ((String) -> String)? = nil) throws {
-        let source = rename ?? { prefix + $0 }
-        for arena in [net.params, net.stats] {
-            for v in arena.views where only?(v.name) ?? true {
-                let values = try tensor(file, source(v.name), shape: v.torchShape)
-                values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
-            }
-        }
-        // Names in the message are the arena's (the prefix only applies when no rename is given).
-        try HeadCheckpoint.checkFinite(file.path, [net.params, net.stats], prefix: rename == nil ? prefix : "", only: only)
-        for key in net.batchesTracked.keys where only?(key) ?? true {
-            let name = source(key + ".num_batches_tracked")
-            if file.tensors[name] != nil { net.batchesTracked[key] = try file.integers(name).first ?? 0 }
-        }
+        net.batchesTracked = try CheckpointReader.loadState(file, prefix: prefix, into: target(net), only: only, rename: rename)
     }
 
-    static func tensor(_ file: SafetensorsFile, _ name: String, shape: [Int]) throws -> [Float] {
-        guard let info = file.tensors[name] else {
-            throw DinoSegError(file: file.path, "missing tensor '\(name)' (expected shape \(shape))")
-        }
-        guard info.shape == shape else {
-            throw DinoSegError(file: file.path, "tensor '\(name)' has shape \(info.shape), expected \(shape)")
-        }
-        return try file.floats(name)
+    static func target(_ net: PSPNet) -> CheckpointReader.Target {
+        CheckpointReader.Target(params: net.params, stats: net.stats, batchesTracked: net.batchesTracked)
     }
 
     // MARK: ImageNet weights

@@ -38,8 +38,21 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
     package var widthDivisor: Int = 1
     @Option(help: "Bottleneck blocks per stage (ResNet-50: 3,4,6,3).") package var blocks = CommaList([3, 4, 6, 3])
     @Flag(help: "Continue the run in --run from its last.safetensors (same flags as the original run).") package var resume = false
+    @Option(name: .customLong("val-list"), help: "Images of --data to evaluate on during training (split name or path): every --eval-every epochs and at the end (metrics.json, confusion.csv, eval-history.json in the run).")
+    package var valList: String?
+    @Option(name: .customLong("eval-every"), help: "With --val-list: evaluate every N epochs (0: only at the end).")
+    package var evalEvery: Int = 5
+    @Option(name: .customLong("eval-long-side"), help: "With --val-list: long side the images are resized to; the windows are --crop, slid with --eval-stride and flipped.")
+    package var evalLongSide: Int = 512
+    @Option(name: .customLong("eval-stride"), help: "With --val-list: window stride (default: two thirds of --crop).")
+    package var evalStride: Int?
 
     package init() {}
+
+    /// The protocol of evaluations during training: slide windows of the training crop, with the flip.
+    var evalProtocol: EvalProtocol {
+        EvalProtocol(mode: .slide, flip: true, crop: crop, stride: evalStride ?? max(1, crop * 2 / 3), longSide: evalLongSide)
+    }
 
     package func validate() throws {
         guard outputStride == 8 || outputStride == 32 else { throw ValidationError("--output-stride must be 8 or 32") }
@@ -47,21 +60,43 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
         guard widthDivisor >= 1, 64 % widthDivisor == 0 else { throw ValidationError("--width-divisor must divide 64 (got \(widthDivisor))") }
         guard blocks.values.count == 4 else { throw ValidationError("--blocks needs four counts, e.g. 3,4,6,3") }
         try FlagBounds.check(blocks.values, in: FlagBounds.blocks, "--blocks")
+        // After --crop: the stride is bounded by it.
+        try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
+        try FlagBounds.check(evalLongSide, in: FlagBounds.imageSide, "--eval-long-side")
+        try FlagBounds.check(evalStride, in: 1...crop, "--eval-stride")
+        try FlagBounds.checkWindows(evalProtocol)
     }
 
     package func run() throws {
+        // Under mpirun/srun: one process per rank, data-parallel with SyncBN (see TrainingLoop); otherwise one process.
+        let world = try Distributed.world()
+        try world.endingJobOnError { try train(world) }
+    }
+
+    func train(_ world: Communicator) throws {
         var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
         network.numClasses = VOC.numClasses
         try training.precision.activate()
         let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
-        print("list: \(dataset.listSource)")
+        if world.isRoot { print("list: \(dataset.listSource)") }
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
-        _ = try BaselineTrainer(settings: settings, data: BaselineData(dataset: dataset, crop: crop), runDirectory: runDirectory,
-                                resume: resume).run()
+        let trainer = BaselineTrainer(settings: settings, data: BaselineData(dataset: dataset, crop: crop), runDirectory: runDirectory,
+                                      resume: resume, output: world.isRoot ? { print($0); fflush(stdout) } : { _ in })
+        trainer.communicator = world
+        if let valList, world.isRoot {
+            let val = try SegmentationDataset(root: data, list: valList)
+            try val.checkFilesExist()
+            let p = evalProtocol
+            trainer.validation = TrainingValidation(every: evalEvery) { logits, step, checkpoint in
+                try BaselineEval.evaluate(logits, dataset: val, evalProtocol: p, checkpointStep: step, checkpoint: checkpoint)
+            }
+        }
+        _ = try trainer.run()
+        if let result = trainer.lastEvaluation { print(result.report) }
     }
 }
 

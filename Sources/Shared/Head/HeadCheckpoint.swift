@@ -43,8 +43,8 @@ package enum HeadCheckpoint {
         }
     }
 
-    /// Loads parameters, BN statistics and (when present) momentum into `head`; returns the stored progress.
-    /// Refuses a checkpoint made for a different head, naming the first key whose shape differs.
+    /// Loads parameters, BN statistics and (when present) momentum into `head` (CheckpointReader); returns the stored
+    /// progress. Refuses a checkpoint made for a different head, naming the first key whose shape differs.
     @discardableResult
     package static func load(_ path: String, into head: SegmentationHead) throws -> TrainProgress? {
         let file = try SafetensorsFile(path: path)
@@ -52,55 +52,18 @@ package enum HeadCheckpoint {
         if stored != head.config {
             throw DinoSegError(file: path, "checkpoint is for \(describe(stored)), but the head is \(describe(head.config))")
         }
-        try loadTorchState(file, prefix: "", into: head)
-        for v in head.params.views where file.tensors["optimizer.momentum.\(v.name)"] != nil {
-            let m = try tensor(file, "optimizer.momentum.\(v.name)", shape: v.torchShape)
-            m.withUnsafeBufferPointer { head.params.fromTorchLayout($0.baseAddress!, into: head.params.momentum + v.offset, view: v) }
-        }
-        guard let json = file.metadata["progress"] else { return nil }
-        guard let progress = try? JSONDecoder().decode(TrainProgress.self, from: Data(json.utf8)) else {
-            throw DinoSegError(file: path, "corrupt training progress in the metadata")
-        }
-        return progress
+        let loaded = try CheckpointReader.load(file, into: target(head))
+        head.batchesTracked = loaded.batchesTracked
+        return loaded.progress
     }
 
     /// Loads `<prefix><name>` for every parameter, BN statistic and num_batches_tracked of the head.
     package static func loadTorchState(_ file: SafetensorsFile, prefix: String, into head: SegmentationHead) throws {
-        for arena in [head.params, head.stats] {
-            for v in arena.views {
-                let values = try tensor(file, prefix + v.name, shape: v.torchShape)
-                values.withUnsafeBufferPointer { arena.fromTorchLayout($0.baseAddress!, into: arena.values + v.offset, view: v) }
-            }
-        }
-        try checkFinite(file.path, [head.params, head.stats], prefix: prefix)
-        for key in head.batchesTracked.keys {
-            let name = prefix + key + ".num_batches_tracked"
-            if file.tensors[name] != nil { head.batchesTracked[key] = try file.integers(name).first ?? 0 }
-        }
+        head.batchesTracked = try CheckpointReader.loadState(file, prefix: prefix, into: target(head))
     }
 
-    /// A NaN or infinite weight, or a negative BatchNorm variance (a square root of it normalises), would give
-    /// predictions and metrics that mean nothing; such a checkpoint is refused by name.
-    package static func checkFinite(_ path: String, _ arenas: [ParameterArena], prefix: String, only: ((String) -> Bool)? = nil) throws {
-        for arena in arenas {
-            for v in arena.views where only?(v.name) ?? true {
-                let values = UnsafeBufferPointer(start: arena.values + v.offset, count: v.count)
-                if let bad = values.first(where: { !$0.isFinite }) {
-                    throw DinoSegError(file: path, "tensor '\(prefix + v.name)' holds \(bad); the checkpoint is unusable")
-                }
-                if v.name.hasSuffix("running_var"), let negative = values.first(where: { $0 < 0 }) {
-                    throw DinoSegError(file: path, "tensor '\(prefix + v.name)' holds the negative variance \(negative); the checkpoint is unusable")
-                }
-            }
-        }
-    }
-
-    static func tensor(_ file: SafetensorsFile, _ name: String, shape: [Int]) throws -> [Float] {
-        guard let info = file.tensors[name] else { throw DinoSegError(file: file.path, "missing tensor '\(name)'") }
-        guard info.shape == shape else {
-            throw DinoSegError(file: file.path, "tensor '\(name)' has shape \(info.shape), the head expects \(shape)")
-        }
-        return try file.floats(name)
+    static func target(_ head: SegmentationHead) -> CheckpointReader.Target {
+        CheckpointReader.Target(params: head.params, stats: head.stats, batchesTracked: head.batchesTracked)
     }
 
     static func describe(_ c: HeadConfig) -> String {

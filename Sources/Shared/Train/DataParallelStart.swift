@@ -1,9 +1,8 @@
 import Foundation
 import DinoSegCore
 import DinoSegNN
-import DinoSegModels
 
-/// The start of data-parallel training: rank 0 alone reads the run directory (a fresh head or its checkpoint), and
+/// The start of data-parallel training: rank 0 alone reads the run directory (a fresh network or its checkpoint), and
 /// every other process takes its weights, momentum, BatchNorm statistics and data position from there. So the run
 /// directory only has to exist where rank 0 runs, and a checkpoint resumes with any number of processes.
 enum DataParallelStart {
@@ -12,12 +11,12 @@ enum DataParallelStart {
         var batchesTracked: [String: Int64]
     }
 
-    static func synchronise(_ head: SegmentationHead, progress: TrainProgress, over comm: Communicator) throws -> TrainProgress {
-        let state = try comm.broadcast(State(progress: progress, batchesTracked: head.batchesTracked))
-        head.batchesTracked = state.batchesTracked
-        try comm.broadcast(head.params.values, count: head.params.count)
-        try comm.broadcast(head.params.momentum, count: head.params.count)
-        try comm.broadcast(head.stats.values, count: head.stats.count)
+    static func synchronise(_ network: TrainableNetwork, progress: TrainProgress, over comm: Communicator) throws -> TrainProgress {
+        let state = try comm.broadcast(State(progress: progress, batchesTracked: network.batchesTracked))
+        network.batchesTracked = state.batchesTracked
+        try comm.broadcast(network.params.values, count: network.params.count)
+        try comm.broadcast(network.params.momentum, count: network.params.count)
+        try comm.broadcast(network.stats.values, count: network.stats.count)
         return state.progress
     }
 

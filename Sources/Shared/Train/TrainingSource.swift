@@ -10,7 +10,7 @@ import DinoSegModels
 /// The batches of consecutive epochs of a source, from any (epoch, batch) on. The next epoch's stream is opened while
 /// the last step of an epoch runs, so its first batches are read during that step and the epoch-end checkpoint instead
 /// of at the start of the next epoch.
-struct EpochBatches {
+package struct EpochBatches: TrainingBatches {
     let source: HeadTrainingSource
     let seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int]
     /// The positions of every batch this process reads (data-parallel training; all of them by default).
@@ -18,7 +18,7 @@ struct EpochBatches {
     private var current: (epoch: Int, next: () throws -> TrainBatch?)?
     private var upcoming: (epoch: Int, next: () throws -> TrainBatch?)?
     /// Seconds the last `next` waited for its batch.
-    private(set) var lastWait = 0.0
+    package private(set) var lastWait = 0.0
 
     init(source: HeadTrainingSource, seed: UInt64, batchSize: Int, epochs: Int, stepsPerEpoch: Int, stages: [Int],
          part: Range<Int>? = nil) {
@@ -27,7 +27,7 @@ struct EpochBatches {
     }
 
     /// The batch at `progress`, or nil when its epoch has no more batches.
-    mutating func next(at progress: TrainProgress) throws -> TrainBatch? {
+    package mutating func next(at progress: TrainProgress) throws -> TrainBatch? {
         if current?.epoch != progress.epoch {
             if let u = upcoming, u.epoch == progress.epoch, progress.batchInEpoch == 0 {
                 current = u

@@ -1,20 +1,27 @@
 import Foundation
 import DinoSegCore
-import DinoSegModels
 import DinoSegEval
 
-// Evaluation during training (`headtrain train --val-cache … --eval-every N`): after every N-th epoch and after the
-// last one, the in-memory head is evaluated on the val cache by the Evaluator (eval mode, running BN statistics). Each
-// result goes to log.txt (with the protocol), to log.jsonl ({"event": "eval", …}), to metrics.json / confusion.csv
-// (the latest evaluation) and to eval-history.json (one EpochEval per evaluation, as the sweep writes it).
+// Evaluation during training (`headtrain train --val-cache … --eval-every N`, `headtrain baseline train --val-list …
+// --eval-every N`): after every N-th epoch and after the last one, the in-memory network is evaluated in eval mode
+// (running BN statistics) by the Evaluator, on a val cache (heads) or on val images (the baseline). Each result goes to
+// log.txt (with the protocol), to log.jsonl ({"event": "eval", …}), to metrics.json / confusion.csv (the latest
+// evaluation) and to eval-history.json (one EpochEval per evaluation, as the sweep writes it).
 
 package struct TrainingValidation {
-    package var settings: EvalSettings
     /// Evaluate after every this many epochs; 0: only after the last epoch.
     package var every: Int
+    /// Evaluates a network's eval-mode logits after `step` (the checkpoint holding that step is named in the result).
+    let run: (_ network: WindowLogits, _ step: Int, _ checkpoint: String) throws -> EvalResult
 
+    /// On a val cache (the heads).
     package init(settings: EvalSettings, every: Int) {
-        self.settings = settings; self.every = every
+        self.init(every: every) { try settings.evaluate($0, step: $1, checkpoint: $2) }
+    }
+
+    /// With any evaluation of the network's logits (the baseline: val images under a protocol).
+    package init(every: Int, evaluate: @escaping (_ network: WindowLogits, _ step: Int, _ checkpoint: String) throws -> EvalResult) {
+        self.every = every; self.run = evaluate
     }
 
     /// Whether to evaluate after epoch `epoch` (1-based) of `epochs`.
@@ -31,10 +38,10 @@ package struct TrainingValidation {
         return all.filter { $0.step <= step }
     }
 
-    /// Evaluates `head`, logs the result and records it in the run directory; returns it with the updated history.
-    func evaluate(_ head: SegmentationHead, epoch: Int, step: Int, checkpoint: String, runDirectory: String,
+    /// Evaluates `network`, logs the result and records it in the run directory; returns it with the updated history.
+    func evaluate(_ network: WindowLogits, epoch: Int, step: Int, checkpoint: String, runDirectory: String,
                   history: [EpochEval], log: TrainingLog) throws -> (EvalResult, [EpochEval]) {
-        let r = try settings.evaluate(head, step: step, checkpoint: checkpoint)
+        let r = try run(network, step, checkpoint)
         log.human("eval after epoch \(epoch) (step \(step)): \(r.summaryLine)  [\(r.protocolLine)]")
         var fields: [String: Any] = ["event": "eval", "epoch": epoch, "step": step, "mIoU": r.metrics.mIoU,
                                      "mAcc": r.metrics.mAcc, "allAcc": r.metrics.allAcc,
