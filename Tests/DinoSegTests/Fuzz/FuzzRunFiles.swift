@@ -122,6 +122,32 @@ extension FuzzTests {
         }
     }
 
+    // MARK: a run's config.json, as `--resume` and a sweep rerun read it
+
+    /// The config.json of a head job and of a baseline run, read back as a resume compares it with the flags asked
+    /// for (RecordedTraining / RecordedBaseline through RunRecord.read, then the setting comparison).
+    func testFuzzRunConfigOnResume() throws {
+        let (settings, _, _) = try Self.sweepRun.get()
+        _ = try Self.baselineRun.get()
+        let head = try scratchCopy(of: headRun, name: "run-config")
+        runFuzz("head-run-config.json", seeds: [try read(headRun + "/config.json")], budget: .fromEnvironment(defaultInputs: 100),
+                workDir: work, structured: FuzzFormats.json()) { input in
+            try input.write(to: URL(fileURLWithPath: head + "/config.json"))
+            if let recorded = try RecordedTraining.read(run: head) {
+                _ = recorded.differences(from: settings.train, cache: "cache", features: nil, seedAndBatch: true)
+            }
+        }
+        let baseline = try scratchCopy(of: "\(work)/baseline", name: "baseline-config")
+        runFuzz("baseline-run-config.json-resume", seeds: [try read("\(work)/baseline/config.json")],
+                budget: .fromEnvironment(defaultInputs: 100), workDir: work, structured: FuzzFormats.json()) { input in
+            try input.write(to: URL(fileURLWithPath: baseline + "/config.json"))
+            if let recorded = try RunRecord.read(RecordedBaseline.self, run: baseline) {
+                _ = recorded.train.optimisationChanges(to: settings.train, seedAndBatch: true)
+                _ = pathChange("--data", recorded.dataRoot, "data")
+            }
+        }
+    }
+
     // MARK: checkpoints
 
     /// The head checkpoint of a job through what eval / predict (RunCheckpoints.latest + loadHead) and resume
