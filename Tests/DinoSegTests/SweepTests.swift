@@ -57,8 +57,7 @@ final class SweepTests: XCTestCase {
         }
         let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p,
                                 backboneNote: "FAKE BACKBONE")
-        let dir = NSTemporaryDirectory() + "dinoseg-sweep-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
+        let dir = try tempDir("sweep") + "/sweep"
         var train = TrainOptions()
         train.epochs = 2; train.batch = 8; train.threads = 2; train.seed = seed
         let settings = SweepSettings(jobs: SweepJob.plan(variants: [.head, .fpn], widths: [16]), outputStride: 8,
@@ -194,8 +193,7 @@ extension SweepTests {
 
 final class RunFilesTests: XCTestCase {
     func testLatestCheckpointIsLastOrTheHighestStepAndLossCurveReadsTheLog() throws {
-        let dir = NSTemporaryDirectory() + "dinoseg-runfiles-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
+        let dir = try tempDir("runfiles")
         try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
         XCTAssertThrowsError(try RunCheckpoints.latest(run: dir)) { XCTAssertTrue("\($0)".contains("no head checkpoint"), "\($0)") }
         var config = HeadConfig(stageChannels: [8, 8, 8, 8], fpnWidth: 8, useFPN: false, usePPM: false)
