@@ -54,7 +54,7 @@ package struct HeadTrainBench: ParsableCommand {
         if json {
             var obj: [String: Any] = [
                 "impl": "swift", "conv3x3": im2col ? "im2col" : "winograd", "variant": head.variantName, "fpn_width": head.fpnWidth, "output_stride": head.outputStride,
-                "fpn": head.useFPN, "ppm": head.usePPM, "batch": batch, "threads": threads, "steps": steps,
+                "fpn": head.useFPN, "ppm": head.context == .ppm, "context": head.context.rawValue, "batch": batch, "threads": threads, "steps": steps,
                 "samples_per_second": r.samplesPerSecond, "gflops_per_second": r.gflopsPerSecond,
                 "seconds_per_step": r.secondsPerStep, "gflop_per_step": r.gflopPerStep,
                 "activation_bytes": r.activationBytes, "parameters": r.parameterCount, "kernel_path": KernelPath.best.name,
