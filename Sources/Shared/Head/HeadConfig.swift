@@ -86,6 +86,14 @@ package struct HeadConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// The ASPP fields count only for an ASPP head (they are not recorded for others).
+    package static func == (a: HeadConfig, b: HeadConfig) -> Bool {
+        a.stageChannels == b.stageChannels && a.fpnWidth == b.fpnWidth && a.outputStride == b.outputStride
+            && a.neck == b.neck && a.context == b.context && a.numClasses == b.numClasses
+            && a.classifierWidth == b.classifierWidth && a.dropout == b.dropout && a.ppmBins == b.ppmBins
+            && (a.context != .aspp || (a.asppRates == b.asppRates && a.asppWidth == b.asppWidth && a.asppDropout == b.asppDropout))
+    }
+
     // Records written before the neck/context split said `useFPN` / `usePPM`; they still load as the same head.
     private enum CodingKeys: String, CodingKey {
         case stageChannels, fpnWidth, outputStride, neck, context, numClasses, classifierWidth, dropout, ppmBins
