@@ -196,7 +196,7 @@ final class RunFilesTests: XCTestCase {
         let dir = try tempDir("runfiles")
         try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
         XCTAssertThrowsError(try RunCheckpoints.latest(run: dir)) { XCTAssertTrue("\($0)".contains("no head checkpoint"), "\($0)") }
-        var config = HeadConfig(stageChannels: [8, 8, 8, 8], fpnWidth: 8, useFPN: false, usePPM: false)
+        var config = HeadConfig(stageChannels: [8, 8, 8, 8], fpnWidth: 8, variant: .head)
         config.classifierWidth = 8
         let head = try SegmentationHead(config: config, seed: 1)
         for (name, step) in [("last.safetensors", 40), ("checkpoints/epoch-001.safetensors", 20), ("checkpoints/epoch-003.safetensors", 60)] {
