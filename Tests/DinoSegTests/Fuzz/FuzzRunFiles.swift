@@ -252,7 +252,7 @@ extension FuzzTests {
         let cases: [(String, (inout [String: Any]) -> Void, String)] = [
             ("2²⁴ channels", { $0["stageChannels"] = [16, 16, 16, 16_777_216] },
              "head config in the metadata out of range (widths 1…65536, 1…64 pyramid bins): head on F3 (stage channels 16,16,16,16777216, 21 classes, classifier width 512)"),
-            ("no pyramid bins", { $0["ppmBins"] = [Int](); $0["usePPM"] = true },
+            ("no pyramid bins", { $0["ppmBins"] = [Int](); $0["context"] = "ppm" },
              "head config in the metadata out of range (widths 1…65536, 1…64 pyramid bins): PPM + head on F3 (stage channels 16,16,16,16, 21 classes, classifier width 512)"),
             ("another width", { $0["classifierWidth"] = 64 },
              "head config in the metadata (head on F3 (stage channels 16,16,16,16, 21 classes, classifier width 64)) does not match the tensors: 'cls.0.weight' should be [64, 16, 3, 3], the file has [512, 16, 3, 3]"),
