@@ -138,14 +138,10 @@ static dnnl_status_t make_pd(const dinoseg_dnnl_conv_desc *k, const shapes *sh, 
     return s;
 }
 
-static void *make(const void *key, char *error, size_t errorSize) {
-    const dinoseg_dnnl_conv_desc *k = key;
-    entry *e = calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(error, errorSize, "out of memory");
-        return NULL;
-    }
-    e->key = *k;
+// Fills in the entry of e->key. 0, or -1 with the reason in `error`.
+static int build(void *entry_, char *error, size_t errorSize) {
+    entry *e = entry_;
+    const dinoseg_dnnl_conv_desc *k = &e->key;
     const int kr = (k->kernel - 1) * k->dilation + 1;
     const int oh = (k->h + 2 * k->pad - kr) / k->stride + 1, ow = (k->w + 2 * k->pad - kr) / k->stride + 1;
     // Right/bottom padding as far as the last output reaches (≤ pad; the floor may leave input rows unread).
@@ -231,13 +227,12 @@ static void *make(const void *key, char *error, size_t errorSize) {
                  "oneDNN refused a %s %s convolution n%d %dx%dx%d→%d k%d s%d p%d d%d (status %d)",
                  k->type ? "bf16" : "f32", pass_name(k->pass), k->n, k->h, k->w, k->cin, k->cout, k->kernel, k->stride,
                  k->pad, k->dilation, (int)s);
-        destroy(e);
-        return NULL;
+        return -1;
     }
-    return e;
+    return 0;
 }
 
-static dnnl_cache g_cache = DNNL_CACHE(entry, key, make, destroy);
+static dnnl_cache g_cache = DNNL_CACHE(entry, key, build, destroy);
 
 int dinoseg_dnnl_conv(const dinoseg_dnnl_conv_desc *desc, const void *a, const void *b, const float *bias, float *out,
                       int threads, char *error, size_t errorSize) {

@@ -86,20 +86,22 @@ typedef struct {
 } dnnl_entry_head;
 
 // One kind of primitive's cache, one entry per description (the key: a plain struct without padding, stored in the
-// entry at keyOffset and compared with memcmp). Entries are never evicted (a primitive another thread may be running
-// stays valid); past DNNL_CACHE_CAP, a description gets an entry for one call only.
+// entry at keyOffset and compared with memcmp). The cache allocates a zeroed entry, copies the key in and has `build`
+// fill in the rest (0, or -1 with the reason in `error`: the entry is then destroyed). Entries are never evicted (a
+// primitive another thread may be running stays valid); past DNNL_CACHE_CAP, a description gets an entry for one
+// call only.
 enum { DNNL_CACHE_CAP = 4096 };
 typedef struct {
-    size_t keySize, keyOffset;
-    void *(*make)(const void *key, char *error, size_t errorSize);  // NULL with the reason in `error`
-    void (*destroy)(void *entry);
+    size_t entrySize, keySize, keyOffset;
+    int (*build)(void *entry, char *error, size_t errorSize);
+    void (*destroy)(void *entry);  // frees what build made, then the entry
     void *entries[DNNL_CACHE_CAP];
     int count;
     pthread_mutex_t lock;
 } dnnl_cache;
-#define DNNL_CACHE(type, keyField, makeEntry, destroyEntry)                                                        \
-    {.keySize = sizeof(((type *)0)->keyField), .keyOffset = offsetof(type, keyField), .make = (makeEntry),        \
-     .destroy = (destroyEntry), .lock = PTHREAD_MUTEX_INITIALIZER}
+#define DNNL_CACHE(type, keyField, buildEntry, destroyEntry)                                                       \
+    {.entrySize = sizeof(type), .keySize = sizeof(((type *)0)->keyField), .keyOffset = offsetof(type, keyField),  \
+     .build = (buildEntry), .destroy = (destroyEntry), .lock = PTHREAD_MUTEX_INITIALIZER}
 
 // One call of a cached primitive: its entry (transient: made for this call only), the thread's stream and scratch.
 typedef struct {

@@ -18,14 +18,10 @@ static void destroy(void *e) {
     free(e);
 }
 
-static void *make(const void *key, char *error, size_t errorSize) {
-    const dinoseg_dnnl_matmul_desc *k = key;
-    entry *e = calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(error, errorSize, "out of memory");
-        return NULL;
-    }
-    e->key = *k;
+// Fills in the entry of e->key. 0, or -1 with the reason in `error`.
+static int build(void *entry_, char *error, size_t errorSize) {
+    entry *e = entry_;
+    const dinoseg_dnnl_matmul_desc *k = &e->key;
     dnnl_dims_t da = {k->m, k->k}, sa = {k->transA ? 1 : k->lda, k->transA ? k->lda : 1};
     dnnl_dims_t db = {k->k, k->n}, sb = {k->transB ? 1 : k->ldb, k->transB ? k->ldb : 1};
     dnnl_dims_t dc = {k->m, k->n}, sc = {k->ldc, 1};
@@ -54,16 +50,13 @@ static void *make(const void *key, char *error, size_t errorSize) {
     if (pd) p_dnnl_primitive_desc_destroy(pd);
     if (ops) p_dnnl_post_ops_destroy(ops);
     if (attr) p_dnnl_primitive_attr_destroy(attr);
-    if (s != dnnl_success) {
-        snprintf(error, errorSize, "oneDNN refused a %s matmul %dx%dx%d (status %d)", k->type ? "bf16" : "f32", k->m,
-                 k->n, k->k, (int)s);
-        destroy(e);
-        return NULL;
-    }
-    return e;
+    if (s == dnnl_success) return 0;
+    snprintf(error, errorSize, "oneDNN refused a %s matmul %dx%dx%d (status %d)", k->type ? "bf16" : "f32", k->m, k->n,
+             k->k, (int)s);
+    return -1;
 }
 
-static dnnl_cache g_cache = DNNL_CACHE(entry, key, make, destroy);
+static dnnl_cache g_cache = DNNL_CACHE(entry, key, build, destroy);
 
 int dinoseg_dnnl_matmul(const dinoseg_dnnl_matmul_desc *desc, const void *a, const void *b, const float *bias, void *c,
                         int threads, char *error, size_t errorSize) {

@@ -1,10 +1,24 @@
 // The primitive cache, call frame and argument list that the matmul and the convolution share (see dnnl_loader.h).
 #include "dinoseg_dnnl.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if DINOSEG_HAVE_DNNL
 #include "dnnl_loader.h"
+
+// A new entry for `key`, built; NULL with the reason in `error`.
+static void *make(const dnnl_cache *cache, const void *key, char *error, size_t errorSize) {
+    char *e = calloc(1, cache->entrySize);
+    if (!e) {
+        snprintf(error, errorSize, "out of memory");
+        return NULL;
+    }
+    memcpy(e + cache->keyOffset, key, cache->keySize);
+    if (cache->build(e, error, errorSize) == 0) return e;
+    cache->destroy(e);
+    return NULL;
+}
 
 // The entry of `key`, made and cached when new; *transient is set when it is the caller's to destroy.
 static void *find(dnnl_cache *cache, const void *key, int *transient, char *error, size_t errorSize) {
@@ -17,7 +31,7 @@ static void *find(dnnl_cache *cache, const void *key, int *transient, char *erro
             return hit;
         }
     }
-    void *e = cache->make(key, error, errorSize);
+    void *e = make(cache, key, error, errorSize);
     if (e && cache->count < DNNL_CACHE_CAP) cache->entries[cache->count++] = e;
     else if (e) *transient = 1;
     pthread_mutex_unlock(&cache->lock);
