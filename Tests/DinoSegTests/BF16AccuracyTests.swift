@@ -394,7 +394,7 @@ extension BF16AccuracyTests {
         let train = HeadTrainingTests.syntheticSource(images: 64, seed: 21, stages: [1, 2, 3])
         let val = Self.valSettings(HeadTrainingTests.syntheticSource(images: 16, seed: 22, stages: [1, 2, 3]))
         let seeds: [UInt64] = [1, 2, 3]
-        let run = NSTemporaryDirectory() + "dinoseg-bf16-train-\(getpid())"
+        let run = try tempDir("bf16-train") + "/run"
         func spread(_ v: [Double]) -> Double { v.max()! - v.min()! }
         func mean(_ v: [Double]) -> Double { v.reduce(0, +) / Double(v.count) }
         func f(_ v: [Double]) -> String { v.map { String(format: "%.4f", $0) }.joined(separator: ", ") }

@@ -162,27 +162,17 @@ final class BLASSetupTests: XCTestCase {
         return path
     }
 
-    func run(_ exe: String, _ args: [String], env: [String: String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
+    /// The test's environment without a BLAS choice of its own, plus `overrides`.
+    func blasEnvironment(_ overrides: [String: String]) -> [String: String] {
         var e = ProcessInfo.processInfo.environment
         e.removeValue(forKey: "OPENBLAS_CORETYPE")
         e.removeValue(forKey: "DINOSEG_BLAS")
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
+        return e.merging(overrides) { $1 }
     }
 
     func testBadBLASPathIsOneLineError() throws {
         let exe = try extractExecutable()
-        let r = try run(exe, ["bench", "--help"], env: ["DINOSEG_BLAS": "/nonexistent/libblas.so"])
+        let r = try runProcess(exe, ["bench", "--help"], environment: blasEnvironment(["DINOSEG_BLAS": "/nonexistent/libblas.so"]))
         XCTAssertEqual(r.status, 1)
         let lines = r.stderr.split(separator: "\n")
         XCTAssertEqual(lines.count, 1, r.stderr)
@@ -197,7 +187,8 @@ final class BLASSetupTests: XCTestCase {
         guard let best = OpenBLASCore.best(for: .host) else { throw XCTSkip("this CPU has no AVX: nothing to correct") }
         let dir = try makeFakeOpenBLAS()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let r = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"], env: ["DINOSEG_BLAS": dir + "/libfake.so"])
+        let r = try runProcess(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
+                               environment: blasEnvironment(["DINOSEG_BLAS": dir + "/libfake.so"]))
         XCTAssertEqual(r.status, 0, r.stderr)
         let loads = r.stderr.split(separator: "\n").filter { $0.hasPrefix("fake openblas") }
         XCTAssertEqual(loads.count, 2, "expected one load before and one after the restart: \(r.stderr)")
@@ -209,8 +200,8 @@ final class BLASSetupTests: XCTestCase {
         XCTAssertEqual(machine["blas_corrected_from"] as? String, "Prescott", "\(machine)")
         XCTAssertEqual(machine["blas_core_chosen_by"] as? String, "DinoSeg", "\(machine)")
 
-        let user = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
-                           env: ["DINOSEG_BLAS": dir + "/libfake.so", "OPENBLAS_CORETYPE": "Prescott"])
+        let user = try runProcess(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
+                              environment: blasEnvironment(["DINOSEG_BLAS": dir + "/libfake.so", "OPENBLAS_CORETYPE": "Prescott"]))
         XCTAssertEqual(user.status, 0, user.stderr)
         XCTAssertEqual(user.stderr.split(separator: "\n").filter { $0.hasPrefix("fake openblas") }.count, 1, user.stderr)
         let userMachine = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(user.stdout.split(separator: "\n").first!.utf8)) as? [String: Any])
@@ -223,8 +214,7 @@ final class BLASSetupTests: XCTestCase {
     /// multiplies naively up to 2²² multiply-adds (enough for the start-up check; larger benchmark calls do nothing).
     /// With FAKE_WRONG_CORE=X its core X adds 1 to C[0,0]; with FAKE_CRASH_CORE=X core X raises SIGILL.
     func makeFakeOpenBLAS() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fakeblas-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try makeTempDir("fakeblas")
         let source = """
         #include <signal.h>
         #include <stdio.h>
@@ -254,7 +244,7 @@ final class BLASSetupTests: XCTestCase {
         }
         """
         try source.write(toFile: dir + "/fake.c", atomically: true, encoding: .utf8)
-        let cc = try run("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", dir + "/libfake.so", dir + "/fake.c"], env: [:])
+        let cc = try runProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", dir + "/libfake.so", dir + "/fake.c"])
         guard cc.status == 0 else {
             try? FileManager.default.removeItem(atPath: dir)
             throw XCTSkip("no C compiler to build the stand-in BLAS: \(cc.stderr)")
@@ -272,8 +262,8 @@ final class BLASSetupTests: XCTestCase {
         let dir = try makeFakeOpenBLAS()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for fault in ["FAKE_WRONG_CORE", "FAKE_CRASH_CORE"] {
-            let r = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
-                            env: ["DINOSEG_BLAS": dir + "/libfake.so", fault: best.core])
+            let r = try runProcess(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
+                               environment: blasEnvironment(["DINOSEG_BLAS": dir + "/libfake.so", fault: best.core]))
             XCTAssertEqual(r.status, 0, "\(fault): \(r.stderr)")
             let cores = r.stderr.split(separator: "\n").filter { $0.hasPrefix("fake openblas") }.map { $0.split(separator: " ")[3] }
             XCTAssertEqual(cores, ["Prescott,", "\(best.core),", "\(older),"], "\(fault): \(r.stderr)")
@@ -288,8 +278,8 @@ final class BLASSetupTests: XCTestCase {
         }
 
         // The user's own core computes wrong and it is the oldest: one error line, exit 1.
-        let stop = try run(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
-                           env: ["DINOSEG_BLAS": dir + "/libfake.so", "OPENBLAS_CORETYPE": "Prescott", "FAKE_WRONG_CORE": "Prescott"])
+        let stop = try runProcess(exe, ["bench", "--gemm", "--json", "--repeat", "1", "--threads", "1"],
+                              environment: blasEnvironment(["DINOSEG_BLAS": dir + "/libfake.so", "OPENBLAS_CORETYPE": "Prescott", "FAKE_WRONG_CORE": "Prescott"]))
         XCTAssertEqual(stop.status, 1, stop.stderr)
         let errors = stop.stderr.split(separator: "\n").filter { !$0.hasPrefix("fake openblas") }
         XCTAssertEqual(errors, ["error: the BLAS \(dir)/libfake.so, core Prescott (OPENBLAS_CORETYPE=Prescott) failed DinoSeg's "

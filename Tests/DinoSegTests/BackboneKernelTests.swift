@@ -146,9 +146,8 @@ assertClose(fast, ref, rtol: 0, atol: 3e-7 * Double(scale), shape: [rows, cols],
         var i = 0, step = 1
         while i < million.count { let j = min(million.count, i + step); s.update(million[i..<j]); i = j; step = step * 3 % 1001 + 1 }
         XCTAssertEqual(s.finalizeHex(), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-sha-\(getpid())").path
+        let path = try tempDir("sha") + "/million-a"
         try million.write(to: URL(fileURLWithPath: path))
-        defer { unlink(path) }
         XCTAssertEqual(try SHA256.hex(ofFile: path), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         XCTAssertThrowsError(try SHA256.hex(ofFile: path + ".missing"))
     }

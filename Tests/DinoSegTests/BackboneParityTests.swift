@@ -18,12 +18,6 @@ final class BackboneParityTests: XCTestCase {
         return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
-    private func tempDir(_ tag: String) throws -> String {
-        let dir = try makeTempDir("bb-\(tag)")
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     /// The golden input converted from NCHW [1, 3, 64, 96] to NHWC.
     private func goldenInputNHWC() throws -> [Float] {
         let nchw = try readFloats(goldenDir + "/input.f32.bin")
@@ -108,7 +102,7 @@ final class BackboneParityTests: XCTestCase {
     /// Rewrites the golden weights under another naming / prefix and checks the outputs are unchanged.
     func testMetaNamingAndModelPrefix() throws {
         let st = try SafetensorsFile(path: goldenDir + "/model.safetensors")
-        let dir = try tempDir("names")
+        let dir = try tempDir("bb-names")
         for (tag, naming) in [("meta", ConvNeXtKeyNaming(style: .meta)), ("prefixed", ConvNeXtKeyNaming(style: .huggingFace, prefix: "model.")),
                               ("meta-prefixed", ConvNeXtKeyNaming(style: .meta, prefix: "model."))] {
             var tensors: [(name: String, shape: [Int], values: [Float])] = []
@@ -125,7 +119,7 @@ final class BackboneParityTests: XCTestCase {
     /// F16 and BF16 checkpoints load to exactly the rounded values (compared with an F32 file holding those values).
     func testHalfPrecisionWeights() throws {
         let st = try SafetensorsFile(path: goldenDir + "/model.safetensors")
-        let dir = try tempDir("half")
+        let dir = try tempDir("bb-half")
         for dtype in ["F16", "BF16"] {
             var entries: [(String, [Int], String, Data)] = []
             var rounded: [(name: String, shape: [Int], values: [Float])] = []
@@ -162,7 +156,7 @@ final class BackboneParityTests: XCTestCase {
     }
 
     func testBadWeightFiles() throws {
-        let dir = try tempDir("bad")
+        let dir = try tempDir("bb-bad")
         assertLoadFails(dir + "/nope.safetensors", contains: ["nope.safetensors", "not found"])
         assertLoadFails(dir, contains: ["model.safetensors", "not found"])  // directory without the weights
 

@@ -12,8 +12,7 @@ final class DirectoryLockTests: XCTestCase {
     var tmp = ""
 
     override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-lock-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        tmp = try makeTempDir("lock")
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }

@@ -98,9 +98,9 @@ final class DistributedExtractionTests: XCTestCase {
         try Self.waitForShards(2, in: out, while: first.process)
         let rank1 = try XCTUnwrap(Launcher.rankProcess(1, under: first.process.processIdentifier), "rank 1 of mpirun not found")
         kill(rank1, SIGTERM)
-        first.process.waitUntilExit()
-        let firstOutput = first.output()
-        XCTAssertNotEqual(first.process.terminationStatus, 0, "a stopped extraction ends with an error: \(firstOutput.suffix(800))")
+        let firstEnd = try first.wait()
+        let firstOutput = firstEnd.output
+        XCTAssertNotEqual(firstEnd.status, 0, "a stopped extraction ends with an error: \(firstOutput.suffix(800))")
         XCTAssertTrue(firstOutput.contains("re-run the same command to resume"), "no clean stop reported: \(firstOutput.suffix(800))")
         let stopped = try CacheManifest.load(directory: out)
         XCTAssertLessThan(stopped.shards.count, Self.plannedTrainShards, "the run finished before it could be stopped")
@@ -112,8 +112,7 @@ final class DistributedExtractionTests: XCTestCase {
         try Self.waitForShards(min(stopped.shards.count + 2, Self.plannedTrainShards - 1), in: out, while: second.process)
         let rank0 = try XCTUnwrap(Launcher.rankProcess(0, under: second.process.processIdentifier), "rank 0 of mpirun not found")
         kill(rank0, SIGKILL)
-        second.process.waitUntilExit()
-        XCTAssertNotEqual(second.process.terminationStatus, 0, "mpirun should report the killed rank")
+        XCTAssertNotEqual(try second.wait().status, 0, "mpirun should report the killed rank")
 
         // Finished by one process: every shard on disk is kept (same file, never rewritten), the rest is extracted.
         let before = Self.shardFiles(out)

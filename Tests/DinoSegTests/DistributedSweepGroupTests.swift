@@ -22,9 +22,9 @@ extension DistributedTrainingTests {
         try Self.waitForSteps(4, in: grouped + "/head", while: first.process)
         let rank1 = try XCTUnwrap(Self.rankProcess(1, under: first.process.processIdentifier), "rank 1 of mpirun not found")
         kill(rank1, SIGTERM)
-        first.process.waitUntilExit()
-        let firstOutput = first.output()
-        XCTAssertEqual(first.process.terminationStatus, 0, "SIGTERM on rank 1 should stop the group cleanly: \(firstOutput.suffix(800))")
+        let firstEnd = try first.wait()
+        let firstOutput = firstEnd.output
+        XCTAssertEqual(firstEnd.status, 0, "SIGTERM on rank 1 should stop the group cleanly: \(firstOutput.suffix(800))")
         XCTAssertTrue(firstOutput.contains("stopped; run the same command again"), firstOutput.suffix(800).description)
         XCTAssertTrue(firstOutput.contains("2 processes in 1 groups of 2 consecutive ranks"), firstOutput.prefix(1500).description)
         let second = try Self.runProcess(f.mpirun, Self.mpirunArguments(ranks: 2) + command)

@@ -90,9 +90,9 @@ final class DistributedTrainingTests: XCTestCase {
         try Self.waitForSteps(4, in: run, while: first.process)
         let rank1 = try XCTUnwrap(Self.rankProcess(1, under: first.process.processIdentifier), "rank 1 of mpirun not found")
         kill(rank1, SIGTERM)
-        first.process.waitUntilExit()
-        let firstOutput = first.output()
-        XCTAssertEqual(first.process.terminationStatus, 0, "SIGTERM on rank 1 should stop the job cleanly: \(firstOutput.suffix(800))")
+        let firstEnd = try first.wait()
+        let firstOutput = firstEnd.output
+        XCTAssertEqual(firstEnd.status, 0, "SIGTERM on rank 1 should stop the job cleanly: \(firstOutput.suffix(800))")
         XCTAssertTrue(firstOutput.contains("stopped at step"), "no clean stop logged: \(firstOutput.suffix(800))")
         let stoppedAt = Self.losses(run).count
         XCTAssertLessThan(stoppedAt, Self.steps, "the run finished before it could be stopped")
@@ -102,8 +102,7 @@ final class DistributedTrainingTests: XCTestCase {
         try Self.waitForSteps(stoppedAt + 5, in: run, while: second.process)
         let rank0 = try XCTUnwrap(Self.rankProcess(0, under: second.process.processIdentifier), "rank 0 of mpirun not found")
         kill(rank0, SIGKILL)
-        second.process.waitUntilExit()
-        XCTAssertNotEqual(second.process.terminationStatus, 0, "mpirun should report the killed rank")
+        XCTAssertNotEqual(try second.wait().status, 0, "mpirun should report the killed rank")
 
         // Finished by a single process.
         let last = try Self.runProcess(f.headtrain, Array(command.dropFirst()) + ["--resume"])
@@ -236,35 +235,15 @@ final class DistributedTrainingTests: XCTestCase {
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    struct Launched {
-        var process: Process
-        var output: () -> String
-    }
-
-    /// Starts a process with stdout+stderr collected into a file (read with `output()` after it ended).
-    static func launch(_ executable: String, _ arguments: [String]) throws -> Launched {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-mpi-\(UUID().uuidString).log").path
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: log))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
+    /// Starts a process with stdout+stderr merged and no inherited MPI variables (the test may itself run under mpirun).
+    static func launch(_ executable: String, _ arguments: [String]) throws -> ChildProcess {
         var env = ProcessInfo.processInfo.environment
         for key in env.keys where key.hasPrefix("OMPI_") || key.hasPrefix("PMI") { env[key] = nil }
-        p.environment = env
-        p.standardOutput = handle; p.standardError = handle
-        try p.run()
-        return Launched(process: p) {
-            try? handle.close()
-            defer { try? FileManager.default.removeItem(atPath: log) }
-            return (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        }
+        return try startProcess(executable, arguments, environment: env, mergeOutput: true)
     }
 
-    static func runProcess(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let l = try launch(executable, arguments)
-        l.process.waitUntilExit()
-        return (l.process.terminationStatus, l.output())
+    static func runProcess(_ executable: String, _ arguments: [String]) throws -> ProcessResult {
+        try launch(executable, arguments).wait()
     }
 
     /// Waits until the run's log.jsonl holds `steps` steps (fails if the process ends first or after 60 s).

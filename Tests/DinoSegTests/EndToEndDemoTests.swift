@@ -21,9 +21,7 @@ final class EndToEndDemoTests: XCTestCase {
 
     func testReducedDemoLearnsTheSyntheticClasses() throws {
         let seed: UInt64 = 0
-        let dir = NSTemporaryDirectory() + "dinoseg-e2e-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("e2e")
         let data = dir + "/data", weights = dir + "/random", train = dir + "/cache/train", val = dir + "/cache/val"
         let sweep = dir + "/runs/sweep"
 

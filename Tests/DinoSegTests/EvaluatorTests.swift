@@ -73,8 +73,7 @@ final class EvaluatorTests: XCTestCase {
         let label = Predictor.segment(photo, backbone: RedDetectorBackbone(), head: OneHotHead(), evalProtocol: p, threads: 2)
         XCTAssertEqual([label.width, label.height], [10, 6])
         XCTAssertNil(byteDifference(Data(label.pixels), Data((0..<60).map { $0 % 10 < 4 ? 1 : 0 })), "6x10 photo, red in columns 0..<4")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-predict-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try tempDir("predict")
         let paths = try Predictor.writeOutputs(label, photo: photo, name: "p", to: dir)
         XCTAssertEqual(try ImageIO.readLabel(paths[0]), label)
         let colour = try ImageIO.readRGB(paths[1])
@@ -146,8 +145,7 @@ final class EvaluatorTests: XCTestCase {
         m.add(prediction: [0, 1, 1, 15], label: [0, 1, 2, 15])
         let r = EvalResult(evalProtocol: EvalProtocol(), checkpointStep: 100, checkpoint: "runs/x/checkpoint.safetensors",
                            images: 1, confusion: m, backboneNote: "RANDOM-WEIGHT BACKBONE", seconds: 1)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-evalresult-\(getpid())").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = try tempDir("evalresult")
         try r.write(to: dir)
         XCTAssertEqual(try EvalResult.read(dir + "/metrics.json"), r)
         let csv = try String(contentsOfFile: dir + "/confusion.csv", encoding: .utf8).split(separator: "\n")

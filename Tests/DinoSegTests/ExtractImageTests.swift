@@ -9,12 +9,6 @@ import XCTest
 final class ExtractImageTests: XCTestCase {
     private var goldenDir: String { Bundle.module.resourceURL!.appendingPathComponent("Fixtures/golden-small").path }
 
-    private func tempDir() throws -> String {
-        let dir = try makeTempDir("img")
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     private func randomImage(width: Int, height: Int, seed: UInt64) -> RGBImage {
         var rng = SplitMix64(seed: seed)
         return RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
@@ -26,7 +20,7 @@ final class ExtractImageTests: XCTestCase {
     }
 
     func testImageFeaturesMatchForward() throws {
-        let dir = try tempDir()
+        let dir = try tempDir("img")
         let image = randomImage(width: 101, height: 70, seed: 5)  // not multiples of 32: floor division
         try ImageIO.writePNG(image, to: dir + "/a.png")
         let backbone = try ConvNeXtBackbone(weightsPath: goldenDir)
@@ -63,7 +57,7 @@ final class ExtractImageTests: XCTestCase {
     }
 
     func testBadImages() throws {
-        let dir = try tempDir()
+        let dir = try tempDir("img")
         func fails(_ args: [String], _ part: String, line: UInt = #line) {
             XCTAssertThrowsError(try runCLI(args), line: line) { XCTAssertTrue("\($0)".contains(part), "'\($0)' lacks '\(part)'", line: line) }
         }

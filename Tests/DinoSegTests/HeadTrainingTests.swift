@@ -62,14 +62,6 @@ final class HeadTrainingTests: XCTestCase {
         return c
     }
 
-    /// A fresh run directory, removed after the test.
-    func temporaryRun(_ name: String) -> String {
-        let dir = NSTemporaryDirectory() + "dinoseg-head-\(name)-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     /// A trainer of the stride-8 head, quiet on the terminal.
     func strideEightTrainer(_ source: InMemoryTrainingSource, _ options: TrainOptions, run: String, resume: Bool = false) -> HeadTrainer {
         HeadTrainer(head: Self.headConfig(outputStride: 8), options: options, source: source, runDirectory: run, resume: resume,
@@ -109,7 +101,7 @@ final class HeadTrainingTests: XCTestCase {
         let source = Self.syntheticSource(images: 48, seed: 5)
         var options = TrainOptions()
         options.epochs = 12; options.batch = 8; options.lr = 0.05; options.seed = 3; options.threads = 2; options.logInterval = 1000
-        let run = temporaryRun("train")
+        let run = try tempDir("head") + "/train"
         defer { try? FileManager.default.removeItem(atPath: run) }
         let trainer = HeadTrainer(head: Self.headConfig(), options: options, source: source, runDirectory: run, resume: false, output: { _ in })
         let untrained = try SegmentationHead(config: Self.headConfig(), seed: 3)
@@ -133,7 +125,7 @@ final class HeadTrainingTests: XCTestCase {
         let source = Self.syntheticSource(images: 24, seed: 6)
         var options = TrainOptions()
         options.epochs = 3; options.batch = 8; options.seed = 4; options.threads = 2; options.checkpointEvery = 0
-        let full = temporaryRun("full"), split = temporaryRun("split")
+        let full = try tempDir("head") + "/full", split = try tempDir("head") + "/split"
         defer { try? FileManager.default.removeItem(atPath: full); try? FileManager.default.removeItem(atPath: split) }
         let reference = try HeadTrainer(head: Self.headConfig(outputStride: 8), options: options, source: source, runDirectory: full,
                                         resume: false, output: { _ in }).run()
@@ -163,7 +155,7 @@ final class HeadTrainingTests: XCTestCase {
         a.params.momentum[3] = 0.5
         a.stats.values[1] = 0.25
         a.batchesTracked["cls.1"] = 7
-        let path = temporaryRun("ckpt") + ".safetensors"
+        let path = try tempDir("head") + "/ckpt" + ".safetensors"
         defer { try? FileManager.default.removeItem(atPath: path) }
         let progress = TrainProgress(step: 5, epoch: 1, batchInEpoch: 2, seed: 9, maxIter: 100, batchSize: 8)
         try HeadCheckpoint.save(a, to: path, progress: progress)
@@ -194,7 +186,7 @@ final class HeadTrainingTests: XCTestCase {
         let source = Self.syntheticSource(images: 8, seed: 7, stages: [1, 2, 3])
         var options = TrainOptions()
         options.epochs = 1; options.batch = 4
-        let run = temporaryRun("refuse")
+        let run = try tempDir("head") + "/refuse"
         defer { try? FileManager.default.removeItem(atPath: run) }
         XCTAssertThrowsError(try HeadTrainer(head: Self.headConfig(outputStride: 4), options: options, source: source,
                                              runDirectory: run, resume: false, output: { _ in }).run()) { e in
@@ -205,7 +197,7 @@ final class HeadTrainingTests: XCTestCase {
     func testNonFiniteLossStopsAndKeepsCheckpoint() throws {
         var options = TrainOptions()
         options.epochs = 50; options.batch = 4; options.lr = 1e12; options.checkpointEvery = 1; options.threads = 1
-        let run = temporaryRun("nan")
+        let run = try tempDir("head") + "/nan"
         var failedStep = 0
         XCTAssertThrowsError(try strideEightTrainer(Self.syntheticSource(images: 16, seed: 8), options, run: run).run()) { e in
             // "RUN: loss became nan (or: weights became non-finite) at step N (epoch E); stopped. The last good
@@ -228,7 +220,7 @@ final class HeadTrainingTests: XCTestCase {
     func testStepLogRateAndETAFollowFromTheTrainingTime() throws {
         var options = TrainOptions()
         options.epochs = 2; options.batch = 4; options.seed = 2; options.threads = 1; options.checkpointEvery = 0
-        let run = temporaryRun("rate")
+        let run = try tempDir("head") + "/rate"
         _ = try strideEightTrainer(Self.syntheticSource(images: 12, seed: 9), options, run: run).run()
         let lines = try stepLog(run)
         XCTAssertEqual(lines.map { $0["step"] as? Int }, (1...6).map { $0 })

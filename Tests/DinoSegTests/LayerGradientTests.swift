@@ -2,6 +2,7 @@ import XCTest
 @testable import DinoSegCore
 @testable import DinoSegKernels
 @testable import DinoSegNN
+@testable import DinoSegModels
 
 /// Finite-difference checks of every layer's backward: L = Σ r ⊙ forward(tensors) for a fixed random r; the analytic
 /// gradient (backward with dout = r) must match central differences (computed with Double sums) on sampled entries.
@@ -224,7 +225,47 @@ final class LayerGradientTests: XCTestCase {
                                 SoftmaxCrossEntropy.backwardInPlace(probs: &buf, labels: labels, pixels: pixels, k: k, valid: r.valid)
                                 return [buf.map { $0 * d[0] }] }))
         }
+        all.append(Self.asppCase())
         return all
+    }
+
+    /// The ASPP head module (training mode, dropout 0.5 with a fixed mask): gradients of the input and of every
+    /// parameter (one flat tensor in arena layout), through all five branches, the concat and the projection. ReLU
+    /// inputs here are BatchNorm outputs, which cannot be kept away from the kink as the ReLU case's are: seed 131
+    /// draws none within the ±1e-2 step of a sampled entry (128–130 each put one there).
+    static func asppCase() -> Case {
+        let n = 2, h = 4, w = 5, c = 3, o = 2, rates = [1, 2, 3], seed: UInt64 = 131
+        let params = ParameterArena(), stats = ParameterArena()
+        let d = HeadParameterDeclarer(params: params, stats: stats)
+        let m = ASPP.declare(d, inputWidth: c, width: o, rates: rates, dropout: 0.5)
+        params.allocate(); stats.allocate()
+        stats.initialise(seed: seed)
+        let module = m.resolve(params, stats)
+        let store = TensorStore()
+        let a = ASPP.Activations(module, n: n, h: h, w: w, store: store)
+        let g = ASPP.Gradients(module, n: n, h: h, w: w, inputGradient: true, store: store)
+        let scratch = store.tensor([ASPP.scratchCount(h: h, w: w, cin: c, rates: rates)])
+        let ops = HeadOps(threads: 1, useWinograd: false, shard: nil, counters: BatchNormCounters(count: d.bnPrefixes.count))
+        func run(_ t: [[Float]]) {
+            // The module holds raw pointers: the closures keep the memory they point into (activations, BN running
+            // statistics) alive.
+            withExtendedLifetime((store, stats)) {}
+            params.values.update(from: t[1], count: params.count)
+            t[0].withUnsafeBufferPointer { x in
+                module.forward(x.baseAddress!, n: n, h: h, w: w, a: a, ops: ops, training: true, dropoutSeed: seed, scratch: scratch)
+            }
+        }
+        return Case(name: "\(ASPP.self) rates \(rates)", seed: seed,
+                    tensors: { rng in [Self.random(n * h * w * c, &rng), Self.random(params.count, &rng, awayFromZero: 0.1)] },
+                    forward: { t in run(t); return Array(UnsafeBufferPointer(start: a.output, count: n * h * w * o)) },
+                    backward: { t, dout in
+                        run(t)
+                        params.zeroGrads()
+                        var dx = [Float](repeating: 0, count: t[0].count)
+                        t[0].withUnsafeBufferPointer { x in dx.withUnsafeMutableBufferPointer { dxp in
+                            module.backward(dOut: dout, x: x.baseAddress!, dInput: dxp.baseAddress!, n: n, h: h, w: w, a: a, g: g,
+                                            ops: ops, scratch: scratch) } }
+                        return [dx, Array(UnsafeBufferPointer(start: params.grads, count: params.count))] })
     }
 
     /// Every file of Sources/Shared/Layers (one layer type each) has a case, and no two cases share a seed or a name.

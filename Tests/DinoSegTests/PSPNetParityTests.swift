@@ -83,9 +83,7 @@ final class PSPNetParityTests: XCTestCase {
         for name in ["os8", "os32"] {
             let f = try fixture(name)
             let net = try network(f)
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pspnet-ckpt-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: dir) }
+            let dir = URL(fileURLWithPath: try tempDir("pspnet-ckpt"))
             let path = dir.appendingPathComponent("last.safetensors").path
             let progress = TrainProgress(step: 3, epoch: 1, batchInEpoch: 0, seed: 5, maxIter: 10, batchSize: 2)
             try PSPNetCheckpoint.save(net, to: path, progress: progress)
@@ -110,9 +108,7 @@ final class PSPNetParityTests: XCTestCase {
     func testBackboneWeightsLoadAndRefuseBadTensors() throws {
         let f = try fixture("os32")   // torchvision stem
         let net = try network(f)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pspnet-weights-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = URL(fileURLWithPath: try tempDir("pspnet-weights"))
         // torchvision naming: layer0.0 → conv1, layer0.1 → bn1, layerN unchanged, plus an fc that is ignored.
         var tensors: [(name: String, shape: [Int], values: [Float])] = []
         for v in net.backboneViews {

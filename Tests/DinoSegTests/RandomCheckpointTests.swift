@@ -5,12 +5,6 @@ import XCTest
 final class RandomCheckpointTests: XCTestCase {
     static let config = ConvNeXtConfig(hiddenSizes: [8, 16, 24, 32], depths: [1, 2, 1, 1])
 
-    func temporaryDirectory(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-rw-\(getpid())-\(name)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     /// What RandomCheckpoint.tensors promises, written out independently of the loader: every Hugging Face tensor of
     /// the config with its shape and its uniform range (conv/linear ±√(3/fan_in), biases ±0.01, LayerNorm weights
     /// 1 ± 0.1, LayerNorm biases ±0.01, gamma [0.1, 0.5]).
@@ -46,7 +40,7 @@ final class RandomCheckpointTests: XCTestCase {
     /// The file holds exactly the expected tensors and shapes, the loader accepts it (and refuses it without one of
     /// them), the backbone runs at the expected resolutions, and the marks are set.
     func testRandomCheckpointHasEveryTensorTheLoaderExpects() throws {
-        let dir = temporaryDirectory("names")
+        let dir = try tempDir("rw") + "/names"
         try RandomCheckpoint.write(config: Self.config, seed: 3, to: dir)
         let st = try SafetensorsFile(path: dir + "/model.safetensors")
         let expected = Self.expectedTensors(Self.config)
@@ -73,7 +67,7 @@ final class RandomCheckpointTests: XCTestCase {
         // Without one block tensor the loader must refuse the file, naming the tensor: its acceptance above means the
         // names and shapes are the ones it checks.
         let dropped = "stages.1.layers.1.pointwise_conv2.weight"
-        let broken = temporaryDirectory("broken")
+        let broken = try tempDir("rw") + "/broken"
         try FileSystem.createDirectory(broken)
         try SafetensorsFile.write(path: broken + "/model.safetensors",
                                   floats: RandomCheckpoint.tensors(config: Self.config, seed: 3).filter { $0.name != dropped },
@@ -85,7 +79,8 @@ final class RandomCheckpointTests: XCTestCase {
 
     /// Same seed → byte-identical files; another seed → other bytes (and other values in every tensor).
     func testRandomCheckpointIsReproducibleForItsSeed() throws {
-        let a = temporaryDirectory("seed3a"), b = temporaryDirectory("seed3b"), c = temporaryDirectory("seed4")
+        let root = try tempDir("rw")
+        let a = root + "/seed3a", b = root + "/seed3b", c = root + "/seed4"
         try RandomCheckpoint.write(config: Self.config, seed: 3, to: a)
         try RandomCheckpoint.write(config: Self.config, seed: 3, to: b)
         try RandomCheckpoint.write(config: Self.config, seed: 4, to: c)
@@ -108,7 +103,7 @@ final class RandomCheckpointTests: XCTestCase {
     /// and standard deviation within 5 standard errors of (lo + hi) / 2 and (hi − lo) / √12 (for the conv/linear
     /// weights, ±√(3/fan_in), that is 1/√fan_in).
     func testRandomCheckpointValuesFollowTheStatedInitialisation() throws {
-        let dir = temporaryDirectory("stats")
+        let dir = try tempDir("rw") + "/stats"
         try RandomCheckpoint.write(config: Self.config, seed: 3, to: dir)
         let st = try SafetensorsFile(path: dir + "/model.safetensors")
         let expected = Self.expectedTensors(Self.config)

@@ -14,8 +14,7 @@ final class RunIntegrityTests: XCTestCase {
     var tmp = ""
 
     override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-integrity-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        tmp = try makeTempDir("integrity")
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }

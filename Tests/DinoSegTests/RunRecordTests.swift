@@ -16,8 +16,7 @@ final class RunRecordTests: XCTestCase {
     var tmp = ""
 
     override func setUpWithError() throws {
-        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-record-\(getpid())-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        tmp = try makeTempDir("record")
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }

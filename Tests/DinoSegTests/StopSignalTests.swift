@@ -38,21 +38,17 @@ final class StopSignalTests: XCTestCase {
         try writeSyntheticData(to: tmp + "/data", train: 40, val: 1, seed: 4, sides: 120...200)
         try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,
                                    to: tmp + "/weights")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: extract)
-        p.arguments = ["train", "--data", tmp + "/data", "--list", "train", "--weights", tmp + "/weights", "--views", "4",
-                       "--shard-size", "40", "--workers", "1", "--out", tmp + "/cache"]
-        p.standardOutput = FileHandle.nullDevice; p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try startProcess(extract, ["train", "--data", tmp + "/data", "--list", "train", "--weights", tmp + "/weights",
+                                           "--views", "4", "--shard-size", "40", "--workers", "1", "--out", tmp + "/cache"])
         // The manifest is saved after the handler is installed and before the first shard.
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: tmp + "/cache/manifest.json") && p.isRunning && Date() < deadline { usleep(5_000) }
-        kill(p.processIdentifier, SIGINT)
+        kill(p.pid, SIGINT)
         usleep(20_000)
-        kill(p.processIdentifier, SIGINT)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .exit, "the second SIGINT should end the process through the handler's _exit")
-        XCTAssertEqual(p.terminationStatus, 128 + SIGINT, "exit status after two SIGINTs")
+        kill(p.pid, SIGINT)
+        let r = try p.wait()
+        XCTAssertEqual(r.reason, .exit, "the second SIGINT should end the process through the handler's _exit")
+        XCTAssertEqual(r.status, 128 + SIGINT, "exit status after two SIGINTs")
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/cache/shard-00000.h5"), "no shard of 40 images should be finished")
     }
 }

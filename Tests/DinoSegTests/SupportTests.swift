@@ -13,8 +13,7 @@ final class SupportTests: XCTestCase {
     }
 
     func testSafetensorsRoundTrip() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-st-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = URL(fileURLWithPath: try tempDir("safetensors-roundtrip"))
         let path = dir.appendingPathComponent("t.safetensors").path
         try SafetensorsFile.write(path: path, floats: [("b.w", [2, 3], [1, 2, 3, 4, 5, 6]), ("a", [1], [-1.5])],
                                   integers: [("step", [1], [42])], metadata: ["format": "pt"])

@@ -57,8 +57,7 @@ final class SweepTests: XCTestCase {
         }
         let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p,
                                 backboneNote: "FAKE BACKBONE")
-        let dir = NSTemporaryDirectory() + "dinoseg-sweep-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
+        let dir = try tempDir("sweep") + "/sweep"
         var train = TrainOptions()
         train.epochs = 2; train.batch = 8; train.threads = 2; train.seed = seed
         let settings = SweepSettings(jobs: SweepJob.plan(variants: [.head, .fpn], widths: [16]), outputStride: 8,
@@ -194,11 +193,10 @@ extension SweepTests {
 
 final class RunFilesTests: XCTestCase {
     func testLatestCheckpointIsLastOrTheHighestStepAndLossCurveReadsTheLog() throws {
-        let dir = NSTemporaryDirectory() + "dinoseg-runfiles-\(getpid())"
-        try? FileManager.default.removeItem(atPath: dir)
+        let dir = try tempDir("runfiles")
         try FileManager.default.createDirectory(atPath: dir + "/checkpoints", withIntermediateDirectories: true)
         XCTAssertThrowsError(try RunCheckpoints.latest(run: dir)) { XCTAssertTrue("\($0)".contains("no head checkpoint"), "\($0)") }
-        var config = HeadConfig(stageChannels: [8, 8, 8, 8], fpnWidth: 8, useFPN: false, usePPM: false)
+        var config = HeadConfig(stageChannels: [8, 8, 8, 8], fpnWidth: 8, variant: .head)
         config.classifierWidth = 8
         let head = try SegmentationHead(config: config, seed: 1)
         for (name, step) in [("last.safetensors", 40), ("checkpoints/epoch-001.safetensors", 20), ("checkpoints/epoch-003.safetensors", 60)] {

@@ -54,7 +54,7 @@ package struct HeadTrainBench: ParsableCommand {
         if json {
             var obj: [String: Any] = [
                 "impl": "swift", "conv3x3": im2col ? "im2col" : "winograd", "variant": head.variantName, "fpn_width": head.fpnWidth, "output_stride": head.outputStride,
-                "fpn": head.useFPN, "ppm": head.usePPM, "batch": batch, "threads": threads, "steps": steps,
+                "fpn": head.useFPN, "ppm": head.context == .ppm, "context": head.context.rawValue, "batch": batch, "threads": threads, "steps": steps,
                 "samples_per_second": r.samplesPerSecond, "gflops_per_second": r.gflopsPerSecond,
                 "seconds_per_step": r.secondsPerStep, "gflop_per_step": r.gflopPerStep,
                 "activation_bytes": r.activationBytes, "parameters": r.parameterCount, "kernel_path": KernelPath.best.name,
@@ -70,10 +70,12 @@ package struct HeadTrainBench: ParsableCommand {
                          activePrecision.rawValue, r.samplesPerSecond, r.gflopsPerSecond, r.gflopPerStep, r.secondsPerStep, peakMiB))
         }
         guard !noPeers else { return }
+        // scripts/bench_torch_head.py mirrors the FPN / PPM heads only.
+        guard head.context != .aspp else { return print("peers: none for the ASPP head (the PyTorch bench mirrors FPN / PPM heads)") }
         var args = ["--fpn-width", "\(variant.fpnWidth)", "--output-stride", "\(variant.outputStride)",
                     "--batch", "\(batch)", "--steps", "\(steps)", "--threads", "\(threads)"]
-        if variant.noFPN { args.append("--no-fpn") }
-        if variant.noPPM { args.append("--no-ppm") }
+        if !head.useFPN { args.append("--no-fpn") }
+        if head.context == .none { args.append("--no-ppm") }
         printPeers(PeerBenchmark.trainingPeers(script: "bench_torch_head.py", arguments: args), ours: r.samplesPerSecond,
                    unit: "samples/s", rateKey: "samples_per_second", json: json,
                    extra: ["variant": head.variantName, "fpn_width": head.fpnWidth, "batch": batch, "threads": threads])

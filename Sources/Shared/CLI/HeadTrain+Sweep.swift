@@ -1,10 +1,10 @@
 import ArgumentParser
 import Foundation
 import DinoSegCore
+import DinoSegModels
 import DinoSegEval
 import DinoSegPipeline
 
-extension SweepVariant: ExpressibleByArgument {}
 
 /// `headtrain sweep`: every variant × FPN width on one cache, evaluated alike; results.md/csv and report.html.
 package struct HeadTrainSweep: ParsableCommand {
@@ -18,8 +18,8 @@ package struct HeadTrainSweep: ParsableCommand {
     var runDirectory: String
     @Option(help: "Comma-separated FPN widths, each at least 4 (variants without FPN run once).")
     var widths = CommaList<Int>([256, 512, 768, 1024, 2048])
-    @Option(help: "Comma-separated variants: head, ppm, fpn, fpn-ppm.")
-    var variants = CommaList<SweepVariant>([.head, .ppm, .fpn, .fpnPPM])
+    @Option(help: ArgumentHelp("Comma-separated variants: \(HeadVariant.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "variants"))
+    var variants = CommaList<HeadVariant>([.head, .ppm, .fpn, .fpnPPM])
     @Option(name: .customLong("output-stride"), help: "FPN output stride: 8 (F1..F3) or 4 (F0..F3).") var outputStride: Int = 8
     /// The published settings are `headtrain train`'s defaults too (50 epochs, batch 32, lr 0.01, seed 0, all cores).
     @OptionGroup var training: TrainOptionGroup

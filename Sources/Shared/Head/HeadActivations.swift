@@ -1,21 +1,17 @@
 import DinoSegNN
-// The activations of one SegmentationHead pass as typed, shaped fields (llm.c's ActivationTensors): `forward` fills
-// them, `loss` adds the class probabilities, `backward(saved:loss:)` reads them and fills `HeadActivationGrads`.
-// The head allocates one set per (batch, stage geometry) and reuses it while the geometry stays the same; every
-// buffer below exists only when the head configuration uses it (nil / empty otherwise).
+// The activations of one SegmentationHead pass as typed, shaped fields (llm.c's ActivationTensors): each module's own
+// activation struct (FPNNeck, PyramidPooling / ASPP, SegmentationClassifier; shapes in their files), the logits, and the
+// class probabilities `loss` adds. `backward(saved:loss:)` reads them and fills `HeadActivationGrads` (the modules'
+// gradient structs). The head allocates one set per (batch, stage geometry) and reuses it while the geometry stays the
+// same; a module the head does not have has no buffers.
 //
-// Shapes (NHWC; n = batch, h×w = the working stage, c = feature width, r = PPM reduction, b = PPM bins,
-// mid = classifier width, k = classes, cin = classifier input, lh×lw = the label size):
-//   fpnInner[i]      [n, h_i, w_i, c]   lateral 1×1 conv of FPN level i, plus the top-down sum of the coarser levels
-//   fpnOut           [n, h, w, c]       3×3 conv of fpnInner[0]: the PPM / classifier input
-//   ppm[j].pooled    [n, b, b, c]       ppm[j].conv, .bn  [n, b, b, r] (.bn holds BN then ReLU, in place)
-//   ppm[j].mean/rstd [r]                batch (training) or running (eval) statistics used by BN
-//   ppm[j].upsampled [n, h, w, r]       ppmConcat [n, h, w, cin]
-//   clsConv          [n, h, w, mid]     clsBN [n, h, w, mid] (BN then ReLU, in place)   clsMean/clsRstd [mid]
-//   dropoutMask      [n, mid]           dropped [n, h, w, mid]   (heads with dropout; used in training only)
-//   logits           [n, h, w, k]
-//   probs            [n, lh, lw, k]     softmax of the logits resized to the label size (filled by `loss`)
-//   conv3x3Scratch   Winograd or im2col workspace shared by the 3×3 convolutions
+// Shapes (NHWC; n = batch, h×w = the working stage, k = classes, lh×lw = the label size):
+//   inputs[i]        the stage features the head reads (the caller's; FPN levels finest first, or F3)
+//   features         [n, h, w, c]   the neck's output (or F3 without FPN): the context module's input
+//   classifierInput  [n, h, w, cin] the context module's output (or `features` without one)
+//   logits           [n, h, w, k]   the classifier's
+//   probs            [n, lh, lw, k] softmax of the logits resized to the label size (filled by `loss`)
+//   conv3x3Scratch   Winograd / im2col workspace shared by the 3×3 and atrous convolutions
 
 /// A buffer of the activation memory and its shape.
 package struct HeadTensor {
@@ -43,17 +39,26 @@ final class TensorStore {
     deinit { for p in blocks { p.deallocate() } }
 }
 
+/// The context module's activations (the same case as the head's `HeadContextModule`).
+enum ContextActivations {
+    case none
+    case ppm(PyramidPooling.Activations)
+    case aspp(ASPP.Activations)
+}
+
+/// The context module's gradients.
+enum ContextGradients {
+    case none
+    case ppm(PyramidPooling.Gradients)
+    case aspp(ASPP.Gradients)
+}
+
 package final class HeadActivations {
     /// What the buffer sizes depend on; a forward with another geometry gets a new set.
     struct Geometry: Equatable {
         var batch: Int
         var stageShapes: [Int]        // (h, w, c) of each input stage, in `inputStages` order
         var winograd: Bool
-    }
-
-    package struct PPMBranch {
-        package let bins: Int
-        package let pooled, conv, bn, upsampled, mean, rstd: HeadTensor
     }
 
     let geometry: Geometry
@@ -69,21 +74,16 @@ package final class HeadActivations {
     /// backward has run).
     package internal(set) var inputs: [UnsafePointer<Float>]
 
-    package let fpnInner: [HeadTensor]
-    package let fpnOut: HeadTensor?
-    package let ppm: [PPMBranch]
-    package let ppmConcat: HeadTensor?
-    package let clsConv, clsBN, clsMean, clsRstd: HeadTensor
-    package let dropoutMask, dropped: HeadTensor?
-    package let logits: HeadTensor
+    let neck: FPNNeck.Activations?
+    let context: ContextActivations
+    let classifier: SegmentationClassifier.Activations
     let conv3x3Scratch: HeadTensor
-    /// Whether the last forward applied dropout (training with dropout > 0).
-    package internal(set) var dropoutApplied = false
     /// Softmax probabilities at the label size (filled by `SegmentationHead.loss`, reused while the size stays).
     package internal(set) var probs: HeadTensor?
     private var grads: HeadActivationGrads?
 
-    init(config cfg: HeadConfig, batch n: Int, inputStages: [Int], inputShapes: [SegmentationHead.StageShape], winograd: Bool) {
+    init(head: SegmentationHead, batch n: Int, inputStages: [Int], inputShapes: [SegmentationHead.StageShape], winograd: Bool) {
+        let cfg = head.config
         geometry = Geometry(batch: n, stageShapes: inputShapes.flatMap { [$0.h, $0.w, $0.c] }, winograd: winograd)
         batch = n
         self.inputStages = inputStages
@@ -91,35 +91,39 @@ package final class HeadActivations {
         inputs = []
         let h = inputShapes[0].h, w = inputShapes[0].w
         self.h = h; self.w = w
-        let c = cfg.featureWidth, mid = cfg.classifierWidth, k = cfg.numClasses, r = cfg.ppmReduction
         let s = TensorStore()
         store = s
-        fpnInner = cfg.useFPN ? inputShapes.map { s.tensor([n, $0.h, $0.w, c]) } : []
-        fpnOut = cfg.useFPN ? s.tensor([n, h, w, c]) : nil
-        ppm = cfg.usePPM ? cfg.ppmBins.map { b in
-            PPMBranch(bins: b, pooled: s.tensor([n, b, b, c]), conv: s.tensor([n, b, b, r]), bn: s.tensor([n, b, b, r]),
-                      upsampled: s.tensor([n, h, w, r]), mean: s.tensor([r]), rstd: s.tensor([r]))
-        } : []
-        ppmConcat = cfg.usePPM ? s.tensor([n, h, w, cfg.classifierInput]) : nil
-        clsConv = s.tensor([n, h, w, mid]); clsBN = s.tensor([n, h, w, mid])
-        clsMean = s.tensor([mid]); clsRstd = s.tensor([mid])
-        dropoutMask = cfg.dropout > 0 ? s.tensor([n, mid]) : nil
-        dropped = cfg.dropout > 0 ? s.tensor([n, h, w, mid]) : nil
-        logits = s.tensor([n, h, w, k])
+        neck = head.neck.map { FPNNeck.Activations(n: n, shapes: inputShapes, width: $0.width, store: s) }
+        switch head.context {
+        case .none: context = .none
+        case .ppm(let m): context = .ppm(PyramidPooling.Activations(m, n: n, h: h, w: w, store: s))
+        case .aspp(let m): context = .aspp(ASPP.Activations(m, n: n, h: h, w: w, store: s))
+        }
+        classifier = SegmentationClassifier.Activations(head.classifier, n: n, h: h, w: w, store: s)
         var scratch = 0
-        let convs = (cfg.useFPN ? [(c, c)] : []) + [(cfg.classifierInput, mid)]
+        let convs = (cfg.useFPN ? [(cfg.featureWidth, cfg.featureWidth)] : []) + [(cfg.classifierInput, cfg.classifierWidth)]
         for (cin, cout) in convs {
-            scratch = max(scratch, winograd && Conv3x3Winograd.supports(cin: cin, cout: cout)
-                          ? Conv3x3Winograd.scratchCount(n: n, h: h, w: w, cin: cin, cout: cout)
-                          : Conv3x3.scratchCount(h: h, w: w, cin: cin))
+            scratch = max(scratch, HeadOps.conv3x3Scratch(winograd: winograd, n: n, h: h, w: w, cin: cin, cout: cout))
+        }
+        if cfg.context == .aspp {
+            scratch = max(scratch, ASPP.scratchCount(h: h, w: w, cin: cfg.featureWidth, rates: cfg.asppRates))
         }
         conv3x3Scratch = s.tensor([scratch])
     }
 
-    /// The PPM / classifier input: the FPN output, or F3 without FPN.
-    package var features: UnsafePointer<Float> { fpnOut.map { UnsafePointer($0.data) } ?? inputs[0] }
-    /// The classifier's 3×3 conv input: the PPM concatenation, or `features` without PPM.
-    package var classifierInput: UnsafePointer<Float> { ppmConcat.map { UnsafePointer($0.data) } ?? features }
+    /// The context module's input: the FPN output, or F3 without FPN.
+    package var features: UnsafePointer<Float> { neck.map { UnsafePointer($0.out.data) } ?? inputs[0] }
+    /// The classifier's input: the context module's output, or `features` without one.
+    package var classifierInput: UnsafePointer<Float> {
+        switch context {
+        case .none: return features
+        case .ppm(let a): return UnsafePointer(a.concat.data)
+        case .aspp(let a): return UnsafePointer(a.output)
+        }
+    }
+    package var logits: HeadTensor { classifier.logits }
+    /// Whether the last forward applied the classifier's dropout (training with dropout > 0).
+    package var dropoutApplied: Bool { classifier.dropoutApplied }
 
     /// The probability buffer for labels of lh×lw.
     func probs(labelHeight lh: Int, labelWidth lw: Int, classes k: Int) -> HeadTensor {
@@ -130,9 +134,9 @@ package final class HeadActivations {
     }
 
     /// The gradient buffers for this geometry (allocated by the first backward).
-    func gradients(config: HeadConfig) -> HeadActivationGrads {
+    func gradients(head: SegmentationHead) -> HeadActivationGrads {
         if let g = grads { return g }
-        let g = HeadActivationGrads(config: config, saved: self, store: store)
+        let g = HeadActivationGrads(head: head, saved: self, store: store)
         grads = g
         return g
     }
@@ -142,40 +146,32 @@ package final class HeadActivations {
 }
 
 /// Gradients with respect to the activations (same shapes as their activations), written by backward.
-package struct HeadActivationGrads {
-    package struct PPMBranch {
-        package let upsampled, relu, bn, conv: HeadTensor
-        /// nil without FPN (nothing upstream to train).
-        package let pooled: HeadTensor?
+struct HeadActivationGrads {
+    let classifier: SegmentationClassifier.Gradients
+    /// At the classifier's input (nil for the bare head: no trainable layer below the classifier).
+    let classifierInput: HeadTensor?
+    let context: ContextGradients
+    /// At the context module's input (nil unless the head has both a neck and a context module: without a neck nothing
+    /// below is trained, without a context module it is `classifierInput`).
+    let features: HeadTensor?
+    let neck: FPNNeck.Gradients?
+
+    init(head: SegmentationHead, saved a: HeadActivations, store s: TensorStore) {
+        let cfg = head.config, n = a.batch, h = a.h, w = a.w
+        let hasContext = cfg.context != .none
+        classifier = SegmentationClassifier.Gradients(head.classifier, n: n, h: h, w: w, store: s)
+        classifierInput = cfg.useFPN || hasContext ? s.tensor([n, h, w, cfg.classifierInput]) : nil
+        features = cfg.useFPN && hasContext ? s.tensor([n, h, w, cfg.featureWidth]) : nil
+        switch head.context {
+        case .none: context = .none
+        case .ppm(let m): context = .ppm(PyramidPooling.Gradients(m, n: n, h: h, w: w, inputGradient: cfg.useFPN, store: s))
+        case .aspp(let m): context = .aspp(ASPP.Gradients(m, n: n, h: h, w: w, inputGradient: cfg.useFPN, store: s))
+        }
+        neck = head.neck.map { FPNNeck.Gradients(n: n, shapes: a.inputShapes, width: $0.width, store: s) }
     }
 
-    package let logits: HeadTensor
-    /// Gradient at the 1×1 classifier conv input (the dropout output, or the ReLU output without dropout).
-    package let dropped: HeadTensor
-    /// Gradient at the ReLU output when dropout sits between (nil without dropout).
-    package let relu: HeadTensor?
-    package let clsBN, clsConv: HeadTensor
-    /// nil for the bare head (no trainable layer below the classifier).
-    package let classifierInput: HeadTensor?
-    /// Gradient at the PPM input (nil unless FPN and PPM are both used).
-    package let features: HeadTensor?
-    package let ppm: [PPMBranch]
-    package let fpnInner: [HeadTensor]
-
-    init(config cfg: HeadConfig, saved a: HeadActivations, store s: TensorStore) {
-        let n = a.batch, h = a.h, w = a.w, mid = cfg.classifierWidth, c = cfg.featureWidth, r = cfg.ppmReduction
-        logits = s.tensor([n, h, w, cfg.numClasses])
-        dropped = s.tensor([n, h, w, mid])
-        relu = cfg.dropout > 0 ? s.tensor([n, h, w, mid]) : nil
-        clsBN = s.tensor([n, h, w, mid]); clsConv = s.tensor([n, h, w, mid])
-        classifierInput = cfg.useFPN || cfg.usePPM ? s.tensor([n, h, w, cfg.classifierInput]) : nil
-        features = cfg.useFPN && cfg.usePPM ? s.tensor([n, h, w, c]) : nil
-        ppm = cfg.usePPM ? cfg.ppmBins.map { b in
-            PPMBranch(upsampled: s.tensor([n, h, w, r]), relu: s.tensor([n, b, b, r]), bn: s.tensor([n, b, b, r]),
-                      conv: s.tensor([n, b, b, r]), pooled: cfg.useFPN ? s.tensor([n, b, b, c]) : nil)
-        } : []
-        fpnInner = cfg.useFPN ? a.inputShapes.map { s.tensor([n, $0.h, $0.w, c]) } : []
-    }
+    /// The gradient at the neck's output: `features`, or `classifierInput` when no context module sits between.
+    var neckOutput: HeadTensor? { features ?? classifierInput }
 }
 
 /// The result of `SegmentationHead.loss`, which backward starts from.

@@ -20,10 +20,19 @@ extension HeadConfig {
             }
             conv(rows, 9 * fpnWidth, fpnWidth, inputGrad: true)
         }
-        if usePPM {
+        switch context {
+        case .none:
+            break
+        case .ppm:
             for b in ppmBins { conv(n * b * b, featureWidth, ppmReduction, inputGrad: useFPN) }
+        case .aspp:
+            // the 1×1 branch, the three atrous 3×3 branches, the image-pooling 1×1 conv, the 1×1 projection
+            conv(rows, featureWidth, asppWidth, inputGrad: useFPN)
+            for _ in asppRates { conv(rows, 9 * featureWidth, asppWidth, inputGrad: useFPN) }
+            conv(n, featureWidth, asppWidth, inputGrad: useFPN)
+            conv(rows, (asppRates.count + 2) * asppWidth, asppWidth, inputGrad: true)
         }
-        conv(rows, 9 * classifierInput, classifierWidth, inputGrad: useFPN || usePPM)
+        conv(rows, 9 * classifierInput, classifierWidth, inputGrad: useFPN || context != .none)
         conv(rows, classifierWidth, numClasses, inputGrad: true)
         return (fwd, step)
     }

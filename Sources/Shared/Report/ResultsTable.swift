@@ -1,42 +1,17 @@
 import Foundation
 import DinoSegKernels
+import DinoSegModels
 import DinoSegEval
 
 // The sweep's results as data (one entry per trained head, plus the baseline runs shown beside them) and the two tables
 // written from them: results.md in the form of the published results table (published numbers beside ours when the
 // dataset is VOC) and results.csv.
 
-/// The ablation rows of the report: which head modules sit on the frozen backbone.
-package enum SweepVariant: String, Codable, CaseIterable {
-    case head, ppm, fpn, fpnPPM = "fpn-ppm"
-
-    package var usesFPN: Bool { self == .fpn || self == .fpnPPM }
-    package var usesPPM: Bool { self == .ppm || self == .fpnPPM }
-
-    /// "DINOv3 + FPN(768) + PPM + head"
-    package func modelName(width: Int?) -> String {
-        var parts = ["DINOv3"]
-        if usesFPN { parts.append("FPN(\(width.map(String.init) ?? "?"))") }
-        if usesPPM { parts.append("PPM") }
-        parts.append("head")
-        return parts.joined(separator: " + ")
-    }
-
-    /// Short run-directory name: "head", "ppm", "fpn768", "fpn768-ppm".
-    package func runName(width: Int?) -> String {
-        switch self {
-        case .head, .ppm: return rawValue
-        case .fpn: return "fpn\(width ?? 0)"
-        case .fpnPPM: return "fpn\(width ?? 0)-ppm"
-        }
-    }
-}
-
 /// The published results (PASCAL VOC 2012 val) of the experiment DinoSeg re-implements, mIoU / mAcc / allAcc.
 package enum PublishedResults {
     package struct Row: Equatable {
         package var number: Int, model: String, mIoU: Double, mAcc: Double, allAcc: Double
-        package var variant: SweepVariant?, width: Int?
+        package var variant: HeadVariant?, width: Int?
     }
 
     package static let rows: [Row] = [
@@ -64,14 +39,14 @@ package enum PublishedResults {
     }
 
     /// The published row for a variant/width, if the report has one.
-    package static func row(variant: SweepVariant, width: Int?) -> Row? {
+    package static func row(variant: HeadVariant, width: Int?) -> Row? {
         rows.first { $0.variant == variant && (!variant.usesFPN || $0.width == width) }
     }
 }
 
 /// One trained and evaluated head of a sweep.
 package struct SweepEntry: Codable, Equatable {
-    package var variant: SweepVariant
+    package var variant: HeadVariant
     package var width: Int?
     package var outputStride: Int
     package var epochs: Int
@@ -84,7 +59,7 @@ package struct SweepEntry: Codable, Equatable {
     /// The content digest of the val cache it was evaluated on; nil in entries written before it was recorded.
     package var valCacheDigest: String?
 
-    package init(variant: SweepVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
+    package init(variant: HeadVariant, width: Int?, outputStride: Int, epochs: Int, runDirectory: String,
                 trainSeconds: Double, finalLoss: Double?, result: EvalResult, precision: Precision = .fp32) {
         self.variant = variant; self.width = variant.usesFPN ? width : nil; self.outputStride = outputStride
         self.epochs = epochs; self.runDirectory = runDirectory; self.trainSeconds = trainSeconds

@@ -15,19 +15,18 @@ import DinoSegEval
 // just rewrites the tables, so baselines can be added to a finished sweep without retraining.
 
 package struct SweepJob: Equatable {
-    package var variant: SweepVariant
+    package var variant: HeadVariant
     package var width: Int?
 
     package var name: String { variant.runName(width: width) }
 
     /// Non-FPN variants once, FPN variants once per width, in the order given.
-    package static func plan(variants: [SweepVariant], widths: [Int]) -> [SweepJob] {
+    package static func plan(variants: [HeadVariant], widths: [Int]) -> [SweepJob] {
         variants.flatMap { v in v.usesFPN ? widths.map { SweepJob(variant: v, width: $0) } : [SweepJob(variant: v, width: nil)] }
     }
 
     package func headConfig(stageChannels: [Int], outputStride: Int) -> HeadConfig {
-        HeadConfig(stageChannels: stageChannels, fpnWidth: width ?? 1024, outputStride: outputStride,
-                   useFPN: variant.usesFPN, usePPM: variant.usesPPM)
+        HeadConfig(stageChannels: stageChannels, fpnWidth: width ?? 1024, outputStride: outputStride, variant: variant)
     }
 }
 

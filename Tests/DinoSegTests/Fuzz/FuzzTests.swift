@@ -8,14 +8,17 @@ import XCTest
 @testable import DinoSegCache
 
 final class FuzzTests: XCTestCase {
+    /// The class's directory, made on first use; a crashing input is left in it (the process ends before tearDown).
     static var workDir: String = {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-fuzz-\(getpid())").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        do { return try makeTempDir("fuzz") } catch { preconditionFailure("fuzz work directory: \(error)") }
     }()
     var work: String { FuzzTests.workDir }
 
-    override class func tearDown() { try? FileManager.default.removeItem(atPath: workDir) }
+    /// Removes the work directory unless a driver saved a failing input in it (its failure message names the file).
+    override class func tearDown() {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: workDir)) ?? []
+        if !files.contains(where: { $0.contains("-failure-") }) { try? FileManager.default.removeItem(atPath: workDir) }
+    }
 
     // MARK: safetensors header (and the backbone's weight loading on top of it)
 

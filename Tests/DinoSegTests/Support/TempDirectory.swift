@@ -1,12 +1,26 @@
 import Foundation
+import XCTest
+@testable import DinoSegCore
 
 // The tests' one temporary-directory helper: every test that needs a directory takes it from here and removes it in
-// its tearDown or a defer, so nothing is left in the temporary directory.
+// its tearDown or a defer (or takes it from `tempDir`, which removes it after the test), so nothing is left in the
+// temporary directory.
 
-/// A fresh temporary directory per test.
+/// A new directory under the temporary directory, named dinoseg-<tag>-XXXXXX and created by mkdtemp, so two tests
+/// (or two runs of the suite at once) never share one.
 func makeTempDir(_ tag: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory
-        .appendingPathComponent("dinoseg-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
+    let pattern = FileManager.default.temporaryDirectory.appendingPathComponent("dinoseg-\(tag)-XXXXXX").path
+    var template = Array(pattern.utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { buffer in mkdtemp(buffer.baseAddress!).map { String(cString: $0) } }
+    guard let made else { throw DinoSegError(file: pattern, "mkdtemp failed: \(String(cString: strerror(errno)))") }
+    return made
+}
+
+extension XCTestCase {
+    /// `makeTempDir` for one test: the directory is removed when the test ends, whatever its outcome.
+    func tempDir(_ tag: String) throws -> String {
+        let dir = try makeTempDir(tag)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
 }
