@@ -37,6 +37,9 @@ CACHE = os.path.join(os.path.dirname(SCRIPTS), "cache", "peers")
 OPSET = 18  # the dynamo exporter's native opset: LayerNormalization is one node (>= 17)
 HINT = "run scripts/setup_peers.sh and use .venv-peers/bin/python"
 
+sys.path.insert(0, SCRIPTS)
+from backbone_args import add_backbone_args, sizes  # noqa: E402  (torch-free, as this venv may lack torch)
+
 
 def require(module):
     """Imports `module` or exits with one line saying what is missing."""
@@ -49,13 +52,7 @@ def require(module):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--engine", choices=["openvino", "onnxruntime"], default="openvino")
-    ap.add_argument("--hidden-sizes", default="96,192,384,768")
-    ap.add_argument("--depths", default="3,3,9,3")
-    ap.add_argument("--resolution", type=int, default=224)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--images", type=int, default=40)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--json", action="store_true")
+    add_backbone_args(ap)
     ap.add_argument("--ov-precision", choices=["default", "f32", "bf16"], default="default",
                     help="OpenVINO INFERENCE_PRECISION_HINT (default: leave OpenVINO's choice for this CPU)")
     ap.add_argument("--ov-hint", choices=["auto", "latency", "throughput"], default="auto",
@@ -65,10 +62,6 @@ def parse_args():
     if a.engine != "openvino" and (a.ov_precision != "default" or a.ov_hint != "auto"):
         ap.error("--ov-precision and --ov-hint apply to --engine openvino only")
     return a
-
-
-def sizes(a):
-    return [int(v) for v in a.hidden_sizes.split(",")], [int(v) for v in a.depths.split(",")]
 
 
 def onnx_path(a):
@@ -81,7 +74,6 @@ def export(a):
     """Child process: exports bench_torch_backbone's ConvNeXt to a.export_to and writes the .json beside it."""
     torch = require("torch")
     require("onnxscript")  # the dynamo exporter's back end; its absence otherwise shows as a long traceback
-    sys.path.insert(0, SCRIPTS)
     from bench_torch_backbone import ConvNeXt, flops
 
     hs, ds = sizes(a)

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from backbone_args import add_backbone_args, sizes  # noqa: E402
 from torch_timing import add_precision_args, autocast, best_of, peak_memory_mib  # noqa: E402
 
 
@@ -37,13 +38,16 @@ class LayerNorm2d(nn.LayerNorm):
 
 
 class Block(nn.Module):
-    def __init__(self, c, eps):
+    """One ConvNeXt block with transformers' parameter names; bf16_backbone_error.py passes its rounding conv and
+    linear classes."""
+
+    def __init__(self, c, eps, conv=nn.Conv2d, linear=nn.Linear, gamma=0.3):
         super().__init__()
-        self.depthwise_conv = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.depthwise_conv = conv(c, c, 7, padding=3, groups=c)
         self.layer_norm = nn.LayerNorm(c, eps=eps)
-        self.pointwise_conv1 = nn.Linear(c, 4 * c)
-        self.pointwise_conv2 = nn.Linear(4 * c, c)
-        self.gamma = nn.Parameter(torch.full((c,), 0.3))
+        self.pointwise_conv1 = linear(c, 4 * c)
+        self.pointwise_conv2 = linear(4 * c, c)
+        self.gamma = nn.Parameter(torch.full((c,), float(gamma)))
 
     def forward(self, x):
         y = self.depthwise_conv(x).permute(0, 2, 3, 1)
@@ -83,19 +87,9 @@ def flops(hidden_sizes, depths, h, w):
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hidden-sizes", default="96,192,384,768")
-    ap.add_argument("--depths", default="3,3,9,3")
-    ap.add_argument("--resolution", type=int, default=224)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--images", type=int, default=40)
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--json", action="store_true")
+    add_backbone_args(ap)
     add_precision_args(ap, "try batch 1 and --batch, channels-last off and on (each in its own process); report the fastest")
     return ap.parse_args()
-
-
-def sizes(a):
-    return [int(v) for v in a.hidden_sizes.split(",")], [int(v) for v in a.depths.split(",")]
 
 
 def measure(a):

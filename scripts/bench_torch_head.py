@@ -11,13 +11,13 @@ Prints one JSON line; `headtrain bench` (run from the repository root) reads sam
 PyTorch's AMP recipe says) and the parameters, gradients and SGD state stay fp32 (autocast casts copies, so the
 weights are the fp32 master weights). JSON keys: impl, samples_per_second, seconds_per_step, threads,
 peak_memory_mib, precision, channels_last; with --best also best and best_of."""
-import argparse, json, os, sys
+import argparse, os, sys
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_head_fixture import Head  # noqa: E402  (the same modules as the parity fixture)
-from torch_timing import add_precision_args, autocast, best_of, step_rate  # noqa: E402
+from torch_timing import add_training_args, time_training, training_main  # noqa: E402
 
 CHANNELS, SIZES, LABEL = [96, 192, 384, 768], [56, 28, 14, 7], 224
 
@@ -26,19 +26,14 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fpn-width", type=int, default=1024)
     ap.add_argument("--output-stride", type=int, default=8)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--steps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--no-fpn", action="store_true")
     ap.add_argument("--no-ppm", action="store_true")
-    add_precision_args(ap, "try channels-last off and on (each in its own process); report the fastest")
+    add_training_args(ap, batch=32, steps=3)
     return ap.parse_args()
 
 
 def measure(a):
-    """Times a.steps training steps; returns the JSON record."""
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    """Times a.steps training steps (torch's threads and seed set by training_main); returns the JSON record."""
     cfg = dict(stageChannels=CHANNELS, fpnWidth=a.fpn_width, outputStride=a.output_stride, useFPN=not a.no_fpn,
                usePPM=not a.no_ppm, numClasses=21, classifierWidth=512, dropout=0.1, ppmBins=[1, 2, 3, 6])
     head = Head(cfg).train()
@@ -50,27 +45,12 @@ def measure(a):
     opt = torch.optim.SGD(head.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     labels = torch.randint(0, 21, (a.batch, LABEL, LABEL))
 
-    def step():
-        opt.zero_grad()
-        with autocast(a.precision):
-            logits = F.interpolate(head(stages), size=(LABEL, LABEL), mode="bilinear", align_corners=False)
-            loss = F.cross_entropy(logits, labels, ignore_index=255)  # autocast runs cross_entropy in fp32
-        loss.backward()
-        opt.step()
+    def loss():
+        logits = F.interpolate(head(stages), size=(LABEL, LABEL), mode="bilinear", align_corners=False)
+        return F.cross_entropy(logits, labels, ignore_index=255)  # autocast runs cross_entropy in fp32
 
-    r = step_rate(step, a.steps, a.batch, a.threads)
-    r.update(precision=a.precision, channels_last=a.channels_last)
-    return r
-
-
-def main():
-    a = parse_args()
-    if a.best:
-        r = best_of(os.path.abspath(__file__), [["--no-channels-last"], ["--channels-last"]], "samples_per_second")
-    else:
-        r = measure(a)
-    print(json.dumps(r))
+    return time_training(a, opt, loss)
 
 
 if __name__ == "__main__":
-    main()
+    training_main(os.path.abspath(__file__), parse_args, measure)

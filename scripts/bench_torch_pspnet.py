@@ -12,31 +12,26 @@ Prints one JSON line; `headtrain bench --baseline` reads samples_per_second.
 runs cross_entropy in fp32); backward runs outside it as PyTorch's AMP recipe says, and the parameters, gradients and
 SGD state stay fp32 (the master weights). JSON keys: impl, samples_per_second, seconds_per_step, threads,
 peak_memory_mib, precision, channels_last; with --best also best and best_of."""
-import argparse, json, os, sys
+import argparse, os, sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_pspnet_fixture import PSPNet, config  # noqa: E402  (the same module as the parity fixture)
-from torch_timing import add_precision_args, autocast, best_of, step_rate  # noqa: E402
+from torch_timing import add_training_args, time_training, training_main  # noqa: E402
 
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crop", type=int, default=473)
-    ap.add_argument("--batch", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--output-stride", type=int, default=8)
     ap.add_argument("--width-divisor", type=int, default=1)
     ap.add_argument("--blocks", default="3,4,6,3")
-    add_precision_args(ap, "try channels-last off and on (each in its own process); report the fastest")
+    add_training_args(ap, batch=2, steps=2)
     return ap.parse_args()
 
 
 def measure(a):
-    """Times a.steps training steps; returns the JSON record."""
-    torch.set_num_threads(a.threads)
-    torch.manual_seed(0)
+    """Times a.steps training steps (torch's threads and seed set by training_main); returns the JSON record."""
     cfg = config(a.output_stride, "deep", divisor=a.width_divisor)
     cfg["blocks"] = [int(b) for b in a.blocks.split(",")]
     cfg["dropout"] = 0.1
@@ -51,27 +46,12 @@ def measure(a):
     opt = torch.optim.SGD([{"params": backbone, "lr": 0.01}, {"params": head, "lr": 0.1}], lr=0.01, momentum=0.9, weight_decay=1e-4)
     y = torch.randint(0, 21, (a.batch, a.crop, a.crop))
 
-    def step():
-        opt.zero_grad()
-        with autocast(a.precision):
-            _, main, aux = model(x, y)
-            loss = main + 0.4 * aux
-        loss.backward()
-        opt.step()
+    def loss():
+        _, main, aux = model(x, y)
+        return main + 0.4 * aux
 
-    r = step_rate(step, a.steps, a.batch, a.threads)
-    r.update(precision=a.precision, channels_last=a.channels_last)
-    return r
-
-
-def main():
-    a = parse_args()
-    if a.best:
-        r = best_of(os.path.abspath(__file__), [["--no-channels-last"], ["--channels-last"]], "samples_per_second")
-    else:
-        r = measure(a)
-    print(json.dumps(r))
+    return time_training(a, opt, loss)
 
 
 if __name__ == "__main__":
-    main()
+    training_main(os.path.abspath(__file__), parse_args, measure)

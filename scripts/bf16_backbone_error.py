@@ -43,6 +43,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_torch_backbone import Block, LayerNorm2d  # noqa: E402  (the benchmark's block, with rounding layers here)
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 DEFAULT_FIXTURE = os.path.join(ROOT, "Tests", "DinoSegTests", "Fixtures", "golden-small")
 
@@ -71,28 +74,6 @@ class Conv2d(nn.Conv2d):
         return super().forward(x)
 
 
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an NCHW map."""
-
-    def forward(self, x):
-        return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-
-
-class Block(nn.Module):
-    def __init__(self, c, eps):
-        super().__init__()
-        self.depthwise_conv = Conv2d(c, c, 7, padding=3, groups=c)
-        self.layer_norm = nn.LayerNorm(c, eps=eps)
-        self.pointwise_conv1 = Linear(c, 4 * c)
-        self.pointwise_conv2 = Linear(4 * c, c)
-        self.gamma = nn.Parameter(torch.ones(c))
-
-    def forward(self, x):
-        y = self.depthwise_conv(x).permute(0, 2, 3, 1)
-        y = self.pointwise_conv2(F.gelu(self.pointwise_conv1(self.layer_norm(y))))
-        return x + (y * self.gamma).permute(0, 3, 1, 2)
-
-
 class Stage(nn.Module):
     def __init__(self, cin, c, depth, eps, first):
         super().__init__()
@@ -100,7 +81,7 @@ class Stage(nn.Module):
             self.downsample_layers = nn.ModuleList([Conv2d(3, c, 4, stride=4), LayerNorm2d(c, eps=eps)])
         else:
             self.downsample_layers = nn.ModuleList([LayerNorm2d(cin, eps=eps), Conv2d(cin, c, 2, stride=2)])
-        self.layers = nn.ModuleList([Block(c, eps) for _ in range(depth)])
+        self.layers = nn.ModuleList([Block(c, eps, conv=Conv2d, linear=Linear, gamma=1.0) for _ in range(depth)])
 
     def forward(self, x):
         for m in self.downsample_layers:

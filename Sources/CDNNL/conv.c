@@ -2,24 +2,12 @@
 // weight reorders in and out of oneDNN's preferred layout and the accumulating copy-out are cached with them
 // (see dinoseg_dnnl.h).
 #include "dinoseg_dnnl.h"
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#if !DINOSEG_HAVE_DNNL
-int dinoseg_dnnl_conv(const dinoseg_dnnl_conv_desc *desc, const void *a, const void *b, const float *bias, float *out,
-                      int threads, char *error, size_t errorSize) {
-    (void)desc; (void)a; (void)b; (void)bias; (void)out; (void)threads;
-    snprintf(error, errorSize, "this build of DinoSeg was made without oneDNN");
-    return -1;
-}
-#else
+#if DINOSEG_HAVE_DNNL
 #include "dnnl_loader.h"
 
-// Entries are never evicted (a primitive another thread may be running stays valid); past the cap, a description gets
-// primitives for one call only.
-//
 // A call runs the convolution and, around it, the reorders its layouts need, all on the calling thread's stream and
 // one per-thread scratch block laid out as [oneDNN scratchpad (shared: the primitives run one after the other) |
 // first input | second input | output], each region in the convolution's layout when that is not the caller's:
@@ -47,20 +35,18 @@ typedef struct {
 } slot;
 
 typedef struct {
+    dnnl_entry_head head;  // scratchBytes: the whole block
     dinoseg_dnnl_conv_desc key;
     dnnl_primitive_t conv;
     slot in[2], out;
     dnnl_memory_desc_t bias, convScratch;
-    size_t padBytes, blockBytes;
-    char impl[96];
+    size_t padBytes;       // the oneDNN scratchpad region at the start of the block
 } entry;
 
-enum { CACHE_CAP = 4096, SLACK = 4096 };
-static entry *g_cache[CACHE_CAP];
-static int g_cached;
-static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+enum { SLACK = 4096 };
 
-static void destroy(entry *e) {
+static void destroy(void *entry_) {
+    entry *e = entry_;
     if (e->conv) p_dnnl_primitive_destroy(e->conv);
     for (int i = 0; i < 2; i++)
         if (e->in[i].reorder) p_dnnl_primitive_destroy(e->in[i].reorder);
@@ -68,7 +54,6 @@ static void destroy(entry *e) {
     free(e);
 }
 
-static dnnl_data_type_t type_of(int t) { return t == DINOSEG_DNNL_BF16 ? dnnl_bf16 : dnnl_f32; }
 static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 // Whether `md` is the dense plain layout `plain` describes (same type, dims and strides, no inner blocks, no padding).
@@ -95,23 +80,6 @@ static dnnl_status_t user_scratchpad_attr(dnnl_primitive_attr_t *attr, int sum) 
     return s;
 }
 
-// Creates the primitive of `pd`, and reads its scratchpad size (and implementation name when `impl`).
-static dnnl_status_t finish(dnnl_primitive_desc_t pd, dnnl_primitive_t *prim, dnnl_memory_desc_t *scratch,
-                            size_t *padBytes, char *impl, size_t implSize) {
-    if (impl) {
-        const char *name = NULL;
-        if (p_dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success && name)
-            snprintf(impl, implSize, "%s", name);
-    }
-    const dnnl_memory_desc_t *md = p_dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
-    if (md) {
-        *scratch = *md;
-        size_t bytes = p_dnnl_memory_desc_get_size(md);
-        if (bytes > *padBytes) *padBytes = bytes;
-    }
-    return p_dnnl_primitive_create(prim, pd);
-}
-
 // A reorder from `from` to `to` (adding to `to` when `sum`).
 static dnnl_status_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, int sum,
                                   dnnl_primitive_t *prim, dnnl_memory_desc_t *scratch, size_t *padBytes) {
@@ -119,7 +87,7 @@ static dnnl_status_t make_reorder(const dnnl_memory_desc_t *from, const dnnl_mem
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t s = user_scratchpad_attr(&attr, sum);
     if (s == dnnl_success) s = p_dnnl_reorder_primitive_desc_create(&pd, from, g_dnnl_engine, to, g_dnnl_engine, attr);
-    if (s == dnnl_success) s = finish(pd, prim, scratch, padBytes, NULL, 0);
+    if (s == dnnl_success) s = dnnl_finish(pd, prim, scratch, padBytes, NULL, 0);
     if (pd) p_dnnl_primitive_desc_destroy(pd);
     if (attr) p_dnnl_primitive_attr_destroy(attr);
     return s;
@@ -141,7 +109,7 @@ typedef struct {
 static dnnl_status_t make_pd(const dinoseg_dnnl_conv_desc *k, const shapes *sh, int winograd, dnnl_format_tag_t weightsTag,
                              const dnnl_memory_desc_t *bias, const_dnnl_primitive_attr_t attr, dnnl_primitive_desc_t *pd) {
     // Winograd runs in f32 (oneDNN has no bf16 one): bf16 inputs are widened exactly by the reorders into its layout.
-    const dnnl_data_type_t t = winograd ? dnnl_f32 : type_of(k->type);
+    const dnnl_data_type_t t = winograd ? dnnl_f32 : dnnl_type_of(k->type);
     const dnnl_alg_kind_t alg = winograd ? dnnl_convolution_winograd : dnnl_convolution_direct;
     const dnnl_format_tag_t act = winograd ? dnnl_format_tag_any : dnnl_nhwc;
     dnnl_memory_desc_t src, dst, dstF32, srcF32, wei, weiF32;
@@ -170,13 +138,10 @@ static dnnl_status_t make_pd(const dinoseg_dnnl_conv_desc *k, const shapes *sh, 
     return s;
 }
 
-static entry *make(const dinoseg_dnnl_conv_desc *k, char *error, size_t errorSize) {
-    entry *e = calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(error, errorSize, "out of memory");
-        return NULL;
-    }
-    e->key = *k;
+// Fills in the entry of e->key. 0, or -1 with the reason in `error`.
+static int build(void *entry_, char *error, size_t errorSize) {
+    entry *e = entry_;
+    const dinoseg_dnnl_conv_desc *k = &e->key;
     const int kr = (k->kernel - 1) * k->dilation + 1;
     const int oh = (k->h + 2 * k->pad - kr) / k->stride + 1, ow = (k->w + 2 * k->pad - kr) / k->stride + 1;
     // Right/bottom padding as far as the last output reaches (≤ pad; the floor may leave input rows unread).
@@ -185,7 +150,7 @@ static entry *make(const dinoseg_dnnl_conv_desc *k, char *error, size_t errorSiz
                  .wei = {k->cout, k->cin, k->kernel, k->kernel}, .strides = {k->stride, k->stride},
                  .dilates = {k->dilation - 1, k->dilation - 1}, .padL = {k->pad, k->pad},
                  .padR = {padB < 0 ? 0 : padB, padR < 0 ? 0 : padR}};
-    const dnnl_data_type_t t = type_of(k->type);
+    const dnnl_data_type_t t = dnnl_type_of(k->type);
     const int oddBF16x1 = k->type == DINOSEG_DNNL_BF16 && k->kernel == 1 && (k->cout & 1) && k->pass != DINOSEG_DNNL_CONV_FORWARD;
     const int wideKernel = kr > k->h || kr > k->w;
     const dnnl_format_tag_t weightsTag = k->plainWeights || oddBF16x1 || wideKernel ? dnnl_hwio : dnnl_format_tag_any;
@@ -214,7 +179,7 @@ static entry *make(const dinoseg_dnnl_conv_desc *k, char *error, size_t errorSiz
         sumInConv = forward && k->accumulate;
         s = make_pd(k, &sh, 0, weightsTag, bias, sumInConv ? sumAttr : plainAttr, &pd);
     }
-    if (s == dnnl_success) s = finish(pd, &e->conv, &e->convScratch, &e->padBytes, e->impl, sizeof e->impl);
+    if (s == dnnl_success) s = dnnl_finish(pd, &e->conv, &e->convScratch, &e->padBytes, e->head.impl, sizeof e->head.impl);
     if (s == dnnl_success) {
         if (k->hasBias) e->bias = biasDesc;
         // The caller's layouts of the pass's two inputs and its output, and the convolution's.
@@ -252,7 +217,7 @@ static entry *make(const dinoseg_dnnl_conv_desc *k, char *error, size_t errorSiz
                        : make_reorder(&sl->user, &sl->conv, 0, &sl->reorder, &sl->scratch, &e->padBytes);
         }
         e->padBytes = round64(e->padBytes) + SLACK;
-        e->blockBytes = e->padBytes + offset;
+        e->head.scratchBytes = e->padBytes + offset;
     }
     if (pd) p_dnnl_primitive_desc_destroy(pd);
     if (plainAttr) p_dnnl_primitive_attr_destroy(plainAttr);
@@ -262,97 +227,51 @@ static entry *make(const dinoseg_dnnl_conv_desc *k, char *error, size_t errorSiz
                  "oneDNN refused a %s %s convolution n%d %dx%dx%d→%d k%d s%d p%d d%d (status %d)",
                  k->type ? "bf16" : "f32", pass_name(k->pass), k->n, k->h, k->w, k->cin, k->cout, k->kernel, k->stride,
                  k->pad, k->dilation, (int)s);
-        destroy(e);
-        return NULL;
+        return -1;
     }
-    return e;
+    return 0;
 }
 
-static entry *find(const dinoseg_dnnl_conv_desc *key, int *transient, char *error, size_t errorSize) {
-    *transient = 0;
-    pthread_mutex_lock(&g_lock);
-    for (int i = 0; i < g_cached; i++) {
-        if (memcmp(&g_cache[i]->key, key, sizeof *key) == 0) {
-            entry *hit = g_cache[i];
-            pthread_mutex_unlock(&g_lock);
-            return hit;
-        }
-    }
-    entry *e = make(key, error, errorSize);
-    if (e && g_cached < CACHE_CAP) g_cache[g_cached++] = e;
-    else if (e) *transient = 1;
-    pthread_mutex_unlock(&g_lock);
-    return e;
-}
-
-typedef struct {
-    dnnl_exec_arg_t args[6];
-    int n;
-    dnnl_status_t status;
-} arglist;
-
-static void arg(arglist *l, int name, const dnnl_memory_desc_t *md, const void *data) {
-    dnnl_memory_t m = NULL;
-    if (l->status == dnnl_success) l->status = p_dnnl_memory_create(&m, md, g_dnnl_engine, (void *)data);
-    if (m) l->args[l->n++] = (dnnl_exec_arg_t){name, m};
-}
-
-static dnnl_status_t run(dnnl_primitive_t prim, dnnl_stream_t stream, arglist *l) {
-    dnnl_status_t s = l->status;
-    if (s == dnnl_success) s = p_dnnl_primitive_execute(prim, stream, l->n, l->args);
-    for (int i = 0; i < l->n; i++) p_dnnl_memory_destroy(l->args[i].memory);
-    return s;
-}
+static dnnl_cache g_cache = DNNL_CACHE(entry, key, build, destroy);
 
 int dinoseg_dnnl_conv(const dinoseg_dnnl_conv_desc *desc, const void *a, const void *b, const float *bias, float *out,
                       int threads, char *error, size_t errorSize) {
-    if (!g_dnnl_loaded) {
-        snprintf(error, errorSize, "oneDNN is not loaded");
-        return -1;
-    }
     dinoseg_dnnl_conv_desc key = *desc;  // a plain struct of ints: no padding, so memcmp compares it
     if (key.pass != DINOSEG_DNNL_CONV_FORWARD) key.hasBias = 0;
-    int transient;
-    entry *e = find(&key, &transient, error, errorSize);
-    if (!e) return -1;
-    dnnl_stream_t stream = dnnl_thread_stream(error, errorSize);
-    char *block = stream ? dnnl_thread_scratch(e->blockBytes, error, errorSize) : NULL;
-    if (!stream || !block) {
-        if (transient) destroy(e);
-        return -1;
-    }
-    dnnl_thread_set_threads(threads);
+    dnnl_call call;
+    if (dnnl_call_begin(&g_cache, &key, threads, &call, error, errorSize) != 0) return -1;
+    const entry *e = call.entry;
+    char *block = call.scratch;
     char *data = block + e->padBytes;
     const void *user[3] = {a, b, out};
     dnnl_status_t s = dnnl_success;
     for (int i = 0; i < 2 && s == dnnl_success; i++) {
         const slot *sl = &e->in[i];
         if (!sl->reorder) continue;
-        arglist l = {.status = dnnl_success};
-        arg(&l, DNNL_ARG_FROM, &sl->user, user[i]);
-        arg(&l, DNNL_ARG_TO, &sl->conv, data + sl->offset);
-        if (sl->scratch.ndims) arg(&l, DNNL_ARG_SCRATCHPAD, &sl->scratch, block);
-        s = run(sl->reorder, stream, &l);
+        dnnl_args l = {.status = dnnl_success};
+        dnnl_arg(&l, DNNL_ARG_FROM, &sl->user, user[i]);
+        dnnl_arg(&l, DNNL_ARG_TO, &sl->conv, data + sl->offset);
+        if (sl->scratch.ndims) dnnl_arg(&l, DNNL_ARG_SCRATCHPAD, &sl->scratch, block);
+        s = dnnl_run(sl->reorder, call.stream, &l);
     }
     if (s == dnnl_success) {
-        arglist l = {.status = dnnl_success};
+        dnnl_args l = {.status = dnnl_success};
         for (int i = 0; i < 2; i++)
-            arg(&l, e->in[i].arg, &e->in[i].conv, e->in[i].reorder ? data + e->in[i].offset : user[i]);
-        arg(&l, e->out.arg, &e->out.conv, e->out.reorder ? data + e->out.offset : (void *)out);
-        if (key.hasBias) arg(&l, DNNL_ARG_BIAS, &e->bias, bias);
-        if (e->convScratch.ndims) arg(&l, DNNL_ARG_SCRATCHPAD, &e->convScratch, block);
-        s = run(e->conv, stream, &l);
+            dnnl_arg(&l, e->in[i].arg, &e->in[i].conv, e->in[i].reorder ? data + e->in[i].offset : user[i]);
+        dnnl_arg(&l, e->out.arg, &e->out.conv, e->out.reorder ? data + e->out.offset : (void *)out);
+        if (key.hasBias) dnnl_arg(&l, DNNL_ARG_BIAS, &e->bias, bias);
+        if (e->convScratch.ndims) dnnl_arg(&l, DNNL_ARG_SCRATCHPAD, &e->convScratch, block);
+        s = dnnl_run(e->conv, call.stream, &l);
     }
     if (s == dnnl_success && e->out.reorder) {
-        arglist l = {.status = dnnl_success};
-        arg(&l, DNNL_ARG_FROM, &e->out.conv, data + e->out.offset);
-        arg(&l, DNNL_ARG_TO, &e->out.user, out);
-        if (e->out.scratch.ndims) arg(&l, DNNL_ARG_SCRATCHPAD, &e->out.scratch, block);
-        s = run(e->out.reorder, stream, &l);
+        dnnl_args l = {.status = dnnl_success};
+        dnnl_arg(&l, DNNL_ARG_FROM, &e->out.conv, data + e->out.offset);
+        dnnl_arg(&l, DNNL_ARG_TO, &e->out.user, out);
+        if (e->out.scratch.ndims) dnnl_arg(&l, DNNL_ARG_SCRATCHPAD, &e->out.scratch, block);
+        s = dnnl_run(e->out.reorder, call.stream, &l);
     }
-    if (s == dnnl_success) s = p_dnnl_stream_wait(stream);
-    dnnl_thread_set_impl(e->impl);
-    if (transient) destroy(e);
+    if (s == dnnl_success) s = p_dnnl_stream_wait(call.stream);
+    dnnl_call_end(&g_cache, &call);
     if (s != dnnl_success) {
         snprintf(error, errorSize, "oneDNN %s convolution n%d %dx%dx%d→%d k%d failed (status %d)", pass_name(key.pass),
                  key.n, key.h, key.w, key.cin, key.cout, key.kernel, (int)s);

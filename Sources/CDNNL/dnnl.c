@@ -1,4 +1,5 @@
-// Run-time loading of oneDNN, and each calling thread's stream, scratchpad and team size (see dinoseg_dnnl.h).
+// Run-time loading of oneDNN, and each calling thread's stream, scratchpad and team size (see dinoseg_dnnl.h); in a
+// build without oneDNN's headers, every entry point of the shim, refusing.
 #define _GNU_SOURCE
 #include "dinoseg_dnnl.h"
 #include <dlfcn.h>
@@ -22,6 +23,21 @@ int dinoseg_dnnl_open(const char *path, char *error, size_t errorSize) {
 }
 const dinoseg_dnnl_info *dinoseg_dnnl_describe(void) { return NULL; }
 const char *dinoseg_dnnl_last_impl(void) { return ""; }
+
+static int without_dnnl(char *error, size_t errorSize) {
+    snprintf(error, errorSize, "this build of DinoSeg was made without oneDNN");
+    return -1;
+}
+int dinoseg_dnnl_matmul(const dinoseg_dnnl_matmul_desc *desc, const void *a, const void *b, const float *bias, void *c,
+                        int threads, char *error, size_t errorSize) {
+    (void)desc, (void)a, (void)b, (void)bias, (void)c, (void)threads;
+    return without_dnnl(error, errorSize);
+}
+int dinoseg_dnnl_conv(const dinoseg_dnnl_conv_desc *desc, const void *a, const void *b, const float *bias, float *out,
+                      int threads, char *error, size_t errorSize) {
+    (void)desc, (void)a, (void)b, (void)bias, (void)out, (void)threads;
+    return without_dnnl(error, errorSize);
+}
 #else
 
 #define DEFINE(ret, name, params) ret(*p_##name) params;

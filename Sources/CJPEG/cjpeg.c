@@ -165,14 +165,19 @@ static int decode(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr, 
     return 0;
 }
 
+// A decompressor whose errors (and warnings, see on_message) jump to jerr->jump, which decode sets.
+static void create_decompress(struct jpeg_decompress_struct *cinfo, struct error_mgr *jerr) {
+    cinfo->err = jpeg_std_error(&jerr->pub);
+    jerr->pub.error_exit = on_error;
+    jerr->pub.emit_message = on_message;
+    jpeg_create_decompress(cinfo);
+}
+
 int cjpeg_decode_memory(const unsigned char *data, size_t size, const struct cjpeg_limits *limits, unsigned char **out,
                         int *width, int *height, int *orientation, char *err, size_t errlen) {
     struct jpeg_decompress_struct cinfo;
     struct error_mgr jerr;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = on_error;
-    jerr.pub.emit_message = on_message;
-    jpeg_create_decompress(&cinfo);
+    create_decompress(&cinfo, &jerr);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     return decode(&cinfo, &jerr, limits, out, width, height, orientation, err, errlen);
 }
@@ -184,10 +189,7 @@ int cjpeg_decode_fd(int fd, const struct cjpeg_limits *limits, unsigned char **o
     // Streamed from the file: only the header is read before the size is checked.
     struct jpeg_decompress_struct cinfo;
     struct error_mgr jerr;
-    cinfo.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = on_error;
-    jerr.pub.emit_message = on_message;
-    jpeg_create_decompress(&cinfo);
+    create_decompress(&cinfo, &jerr);
     jpeg_stdio_src(&cinfo, f);
     int rc = decode(&cinfo, &jerr, limits, out, width, height, orientation, err, errlen);
     fclose(f);

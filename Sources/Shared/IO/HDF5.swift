@@ -99,7 +99,7 @@ private func noChunkCacheAccess() -> hid_t {
 
 /// An open HDF5 file; closed on `close()` or deinit. Closing first closes the file's datasets (their ids become -1,
 /// so nothing ever passes a stale id to the library), also when the close itself fails (disk full).
-package final class HDF5File {
+package final class HDF5File: HDF5AttributeCarrier {
     package let path: String
     private(set) var id: hid_t
     private struct WeakDataset { weak var value: HDF5Dataset? }
@@ -244,22 +244,15 @@ package final class HDF5File {
         }
     }
 
-    package func setAttribute(_ name: String, string value: String) throws {
-        try withHDF5 { try requireOpen(); try HDF5Attributes.setString(on: id, name, value, context: path) }
-    }
-    package func setAttribute(_ name: String, int value: Int) throws {
-        try withHDF5 { try requireOpen(); try HDF5Attributes.setInt(on: id, name, value, context: path) }
-    }
-    package func stringAttribute(_ name: String) throws -> String {
-        try withHDF5 { try requireOpen(); return try HDF5Attributes.string(on: id, name, context: path) }
-    }
-    package func intAttribute(_ name: String) throws -> Int {
-        try withHDF5 { try requireOpen(); return try HDF5Attributes.int(on: id, name, context: path) }
+    /// The attributes' location: the open file, named by its path.
+    package func attributeLocation() throws -> (id: hid_t, context: String) {
+        try requireOpen()
+        return (id, path)
     }
 }
 
 /// One dataset of an open file. Slabs are whole rows of the first dimension: rows start..<start+count.
-package final class HDF5Dataset {
+package final class HDF5Dataset: HDF5AttributeCarrier {
     package let file: HDF5File
     package let name: String
     package let dtype: HDF5DType
@@ -365,17 +358,10 @@ package final class HDF5Dataset {
         }
     }
 
-    package func setAttribute(_ name: String, string value: String) throws {
-        try withHDF5 { try requireOpen(); try HDF5Attributes.setString(on: id, name, value, context: where_) }
-    }
-    package func setAttribute(_ name: String, int value: Int) throws {
-        try withHDF5 { try requireOpen(); try HDF5Attributes.setInt(on: id, name, value, context: where_) }
-    }
-    package func stringAttribute(_ name: String) throws -> String {
-        try withHDF5 { try requireOpen(); return try HDF5Attributes.string(on: id, name, context: where_) }
-    }
-    package func intAttribute(_ name: String) throws -> Int {
-        try withHDF5 { try requireOpen(); return try HDF5Attributes.int(on: id, name, context: where_) }
+    /// The attributes' location: the open dataset, named by its file and name.
+    package func attributeLocation() throws -> (id: hid_t, context: String) {
+        try requireOpen()
+        return (id, where_)
     }
 
     // MARK: internals
@@ -438,6 +424,27 @@ package final class HDF5Dataset {
             let rc = try withSlab(start, count) { mem, fs in H5Dread(id, memType, mem, fs, 0, buffer) }
             if rc < 0 { throw DinoSegError("\(where_): read failed (truncated or corrupt file?)") }
         }
+    }
+}
+
+/// A file or dataset carrying scalar attributes: the accessors, each on the open HDF5 id, naming the owner in errors.
+package protocol HDF5AttributeCarrier {
+    /// The open id (throws when closed) and how errors name the owner.
+    func attributeLocation() throws -> (id: hid_t, context: String)
+}
+
+extension HDF5AttributeCarrier {
+    package func setAttribute(_ name: String, string value: String) throws {
+        try withHDF5 { let at = try attributeLocation(); try HDF5Attributes.setString(on: at.id, name, value, context: at.context) }
+    }
+    package func setAttribute(_ name: String, int value: Int) throws {
+        try withHDF5 { let at = try attributeLocation(); try HDF5Attributes.setInt(on: at.id, name, value, context: at.context) }
+    }
+    package func stringAttribute(_ name: String) throws -> String {
+        try withHDF5 { let at = try attributeLocation(); return try HDF5Attributes.string(on: at.id, name, context: at.context) }
+    }
+    package func intAttribute(_ name: String) throws -> Int {
+        try withHDF5 { let at = try attributeLocation(); return try HDF5Attributes.int(on: at.id, name, context: at.context) }
     }
 }
 

@@ -33,13 +33,18 @@ package enum WinogradF2x3 {
         }
     }
 
+    /// Splits the tiles of images [0, n) (T = n·th·tw) across `threads`: body(first tile, end tile) for each part.
+    static func forTileRanges(n: Int, h: Int, w: Int, threads: Int, _ body: (Int, Int) -> Void) {
+        let (th, tw) = tiles(h: h, w: w)
+        Parallel.forRanges(n * th * tw, parts: threads) { range in body(range.lowerBound, range.upperBound) }
+    }
+
     /// v = Bᵀ d B for every tile of images [0, n) (T = n·th·tw); `zero` holds c zeros for the padding.
     package static func transformInput(image: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
                                       v: UnsafeMutablePointer<Float>, zero: UnsafePointer<Float>, threads: Int,
                                       path: KernelPath = .best) {
-        let (th, tw) = tiles(h: h, w: w)
-        Parallel.forRanges(n * th * tw, parts: threads) { range in
-            dinoseg_wino_input_f32(path.rawValue, image, n, h, w, c, v, zero, range.lowerBound, range.upperBound)
+        forTileRanges(n: n, h: h, w: w, threads: threads) { t0, t1 in
+            dinoseg_wino_input_f32(path.rawValue, image, n, h, w, c, v, zero, t0, t1)
         }
     }
 
@@ -65,10 +70,9 @@ package enum WinogradF2x3 {
     package static func transformOutput(m: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int, bias: UnsafePointer<Float>?,
                                        out: UnsafeMutablePointer<Float>, zero: UnsafePointer<Float>, threads: Int,
                                        path: KernelPath = .best) {
-        let (th, tw) = tiles(h: h, w: w)
         let bias = bias ?? zero
-        Parallel.forRanges(n * th * tw, parts: threads) { range in
-            dinoseg_wino_output_f32(path.rawValue, m, n, h, w, c, bias, out, range.lowerBound, range.upperBound)
+        forTileRanges(n: n, h: h, w: w, threads: threads) { t0, t1 in
+            dinoseg_wino_output_f32(path.rawValue, m, n, h, w, c, bias, out, t0, t1)
         }
     }
 
@@ -76,9 +80,8 @@ package enum WinogradF2x3 {
     package static func transformOutputBackward(dout: UnsafePointer<Float>, n: Int, h: Int, w: Int, c: Int,
                                                dm: UnsafeMutablePointer<Float>, zero: UnsafePointer<Float>, threads: Int,
                                                path: KernelPath = .best) {
-        let (th, tw) = tiles(h: h, w: w)
-        Parallel.forRanges(n * th * tw, parts: threads) { range in
-            dinoseg_wino_output_backward_f32(path.rawValue, dout, n, h, w, c, dm, zero, range.lowerBound, range.upperBound)
+        forTileRanges(n: n, h: h, w: w, threads: threads) { t0, t1 in
+            dinoseg_wino_output_backward_f32(path.rawValue, dout, n, h, w, c, dm, zero, t0, t1)
         }
     }
 }

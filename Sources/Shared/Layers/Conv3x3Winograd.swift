@@ -39,26 +39,33 @@ package enum Conv3x3Winograd {
         }
     }
 
+    /// Walks the images in slices of `sliceImages`: transforms each slice's input into buf.v, then calls
+    /// body(first image, images in the slice, tiles in the slice).
+    static func forEachSlice(_ buf: Buffers, inp: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, threads: Int,
+                             path: KernelPath, _ body: (Int, Int, Int) -> Void) {
+        let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
+        let slice = sliceImages(n: n, h: h, w: w)
+        for b0 in stride(from: 0, to: n, by: slice) {
+            let nb = min(slice, n - b0)
+            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero,
+                                        threads: threads, path: path)
+            body(b0, nb, nb * th * tw)
+        }
+    }
+
     package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                n: Int, h: Int, w: Int, cin: Int, cout: Int,
                                scratch: UnsafeMutablePointer<Float>, threads: Int = 1, path: KernelPath = .best) {
         let buf = Buffers(scratch, n: n, h: h, w: w, cin: cin, cout: cout)
-        let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
         WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads, path: path)
-        let slice = sliceImages(n: n, h: h, w: w)
-        var b0 = 0
-        while b0 < n {
-            let nb = min(slice, n - b0), tiles = nb * th * tw
-            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero,
-                                        threads: threads, path: path)
+        forEachSlice(buf, inp: inp, n: n, h: h, w: w, cin: cin, threads: threads, path: path) { b0, nb, tiles in
             for x in 0..<16 {
                 matmul(m: tiles, n: cout, k: cin, a: buf.v + x * tiles * cin, lda: cin, b: buf.u + x * cin * cout, ldb: cout,
                       c: buf.m + x * tiles * cout, ldc: cout)
             }
             WinogradF2x3.transformOutput(m: buf.m, n: nb, h: h, w: w, c: cout, bias: bias, out: out + b0 * h * w * cout,
                                          zero: buf.zero, threads: threads, path: path)
-            b0 += nb
         }
     }
 
@@ -69,16 +76,10 @@ package enum Conv3x3Winograd {
                                 n: Int, h: Int, w: Int, cin: Int, cout: Int,
                                 scratch: UnsafeMutablePointer<Float>, threads: Int = 1, path: KernelPath = .best) {
         let buf = Buffers(scratch, n: n, h: h, w: w, cin: cin, cout: cout)
-        let (th, tw) = WinogradF2x3.tiles(h: h, w: w)
         if let dbias { addColumnSums(dout, rows: n * h * w, cols: cout, into: dbias) }
         if dinp != nil { WinogradF2x3.transformWeights(weight: weight, cin: cin, cout: cout, u: buf.u, threads: threads, path: path) }
         buf.du.update(repeating: 0, count: 16 * cin * cout)
-        let slice = sliceImages(n: n, h: h, w: w)
-        var b0 = 0
-        while b0 < n {
-            let nb = min(slice, n - b0), tiles = nb * th * tw
-            WinogradF2x3.transformInput(image: inp + b0 * h * w * cin, n: nb, h: h, w: w, c: cin, v: buf.v, zero: buf.zero,
-                                        threads: threads, path: path)
+        forEachSlice(buf, inp: inp, n: n, h: h, w: w, cin: cin, threads: threads, path: path) { b0, nb, tiles in
             WinogradF2x3.transformOutputBackward(dout: dout + b0 * h * w * cout, n: nb, h: h, w: w, c: cout, dm: buf.m,
                                                  zero: buf.zero, threads: threads, path: path)
             for x in 0..<16 {
@@ -93,7 +94,6 @@ package enum Conv3x3Winograd {
                 WinogradF2x3.transformInputBackward(dv: buf.v, n: nb, h: h, w: w, c: cin, image: dinp + b0 * h * w * cin,
                                                     threads: threads, path: path)
             }
-            b0 += nb
         }
         WinogradF2x3.transformWeightsBackward(du: buf.du, cin: cin, cout: cout, dweight: dweight, threads: threads, path: path)
     }

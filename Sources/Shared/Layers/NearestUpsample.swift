@@ -7,34 +7,33 @@ import DinoSegKernels
 // forward can accumulate (out += up(inp)) so the FPN top-down sum needs no extra buffer.
 
 package enum NearestUpsample {
-    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                               n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, accumulate: Bool) {
+    /// Calls body(input pixel, output pixel) for every output pixel and the input pixel it copies: the one mapping
+    /// forward reads along and backward scatters back along.
+    @inline(__always)
+    static func forEachPixel(n: Int, inH: Int, inW: Int, outH: Int, outW: Int, _ body: (Int, Int) -> Void) {
         let xs = (0..<outW).map { nearestSourceIndex($0, inSize: inW, outSize: outW) }
         for b in 0..<n {
             for oy in 0..<outH {
                 let sy = nearestSourceIndex(oy, inSize: inH, outSize: outH)
-                for ox in 0..<outW {
-                    let s = inp + ((b * inH + sy) * inW + xs[ox]) * c
-                    let d = out + ((b * outH + oy) * outW + ox) * c
-                    if accumulate { for k in 0..<c { d[k] += s[k] } } else { d.update(from: s, count: c) }
-                }
+                for ox in 0..<outW { body((b * inH + sy) * inW + xs[ox], (b * outH + oy) * outW + ox) }
             }
+        }
+    }
+
+    package static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                               n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int, accumulate: Bool) {
+        forEachPixel(n: n, inH: inH, inW: inW, outH: outH, outW: outW) { i, o in
+            let s = inp + i * c, d = out + o * c
+            if accumulate { for k in 0..<c { d[k] += s[k] } } else { d.update(from: s, count: c) }
         }
     }
 
     /// dinp += Σ over the output pixels that copied each input pixel.
     package static func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                                 n: Int, inH: Int, inW: Int, c: Int, outH: Int, outW: Int) {
-        let xs = (0..<outW).map { nearestSourceIndex($0, inSize: inW, outSize: outW) }
-        for b in 0..<n {
-            for oy in 0..<outH {
-                let sy = nearestSourceIndex(oy, inSize: inH, outSize: outH)
-                for ox in 0..<outW {
-                    let d = dinp + ((b * inH + sy) * inW + xs[ox]) * c
-                    let g = dout + ((b * outH + oy) * outW + ox) * c
-                    for k in 0..<c { d[k] += g[k] }
-                }
-            }
+        forEachPixel(n: n, inH: inH, inW: inW, outH: outH, outW: outW) { i, o in
+            let d = dinp + i * c, g = dout + o * c
+            for k in 0..<c { d[k] += g[k] }
         }
     }
 }

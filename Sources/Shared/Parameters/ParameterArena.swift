@@ -113,32 +113,30 @@ package final class ParameterArena {
 
     /// Copies a parameter from PyTorch order into its stored layout.
     package func fromTorchLayout(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, view v: ParameterView) {
-        switch v.layout {
-        case .vector:
-            dst.update(from: src, count: v.count)
-        case .conv1x1:
-            let cout = v.torchShape[0], cin = v.count / cout
-            for o in 0..<cout { for i in 0..<cin { dst[i * cout + o] = src[o * cin + i] } }
-        case .conv3x3, .convKxK:
-            let cout = v.torchShape[0], cin = v.torchShape[1], taps = v.count / (cout * cin)
-            for o in 0..<cout { for i in 0..<cin { for t in 0..<taps { dst[(t * cin + i) * cout + o] = src[(o * cin + i) * taps + t] } } }
-        }
+        Self.forEachElement(of: v) { torch, stored in dst[stored] = src[torch] }
     }
 
     /// The stored buffer (values, momentum or grads at `base`) of one parameter in PyTorch order.
     package func torchLayout(_ base: UnsafePointer<Float>, view v: ParameterView) -> [Float] {
         let src = base + v.offset
         var out = [Float](repeating: 0, count: v.count)
+        Self.forEachElement(of: v) { torch, stored in out[torch] = src[stored] }
+        return out
+    }
+
+    /// Calls body(index in PyTorch order, index in the stored layout) for every element of a parameter: the one
+    /// permutation both conversions walk, in opposite directions. Convolution weights are stored [tap, cin, cout]
+    /// (a GEMM's right-hand side) from PyTorch's [cout, cin, tap].
+    private static func forEachElement(of v: ParameterView, _ body: (Int, Int) -> Void) {
         switch v.layout {
         case .vector:
-            for i in 0..<v.count { out[i] = src[i] }
+            for i in 0..<v.count { body(i, i) }
         case .conv1x1:
             let cout = v.torchShape[0], cin = v.count / cout
-            for o in 0..<cout { for i in 0..<cin { out[o * cin + i] = src[i * cout + o] } }
+            for o in 0..<cout { for i in 0..<cin { body(o * cin + i, i * cout + o) } }
         case .conv3x3, .convKxK:
             let cout = v.torchShape[0], cin = v.torchShape[1], taps = v.count / (cout * cin)
-            for o in 0..<cout { for i in 0..<cin { for t in 0..<taps { out[(o * cin + i) * taps + t] = src[(t * cin + i) * cout + o] } } }
+            for o in 0..<cout { for i in 0..<cin { for t in 0..<taps { body((o * cin + i) * taps + t, (t * cin + i) * cout + o) } } }
         }
-        return out
     }
 }

@@ -53,19 +53,28 @@ package enum AtomicWrite {
         try syncDirectory(of: path)
     }
 
-    /// Writes `data` to `path` atomically.
-    package static func write(_ data: Data, to path: String) throws {
-        let (tmp, fd) = try createTemporary(for: path)
-        // POSIX calls, so the error is strerror's one line rather than a Foundation error dump.
-        var failure: Int32 = 0
+    /// write(2) until all of `data` is written (retrying on EINTR); 0, or the errno of the failed call. FileHandle's
+    /// write traps on an error such as a full disk; this lets the caller throw one line.
+    package static func writeAll(_ data: Data, to fd: Int32) -> Int32 {
         data.withUnsafeBytes { raw in
             var done = 0
             while done < raw.count {
                 let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
                 done += n
             }
+            return 0
         }
+    }
+
+    /// Writes `data` to `path` atomically.
+    package static func write(_ data: Data, to path: String) throws {
+        let (tmp, fd) = try createTemporary(for: path)
+        // POSIX calls, so the error is strerror's one line rather than a Foundation error dump.
+        var failure = writeAll(data, to: fd)
         if failure == 0 && fsync(fd) != 0 { failure = errno }
         if close(fd) != 0 && failure == 0 { failure = errno }
         if failure != 0 {

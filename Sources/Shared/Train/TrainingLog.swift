@@ -62,18 +62,9 @@ final class TrainingLog {
         try Self.append(data + Data("\n".utf8), to: json, path: jsonPath)
     }
 
-    /// write(2) until all is written: FileHandle.write(_:) traps on an error (a full disk), this throws one line.
+    /// Appends all of `data`: FileHandle.write(_:) traps on an error (a full disk), this throws one line.
     private static func append(_ data: Data, to handle: FileHandle, path: String) throws {
-        let fd = handle.fileDescriptor
-        var failure: Int32 = 0
-        data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Foundation.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; failure = errno; return }
-                done += n
-            }
-        }
+        let failure = AtomicWrite.writeAll(data, to: handle.fileDescriptor)
         if failure != 0 {
             let hint = failure == ENOSPC || failure == EFBIG || failure == EDQUOT ? " (disk full?)" : ""
             throw DinoSegError(file: path, "cannot write the training log: \(String(cString: strerror(failure)))\(hint)")
