@@ -24,7 +24,7 @@ let layers: [(name: String, folders: [String])] = [
     ("DinoSegData", ["Data"]),                          // datasets, augmentation, normalisation, evaluation windows
     ("DinoSegBackbone", ["Model"]),                     // the frozen ConvNeXt
     ("DinoSegCache", ["Cache"]),                        // the feature cache's format and the extraction writing it
-    ("DinoSegModels", ["Head"]),                        // the segmentation heads
+    ("DinoSegModels", ["Head", "Networks"]),            // the segmentation heads; the PSPNet baseline built on their modules
     ("DinoSegEval", ["Eval"]),                          // metrics, the evaluator, prediction
     ("DinoSegPipeline", ["Train", "Baseline", "Sweep", "Report"]),  // training, the PSPNet baseline, sweeps, reports
     ("DinoSegCLI", ["CLI"]),                            // the commands; the only importer of ArgumentParser

@@ -2,6 +2,7 @@ import XCTest
 import ArgumentParser
 @testable import DinoSegCore
 @testable import DinoSegData
+@testable import DinoSegModels
 @testable import DinoSegEval
 @testable import DinoSegPipeline
 @testable import DinoSegCLI

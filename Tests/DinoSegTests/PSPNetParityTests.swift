@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import DinoSegCore
 @testable import DinoSegNN
+@testable import DinoSegModels
 @testable import DinoSegPipeline
 
 /// The ResNet PSPNet baseline against PyTorch (fixtures written by scripts/make_pspnet_fixture.py, a reduced-width

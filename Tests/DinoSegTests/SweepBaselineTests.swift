@@ -1,5 +1,6 @@
 import XCTest
 @testable import DinoSegCache
+@testable import DinoSegModels
 @testable import DinoSegEval
 @testable import DinoSegCLI
 

@@ -1,5 +1,6 @@
 import XCTest
 @testable import DinoSegCore
+@testable import DinoSegModels
 @testable import DinoSegPipeline
 
 /// The baseline's tensor memory is reused across steps, within the live peak (sizes in floats; no randomness).

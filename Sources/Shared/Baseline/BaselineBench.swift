@@ -1,5 +1,6 @@
 import Foundation
 import DinoSegCore
+import DinoSegModels
 import DinoSegKernels
 
 /// Times full training steps of the PSPNet baseline (forward with aux, loss, backward, SGD with two learning rates) on

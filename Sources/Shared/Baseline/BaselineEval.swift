@@ -1,5 +1,6 @@
 import Foundation
 import DinoSegCore
+import DinoSegModels
 import DinoSegData
 import DinoSegBackbone
 import DinoSegEval

@@ -1,5 +1,6 @@
 import Foundation
 import DinoSegCore
+import DinoSegModels
 import DinoSegKernels
 import DinoSegNN
 import DinoSegEval

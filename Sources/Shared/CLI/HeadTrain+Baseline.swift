@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import DinoSegCore
 import DinoSegKernels
+import DinoSegModels
 import DinoSegData
 import DinoSegEval
 import DinoSegPipeline

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import DinoSegKernels
+import DinoSegModels
 import DinoSegBackbone
 import DinoSegPipeline
 

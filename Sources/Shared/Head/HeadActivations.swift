@@ -22,21 +22,29 @@ package struct HeadTensor {
     package func zero() { data.update(repeating: 0, count: count) }
 }
 
-/// Owns the buffers handed out by `tensor` (freed together).
+/// Owns the buffers handed out by `tensor` (zero-filled; freed together, or given back to `pool`: the PSPNet baseline
+/// makes a store per pass and keeps its memory in the pool its other tensors use).
 final class TensorStore {
-    private var blocks: [UnsafeMutablePointer<Float>] = []
+    private var blocks: [(data: UnsafeMutablePointer<Float>, count: Int)] = []
+    private let pool: TensorBufferPool?
     private(set) var bytes = 0
 
+    init(pool: TensorBufferPool? = nil) { self.pool = pool }
+
     func tensor(_ shape: [Int]) -> HeadTensor {
-        let count = shape.reduce(1, *)
-        let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, count))
-        p.initialize(repeating: 0, count: max(1, count))
-        blocks.append(p)
-        bytes += max(1, count) * MemoryLayout<Float>.stride
+        let count = shape.reduce(1, *), capacity = max(1, count)
+        let p = pool?.take(capacity) ?? .allocate(capacity: capacity)
+        p.initialize(repeating: 0, count: capacity)
+        blocks.append((p, capacity))
+        bytes += capacity * MemoryLayout<Float>.stride
         return HeadTensor(data: p, shape: shape, count: count)
     }
 
-    deinit { for p in blocks { p.deallocate() } }
+    deinit {
+        for b in blocks {
+            if let pool { pool.give(b.data, count: b.count) } else { b.data.deallocate() }
+        }
+    }
 }
 
 /// The context module's activations (the same case as the head's `HeadContextModule`).

@@ -1,8 +1,9 @@
 import DinoSegCore
+import DinoSegKernels
 import DinoSegNN
-// What the head modules' forward and backward passes share besides their own parameters: the thread count, the 3×3
-// convolution algorithm, the data-parallel shard (BatchNorm and dropout over the global batch) and the BatchNorm
-// `num_batches_tracked` counters. The head makes one per pass; modules never see the head itself.
+// What the head modules' forward and backward passes share besides their own parameters: the thread count, the
+// convolution algorithms, the data-parallel shard (BatchNorm and dropout over the global batch) and the BatchNorm
+// `num_batches_tracked` counters. The head (or the PSPNet baseline) makes one per pass; modules never see their owner.
 
 /// `num_batches_tracked` per BatchNorm, in the head's `bnPrefixes` order.
 final class BatchNormCounters {
@@ -16,6 +17,13 @@ struct HeadOps {
     let useWinograd: Bool
     let shard: BatchShard?
     let counters: BatchNormCounters
+    /// The 3×3 and 1×1 convolutions through `Conv2d` and its engine choice (oneDNN where it is loaded, else im2col +
+    /// GEMM; `useWinograd` is then unused): the PSPNet baseline's convolutions, whose engines were timed for its shapes.
+    /// The 3×3 scratch must then hold `Conv2d.scratchCount` floats.
+    var viaConv2d = false
+
+    private static let conv3x3Geometry = ConvGeometry(kernel: 3, pad: 1)
+    private static let conv1x1Geometry = ConvGeometry(kernel: 1)
 
     /// Scratch floats a 3×3 convolution of this size needs (the head shares one buffer among its 3×3 convolutions).
     static func conv3x3Scratch(winograd: Bool, n: Int, h: Int, w: Int, cin: Int, cout: Int) -> Int {
@@ -26,7 +34,10 @@ struct HeadOps {
 
     func conv3x3Forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, n: Int, h: Int, w: Int, cin: Int, cout: Int, scratch: HeadTensor) {
-        if useWinograd && Conv3x3Winograd.supports(cin: cin, cout: cout) {
+        if viaConv2d {
+            Conv2d.forward(out: out, inp: inp, weight: weight, bias: bias, n: n, h: h, w: w, cin: cin, cout: cout,
+                           geometry: Self.conv3x3Geometry, scratch: scratch.data, threads: threads)
+        } else if useWinograd && Conv3x3Winograd.supports(cin: cin, cout: cout) {
             Conv3x3Winograd.forward(out: out, inp: inp, weight: weight, bias: bias, n: n, h: h, w: w, cin: cin, cout: cout,
                                     scratch: scratch.data, threads: threads)
         } else {
@@ -38,12 +49,38 @@ struct HeadOps {
     func conv3x3Backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                          dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                          weight: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int, scratch: HeadTensor) {
-        if useWinograd && Conv3x3Winograd.supports(cin: cin, cout: cout) {
+        if viaConv2d {
+            Conv2d.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight, n: n, h: h,
+                            w: w, cin: cin, cout: cout, geometry: Self.conv3x3Geometry, scratch: scratch.data, threads: threads)
+        } else if useWinograd && Conv3x3Winograd.supports(cin: cin, cout: cout) {
             Conv3x3Winograd.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight,
                                      n: n, h: h, w: w, cin: cin, cout: cout, scratch: scratch.data, threads: threads)
         } else {
             Conv3x3.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight,
                              n: n, h: h, w: w, cin: cin, cout: cout, scratch: scratch.data, threads: threads)
+        }
+    }
+
+    /// A 1×1 convolution over the n×h×w map `inp` (Conv2d needs no scratch for it: `out` stands in).
+    func conv1x1Forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, n: Int, h: Int, w: Int, cin: Int, cout: Int) {
+        if viaConv2d {
+            Conv2d.forward(out: out, inp: inp, weight: weight, bias: bias, n: n, h: h, w: w, cin: cin, cout: cout,
+                           geometry: Self.conv1x1Geometry, scratch: out, threads: threads)
+        } else {
+            Conv1x1.forward(out: out, inp: inp, weight: weight, bias: bias, rows: n * h * w, cin: cin, cout: cout)
+        }
+    }
+
+    func conv1x1Backward(dinp: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                         dbias: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                         weight: UnsafePointer<Float>, n: Int, h: Int, w: Int, cin: Int, cout: Int) {
+        if viaConv2d {
+            Conv2d.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight, n: n, h: h,
+                            w: w, cin: cin, cout: cout, geometry: Self.conv1x1Geometry, scratch: dweight, threads: threads)
+        } else {
+            Conv1x1.backward(dinp: dinp, dweight: dweight, dbias: dbias, dout: dout, inp: inp, weight: weight,
+                             rows: n * h * w, cin: cin, cout: cout)
         }
     }
 

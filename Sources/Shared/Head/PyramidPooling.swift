@@ -99,7 +99,8 @@ struct PyramidPooling {
         for (b, t) in zip(branches, a.branches) {
             let cells = n * b.bins * b.bins
             AdaptiveAvgPool2d.forward(out: t.pooled.data, inp: x, n: n, h: h, w: w, c: c, bins: b.bins)
-            Conv1x1.forward(out: t.conv.data, inp: t.pooled.data, weight: b.conv.weight.value, bias: nil, rows: cells, cin: c, cout: r)
+            ops.conv1x1Forward(out: t.conv.data, inp: t.pooled.data, weight: b.conv.weight.value, bias: nil, n: n, h: b.bins,
+                               w: b.bins, cin: c, cout: r)
             ops.batchNorm(b.bn, out: t.bn.data, inp: t.conv.data, mean: t.mean.data, rstd: t.rstd.data, rows: cells, c: r,
                           training: training)
             ReLU.forward(out: t.bn.data, inp: t.bn.data, count: cells * r)
@@ -127,8 +128,8 @@ struct PyramidPooling {
             ops.batchNormBackward(b.bn, dinp: d.conv.data, dout: d.bn.data, inp: t.conv.data, mean: t.mean.data,
                                   rstd: t.rstd.data, rows: cells, c: r, threads: 1)
             d.pooled?.zero()
-            Conv1x1.backward(dinp: d.pooled?.data, dweight: b.conv.weight.grad, dbias: nil, dout: d.conv.data,
-                             inp: t.pooled.data, weight: b.conv.weight.value, rows: cells, cin: c, cout: r)
+            ops.conv1x1Backward(dinp: d.pooled?.data, dweight: b.conv.weight.grad, dbias: nil, dout: d.conv.data,
+                                inp: t.pooled.data, weight: b.conv.weight.value, n: n, h: b.bins, w: b.bins, cin: c, cout: r)
             if let dPool = d.pooled, let dInput {
                 AdaptiveAvgPool2d.backward(dinp: dInput, dout: dPool.data, n: n, h: h, w: w, c: c, bins: b.bins)
             }

@@ -71,6 +71,13 @@ struct SegmentationClassifier {
     /// Dropout2d draws its mask from stream 7 of `dropoutSeed`.
     func forward(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, a: Activations, ops: HeadOps, training: Bool,
                  dropoutSeed: UInt64, scratch: HeadTensor) {
+        forward(x, n: n, h: h, w: w, a: a, ops: ops, training: training, dropoutRNG: SplitMix64(seed: dropoutSeed, 7),
+                scratch: scratch)
+    }
+
+    /// Dropout2d draws its mask from `dropoutRNG` (the PSPNet baseline seeds its two classifiers its own way).
+    func forward(_ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, a: Activations, ops: HeadOps, training: Bool,
+                 dropoutRNG: SplitMix64, scratch: HeadTensor) {
         let rows = n * h * w, mid = width
         ops.conv3x3Forward(out: a.conv.data, inp: x, weight: conv.weight.value, bias: nil, n: n, h: h, w: w, cin: inputWidth,
                            cout: mid, scratch: scratch)
@@ -79,12 +86,12 @@ struct SegmentationClassifier {
         ReLU.forward(out: a.bn.data, inp: a.bn.data, count: rows * mid)
         a.dropoutApplied = training && dropout > 0
         if a.dropoutApplied, let mask = a.dropoutMask, let dropped = a.dropped {
-            var rng = SplitMix64(seed: dropoutSeed, 7)
+            var rng = dropoutRNG
             ops.dropoutMask(mask.data, n: n, rowsPerSample: 1, c: mid, p: dropout, rng: &rng)
             Dropout2d.forward(out: dropped.data, inp: a.bn.data, mask: mask.data, n: n, hw: h * w, c: mid)
         }
-        Conv1x1.forward(out: a.logits.data, inp: a.finalInput, weight: out.weight.value, bias: out.bias!.value, rows: rows,
-                        cin: mid, cout: classes)
+        ops.conv1x1Forward(out: a.logits.data, inp: a.finalInput, weight: out.weight.value, bias: out.bias!.value, n: n,
+                           h: h, w: w, cin: mid, cout: classes)
     }
 
     /// Parameter gradients from the logit gradient already in `g.logits`; the input gradient is accumulated into
@@ -93,8 +100,8 @@ struct SegmentationClassifier {
                   g: Gradients, ops: HeadOps, scratch: HeadTensor) {
         let rows = n * h * w, mid = width
         g.dropped.zero()
-        Conv1x1.backward(dinp: g.dropped.data, dweight: out.weight.grad, dbias: out.bias!.grad, dout: g.logits.data,
-                         inp: a.finalInput, weight: out.weight.value, rows: rows, cin: mid, cout: classes)
+        ops.conv1x1Backward(dinp: g.dropped.data, dweight: out.weight.grad, dbias: out.bias!.grad, dout: g.logits.data,
+                            inp: a.finalInput, weight: out.weight.value, n: n, h: h, w: w, cin: mid, cout: classes)
         var dRelu = g.dropped
         if a.dropoutApplied, let mask = a.dropoutMask, let relu = g.relu {
             relu.zero()

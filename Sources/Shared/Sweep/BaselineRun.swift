@@ -1,5 +1,6 @@
 import Foundation
 import DinoSegCore
+import DinoSegModels
 import DinoSegEval
 
 // A ResNet-50 PSPNet baseline run (`headtrain baseline train` + `headtrain baseline eval`) shown beside the DINOv3

@@ -1,6 +1,7 @@
 // What one forward pass of the PSPNet keeps for its backward pass, as typed fields (llm.c's ActivationTensors):
-// every map is a `Tensor` that carries its own [n, h, w, c] shape. `PSPNet.forward` fills a `PSPNetActivations`,
-// `PSPNet.backward(saved:loss:)` reads it.
+// every backbone map is a `Tensor` that carries its own [n, h, w, c] shape; the head modules keep their own activation
+// structs (shapes in their files), in a `TensorStore` drawing on the same buffer pool. `PSPNet.forward` fills a
+// `PSPNetActivations`, `PSPNet.backward(saved:loss:)` reads it.
 
 /// A channels-last map [n, h, w, c] owning its memory.
 package final class Tensor {
@@ -46,19 +47,10 @@ package struct StemActivations {
     package var argmax: [Int32]
 }
 
-package struct PPMActivations {
-    package var pooled: [Tensor]       // adaptive average pools, bins×bins
-    package var branches: [ConvBNActivations]
-    package var upsampled: [Tensor]    // each branch resized (align corners) to the feature map
-    package var concat: Tensor         // [features, branches…]
-}
-
-/// conv 3×3 → BN → ReLU → Dropout2d → conv 1×1 (+bias) → bilinear (align corners) to the input size.
+/// The classifier module's activations (conv 3×3 → BN → ReLU → Dropout2d → conv 1×1 + bias), then its logits
+/// resized (align corners) to the input size.
 package struct ClassifierActivations {
-    package var unit: ConvBNActivations
-    package var mask: [Float]?         // Dropout2d mask [n, c] (training)
-    package var dropped: Tensor        // the final conv's input (== unit.out without dropout)
-    package var logits: Tensor         // [n, fh, fw, classes]
+    let module: SegmentationClassifier.Activations
     /// [n, H, W, classes] logits at the input size; `PSPNet.loss` overwrites them with their loss gradient.
     package var upsampled: Tensor
 }
@@ -68,18 +60,18 @@ package struct PSPNetActivations {
     package var training: Bool
     package var stem: StemActivations
     package var layers: [[BottleneckActivations]]
-    package var ppm: PPMActivations
+    /// Owns the modules' activation buffers (ppm, cls and aux).
+    let modules: TensorStore
+    let ppm: PyramidPooling.Activations
     package var cls: ClassifierActivations
     package var aux: ClassifierActivations?     // training only
 
     package var bytes: Int {
-        var total = input.bytes + stem.pool.bytes + stem.argmax.count * 4 + ppm.concat.bytes
+        var total = input.bytes + stem.pool.bytes + stem.argmax.count * 4 + modules.bytes
         func unit(_ u: ConvBNActivations) -> Int { u.conv.bytes + u.out.bytes }
-        func head(_ h: ClassifierActivations) -> Int { unit(h.unit) + (h.mask == nil ? 0 : h.dropped.bytes) + h.logits.bytes + h.upsampled.bytes }
         total += stem.units.map(unit).reduce(0, +)
         for layer in layers { for b in layer { total += unit(b.conv1) + unit(b.conv2) + unit(b.conv3) + b.out.bytes + (b.downsample.map(unit) ?? 0) } }
-        total += ppm.pooled.map(\.bytes).reduce(0, +) + ppm.branches.map(unit).reduce(0, +) + ppm.upsampled.map(\.bytes).reduce(0, +)
-        total += head(cls) + (aux.map(head) ?? 0)
+        total += cls.upsampled.bytes + (aux?.upsampled.bytes ?? 0)
         return total
     }
 }

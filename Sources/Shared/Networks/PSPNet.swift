@@ -6,10 +6,12 @@ import DinoSegNN
 // semseg's PSPNet(layers=50) on channels-last maps, with its state_dict names:
 //   layer0.{0,3,6}.weight + layer0.{1,4,7}.*   deep stem (conv, BN) ×3, then max-pool (torchvision stem: layer0.0, layer0.1)
 //   layer{1..4}.{b}.conv{1,2,3}.weight, .bn{1,2,3}.*, .downsample.{0,1}.*   bottleneck blocks (stride on conv2)
-//   ppm.features.{j}.{1,2}.*   pyramid branch j: AdaptiveAvgPool2d(bin), conv 1×1, BN, ReLU
-//   cls.{0,1,4}.*  aux.{0,1,4}.*   conv 3×3, BN, ReLU, Dropout2d, conv 1×1 (+bias)
+//   ppm.features.{j}.{1,2}.*   the head's PyramidPooling module (align corners)
+//   cls.{0,1,4}.*  aux.{0,1,4}.*   the head's SegmentationClassifier module: conv 3×3, BN, ReLU, Dropout2d, conv 1×1
+//                                  (+bias); its logits are resized (align corners) to the input size here
 // Parameters of layer0–layer4 come first in the arena (the backbone's learning rate), ppm/cls/aux after them
-// (10× learning rate, semseg's index_split).
+// (10× learning rate, semseg's index_split). The modules run with `HeadOps.viaConv2d` (the convolution engines timed
+// for this network) and the network's SyncBN shard.
 
 /// A conv (no bias) followed by BatchNorm: offsets of its parameters and statistics, and its geometry.
 struct ConvBNUnit {
@@ -26,18 +28,16 @@ struct BottleneckUnit {
     var downsample: ConvBNUnit?
 }
 
-struct ClassifierUnit {
-    var unit: ConvBNUnit
-    var weight: Int, bias: Int     // the final 1×1 conv
-}
-
 package final class PSPNet {
     package let config: PSPNetConfig
     package let params = ParameterArena()
     /// BatchNorm running statistics (`<bn>.running_mean`, `<bn>.running_var`).
     package let stats = ParameterArena()
-    /// `num_batches_tracked` per BatchNorm prefix.
-    package var batchesTracked: [String: Int64] = [:]
+    /// `num_batches_tracked` per BatchNorm prefix of layer0–layer4.
+    private var backboneTracked: [String: Int64] = [:]
+    /// `num_batches_tracked` of the modules' BatchNorms, in `moduleBNPrefixes` order.
+    private var moduleCounters = BatchNormCounters(count: 0)
+    private var moduleBNPrefixes: [String] = []
     package var threads: Int
     /// Parameters [0, backboneCount) are layer0–layer4; the rest are ppm, cls and aux.
     package private(set) var backboneCount = 0
@@ -48,9 +48,9 @@ package final class PSPNet {
 
     var stem: [ConvBNUnit] = []
     var layers: [[BottleneckUnit]] = []
-    var ppm: [ConvBNUnit] = []
-    var cls: ClassifierUnit!
-    var aux: ClassifierUnit!
+    var ppm: PyramidPooling!
+    var cls: SegmentationClassifier!
+    var aux: SegmentationClassifier!
     var scratch: UnsafeMutablePointer<Float>
     var scratchCount = 0
 
@@ -59,43 +59,64 @@ package final class PSPNet {
         self.config = config
         self.threads = threads
         scratch = .allocate(capacity: 1)
-        declare()
+        declareBackbone()
+        let modules = PSPNet.declareModules(config, params: params, stats: stats)
         params.allocate()
         stats.allocate()
         params.initialise(seed: seed)
         stats.initialise(seed: seed)
+        ppm = modules.ppm.resolve(params, stats)
+        cls = modules.cls.resolve(params, stats)
+        aux = modules.aux.resolve(params, stats)
+        moduleBNPrefixes = modules.bnPrefixes
+        moduleCounters = BatchNormCounters(count: modules.bnPrefixes.count)
     }
 
     deinit { scratch.deallocate() }
 
+    /// `num_batches_tracked` per BatchNorm prefix (checkpoints, and the state data-parallel processes start from).
+    package var batchesTracked: [String: Int64] {
+        get { backboneTracked.merging(zip(moduleBNPrefixes, moduleCounters.tracked)) { old, _ in old } }
+        set {
+            let modules = Set(moduleBNPrefixes)
+            backboneTracked = newValue.filter { !modules.contains($0.key) }
+            for (i, prefix) in moduleBNPrefixes.enumerated() { moduleCounters.tracked[i] = newValue[prefix] ?? 0 }
+        }
+    }
+
     package var bnPrefixes: [String] { batchesTracked.keys.sorted() }
+
+    /// What the modules share for one pass: this network's threads and shard, Conv2d's engines.
+    var ops: HeadOps {
+        HeadOps(threads: threads, useWinograd: false, shard: shard, counters: moduleCounters, viaConv2d: true)
+    }
 
     // MARK: parameters
 
-    private func convBN(_ conv: String, _ bn: String, cin: Int, cout: Int, _ g: ConvGeometry, relu: Bool, head: Bool) -> ConvBNUnit {
-        // Backbone convs: semseg's ResNet init (kaiming normal, fan_out), here its uniform equivalent; head convs:
-        // PyTorch's default U(±1/√fan_in).
-        let bound = head ? 1 / Float(cin * g.taps).squareRoot() : (6 / Float(cout * g.taps)).squareRoot()
+    private func convBN(_ conv: String, _ bn: String, cin: Int, cout: Int, _ g: ConvGeometry, relu: Bool) -> ConvBNUnit {
+        // semseg's ResNet init (kaiming normal, fan_out), here its uniform equivalent (the modules declare PyTorch's
+        // default U(±1/√fan_in) for theirs).
+        let bound = (6 / Float(cout * g.taps)).squareRoot()
         let w = params.add(conv + ".weight", torchShape: [cout, cin, g.kernel, g.kernel], layout: .convKxK, initBound: bound)
         let gamma = params.add(bn + ".weight", torchShape: [cout], layout: .vector, initConstant: 1)
         let beta = params.add(bn + ".bias", torchShape: [cout], layout: .vector)
         let rm = stats.add(bn + ".running_mean", torchShape: [cout], layout: .vector)
         let rv = stats.add(bn + ".running_var", torchShape: [cout], layout: .vector, initConstant: 1)
-        batchesTracked[bn] = 0
+        backboneTracked[bn] = 0
         return ConvBNUnit(bn: bn, weight: params.views[w].offset, gamma: params.views[gamma].offset, beta: params.views[beta].offset,
                           runningMean: stats.views[rm].offset, runningVar: stats.views[rv].offset,
                           cin: cin, cout: cout, geometry: g, relu: relu)
     }
 
-    private func declare() {
+    private func declareBackbone() {
         let c = config, sw = c.stemWidth
         switch c.stem {
         case .deep:
-            stem = [convBN("layer0.0", "layer0.1", cin: 3, cout: sw, ConvGeometry(kernel: 3, stride: 2, pad: 1), relu: true, head: false),
-                    convBN("layer0.3", "layer0.4", cin: sw, cout: sw, ConvGeometry(kernel: 3, pad: 1), relu: true, head: false),
-                    convBN("layer0.6", "layer0.7", cin: sw, cout: 2 * sw, ConvGeometry(kernel: 3, pad: 1), relu: true, head: false)]
+            stem = [convBN("layer0.0", "layer0.1", cin: 3, cout: sw, ConvGeometry(kernel: 3, stride: 2, pad: 1), relu: true),
+                    convBN("layer0.3", "layer0.4", cin: sw, cout: sw, ConvGeometry(kernel: 3, pad: 1), relu: true),
+                    convBN("layer0.6", "layer0.7", cin: sw, cout: 2 * sw, ConvGeometry(kernel: 3, pad: 1), relu: true)]
         case .torchvision:
-            stem = [convBN("layer0.0", "layer0.1", cin: 3, cout: sw, ConvGeometry(kernel: 7, stride: 2, pad: 3), relu: true, head: false)]
+            stem = [convBN("layer0.0", "layer0.1", cin: 3, cout: sw, ConvGeometry(kernel: 7, stride: 2, pad: 3), relu: true)]
         }
         var inplanes = c.stemOut
         for i in 0..<4 {
@@ -104,14 +125,14 @@ package final class PSPNet {
             for b in 0..<c.blocks[i] {
                 let p = "layer\(i + 1).\(b)"
                 let stride = b == 0 ? c.layerStrides[i] : 1
-                let conv1 = convBN(p + ".conv1", p + ".bn1", cin: inplanes, cout: planes, ConvGeometry(kernel: 1), relu: true, head: false)
+                let conv1 = convBN(p + ".conv1", p + ".bn1", cin: inplanes, cout: planes, ConvGeometry(kernel: 1), relu: true)
                 let conv2 = convBN(p + ".conv2", p + ".bn2", cin: planes, cout: planes,
-                                   ConvGeometry(kernel: 3, stride: stride, pad: dil, dilation: dil), relu: true, head: false)
-                let conv3 = convBN(p + ".conv3", p + ".bn3", cin: planes, cout: out, ConvGeometry(kernel: 1), relu: false, head: false)
+                                   ConvGeometry(kernel: 3, stride: stride, pad: dil, dilation: dil), relu: true)
+                let conv3 = convBN(p + ".conv3", p + ".bn3", cin: planes, cout: out, ConvGeometry(kernel: 1), relu: false)
                 // semseg's _make_layer: a projection shortcut when the stride or the width changes (first block).
                 let down = b == 0 && (c.layerStrides[i] != 1 || inplanes != out)
                     ? convBN(p + ".downsample.0", p + ".downsample.1", cin: inplanes, cout: out, ConvGeometry(kernel: 1, stride: stride),
-                             relu: false, head: false)
+                             relu: false)
                     : nil
                 blocks.append(BottleneckUnit(conv1: conv1, conv2: conv2, conv3: conv3, downsample: down))
                 inplanes = out
@@ -119,19 +140,24 @@ package final class PSPNet {
             layers.append(blocks)
         }
         backboneCount = params.count
-        ppm = c.bins.indices.map { j in
-            convBN("ppm.features.\(j).1", "ppm.features.\(j).2", cin: c.featureWidth, cout: c.ppmWidth, ConvGeometry(kernel: 1),
-                   relu: true, head: true)
-        }
-        func classifier(_ name: String, cin: Int, mid: Int) -> ClassifierUnit {
-            let unit = convBN(name + ".0", name + ".1", cin: cin, cout: mid, ConvGeometry(kernel: 3, pad: 1), relu: true, head: true)
-            let bound = 1 / Float(mid).squareRoot()
-            let w = params.add(name + ".4.weight", torchShape: [c.numClasses, mid, 1, 1], layout: .convKxK, initBound: bound)
-            let b = params.add(name + ".4.bias", torchShape: [c.numClasses], layout: .vector, initBound: bound)
-            return ClassifierUnit(unit: unit, weight: params.views[w].offset, bias: params.views[b].offset)
-        }
-        cls = classifier("cls", cin: c.ppmOut, mid: c.classifierWidth)
-        aux = classifier("aux", cin: c.layerOut(2), mid: c.auxWidth)
+    }
+
+    struct DeclaredModules {
+        var ppm: PyramidPooling.Slots
+        var cls: SegmentationClassifier.Slots, aux: SegmentationClassifier.Slots
+        var bnPrefixes: [String]
+    }
+
+    /// The head modules after the backbone, in semseg's order (ppm, cls, aux): the arena order, so each parameter keeps
+    /// its initialisation stream and checkpoint position. PyTorch's default init, as the modules declare it.
+    static func declareModules(_ c: PSPNetConfig, params: ParameterArena, stats: ParameterArena) -> DeclaredModules {
+        let d = HeadParameterDeclarer(params: params, stats: stats)
+        let ppm = PyramidPooling.declare(d, inputWidth: c.featureWidth, bins: c.bins, reduction: c.ppmWidth, alignCorners: true)
+        let cls = SegmentationClassifier.declare(d, prefix: "cls", inputWidth: c.ppmOut, width: c.classifierWidth,
+                                                 classes: c.numClasses, dropout: c.dropout)
+        let aux = SegmentationClassifier.declare(d, prefix: "aux", inputWidth: c.layerOut(2), width: c.auxWidth,
+                                                 classes: c.numClasses, dropout: c.dropout)
+        return DeclaredModules(ppm: ppm, cls: cls, aux: aux, bnPrefixes: d.bnPrefixes)
     }
 
     /// Names of the backbone's (layer0–layer4) parameters and statistics, as a pretrained ResNet provides them.
@@ -161,7 +187,7 @@ package final class PSPNet {
             BatchNorm2d.forwardTrain(out: out.data, inp: conv.data, gamma: p + u.gamma, beta: p + u.beta, mean: &mean, rstd: &rstd,
                                      runningMean: s + u.runningMean, runningVar: s + u.runningVar, rows: conv.rows, c: u.cout,
                                      threads: threads, reduce: shard?.sum)
-            batchesTracked[u.bn, default: 0] += 1
+            backboneTracked[u.bn, default: 0] += 1
         } else {
             BatchNorm2d.forwardEval(out: out.data, inp: conv.data, gamma: p + u.gamma, beta: p + u.beta, mean: &mean, rstd: &rstd,
                                     runningMean: s + u.runningMean, runningVar: s + u.runningVar, rows: conv.rows, c: u.cout,
@@ -184,33 +210,25 @@ package final class PSPNet {
         return BottleneckActivations(conv1: a1, conv2: a2, conv3: a3, downsample: down, out: out)
     }
 
-    private func forward(_ h: ClassifierUnit, _ x: Tensor, outH: Int, outW: Int, training: Bool, dropoutSeed: UInt64) -> ClassifierActivations {
-        let unit = forward(h.unit, x, training: training)
-        let k = config.numClasses, mid = h.unit.cout, y = unit.out
-        var mask: [Float]? = nil
-        var dropped = y
-        if training && config.dropout > 0 {
-            let m = dropoutMask(n: y.n, c: mid, seed: dropoutSeed)
-            dropped = Tensor(n: y.n, h: y.h, w: y.w, c: mid)
-            Dropout2d.forward(out: dropped.data, inp: y.data, mask: m, n: y.n, hw: y.h * y.w, c: mid)
-            mask = m
-        }
-        let logits = Tensor(n: y.n, h: y.h, w: y.w, c: k)
-        Conv2d.forward(out: logits.data, inp: dropped.data, weight: params.values + h.weight, bias: params.values + h.bias,
-                       n: y.n, h: y.h, w: y.w, cin: mid, cout: k, geometry: ConvGeometry(kernel: 1), scratch: scratch)
-        let up = Tensor(n: y.n, h: outH, w: outW, c: k)
-        BilinearResizeAlignCorners.forward(out: up.data, inp: logits.data, n: y.n, inH: y.h, inW: y.w, c: k, outH: outH, outW: outW,
+    /// A classifier module on `x` (n × h × w), its logits resized (align corners) to outH × outW; Dropout2d draws from
+    /// `SplitMix64(seed: dropoutSeed)`.
+    private func classify(_ m: SegmentationClassifier, _ x: UnsafePointer<Float>, n: Int, h: Int, w: Int, outH: Int, outW: Int,
+                          training: Bool, dropoutSeed: UInt64, store: TensorStore) -> ClassifierActivations {
+        let a = SegmentationClassifier.Activations(m, n: n, h: h, w: w, store: store)
+        m.forward(x, n: n, h: h, w: w, a: a, ops: ops, training: training, dropoutRNG: SplitMix64(seed: dropoutSeed),
+                  scratch: conv3x3Scratch(h: h, w: w, cin: m.inputWidth))
+        let k = config.numClasses
+        let up = Tensor(n: n, h: outH, w: outW, c: k)
+        BilinearResizeAlignCorners.forward(out: up.data, inp: a.logits.data, n: n, inH: h, inW: w, c: k, outH: outH, outW: outW,
                                            threads: threads)
-        return ClassifierActivations(unit: unit, mask: mask, dropped: dropped, logits: logits, upsampled: up)
+        return ClassifierActivations(module: a, upsampled: up)
     }
 
-    /// Dropout2d's mask [n, c] for this process's samples: drawn for the global batch (with `shard`) and sliced.
-    private func dropoutMask(n: Int, c: Int, seed: UInt64) -> [Float] {
-        var rng = SplitMix64(seed: seed)
-        let offset = shard?.offset ?? 0
-        var global = [Float](repeating: 0, count: (shard?.globalCount ?? n) * c)
-        Dropout2d.makeMask(&global, n: global.count / c, c: c, p: config.dropout, rng: &rng)
-        return Array(global[(offset * c)..<((offset + n) * c)])
+    /// The network's scratch, grown for a classifier's 3×3 convolution (Conv2d's im2col columns).
+    func conv3x3Scratch(h: Int, w: Int, cin: Int) -> HeadTensor {
+        let count = Conv2d.scratchCount(h: h, w: w, cin: cin, geometry: ConvGeometry(kernel: 3, pad: 1))
+        ensureScratch(count)
+        return HeadTensor(data: scratch, shape: [count], count: count)
     }
 
     /// Runs the network on normalised images [n, h, w, 3]. Training: batch statistics (running ones updated),
@@ -233,28 +251,19 @@ package final class PSPNet {
             for b in layer { let a = forward(b, x, training: training); blocks.append(a); x = a.out }
             acts.append(blocks)
         }
-        // Pyramid pooling on the layer4 features.
-        let f = x, fc = f.c
-        var pooled: [Tensor] = [], branches: [ConvBNActivations] = [], ups: [Tensor] = []
-        for (j, bins) in config.bins.enumerated() {
-            let p = Tensor(n: n, h: bins, w: bins, c: fc)
-            AdaptiveAvgPool2d.forward(out: p.data, inp: f.data, n: n, h: f.h, w: f.w, c: fc, bins: bins)
-            let a = forward(ppm[j], p, training: training)
-            let up = Tensor(n: n, h: f.h, w: f.w, c: config.ppmWidth)
-            BilinearResizeAlignCorners.forward(out: up.data, inp: a.out.data, n: n, inH: bins, inW: bins, c: config.ppmWidth,
-                                               outH: f.h, outW: f.w, threads: threads)
-            pooled.append(p); branches.append(a); ups.append(up)
-        }
-        let concat = Tensor(n: n, h: f.h, w: f.w, c: config.ppmOut)
-        ChannelConcat.forward(out: concat.data, parts: [UnsafePointer(f.data)] + ups.map { UnsafePointer($0.data) },
-                              widths: [fc] + ups.map(\.c), rows: f.rows)
-        let ppmActs = PPMActivations(pooled: pooled, branches: branches, upsampled: ups, concat: concat)
-        let clsActs = forward(cls, concat, outH: h, outW: w, training: training, dropoutSeed: SplitMix64(seed: dropoutSeed, 1).state)
+        // Pyramid pooling on the layer4 features, the classifier on its output, the aux classifier on layer3's.
+        let f = x, store = TensorStore(pool: .shared)
+        let ppmActs = PyramidPooling.Activations(ppm, n: n, h: f.h, w: f.w, store: store)
+        ppm.forward(f.data, n: n, h: f.h, w: f.w, a: ppmActs, ops: ops, training: training)
+        let clsActs = classify(cls, ppmActs.concat.data, n: n, h: f.h, w: f.w, outH: h, outW: w, training: training,
+                               dropoutSeed: SplitMix64(seed: dropoutSeed, 1).state, store: store)
+        let l3 = acts[2].last!.out
         let auxActs = training
-            ? forward(aux, acts[2].last!.out, outH: h, outW: w, training: true, dropoutSeed: SplitMix64(seed: dropoutSeed, 2).state)
+            ? classify(aux, l3.data, n: n, h: l3.h, w: l3.w, outH: h, outW: w, training: true,
+                       dropoutSeed: SplitMix64(seed: dropoutSeed, 2).state, store: store)
             : nil
         return PSPNetActivations(input: input, training: training, stem: StemActivations(units: units, pool: pool, argmax: argmax),
-                                 layers: acts, ppm: ppmActs, cls: clsActs, aux: auxActs)
+                                 layers: acts, modules: store, ppm: ppmActs, cls: clsActs, aux: auxActs)
     }
 
     // MARK: loss

@@ -38,51 +38,40 @@ extension PSPNet {
         }
     }
 
-    /// Returns the gradient of the classifier's input.
-    private func backward(_ h: ClassifierUnit, saved a: ClassifierActivations, input x: Tensor) -> Tensor {
-        let k = config.numClasses, y = a.unit.out, mid = h.unit.cout
-        let dLogits = Tensor.zeros(like: a.logits)
-        BilinearResizeAlignCorners.backward(dinp: dLogits.data, dout: a.upsampled.data, n: y.n, inH: y.h, inW: y.w, c: k,
+    /// Accumulates the gradient of a classifier module's input `x` (n × h × w) into `dInput`, from the loss gradient
+    /// at its resized logits. Its gradient buffers go back to the pool on return, as the backbone's do.
+    private func backward(_ m: SegmentationClassifier, saved a: ClassifierActivations, input x: UnsafePointer<Float>, n: Int,
+                          h: Int, w: Int, dInput: UnsafeMutablePointer<Float>) {
+        let k = config.numClasses, store = TensorStore(pool: .shared)
+        let g = SegmentationClassifier.Gradients(m, n: n, h: h, w: w, store: store)
+        BilinearResizeAlignCorners.backward(dinp: g.logits.data, dout: a.upsampled.data, n: n, inH: h, inW: w, c: k,
                                             outH: a.upsampled.h, outW: a.upsampled.w, threads: threads)
-        let dDropped = Tensor.zeros(like: a.dropped)
-        Conv2d.backward(dinp: dDropped.data, dweight: params.grads + h.weight, dbias: params.grads + h.bias, dout: dLogits.data,
-                        inp: a.dropped.data, weight: params.values + h.weight, n: y.n, h: y.h, w: y.w, cin: mid, cout: k,
-                        geometry: ConvGeometry(kernel: 1), scratch: scratch)
-        var dY = dDropped
-        if let mask = a.mask {
-            dY = Tensor.zeros(like: y)
-            Dropout2d.backward(dinp: dY.data, dout: dDropped.data, mask: mask, n: y.n, hw: y.h * y.w, c: mid)
-        }
-        let dX = Tensor.zeros(like: x)
-        backward(h.unit, saved: a.unit, input: x, dOut: dY, dInput: dX)
-        return dX
+        m.backward(x: x, dInput: dInput, n: n, h: h, w: w, a: a.module, g: g, ops: ops,
+                   scratch: conv3x3Scratch(h: h, w: w, cin: m.inputWidth))
+    }
+
+    /// The classifier, then the pyramid, down to the layer4 features `f` (their gradient accumulated into `dF`; the
+    /// concat's first channels are those features).
+    private func headBackward(saved a: PSPNetActivations, features f: Tensor, dFeatures dF: Tensor) {
+        let dConcat = Tensor.zeros(n: f.n, h: f.h, w: f.w, c: ppm.outputWidth)
+        backward(cls, saved: a.cls, input: a.ppm.concat.data, n: f.n, h: f.h, w: f.w, dInput: dConcat.data)
+        let store = TensorStore(pool: .shared)
+        let g = PyramidPooling.Gradients(ppm, n: f.n, h: f.h, w: f.w, inputGradient: true, store: store)
+        ppm.backward(dOut: dConcat.data, dInput: dF.data, n: f.n, h: f.h, w: f.w, a: a.ppm, g: g, ops: ops)
     }
 
     /// Accumulates the gradients of the loss whose gradient `loss(_:labels:)` stored in `saved`.
     package func backward(saved a: PSPNetActivations) {
         precondition(a.training, "backward needs a training forward pass")
         let n = a.input.n
-        // Classifier, then the pyramid: the concat's first channels are the layer4 features.
-        let dConcat = backward(cls, saved: a.cls, input: a.ppm.concat)
         let f = a.layers[3].last!.out
         var dF = Tensor.zeros(like: f)
-        let dUps = a.ppm.upsampled.map { Tensor.zeros(like: $0) }
-        let dParts: [UnsafeMutablePointer<Float>?] = [dF.data] + dUps.map { $0.data }
-        ChannelConcat.backward(dparts: dParts, dout: dConcat.data,
-                               widths: [f.c] + dUps.map(\.c), rows: f.rows)
-        for (j, bins) in config.bins.enumerated() {
-            let branch = a.ppm.branches[j]
-            let dBranch = Tensor.zeros(like: branch.out)
-            BilinearResizeAlignCorners.backward(dinp: dBranch.data, dout: dUps[j].data, n: n, inH: bins, inW: bins, c: config.ppmWidth,
-                                                outH: f.h, outW: f.w, threads: threads)
-            let dPooled = Tensor.zeros(like: a.ppm.pooled[j])
-            backward(ppm[j], saved: branch, input: a.ppm.pooled[j], dOut: dBranch, dInput: dPooled)
-            AdaptiveAvgPool2d.backward(dinp: dF.data, dout: dPooled.data, n: n, h: f.h, w: f.w, c: f.c, bins: bins)
-        }
+        headBackward(saved: a, features: f, dFeatures: dF)
         // Backbone, last block first; the aux head's gradient joins at the end of layer3.
         for li in stride(from: 3, through: 0, by: -1) {
             if li == 2, let auxActs = a.aux {
-                let dAux = backward(aux, saved: auxActs, input: a.layers[2].last!.out)
+                let l3 = a.layers[2].last!.out, dAux = Tensor.zeros(like: l3)
+                backward(aux, saved: auxActs, input: l3.data, n: n, h: l3.h, w: l3.w, dInput: dAux.data)
                 let d = dF.data, s = dAux.data
                 for i in 0..<dF.count { d[i] += s[i] }
             }
