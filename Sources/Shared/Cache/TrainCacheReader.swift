@@ -43,6 +43,12 @@ final class ShardHandles {
         self.directory = directory; self.manifest = manifest; self.check = check
     }
 
+    /// The handles of a cache that validateCache accepts as `kind` (the readers' one way to open a cache).
+    convenience init(validating directory: String, kind: CacheKind,
+                     check: @escaping (HDF5File, ShardCheck.Context) throws -> Void) throws {
+        self.init(directory: directory, manifest: try validateCache(directory: directory, kind: kind), check: check)
+    }
+
     /// A dataset of shard `shard` (index into manifest.shards), opened once.
     func dataset(_ shard: Int, _ name: String) throws -> HDF5Dataset {
         let key = "\(shard)/\(name)"
@@ -89,15 +95,13 @@ func validateCache(directory: String, kind: CacheKind) throws -> CacheManifest {
 }
 
 package final class TrainCacheReader {
-    package let directory: String
-    package let manifest: CacheManifest
     let handles: ShardHandles
+    package var directory: String { handles.directory }
+    package var manifest: CacheManifest { handles.manifest }
 
     package init(directory: String) throws {
-        self.directory = directory
-        manifest = try validateCache(directory: directory, kind: .train)
         // Labels are checked per sample as batches are read.
-        handles = ShardHandles(directory: directory, manifest: manifest) { try ShardCheck.train($0, $1, labels: false) }
+        handles = try ShardHandles(validating: directory, kind: .train) { try ShardCheck.train($0, $1, labels: false) }
     }
 
     /// Images per epoch (one view each).

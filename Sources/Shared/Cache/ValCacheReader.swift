@@ -20,14 +20,12 @@ package struct ValImage {
 }
 
 package final class ValCacheReader {
-    package let directory: String
-    package let manifest: CacheManifest
     let handles: ShardHandles
+    package var directory: String { handles.directory }
+    package var manifest: CacheManifest { handles.manifest }
 
     package init(directory: String) throws {
-        self.directory = directory
-        manifest = try validateCache(directory: directory, kind: .val)
-        handles = ShardHandles(directory: directory, manifest: manifest) { _, _ in }
+        handles = try ShardHandles(validating: directory, kind: .val) { _, _ in }
     }
 
     package var imageCount: Int { manifest.shards.reduce(0) { $0 + $1.images } }
