@@ -44,7 +44,7 @@ struct RecordedBaseline: Decodable {
 /// `headtrain train`'s conventions (config.json, log.txt / log.jsonl, last.safetensors at epoch ends, every
 /// `checkpointEvery` steps and on Ctrl-C, exact resume, a stop on a non-finite loss), data parallelism under mpirun
 /// (SyncBN: BatchNorm statistics of the global batch; rank 0 alone writes) and evaluation during training.
-package final class BaselineTrainer: TrainingTask {
+package final class BaselineTrainer: TrainingSession {
     package typealias Summary = TrainingSummary
 
     package let settings: BaselineSettings
@@ -67,12 +67,8 @@ package final class BaselineTrainer: TrainingTask {
 
     package var checkpointPath: String { runDirectory + "/last.safetensors" }
 
-    /// Trains with the BLAS on `settings.train.threads` threads (restored afterwards).
-    package func run() throws -> Summary {
-        let loop = TrainingLoop(task: self, runDirectory: runDirectory, resume: resume, communicator: communicator,
-                                validation: validation, output: output)
-        defer { network = loop.network; lastEvaluation = loop.lastEvaluation }
-        return try loop.run()
+    package func keep(network: PSPNet?, lastEvaluation: EvalResult?) {
+        self.network = network; self.lastEvaluation = lastEvaluation
     }
 
     // MARK: TrainingTask

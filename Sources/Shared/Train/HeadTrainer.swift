@@ -9,7 +9,7 @@ import DinoSegEval
 /// Trains a head on a training source (cached features) into a run directory: the training task of TrainingLoop
 /// (which owns the run directory, the loop, data parallelism and evaluation during training). config.json records the
 /// head, the options, the cache and its features; checkpoints carry the backbone's weight digest.
-package final class HeadTrainer: TrainingTask {
+package final class HeadTrainer: TrainingSession {
     package typealias Summary = TrainingSummary
 
     package let headConfig: HeadConfig
@@ -32,12 +32,8 @@ package final class HeadTrainer: TrainingTask {
         self.runDirectory = runDirectory; self.resume = resume; self.output = output
     }
 
-    /// Trains with the BLAS on `options.threads` threads (restored afterwards).
-    package func run() throws -> Summary {
-        let loop = TrainingLoop(task: self, runDirectory: runDirectory, resume: resume, communicator: communicator,
-                                validation: validation, output: output)
-        defer { head = loop.network; lastEvaluation = loop.lastEvaluation }
-        return try loop.run()
+    package func keep(network: SegmentationHead?, lastEvaluation: EvalResult?) {
+        head = network; self.lastEvaluation = lastEvaluation
     }
 
     // MARK: TrainingTask
