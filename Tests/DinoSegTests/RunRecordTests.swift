@@ -12,14 +12,8 @@ import Foundation
 /// A head is only continued, evaluated, applied or listed with what it was made with (issue "Hardening, round 2",
 /// items 7, 8, 15 and 18): the backbone of the features, the cache, the optimisation settings, the sweep's settings
 /// and val cache, and the sweep directory's current location.
-final class RunRecordTests: XCTestCase {
-    var tmp = ""
-
-    override func setUpWithError() throws {
-        tmp = try makeTempDir("record")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
+final class RunRecordTests: TempDirTestCase {
+    override class var tempTag: String { "record" }
 
     // MARK: item 8, --resume with other settings
 
