@@ -356,16 +356,7 @@ extension BF16AccuracyTests {
 
     /// Val "images" from view 0 of a synthetic source, each evaluated whole.
     static func valSettings(_ source: InMemoryTrainingSource) -> EvalSettings {
-        let l = HeadTrainingTests.label
-        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
-        let images: [EvalFeatures] = source.views[0].enumerated().map { i, s in
-            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
-            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
-            return SampleAsValImage(id: "val\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
-                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
-        }
-        return EvalSettings(open: { _ in var it = images.makeIterator(); return { it.next() } }, evalProtocol: p,
-                            backboneNote: "FAKE BACKBONE")
+        HeadTrainingTests.wholeImageEval(source, idPrefix: "val", backboneNote: "FAKE BACKBONE")
     }
 
     /// Spread of the mIoUs (max − min) also allowed between the means, for seeds that happen to agree closely: 0.002,
