@@ -203,36 +203,24 @@ extension BF16AccuracyTests {
     /// step) and "step3.<param or buffer>" minus its initial value (the change over the three steps, which is small
     /// against the weights themselves).
     static func headSteps(_ f: SafetensorsFile, engine: MatmulEngine, winograd: Bool) throws -> [String: [Float]] {
-        let config = try JSONDecoder().decode(HeadConfig.self, from: Data(f.metadata["config"]!.utf8))
-        let head = try SegmentationHead(config: config, seed: 1, threads: 2)
-        head.useWinograd = winograd
-        try HeadCheckpoint.loadTorchState(f, prefix: "init.", into: head)
-        var inputs: [Int: [Float]] = [:], shapes: [Int: SegmentationHead.StageShape] = [:]
-        for s in 0..<4 {
-            let info = f.tensors["input.stage\(s)"]!
-            inputs[s] = try f.floats("input.stage\(s)")
-            shapes[s] = (info.shape[1], info.shape[2], info.shape[3])
-        }
-        let n = f.tensors["input.stage0"]!.shape[0]
-        let labels = try f.integers("labels").map { UInt8($0) }
-        let lh = f.tensors["labels"]!.shape[1], lw = f.tensors["labels"]!.shape[2]
-        let lr = Double(f.metadata["lr"]!)!, mu = Float(f.metadata["momentum"]!)!, wd = Float(f.metadata["weight_decay"]!)!
-        let maxIter = Int(f.metadata["max_iter"]!)!
+        let fx = try HeadStepFixture(f, winograd: winograd)
+        let head = fx.head, n = fx.batch
         var out: [String: [Float]] = [:]
         try withMatmulEngine(engine) {
-            try withStagePointers(inputs, stages: [0, 1, 2, 3]) { stages in
-                labels.withUnsafeBufferPointer { lab in
+            try withStagePointers(fx.inputs, stages: [0, 1, 2, 3]) { stages in
+                fx.labels.withUnsafeBufferPointer { lab in
                     for step in 0..<3 {
                         head.params.zeroGrads()
-                        let a = head.forward(stages: stages, shapes: shapes, batch: n, training: true)
-                        let loss = head.loss(a, labels: lab.baseAddress!, labelHeight: lh, labelWidth: lw)
+                        let a = head.forward(stages: stages, shapes: fx.shapes, batch: n, training: true)
+                        let loss = head.loss(a, labels: lab.baseAddress!, labelHeight: fx.labelHeight, labelWidth: fx.labelWidth)
                         head.backward(saved: a, loss: loss)
                         if step == 0 {
                             out["loss"] = [Float(loss.loss)]
-                            out["logits"] = Array(UnsafeBufferPointer(start: a.logits.data, count: n * a.h * a.w * config.numClasses))
+                            out["logits"] = Array(UnsafeBufferPointer(start: a.logits.data, count: n * a.h * a.w * fx.config.numClasses))
                             for v in head.params.views { out["grad.\(v.name)"] = head.params.torchLayout(head.params.grads, view: v) }
                         }
-                        head.sgdStep(lr: Float(polyLearningRate(base: lr, iteration: step, maxIter: maxIter)), momentum: mu, weightDecay: wd)
+                        let rate = polyLearningRate(base: fx.lr, iteration: step, maxIter: fx.maxIter)
+                        head.sgdStep(lr: Float(rate), momentum: fx.momentum, weightDecay: fx.weightDecay)
                     }
                 }
             }
@@ -368,16 +356,7 @@ extension BF16AccuracyTests {
 
     /// Val "images" from view 0 of a synthetic source, each evaluated whole.
     static func valSettings(_ source: InMemoryTrainingSource) -> EvalSettings {
-        let l = HeadTrainingTests.label
-        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
-        let images: [EvalFeatures] = source.views[0].enumerated().map { i, s in
-            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
-            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
-            return SampleAsValImage(id: "val\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
-                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
-        }
-        return EvalSettings(open: { _ in var it = images.makeIterator(); return { it.next() } }, evalProtocol: p,
-                            backboneNote: "FAKE BACKBONE")
+        HeadTrainingTests.wholeImageEval(source, idPrefix: "val", backboneNote: "FAKE BACKBONE")
     }
 
     /// Spread of the mIoUs (max − min) also allowed between the means, for seeds that happen to agree closely: 0.002,

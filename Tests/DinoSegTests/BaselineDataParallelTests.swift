@@ -35,10 +35,7 @@ final class BaselineDataParallelTests: XCTestCase {
         guard let mpirun = DistributedTrainingTests.which("mpirun") else {
             throw XCTSkip("mpirun not found: install openmpi-bin (make test installs it)")
         }
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("headtrain").path }
-        let headtrain = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0) },
-                                      "headtrain not built; run swift build --build-tests first")
+        let headtrain = try builtExecutable("headtrain")
         let one = directory + "/one", two = directory + "/two"
         let single = try DistributedTrainingTests.runProcess(headtrain, trainArguments(run: one))
         XCTAssertEqual(single.status, 0, "one process: \(single.output.suffix(800))")

@@ -7,15 +7,13 @@ import XCTest
 /// Caches edited or damaged after extraction (as with h5py or a text editor) are refused with one line naming the file
 /// and what is wrong — by the readers (`headtrain train/eval`), by `extract verify` and by a resumed extraction — and
 /// never read out of bounds. Shards are edited in place with the project's own HDF5 writer.
-final class CacheCheckTests: XCTestCase {
-    var tmp = ""
+final class CacheCheckTests: TempDirTestCase {
+    override class var tempTag: String { "cachecheck" }
 
     override func setUpWithError() throws {
-        tmp = try makeTempDir("cachecheck")
+        try super.setUpWithError()
         try writeSyntheticData(to: tmp + "/data", train: 3, val: 3, seed: 11, sides: 60...140)
     }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: tmp) }
 
     func trainOptions(_ out: String) -> TrainExtractionOptions {
         var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/" + out)

@@ -8,14 +8,8 @@ import Foundation
 
 /// One writer per run, sweep and cache directory (issue "Hardening, round 2", item 6). The lock held here stands for
 /// another process: flock(2) locks of two open files conflict within one process as between two.
-final class DirectoryLockTests: XCTestCase {
-    var tmp = ""
-
-    override func setUpWithError() throws {
-        tmp = try makeTempDir("lock")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
+final class DirectoryLockTests: TempDirTestCase {
+    override class var tempTag: String { "lock" }
 
     func refusal(_ dir: String, _ what: String) -> String {
         "\(dir): the \(what) is in use by process \(getpid()) (it holds \(dir)/.lock); wait for it to end or choose another directory"

@@ -43,11 +43,7 @@ final class DistributedExtractionTests: XCTestCase {
         if let f = Self.fixture { return f }
         if let e = Self.fixtureError { throw e }
         do {
-            let bundle = Bundle(for: Self.self).bundleURL
-            let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("extract").path }
-            guard let extract = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw DinoSegError(file: candidates[0], "not built; run swift build --build-tests first")
-            }
+            let extract = try builtExecutable("extract")
             let tmp = try makeTempDir("mpi-extract")
             try writeSyntheticData(to: tmp + "/data", train: 20, val: 6, seed: 31, sides: 120...260)
             try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,

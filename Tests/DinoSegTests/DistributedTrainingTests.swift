@@ -47,12 +47,7 @@ final class DistributedTrainingTests: XCTestCase {
         if let f = Self.fixture { return f }
         if let e = Self.fixtureError { throw e }
         do {
-            // Beside the test binary (Linux) or beside the .xctest bundle (macOS).
-            let bundle = Bundle(for: Self.self).bundleURL
-            let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("headtrain").path }
-            guard let headtrain = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-                throw DinoSegError(file: candidates[0], "not built; run swift build --build-tests first")
-            }
+            let headtrain = try builtExecutable("headtrain")
             let tmp = try makeTempDir("mpi")
             try writeSyntheticData(to: tmp + "/data", train: 10, val: 1, seed: 21, sides: 120...200)
             var extraction = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")

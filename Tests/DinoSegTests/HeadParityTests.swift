@@ -19,25 +19,11 @@ final class HeadParityTests: XCTestCase {
             let (fixtureName, winograd) = variant
             let name = "\(fixtureName) (\(winograd ? "winograd" : "im2col"))"
             let f = try fixture(fixtureName)
-            let config = try JSONDecoder().decode(HeadConfig.self, from: Data(f.metadata["config"]!.utf8))
-            let head = try SegmentationHead(config: config, seed: 1, threads: 2)
-            head.useWinograd = winograd
-            try HeadCheckpoint.loadTorchState(f, prefix: "init.", into: head)
+            let fx = try HeadStepFixture(f, winograd: winograd)
+            let head = fx.head, config = fx.config, n = fx.batch, labels = fx.labels, shapes = fx.shapes
+            let lh = fx.labelHeight, lw = fx.labelWidth, lr = fx.lr, mu = fx.momentum, wd = fx.weightDecay, maxIter = fx.maxIter
 
-            var inputs: [Int: [Float]] = [:]
-            var shapes: [Int: SegmentationHead.StageShape] = [:]
-            for s in 0..<4 {
-                let info = f.tensors["input.stage\(s)"]!
-                inputs[s] = try f.floats("input.stage\(s)")
-                shapes[s] = (info.shape[1], info.shape[2], info.shape[3])
-            }
-            let n = f.tensors["input.stage0"]!.shape[0]
-            let labels = try f.integers("labels").map { UInt8($0) }
-            let lh = f.tensors["labels"]!.shape[1], lw = f.tensors["labels"]!.shape[2]
-            let lr = Double(f.metadata["lr"]!)!, mu = Float(f.metadata["momentum"]!)!, wd = Float(f.metadata["weight_decay"]!)!
-            let maxIter = Int(f.metadata["max_iter"]!)!
-
-            let pointers = inputs.mapValues { arr -> UnsafeMutablePointer<Float> in
+            let pointers = fx.inputs.mapValues { arr -> UnsafeMutablePointer<Float> in
                 let p = UnsafeMutablePointer<Float>.allocate(capacity: arr.count); p.initialize(from: arr, count: arr.count); return p
             }
             defer { pointers.values.forEach { $0.deallocate() } }

@@ -10,14 +10,8 @@ import Foundation
 /// What a run directory and its records hold is checked before it is trusted: matrices and metrics read back,
 /// checkpoint progress and weights, the run's latest checkpoint, the training log on a full disk, and the bytes of a
 /// checkpoint's metadata (issue "Hardening, round 2", items 9, 12, 13 and 18).
-final class RunIntegrityTests: XCTestCase {
-    var tmp = ""
-
-    override func setUpWithError() throws {
-        tmp = try makeTempDir("integrity")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
+final class RunIntegrityTests: TempDirTestCase {
+    override class var tempTag: String { "integrity" }
 
     // MARK: item 13, confusion matrices read from files
 

@@ -12,14 +12,8 @@ import Foundation
 /// A head is only continued, evaluated, applied or listed with what it was made with (issue "Hardening, round 2",
 /// items 7, 8, 15 and 18): the backbone of the features, the cache, the optimisation settings, the sweep's settings
 /// and val cache, and the sweep directory's current location.
-final class RunRecordTests: XCTestCase {
-    var tmp = ""
-
-    override func setUpWithError() throws {
-        tmp = try makeTempDir("record")
-    }
-
-    override func tearDown() { try? FileManager.default.removeItem(atPath: tmp) }
+final class RunRecordTests: TempDirTestCase {
+    override class var tempTag: String { "record" }
 
     // MARK: item 8, --resume with other settings
 
@@ -126,15 +120,7 @@ final class RunRecordTests: XCTestCase {
     /// A one-job sweep (seed 43) of the head variant on in-memory features, evaluated on 4 of them.
     func sweep(_ dir: String, train: TrainOptions, valDigest: String = "val-a") throws -> [SweepEntry] {
         let source = HeadTrainingTests.syntheticSource(images: 8, seed: 43)
-        let l = HeadTrainingTests.label
-        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
-        let val: [EvalFeatures] = source.views[0].prefix(4).enumerated().map { i, s in
-            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
-            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
-            return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
-                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
-        }
-        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p, backboneNote: nil)
+        let eval = HeadTrainingTests.wholeImageEval(source, count: 4, backboneNote: nil)
         var settings = SweepSettings(jobs: SweepJob.plan(variants: [.head], widths: []), outputStride: 8, train: train,
                                      evalEvery: 0, examples: 1, runDirectory: dir, dataset: .synthetic, photoDirectory: nil)
         settings.valCacheDigest = valDigest

@@ -30,9 +30,7 @@ final class StopSignalTests: XCTestCase {
     }
 
     func testSecondSignalEndsTheProcessAtOnce() throws {
-        let bundle = Bundle(for: Self.self).bundleURL
-        let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent("extract").path }
-        let extract = try XCTUnwrap(candidates.first { FileManager.default.isExecutableFile(atPath: $0) }, "extract not built")
+        let extract = try builtExecutable("extract")
         let tmp = try makeTempDir("stopsignal-cli")
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         try writeSyntheticData(to: tmp + "/data", train: 40, val: 1, seed: 4, sides: 120...200)

@@ -47,16 +47,7 @@ final class SweepTests: XCTestCase {
     func testSweepTrainsEvaluatesWritesReportAndSkipsFinishedJobs() throws {
         let seed: UInt64 = 5
         let source = HeadTrainingTests.syntheticSource(images: 16, seed: seed)
-        let l = HeadTrainingTests.label
-        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
-        let val: [EvalFeatures] = source.views[0].prefix(6).enumerated().map { i, s in
-            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
-            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
-            return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
-                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
-        }
-        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p,
-                                backboneNote: "FAKE BACKBONE")
+        let eval = HeadTrainingTests.wholeImageEval(source, count: 6, backboneNote: "FAKE BACKBONE")
         let dir = try tempDir("sweep") + "/sweep"
         var train = TrainOptions()
         train.epochs = 2; train.batch = 8; train.threads = 2; train.seed = seed
@@ -135,15 +126,7 @@ extension SweepTests {
     func testResumedSweepRedoesLostEvaluationAndRebuildsRows() throws {
         let seed: UInt64 = 6
         let source = HeadTrainingTests.syntheticSource(images: 16, seed: seed)
-        let l = HeadTrainingTests.label
-        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
-        let val: [EvalFeatures] = source.views[0].prefix(4).enumerated().map { i, s in
-            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
-            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
-            return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
-                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
-        }
-        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p, backboneNote: nil)
+        let eval = HeadTrainingTests.wholeImageEval(source, count: 4, backboneNote: nil)
         let root = try makeTempDir("sweepkill")
         defer { try? FileManager.default.removeItem(atPath: root) }
         var train = TrainOptions()

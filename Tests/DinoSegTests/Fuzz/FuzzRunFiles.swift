@@ -19,15 +19,7 @@ extension FuzzTests {
     static let sweepRun: Result<(settings: SweepSettings, stepsPerEpoch: Int, source: HeadTrainingSource), Error> = Result {
         let seed: UInt64 = 11
         let source = HeadTrainingTests.syntheticSource(images: 8, seed: seed)
-        let l = HeadTrainingTests.label
-        let p = EvalProtocol(mode: .whole, flip: false, crop: l, stride: l, longSide: l)
-        let val: [EvalFeatures] = source.views[0].prefix(2).enumerated().map { i, s in
-            var shapes: [Int: (h: Int, w: Int, c: Int)] = [:]
-            for (k, _) in s.stages { shapes[k] = (l >> (2 + k), l >> (2 + k), HeadTrainingTests.channels[k]) }
-            return SampleAsValImage(id: "img\(i)", geometry: p.geometry(height: l, width: l), labelPixels: s.labels,
-                                    stageFeatures: s.stages, stageShapesPerWindow: shapes)
-        }
-        let eval = EvalSettings(open: { _ in var it = val.makeIterator(); return { it.next() } }, evalProtocol: p, backboneNote: nil)
+        let eval = HeadTrainingTests.wholeImageEval(source, count: 2, backboneNote: nil)
         var train = TrainOptions()
         train.epochs = 2; train.batch = 4; train.threads = 1; train.seed = seed
         let settings = SweepSettings(jobs: SweepJob.plan(variants: [.head], widths: [16]), outputStride: 8, train: train,

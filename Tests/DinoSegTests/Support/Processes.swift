@@ -132,3 +132,17 @@ func runPythonWithH5py(_ script: String) throws -> String? {
     if r.status != 0 { throw DinoSegError("python failed: \(r.output)") }
     return r.output
 }
+
+/// Marks the test bundle for `builtExecutable`.
+private final class TestBundleMarker {}
+
+/// The built executable `name` (extract, headtrain) beside the test binary (Linux) or beside the .xctest bundle
+/// (macOS); a test that needs one fails with this line when it was not built.
+func builtExecutable(_ name: String) throws -> String {
+    let bundle = Bundle(for: TestBundleMarker.self).bundleURL
+    let candidates = [bundle, bundle.deletingLastPathComponent()].map { $0.appendingPathComponent(name).path }
+    guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw DinoSegError(file: candidates[0], "not built; run swift build --build-tests first")
+    }
+    return path
+}

@@ -24,3 +24,22 @@ extension XCTestCase {
         return dir
     }
 }
+
+/// A test class whose every test gets a fresh directory `tmp` (made in setUp, removed in tearDown), for classes whose
+/// tests all work on disk. Subclasses name the directory with `tempTag`.
+class TempDirTestCase: XCTestCase {
+    var tmp = ""
+
+    /// The tag in the directory's name (dinoseg-<tag>-XXXXXX), so a directory left by a killed run says whose it is.
+    class var tempTag: String { "test" }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        tmp = try makeTempDir(Self.tempTag)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: tmp)
+        super.tearDown()
+    }
+}
