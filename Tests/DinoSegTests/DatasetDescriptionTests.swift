@@ -100,6 +100,22 @@ final class DatasetDescriptionTests: XCTestCase {
         XCTAssertNoThrow(try train.checkSameBackbone(asTrain: train, path: "cache/train", trainPath: "cache/train"))
     }
 
+    /// Cached labels are checked against the cache's own class count (VOC: 0–20).
+    func testCachedLabelsAreCheckedAgainstTheDatasetsClassCount() throws {
+        let entry = CacheShardEntry(index: 0, file: "shard-00000.h5", view: 0, samples: 1, images: 1, bytes: 1, sha256: "ab")
+        func context(_ d: DatasetDescription?) -> ShardCheck.Context {
+            ShardCheck.Context(directory: "c", entry: entry,
+                               manifest: CacheManifest(config: config(d), imageIDs: ["x"], shards: [entry], plannedShards: 1, skipped: []))
+        }
+        XCTAssertNoThrow(try ShardCheck.checkLabels([0, 149, 255], width: 3, what: "label", context(Self.ade)))
+        XCTAssertThrowsError(try ShardCheck.checkLabels([0, 150], width: 2, what: "label", context(Self.ade))) {
+            XCTAssertTrue("\($0)".hasPrefix("c/shard-00000.h5: label has the value 150 at (y 0, x 1); labels are 0–149 or 255;"), "\($0)")
+        }
+        XCTAssertThrowsError(try ShardCheck.checkLabels([21], width: 1, what: "label", context(nil))) {
+            XCTAssertTrue("\($0)".hasPrefix("c/shard-00000.h5: label has the value 21 at (y 0, x 0); labels are 0–20 or 255;"), "\($0)")
+        }
+    }
+
     func testTablesAndConfusionCSVNameTheDatasetsClasses() throws {
         var two = ConfusionMatrix(classes: 2)
         two.add(prediction: [0, 1, 1, 0], label: [0, 1, 0, 255])
