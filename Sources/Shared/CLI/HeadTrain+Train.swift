@@ -35,7 +35,8 @@ package struct HeadTrainTrain: ParsableCommand {
 
     func train(_ world: Communicator) throws {
         let source = try CacheTrainingSource(directory: cache)
-        let head = variant.headConfig(stageChannels: source.stageChannels)
+        var head = variant.headConfig(stageChannels: source.stageChannels)
+        head.numClasses = source.reader.manifest.config.datasetDescription.classCount   // the cache's dataset decides
         try training.precision.activate()
         let options = try training.options()
         StopSignal.install()

@@ -67,6 +67,11 @@ package struct CacheConfig: Codable, Equatable {
     /// The backbone's matrix-multiply precision; nil in manifests written before it was recorded (fp32). Features are
     /// stored as `dtype` either way.
     package var precision: Precision?
+    /// What the labels mean; nil (and absent from the JSON, so older caches keep their digest) for VOC.
+    package var dataset: DatasetDescription? = nil
+
+    /// The cache's dataset: the recorded description, or VOC for a cache without one.
+    package var datasetDescription: DatasetDescription { dataset ?? .voc }
 
     /// Field-by-field differences "name: old → new" (for the refusal message on resume). `batch` is not among them:
     /// a resume reuses the recorded one (see `CacheDirectory.resume`).
@@ -85,6 +90,8 @@ package struct CacheConfig: Codable, Equatable {
             diff("images", other.imageCount, imageCount), diff("shard size", other.shardSize, shardSize),
             diff("skip-bad", other.skipBad, skipBad),
             diff("evaluation protocol", other.evalProtocol?.description ?? "-", evalProtocol?.description ?? "-"),
+            other.datasetDescription == datasetDescription ? nil
+                : "dataset: \(other.datasetDescription.name) (\(other.datasetDescription.classCount) classes) → \(datasetDescription.name) (\(datasetDescription.classCount) classes)",
         ]
         return d.compactMap { $0 }
     }
@@ -138,6 +145,7 @@ package struct CacheManifest: Codable, Equatable {
             throw DinoSegError(file: path, "unreadable cache manifest (\(error))")
         }
         try m.checkConsistency(path: path)
+        try m.config.dataset?.validate(source: path)
         return m
     }
 

@@ -178,10 +178,12 @@ enum ShardCheck {
         return images
     }
 
-    /// Throws naming the first label value that is neither a class index (0–20) nor 255 (void).
+    /// Throws naming the first label value that is neither a class index of the cache's dataset (VOC: 0–20) nor 255
+    /// (ignored).
     static func checkLabels(_ labels: [UInt8], width: Int, what: String, _ x: Context) throws {
-        if let i = labels.withUnsafeBufferPointer({ firstInvalidLabel($0) }) {
-            throw x.fail("\(what) has the value \(labels[i]) at (y \(i / max(1, width)), x \(i % max(1, width))); labels are 0–\(VOC.numClasses - 1) or 255")
+        let classes = x.manifest.config.datasetDescription.classCount
+        if let i = labels.withUnsafeBufferPointer({ firstInvalidLabel($0, classes: classes) }) {
+            throw x.fail("\(what) has the value \(labels[i]) at (y \(i / max(1, width)), x \(i % max(1, width))); labels are 0–\(classes - 1) or 255")
         }
     }
 }

@@ -18,6 +18,11 @@ package struct EvalResult: Codable, Equatable {
     package var seconds: Double
     /// The images evaluated, when the evaluator recorded them (baseline evaluations do; see EvalData).
     package var data: EvalData? = nil
+    /// The dataset whose classes the matrix counts (nil: VOC, as in a metrics.json written before it was recorded).
+    package var dataset: DatasetDescription? = nil
+
+    /// The names the tables print: the dataset's, or VOC's.
+    package var classNames: [String] { dataset?.classNames ?? VOC.classNames }
 
     package init(evalProtocol: EvalProtocol, checkpointStep: Int?, checkpoint: String?, images: Int,
                 confusion: ConfusionMatrix, backboneNote: String?, seconds: Double) {
@@ -28,7 +33,7 @@ package struct EvalResult: Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case evalProtocol = "protocol", checkpointStep = "checkpoint_step", checkpoint, images, confusion, metrics
-        case backboneNote = "backbone_note", seconds, data
+        case backboneNote = "backbone_note", seconds, data, dataset
     }
 
     /// The metrics are recomputed from the (checked) confusion matrix rather than trusted: per-class lists of another
@@ -45,6 +50,13 @@ package struct EvalResult: Codable, Equatable {
         backboneNote = try c.decodeIfPresent(String.self, forKey: .backboneNote)
         seconds = try c.decode(Double.self, forKey: .seconds)
         data = try c.decodeIfPresent(EvalData.self, forKey: .data)
+        dataset = try c.decodeIfPresent(DatasetDescription.self, forKey: .dataset)
+        if let dataset {
+            try dataset.validate(source: "metrics.json")
+            guard dataset.classCount == confusion.classes else {
+                throw DinoSegError("metrics.json: dataset \"\(dataset.name)\" has \(dataset.classCount) classes, the confusion matrix \(confusion.classes)")
+            }
+        }
     }
 
     /// "protocol: slide 224×224 stride 150, flip on, long side 512; checkpoint step 1234 (…); 1449 images"
@@ -66,7 +78,8 @@ package struct EvalResult: Codable, Equatable {
     }
 
     /// Per-class table: index, name, IoU, accuracy, pixels labelled.
-    package func classTable(names: [String] = VOC.classNames) -> String {
+    package func classTable(names: [String]? = nil) -> String {
+        let names = names ?? classNames
         let target = confusion.target
         var lines = ["class  name          IoU     Acc     pixels"]
         for c in 0..<confusion.classes {
@@ -83,7 +96,8 @@ package struct EvalResult: Codable, Equatable {
     }
 
     /// 21×21 raw counts, header row of predicted class names, one row per ground-truth class.
-    package func confusionCSV(names: [String] = VOC.classNames) -> String {
+    package func confusionCSV(names: [String]? = nil) -> String {
+        let names = names ?? classNames
         let k = confusion.classes
         let name = { (c: Int) in c < names.count ? names[c] : "class\(c)" }
         var lines = ["label\\prediction," + (0..<k).map(name).joined(separator: ",")]

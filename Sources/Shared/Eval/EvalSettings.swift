@@ -1,3 +1,4 @@
+import DinoSegCore
 import DinoSegData
 // What an evaluation of a head on a val set needs (the images, the protocol, the backbone note) and the one way to
 // run it; training (TrainingValidation), the sweep and `headtrain eval` all call `EvalSettings.evaluate`.
@@ -11,6 +12,8 @@ package struct EvalSettings {
     package var open: ValImageReader
     package var evalProtocol: EvalProtocol
     package var backboneNote: String?
+    /// The val data's dataset, carried into the result to name its classes (nil: VOC).
+    package var dataset: DatasetDescription? = nil
     package init(open: @escaping ValImageReader, evalProtocol: EvalProtocol, backboneNote: String?) {
         self.open = open; self.evalProtocol = evalProtocol; self.backboneNote = backboneNote
     }
@@ -19,8 +22,10 @@ package struct EvalSettings {
     package func evaluate(_ head: WindowLogits, step: Int?, checkpoint: String?,
                          onImage: ((EvalFeatures, [UInt8]) -> Void)? = nil) throws -> EvalResult {
         let next = try open(head.requiredStages)
-        return try Evaluator.evaluate(head, next: next, evalProtocol: evalProtocol, checkpointStep: step,
-                                      checkpoint: checkpoint, backboneNote: backboneNote, onImage: onImage)
+        var result = try Evaluator.evaluate(head, next: next, evalProtocol: evalProtocol, checkpointStep: step,
+                                            checkpoint: checkpoint, backboneNote: backboneNote, onImage: onImage)
+        result.dataset = dataset
+        return result
     }
 }
 

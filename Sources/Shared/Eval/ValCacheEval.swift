@@ -38,6 +38,8 @@ package enum ValCacheEval {
             let stream = try ValCacheReader(directory: directory).images(stages: stages)
             return { try stream.nextImage() }
         }
-        return (EvalSettings(open: open, evalProtocol: p, backboneNote: backboneNote(m)), m)
+        var settings = EvalSettings(open: open, evalProtocol: p, backboneNote: backboneNote(m))
+        settings.dataset = m.config.dataset
+        return (settings, m)
     }
 }

@@ -90,10 +90,10 @@ package enum ImageIO {
         try writePNG(pixels: pixels, width: width, height: height, channels: 1, palette: nil, to: path)
     }
 
-    /// Writes a label as a palette-indexed PNG with the VOC palette (the format of VOC's SegmentationClass).
-    package static func writeLabelPNG(_ label: LabelImage, to path: String) throws {
+    /// Writes a label as a palette-indexed PNG with the dataset's palette (VOC's: the format of its SegmentationClass).
+    package static func writeLabelPNG(_ label: LabelImage, to path: String, dataset: DatasetDescription = .voc) throws {
         try writePNG(pixels: label.pixels, width: label.width, height: label.height, channels: 1,
-                     palette: VOC.palette, to: path)
+                     palette: dataset.paletteTable, to: path)
     }
 
     /// Writes an RGB image as JPEG (quality 1...100).
@@ -110,10 +110,10 @@ package enum ImageIO {
 
     // MARK: - Colour helpers
 
-    /// Label indices → RGB with the VOC palette (255 → (224,224,192)).
-    package static func colourise(_ label: LabelImage) -> RGBImage {
+    /// Label indices → RGB with the dataset's palette (255 → (224,224,192)).
+    package static func colourise(_ label: LabelImage, dataset: DatasetDescription = .voc) -> RGBImage {
         var out = [UInt8](repeating: 0, count: label.width * label.height * 3)
-        let pal = VOC.palette
+        let pal = dataset.paletteTable
         for i in 0..<label.pixels.count {
             let c = Int(label.pixels[i]) * 3
             out[3 * i] = pal[c]; out[3 * i + 1] = pal[c + 1]; out[3 * i + 2] = pal[c + 2]
@@ -123,11 +123,12 @@ package enum ImageIO {
 
     /// Blends the coloured label onto the photo: out = (1 − alpha)·photo + alpha·colour, rounded.
     /// Void pixels (255) keep the photo unchanged.
-    package static func overlay(_ label: LabelImage, on photo: RGBImage, alpha: Float = 0.5) throws -> RGBImage {
+    package static func overlay(_ label: LabelImage, on photo: RGBImage, alpha: Float = 0.5,
+                                dataset: DatasetDescription = .voc) throws -> RGBImage {
         guard label.width == photo.width, label.height == photo.height else {
             throw DinoSegError("overlay: label \(label.width)x\(label.height) does not match image \(photo.width)x\(photo.height)")
         }
-        let colour = colourise(label)
+        let colour = colourise(label, dataset: dataset)
         var out = photo.pixels
         for i in 0..<label.pixels.count where label.pixels[i] != VOC.ignoreLabel {
             for k in 0..<3 {

@@ -49,6 +49,8 @@ package enum HTMLReport {
     /// rows join the results table, the curves and the per-class IoU bars.
     package static func render(title: String, notes: [String], warning: String?, rows: [ReportRow],
                               curves: [ReportCurves], best: Int?, examples: [ReportExample], isVOC: Bool) throws -> String {
+        // The rows' dataset names the classes and colours (a sweep refuses runs of two datasets; nil: VOC).
+        let dataset = rows.lazy.compactMap(\.result.dataset).first ?? .voc
         var h = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>\(esc(title))</title>"
         h += "<style>\(style)</style></head><body><h1>\(esc(title))</h1>"
         if let w = warning { h += "<p class=\"warn\">\(esc(w))</p>" }
@@ -91,10 +93,10 @@ package enum HTMLReport {
                 bars.append(("runner-up: " + rows[other].model, rows[other].result.metrics.iou))
             }
             bars += rows.filter(\.isBaseline).map { ("baseline: " + $0.model, $0.result.metrics.iou) }
-            h += SVGChart.groupedBars(title: "IoU per class", categories: VOC.classNames, series: bars)
+            h += SVGChart.groupedBars(title: "IoU per class", categories: dataset.classNames, series: bars)
             h += "<h2>Confusion matrix (\(esc(e.model)))</h2>"
             h += SVGChart.confusionHeatMap(title: "confusion (\(e.result.images) val images)", confusion: e.result.confusion,
-                                           names: VOC.classNames)
+                                           names: dataset.classNames)
         }
 
         if !examples.isEmpty {
@@ -102,24 +104,24 @@ package enum HTMLReport {
             for ex in examples {
                 h += "<div class=\"ex\">"
                 if let p = ex.photo { h += "<figure><img alt=\"photo \(esc(ex.id))\" src=\"\(try dataURI(p))\"><figcaption>\(esc(ex.id))</figcaption></figure>" }
-                h += "<figure><img alt=\"ground truth \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.label)))\"><figcaption>\(esc(ex.id)) ground truth</figcaption></figure>"
-                h += "<figure><img alt=\"prediction \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.prediction)))\"><figcaption>prediction</figcaption></figure>"
-                if let p = ex.photo, let o = try? ImageIO.overlay(ex.prediction, on: p) {
+                h += "<figure><img alt=\"ground truth \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.label, dataset: dataset)))\"><figcaption>\(esc(ex.id)) ground truth</figcaption></figure>"
+                h += "<figure><img alt=\"prediction \(esc(ex.id))\" src=\"\(try dataURI(ImageIO.colourise(ex.prediction, dataset: dataset)))\"><figcaption>prediction</figcaption></figure>"
+                if let p = ex.photo, let o = try? ImageIO.overlay(ex.prediction, on: p, dataset: dataset) {
                     h += "<figure><img alt=\"overlay \(esc(ex.id))\" src=\"\(try dataURI(o))\"><figcaption>overlay</figcaption></figure>"
                 }
                 h += "</div>"
             }
         }
-        h += legend()
+        h += legend(dataset)
         h += "</body></html>\n"
         return h
     }
 
-    /// Colour key of the VOC palette.
-    static func legend() -> String {
+    /// Colour key of the dataset's palette.
+    static func legend(_ dataset: DatasetDescription = .voc) -> String {
         var s = "<h2>Colour key</h2><p class=\"note\">"
-        for (i, n) in VOC.classNames.enumerated() {
-            let p = VOC.palette
+        for (i, n) in dataset.classNames.enumerated() {
+            let p = dataset.palette
             s += "<span style=\"display:inline-block;margin:2px 8px 2px 0\"><span style=\"display:inline-block;width:12px;"
                 + "height:12px;background:rgb(\(p[3 * i]),\(p[3 * i + 1]),\(p[3 * i + 2]));border:1px solid #888\"></span> \(esc(n))</span>"
         }

@@ -82,7 +82,8 @@ package enum Sweep {
         let stepsPerEpoch = source.samplesPerEpoch / s.train.batch
         var stopped = false
         for (i, job) in s.jobs.enumerated() where i % groups == groupIndex {
-            let config = job.headConfig(stageChannels: source.stageChannels, outputStride: s.outputStride)
+            var config = job.headConfig(stageChannels: source.stageChannels, outputStride: s.outputStride)
+            if let dataset = source.dataset { config.numClasses = dataset.classCount }   // the cache's dataset decides
             let dir = s.runDirectory + "/" + job.name
             say("== sweep \(i + 1)/\(s.jobs.count): \(job.variant.modelName(width: job.width)) (OS \(s.outputStride)) → \(dir)")
             // The group's rank 0 decides whether the job is done; the others follow it.

@@ -1,3 +1,4 @@
+import DinoSegCore
 import DinoSegCache
 /// A train feature cache (written by `extract`) as a training source, read through the data module's
 /// `TrainCacheReader` (background prefetch, shuffled shard order then shuffle within a buffer).
@@ -14,6 +15,7 @@ package final class CacheTrainingSource: HeadTrainingSource {
 
     package var stageChannels: [Int] { reader.manifest.config.backbone.hiddenSizes }
     package var availableStages: [Int] { reader.manifest.stages }
+    package var dataset: DatasetDescription? { reader.manifest.config.datasetDescription }
     package var samplesPerEpoch: Int { reader.samplesPerEpoch() }
 
     package func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int],

@@ -27,8 +27,9 @@ extension CacheManifest {
         FeatureIdentity(cacheDigest: contentDigest, weightsSHA256: config.backbone.weightsSHA256)
     }
 
-    /// Refuses a val cache (`self`, at `path`) whose features come from another backbone than `train`'s.
+    /// Refuses a val cache (`self`, at `path`) of another dataset, or whose features come from another backbone, than `train`'s.
     package func checkSameBackbone(asTrain train: CacheManifest, path: String, trainPath: String) throws {
+        try config.datasetDescription.checkSame(as: train.config.datasetDescription, path: path, otherPath: trainPath)
         guard config.backbone.hiddenSizes == train.config.backbone.hiddenSizes else {
             throw DinoSegError(file: path, "features have stage channels \(config.backbone.hiddenSizes), the train cache \(trainPath) has \(train.config.backbone.hiddenSizes)")
         }
@@ -61,14 +62,19 @@ struct RecordedTraining: Decodable {
     var train: TrainOptions
     var cache: String
     var features: FeatureIdentity?
+    /// nil in a config.json written before datasets were recorded: VOC.
+    var dataset: DatasetDescription?
 
     /// The run's config.json, or nil when there is none (a run interrupted before writing it).
     static func read(run: String) throws -> RecordedTraining? { try RunRecord.read(RecordedTraining.self, run: run) }
 
     /// "name recorded → asked" for every optimisation setting or feature source that a resume would change (and
     /// with `seedAndBatch`, as a sweep rerun asks, the seed and batch; a resume checks those against the checkpoint).
-    func differences(from options: TrainOptions, cache: String, features: FeatureIdentity?, seedAndBatch: Bool = false) -> [String] {
+    func differences(from options: TrainOptions, cache: String, features: FeatureIdentity?, dataset: DatasetDescription? = nil,
+                     seedAndBatch: Bool = false) -> [String] {
         var d = train.optimisationChanges(to: options, seedAndBatch: seedAndBatch)
+        let trained = self.dataset ?? .voc, asked = dataset ?? .voc
+        if trained != asked { d.append("dataset \(trained.name) → \(asked.name)") }
         if let recorded = self.features, let features, recorded.cacheDigest != features.cacheDigest {
             d.append("--cache \(self.cache) → \(cache) (other features)")
         }

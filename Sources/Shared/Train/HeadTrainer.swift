@@ -53,7 +53,8 @@ package final class HeadTrainer: TrainingSession {
     /// config.json records.
     package func checkResume(run: String) throws {
         guard let recorded = try RecordedTraining.read(run: run) else { return }
-        try RunRecord.checkResume(run, changes: recorded.differences(from: options, cache: source.name, features: source.features))
+        try RunRecord.checkResume(run, changes: recorded.differences(from: options, cache: source.name, features: source.features,
+                                                                          dataset: source.dataset))
     }
 
     package func makeNetwork(fresh: Bool) throws -> (network: SegmentationHead, note: String?) {
@@ -80,10 +81,12 @@ package final class HeadTrainer: TrainingSession {
             var maxIter: Int
             var machine: MachineInfo
             var features: FeatureIdentity?
+            var dataset: DatasetDescription?
         }
         return try runConfigurationJSON(Resolved(head: headConfig, variant: headConfig.variantName, train: options, cache: source.name,
                                                  samplesPerEpoch: source.samplesPerEpoch, stepsPerEpoch: stepsPerEpoch,
-                                                 maxIter: maxIter, machine: .current, features: source.features))
+                                                 maxIter: maxIter, machine: .current, features: source.features,
+                                                 dataset: source.dataset))
     }
 
     package func batches(stepsPerEpoch: Int, part: Range<Int>) -> EpochBatches {

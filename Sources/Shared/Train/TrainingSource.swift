@@ -64,10 +64,13 @@ package protocol HeadTrainingSource {
                  part: Range<Int>) throws -> () throws -> TrainBatch?
     /// The cache and backbone the features come from (nil: no manifest, e.g. features in memory).
     var features: FeatureIdentity? { get }
+    /// The dataset the labels belong to (nil: not recorded, e.g. features in memory).
+    var dataset: DatasetDescription? { get }
 }
 
 extension HeadTrainingSource {
     package var features: FeatureIdentity? { nil }
+    package var dataset: DatasetDescription? { nil }
 
     /// Whole batches.
     package func batches(epoch: Int, seed: UInt64, batchSize: Int, startBatch: Int, stages: [Int]) throws -> () throws -> TrainBatch? {
@@ -82,6 +85,9 @@ extension HeadTrainingSource {
                 ? "use --output-stride 8 (needs stages 1-3) or extract the cache with stage 0"
                 : "extract the cache with stages \(head.requiredStages.map(String.init).joined(separator: ","))"
             throw DinoSegError(file: name, "the cache has stages \(availableStages) but \(head.variantName) needs stage \(missing.map(String.init).joined(separator: ",")); \(hint)")
+        }
+        if let dataset, dataset.classCount != head.numClasses {
+            throw DinoSegError(file: name, "holds dataset \"\(dataset.name)\" with \(dataset.classCount) classes but the head has \(head.numClasses)")
         }
         for s in head.requiredStages where stageChannels[s] != head.stageChannels[s] {
             throw DinoSegError(file: name, "stage \(s) has \(stageChannels[s]) channels but the head expects \(head.stageChannels[s])")
@@ -104,6 +110,8 @@ package final class InMemoryTrainingSource: HeadTrainingSource {
     package let stageSizes: [Int: (h: Int, w: Int)]
     package let labelHeight: Int, labelWidth: Int
     package let views: [[Sample]]
+    /// The labels' dataset, when the caller knows it (checked against the head's class count).
+    package var dataset: DatasetDescription? = nil
 
     package init(name: String, stageChannels: [Int], stageSizes: [Int: (h: Int, w: Int)], labelHeight: Int, labelWidth: Int,
                 views: [[Sample]]) {
