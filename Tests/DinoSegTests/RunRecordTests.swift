@@ -278,4 +278,19 @@ extension RunRecordTests {
         let progress = try XCTUnwrap(SafetensorsFile(path: run + "/last.safetensors").metadata["progress"])
         XCTAssertEqual(try JSONDecoder().decode(TrainProgress.self, from: Data(progress.utf8)).step, 4)
     }
+
+    /// A resume without `--weights` keeps the weights config.json records (a resume loads the checkpoint, not them).
+    func testBaselineResumeWithoutWeightsKeepsTheRecordedWeights() throws {
+        let data = tmp + "/data", run = tmp + "/psp"
+        try writeSyntheticData(to: data, train: 8, val: 2, seed: 46, sides: 64...96, objects: 2)
+        try startBaseline(data, run: run)
+        let configPath = run + "/config.json"
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
+        config["weights"] = tmp + "/imagenet.safetensors"
+        try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
+        var command = try HeadTrainCommand.parseAsRoot(baselineArgs(data, run: run) + ["--resume"])
+        try command.run()
+        let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
+        XCTAssertEqual(written["weights"] as? String, tmp + "/imagenet.safetensors", "config.json lost the recorded weights")
+    }
 }

@@ -40,6 +40,15 @@ struct RecordedBaseline: Decodable {
     }
 }
 
+extension BaselineSettings {
+    /// The ImageNet weights a resumed run keeps recording when `--weights` is not given again: a resume loads the
+    /// checkpoint, not the weights, so the flag may be left out; the run's config.json still names where it started.
+    package static func resumedWeights(run: String, asked: String?) throws -> String? {
+        guard asked == nil else { return asked }
+        return try RunRecord.read(RecordedBaseline.self, run: run)?.weights
+    }
+}
+
 /// Trains the ResNet PSPNet end to end from images into a run directory: the training task of TrainingLoop, so with
 /// `headtrain train`'s conventions (config.json, log.txt / log.jsonl, last.safetensors at epoch ends, every
 /// `checkpointEvery` steps and on Ctrl-C, exact resume, a stop on a non-finite loss), data parallelism under mpirun

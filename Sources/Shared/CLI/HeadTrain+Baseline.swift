@@ -82,7 +82,8 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
         if world.isRoot { print("list: \(dataset.listSource)") }
-        let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath, weights: weights)
+        let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath,
+                                        weights: resume ? try BaselineSettings.resumedWeights(run: runDirectory, asked: weights) : weights)
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
         let trainer = BaselineTrainer(settings: settings, data: BaselineData(dataset: dataset, crop: crop), runDirectory: runDirectory,
