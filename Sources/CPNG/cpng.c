@@ -89,7 +89,7 @@ int cpng_read_fd(int fd, int mode, size_t max_pixels, unsigned max_side, unsigne
         for (size_t i = 0; i < w * h; i++) {
             unsigned v = ((unsigned)raw[2 * i] << 8) | raw[2 * i + 1];
             if (v > 255) {
-                snprintf(err, errlen, "label value %u at (x %zu, y %zu) of a 16-bit label (expected 0–20 or 255)",
+                snprintf(err, errlen, "label value %u at (x %zu, y %zu) of a 16-bit label (stored labels are 0–255)",
                          v, i % w, i / w);
                 rc = 2; png_longjmp(png, 1);
             }

@@ -18,7 +18,7 @@ final class DatasetTests: XCTestCase {
         try ds.checkFilesExist()
         var seen = Set<UInt8>()
         for s in ds.samples {
-            let (img, lab) = try loadSample(s)
+            let (img, lab) = try loadSample(s, .voc)
             XCTAssertTrue((40...90).contains(img.width) && (40...90).contains(img.height))
             seen.formUnion(lab.pixels)
         }
@@ -56,13 +56,13 @@ final class DatasetTests: XCTestCase {
 
         // Label value 37 and size mismatch.
         let s = ds.samples[0]
-        let (img, lab) = try loadSample(s)
+        let (img, lab) = try loadSample(s, .voc)
         var bad = lab
         bad.pixels[5] = 37
         try ImageIO.writeLabelPNG(bad, to: s.labelPath)
-        XCTAssertThrowsError(try loadSample(s)) { XCTAssertEqual("\($0)", "\(s.labelPath): label value 37 (expected 0–20 or 255)") }
+        XCTAssertThrowsError(try loadSample(s, .voc)) { XCTAssertEqual("\($0)", "\(s.labelPath): pixel (x 5, y 0): label value 37 is not a voc2012 label (expected 0–20 or 255)") }
         try ImageIO.writeLabelPNG(LabelImage(width: img.width + 1, height: img.height, pixels: [UInt8](repeating: 0, count: (img.width + 1) * img.height)), to: s.labelPath)
-        XCTAssertThrowsError(try loadSample(s)) {
+        XCTAssertThrowsError(try loadSample(s, .voc)) {
             XCTAssertEqual("\($0)", "\(s.labelPath): label is \(img.width + 1)x\(img.height) but its image is \(img.width)x\(img.height)")
         }
     }

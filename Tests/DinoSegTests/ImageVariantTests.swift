@@ -21,12 +21,12 @@ final class ImageVariantTests: XCTestCase {
         // With its image, the usual range check applies to the 16-bit values.
         let image = RGBImage(width: 4, height: 1)
         let bad = try write("l16-bad.png", TestPNG.encode(width: 4, height: 1, depth: 16, colour: .grey, samples: [0, 21, 1, 2]))
-        XCTAssertThrowsError(try validateLabel(ImageIO.readLabel(bad), path: bad, image: image)) {
-            XCTAssertEqual("\($0)", "\(bad): label value 21 (expected 0–20 or 255)")
+        XCTAssertThrowsError(try validateLabel(ImageIO.readLabel(bad), path: bad, image: image, description: .voc)) {
+            XCTAssertEqual("\($0)", "\(bad): pixel (x 1, y 0): label value 21 is not a voc2012 label (expected 0–20 or 255)")
         }
         let wide = try write("l16-wide.png", TestPNG.encode(width: 4, height: 1, depth: 16, colour: .grey, samples: [0, 1, 300, 2]))
         XCTAssertThrowsError(try ImageIO.readLabel(wide)) {
-            XCTAssertEqual("\($0)", "\(wide): label value 300 at (x 2, y 0) of a 16-bit label (expected 0–20 or 255)")
+            XCTAssertEqual("\($0)", "\(wide): label value 300 at (x 2, y 0) of a 16-bit label (stored labels are 0–255)")
         }
         // 16-bit grey+alpha: the grey channel.
         let ga = try write("l16ga.png", TestPNG.encode(width: 2, height: 1, depth: 16, colour: .greyAlpha,

@@ -27,7 +27,7 @@ final class ValCacheTests: XCTestCase {
             XCTAssertEqual(reader.imageCount, 3)
             var seen = 0
             for img in reader.images(stages: [1, 2]) {
-                let (rgb, lab) = try loadSample(samples[img.index])
+                let (rgb, lab) = try loadSample(samples[img.index], .voc)
                 XCTAssertEqual(img.id, samples[img.index].id)
                 let g = EvalGeometry(height: rgb.height, width: rgb.width, longSide: 300, crop: 224)
                 XCTAssertEqual(img.geometry, g)

@@ -40,7 +40,7 @@ package struct BaselineData {
             let ip = img.baseAddress!, lp = lab.baseAddress!, ep = err.baseAddress!
             Parallel.forEach(batchSize, threads: threads) { b in
                 do {
-                    let (image, label) = try loadSample(dataset.samples[ids[b]])
+                    let (image, label) = try dataset.load(dataset.samples[ids[b]])
                     var recipe = AugmentationRecipe()
                     recipe.crop = crop
                     var rng = augmentationRNG(seed: seed, imageIndex: ids[b], view: epoch)

@@ -104,7 +104,7 @@ package enum BaselineEval {
         var result = try Evaluator.evaluate(logits, next: {
             guard i < dataset.samples.count else { return nil }
             let sample = dataset.samples[i]
-            let (photo, label) = try loadSample(sample)
+            let (photo, label) = try dataset.load(sample)
             i += 1
             progress?(i, dataset.samples.count)
             return ImageWindows(id: sample.id, photo: photo, label: label.pixels, evalProtocol: evalProtocol)

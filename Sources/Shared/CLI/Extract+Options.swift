@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import DinoSegCore
+import DinoSegData
 import DinoSegKernels
 import DinoSegBackbone
 import DinoSegCache
@@ -26,10 +27,16 @@ package struct StageList: ExpressibleByArgument, Equatable {
 
 /// Dataset selection shared by the extract subcommands.
 package struct DatasetOptions: ParsableArguments {
-    @Option(name: .long, help: "Dataset root (VOC layout: JPEGImages/, SegmentationClass[Aug]/, ImageSets/Segmentation/).")
+    @Option(name: .long, help: "Dataset root, in one of the layouts of --layout (detected).")
     var data: String
-    @Option(name: .long, help: "Split list: a split name such as train (ROOT/ImageSets/Segmentation/train.txt), or a list file's path (with a '/' or ending in .txt). Lines are ids or 'image label' pairs.")
+    @Option(name: .long, help: "Split: a split name such as train or val (what it means is the layout's; VOC: ROOT/ImageSets/Segmentation/train.txt), or a list file's path (with a '/' or ending in .txt). Lines are ids or 'image label' pairs.")
     var list: String
+    @Option(name: .long, help: ArgumentHelp("Dataset layout: \(DatasetLayouts.names.joined(separator: ", ")) (default: detected from ROOT).", valueName: "layout"))
+    var layout: String?
+    @Option(name: .long, help: "Folder layout without split lists: the fraction of images that form the val split.")
+    var valFraction = LayoutOptions().valFraction
+    @Option(name: .long, help: "Folder layout without split lists: the seed of the train/val split.")
+    var splitSeed = LayoutOptions().splitSeed
     @Option(name: .long, help: "Use only the first N images of the list.")
     var limit: Int?
     package init() {}
@@ -37,6 +44,21 @@ package struct DatasetOptions: ParsableArguments {
     package func validate() throws {
         // Only a prefix of the list is taken, so any positive count is safe.
         try FlagBounds.check(limit, in: 1...Int.max, "--limit")
+        if let layout, !DatasetLayouts.names.contains(layout) {
+            throw ValidationError("--layout \(layout): known layouts are \(DatasetLayouts.names.joined(separator: ", "))")
+        }
+        guard valFraction > 0, valFraction < 1 else { throw ValidationError("--val-fraction must be in (0, 1), got \(valFraction)") }
+    }
+
+    var layoutOptions: LayoutOptions {
+        var o = LayoutOptions()
+        o.valFraction = valFraction; o.splitSeed = splitSeed
+        return o
+    }
+
+    /// The layout's own evaluation protocol, the default of the protocol flags.
+    func defaultProtocol() throws -> EvalProtocol {
+        type(of: try DatasetLayouts.open(root: data, name: layout, options: layoutOptions)).evalProtocol
     }
 }
 

@@ -31,7 +31,7 @@ package struct ExtractPreview: ParsableCommand {
         let recipe = AugmentationRecipe()
         var tiles: [[RGBImage]] = []
         for (i, s) in samples.enumerated() {
-            let (img, lab) = try loadSample(s)
+            let (img, lab) = try ds.load(s)
             var row: [RGBImage] = []
             for v in 0..<views {
                 var rng = augmentationRNG(seed: seed, imageIndex: i, view: v)

@@ -23,7 +23,7 @@ package struct ExtractTrain: ParsableCommand {
     var options: TrainExtractionOptions {
         var o = TrainExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
         o.views = views; o.stages = cache.stages.stages; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 256
-        o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.skipBad = cache.skipBad
+        o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.layout = dataset.layout; o.layoutOptions = dataset.layoutOptions; o.skipBad = cache.skipBad
         return o
     }
 

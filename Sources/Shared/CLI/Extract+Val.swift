@@ -12,28 +12,40 @@ package struct ExtractVal: ParsableCommand {
 
     @OptionGroup var dataset: DatasetOptions
     @OptionGroup var cache: CacheWriteOptions
-    @Option(name: .long, help: "slide: 224x224 windows at the stride; whole: one pass on the padded image.") var mode: EvalMode = .slide
+    @Option(name: .long, help: "slide: 224x224 windows at the stride; whole: one pass on the padded image (default: the dataset's protocol).") var mode: EvalMode?
     @Flag(name: .long, help: "Also store the features of each horizontally flipped window.") var flip = false
-    @Option(name: .long, help: "Resize so the long side is this many pixels.") var longSide: Int = 512
-    @Option(name: .long, help: "Window stride (slide mode).") var stride: Int = 150
+    @Option(name: .long, help: "Resize so the long side is this many pixels (default: the dataset's protocol; VOC 512).") var longSide: Int?
+    @Option(name: .long, help: "Window stride, slide mode (default: the dataset's protocol; VOC 150).") var stride: Int?
 
     package init() {}
 
     package func validate() throws {
         try FlagBounds.check(longSide, in: FlagBounds.imageSide, "--long-side")
         try FlagBounds.check(stride, in: 1...224, "--stride")   // at most the window size
-        try FlagBounds.checkWindows(EvalProtocol(mode: mode, flip: flip, crop: 224, stride: stride, longSide: longSide))
     }
 
-    var options: ValExtractionOptions {
+    /// The dataset's protocol with the flags given applied; `extract val` stores flipped windows only with --flip.
+    func evalProtocol() throws -> EvalProtocol {
+        var p = try dataset.defaultProtocol()
+        p.flip = flip
+        if let mode { p.mode = mode }
+        if let longSide { p.longSide = longSide }
+        if let stride { p.stride = stride }
+        try FlagBounds.checkWindows(p)
+        return p
+    }
+
+    func options() throws -> ValExtractionOptions {
         var o = ValExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
-        o.mode = mode; o.flip = flip; o.longSide = longSide; o.stride = stride
+        let p = try evalProtocol()
+        o.mode = p.mode; o.flip = p.flip; o.longSide = p.longSide; o.stride = p.stride
+        o.layout = dataset.layout; o.layoutOptions = dataset.layoutOptions
         o.stages = cache.stages.stages; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 64
         o.workers = cache.workers; o.batch = cache.batch; o.limit = dataset.limit; o.skipBad = cache.skipBad
         return o
     }
 
     package func run() throws {
-        try cache.extract { backbone, world in try ValExtraction.run(options, backbone: backbone, communicator: world) }
+        try cache.extract { backbone, world in try ValExtraction.run(try options(), backbone: backbone, communicator: world) }
     }
 }

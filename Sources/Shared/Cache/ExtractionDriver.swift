@@ -12,6 +12,9 @@ protocol ExtractionKind {
     associatedtype Sink: ShardSink
     var dataRoot: String { get }
     var list: String { get }
+    /// The dataset layout's name (nil: detected) and its options.
+    var layout: String? { get }
+    var layoutOptions: LayoutOptions { get }
     var out: String { get }
     var stages: [Int] { get }
     var dtype: HDF5DType { get }
@@ -38,7 +41,7 @@ protocol ExtractionKind {
     /// Seconds on one worker for the pending images, from one probe's seconds.
     func workSeconds(probe: Double, pendingImages: Int) -> Double
     /// Turns a few consecutive jobs into results (runs on the worker threads).
-    func process(samples: [SegmentationSample], backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<Sink>.Process
+    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<Sink>.Process
     func sink(manifest: CacheManifest) -> Sink
     /// The closing line: what was written, how long it took.
     func summary(_ outcome: PipelineOutcome, seconds: Double) -> String
@@ -72,11 +75,14 @@ enum ExtractionDriver {
                                          log: @escaping (String) -> Void) throws -> CacheManifest {
         let ranks = ExtractionRanks(communicator)
         let log = ranks.isRoot ? log : { _ in }
-        let (dataset, samples) = try ExtractionSetup.selectSamples(root: kind.dataRoot, list: kind.list, limit: kind.limit,
+        let (dataset, samples) = try ExtractionSetup.selectSamples(root: kind.dataRoot, list: kind.list, layout: kind.layout,
+                                                                   layoutOptions: kind.layoutOptions, limit: kind.limit,
                                                                    skipBad: kind.skipBad, stages: kind.stages, dtype: kind.dtype,
                                                                    backbone: backbone)
-        var config = kind.cacheConfig(backbone: backbone, listFile: absolutePath(dataset.listPath), imageCount: samples.count)
+        var config = kind.cacheConfig(backbone: backbone, listFile: dataset.listIsFile ? absolutePath(dataset.listPath) : dataset.listPath,
+                                      imageCount: samples.count)
         config.precision = activePrecision
+        config.dataset = dataset.description == .voc ? nil : dataset.description   // manifests before descriptions were VOC
         let plans = kind.plans(imageCount: samples.count)
         var (manifest, pending, lock) = try ExtractionSetup.openCache(directory: kind.out, config: config, samples: samples,
                                                                       plans: plans, ranks: ranks, log: log)
@@ -98,7 +104,8 @@ enum ExtractionDriver {
         let pipeline = ExtractionPipeline<Kind.Sink>(pending: pending, ranks: ranks, imageIDs: samples.map(\.id), workers: kind.workers,
                                                      batch: kind.imagesPerCall(batch: batch), lookAhead: kind.lookAhead,
                                                      skipBad: kind.skipBad, stopAfterShards: kind.stopAfterShards, progress: progress,
-                                                     process: kind.process(samples: samples, backbone: backbone, batch: batch))
+                                                     process: kind.process(samples: samples, description: dataset.description,
+                                                                           backbone: backbone, batch: batch))
         var sink = kind.sink(manifest: manifest)
         let (outcome, elapsed) = try withBLASThreads(1) { try pipeline.runRecording(sink: &sink, manifest: &manifest, directory: kind.out) }
         log(kind.summary(outcome, seconds: elapsed))

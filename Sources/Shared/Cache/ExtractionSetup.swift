@@ -7,13 +7,14 @@ import DinoSegBackbone
 enum ExtractionSetup {
     /// The images to extract: the list's first `limit` entries, checked to exist unless bad images are to be skipped;
     /// also checks that the requested stages exist in the backbone.
-    static func selectSamples(root: String, list: String, limit: Int?, skipBad: Bool, stages: [Int], dtype: HDF5DType,
+    static func selectSamples(root: String, list: String, layout: String?, layoutOptions: LayoutOptions, limit: Int?,
+                              skipBad: Bool, stages: [Int], dtype: HDF5DType,
                               backbone: FeatureBackbone) throws -> (dataset: SegmentationDataset, samples: [SegmentationSample]) {
         // Checked before the cache directory is touched, so a refused run leaves nothing behind.
         guard FeatureDType(rawValue: dtype.rawValue) != nil else {
             throw DinoSegError("--dtype \(dtype.rawValue): features are stored as \(FeatureDType.allCases.map(\.rawValue).joined(separator: " or "))")
         }
-        let dataset = try SegmentationDataset(root: root, list: list)
+        let dataset = try SegmentationDataset(root: root, list: list, layout: layout, options: layoutOptions)
         let samples = limit.map { Array(dataset.samples.prefix($0)) } ?? dataset.samples
         if !skipBad { try SegmentationDataset(copying: dataset, samples: samples).checkFilesExist() }
         guard stages.allSatisfy({ $0 >= 0 && $0 < backbone.stageChannels.count }) else {

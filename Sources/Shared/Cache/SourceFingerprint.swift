@@ -45,7 +45,8 @@ package enum SourceFingerprint {
     /// still where the manifest says (without it, the cache's own labels are all there is).
     package static func checkInPlace(_ m: CacheManifest, directory: String) throws {
         guard let recorded = m.sources,
-              let dataset = try? SegmentationDataset(root: m.config.dataRoot, list: m.config.listFile) else { return }
+              let dataset = try? SegmentationDataset(root: m.config.dataRoot, list: m.config.listFile,
+                                                     layout: DatasetLayouts.layoutName(for: m.config.datasetDescription)) else { return }
         let byID = Dictionary(dataset.samples.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let samples = m.imageIDs.compactMap { byID[$0] }
         guard samples.count == m.imageIDs.count else { return }

@@ -18,6 +18,8 @@ package struct TrainExtractionOptions {
     package var batch = 4
     package var seed: UInt64 = 0
     package var limit: Int? = nil
+    package var layout: String? = nil
+    package var layoutOptions = LayoutOptions()
     package var skipBad = false
     /// Test hook (and hidden CLI option): stop as if interrupted after this many shards of this run.
     package var stopAfterShards: Int? = nil
@@ -93,13 +95,13 @@ extension TrainExtractionOptions: ExtractionKind {
 
     func workSeconds(probe: Double, pendingImages: Int) -> Double { Double(pendingImages) * probe }
 
-    func process(samples: [SegmentationSample], backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<TrainSink>.Process {
+    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<TrainSink>.Process {
         let (recipe, seed, stages, crop) = (recipe, seed, stages, recipe.crop)
         return { jobs in
             // Decode and augment each image (failures stay per image), then one backbone call for the batch.
             let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
                 Result {
-                    let (img, lab) = try loadSample(samples[job.image])
+                    let (img, lab) = try loadSample(samples[job.image], description)
                     var rng = augmentationRNG(seed: seed, imageIndex: job.image, view: job.view)
                     let (cropped, label, _) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
                     return (normalise(cropped), label.pixels)

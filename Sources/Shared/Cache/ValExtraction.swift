@@ -25,6 +25,8 @@ package struct ValExtractionOptions {
     /// Windows per backbone call.
     package var batch = 4
     package var limit: Int? = nil
+    package var layout: String? = nil
+    package var layoutOptions = LayoutOptions()
     package var skipBad = false
     package var stopAfterShards: Int? = nil
     package var quiet = false
@@ -99,12 +101,12 @@ extension ValExtractionOptions: ExtractionKind {
         return Double(pendingImages * evalProtocol.windows(g).count) * windowCost
     }
 
-    func process(samples: [SegmentationSample], backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<ValSink>.Process {
+    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<ValSink>.Process {
         let (evalProtocol, stages) = (evalProtocol, stages)
         return { jobs in
             jobs.map { job in
                 Result {
-                    let (img, lab) = try loadSample(samples[job.image])
+                    let (img, lab) = try loadSample(samples[job.image], description)
                     // The same canvas and windows as evaluation and `headtrain predict` (EvalInput, EvalProtocol).
                     let g = evalProtocol.geometry(height: img.height, width: img.width)
                     let canvas = EvalInput.canvas(rgb: img.pixels, geometry: g)

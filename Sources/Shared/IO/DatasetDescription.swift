@@ -19,8 +19,12 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
     package var ignoreLabel: UInt8
     /// 256 entries: stored label value → class index, or `ignoredIndex`.
     package var labelMap: [UInt8]
-    /// Split name → list file (relative to the data root), e.g. "train" → "ImageSets/Segmentation/train.txt".
+    /// Split name → where its list comes from (relative to the data root), e.g. "train" →
+    /// "ImageSets/Segmentation/train.txt".
     package var splits: [String: String]
+    /// Stored label values 0..<storedLabels (and `ignoreLabel`) may appear in a label file; any other value is an error
+    /// in the data, refused with its file and pixel (VOC: 21; ADE20K: 151, 0 being "other"; Cityscapes: 34 labelIds).
+    package var storedLabels: Int
 
     /// The in-memory label of an ignored pixel, whatever the stored value was.
     package static let ignoredIndex: UInt8 = 255
@@ -29,9 +33,22 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
     package static let maxClasses = 255
 
     package init(name: String, classNames: [String], palette: [UInt8], ignoreLabel: UInt8, labelMap: [UInt8],
-                 splits: [String: String] = [:]) {
+                 splits: [String: String] = [:], storedLabels: Int? = nil) {
         self.name = name; self.classNames = classNames; self.palette = palette
         self.ignoreLabel = ignoreLabel; self.labelMap = labelMap; self.splits = splits
+        self.storedLabels = storedLabels ?? classNames.count
+    }
+
+    private enum CodingKeys: String, CodingKey { case name, classNames, palette, ignoreLabel, labelMap, splits, storedLabels }
+
+    /// Descriptions written before `storedLabels` existed stored class indices directly.
+    package init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), classNames: try c.decode([String].self, forKey: .classNames),
+                  palette: try c.decode([UInt8].self, forKey: .palette), ignoreLabel: try c.decode(UInt8.self, forKey: .ignoreLabel),
+                  labelMap: try c.decode([UInt8].self, forKey: .labelMap),
+                  splits: try c.decodeIfPresent([String: String].self, forKey: .splits) ?? [:],
+                  storedLabels: try c.decodeIfPresent(Int.self, forKey: .storedLabels))
     }
 
     package var classCount: Int { classNames.count }
@@ -66,6 +83,7 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
         if let bad = labelMap.firstIndex(where: { Int($0) >= classCount && $0 != Self.ignoredIndex }) {
             throw fail("label map sends \(bad) to \(labelMap[bad]), which is neither a class index below \(classCount) nor 255")
         }
+        guard (1...256).contains(storedLabels) else { throw fail("storedLabels \(storedLabels) is outside 1...256") }
         guard labelMap[Int(ignoreLabel)] == Self.ignoredIndex else {
             throw fail("label map sends the ignore label \(ignoreLabel) to class \(labelMap[Int(ignoreLabel)])")
         }
@@ -83,6 +101,19 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
         var table = VOC.palette
         table.replaceSubrange(0..<palette.count, with: palette)
         return table
+    }
+
+    /// Whether a label file may hold the stored value `v`.
+    package func isStored(_ v: UInt8) -> Bool { Int(v) < storedLabels || v == ignoreLabel }
+
+    /// What a label file may hold, for error messages: "0–20 or 255".
+    package var storedRange: String { "0–\(storedLabels - 1) or \(ignoreLabel)" }
+
+    /// Refuses a label file (`path`, `width` pixels a row) holding a value this dataset does not define, naming the
+    /// first such pixel.
+    package func checkStored(_ pixels: [UInt8], width: Int, path: String) throws {
+        guard let i = pixels.firstIndex(where: { !isStored($0) }) else { return }
+        throw DinoSegError(file: path, "pixel (x \(i % max(width, 1)), y \(i / max(width, 1))): label value \(pixels[i]) is not a \(name) label (expected \(storedRange))")
     }
 
     /// Stored label values → class indices or 255, in place.

@@ -92,7 +92,7 @@ final class FuzzTests: XCTestCase {
     func testFuzzLabelPNG() throws {
         fuzzImageFile("label-png", seeds: try imageSeeds().png, structured: FuzzFormats.png) { path in
             let label = try ImageIO.readLabel(path)
-            try validateLabel(label, path: path, image: RGBImage(width: label.width, height: label.height))
+            try validateLabel(label, path: path, image: RGBImage(width: label.width, height: label.height), description: .voc)
             XCTAssertTrue(label.pixels.allSatisfy { $0 < 21 || $0 == 255 })
         }
     }
