@@ -7,9 +7,11 @@ import DinoSegData
 package struct ExtractSynth: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Write a synthetic dataset in the VOC layout (JPEG images, palette label PNGs, train/val lists).")
+        abstract: "Write a synthetic dataset in one of the dataset layouts (default VOC: JPEG images, palette label PNGs, train/val lists).")
 
     @Option(name: .long, help: "Output directory (the dataset root).") var out: String
+    @Option(name: .long, help: ArgumentHelp("Dataset layout to write: \(SyntheticLayouts.all.map(\.layout).joined(separator: ", ")).", valueName: "layout"))
+    var layout = VOCLayout.name
     @Option(name: .long, help: "Number of train images.") var train: Int = 64
     @Option(name: .long, help: "Number of val images.") var val: Int = 16
     @Option(name: .long, help: "Random seed (the dataset is deterministic for a seed).") var seed: UInt64 = 0
@@ -24,6 +26,9 @@ package struct ExtractSynth: ParsableCommand {
         try FlagBounds.check(val, in: FlagBounds.syntheticImages, "--val")
         guard train + val > 0 else { throw ValidationError("--train and --val must not both be 0") }
         try FlagBounds.check(classes, in: 1...20, "--classes")
+        guard SyntheticLayouts.all.contains(where: { $0.layout == layout }) else {
+            throw ValidationError("--layout \(layout): synthetic data can be written as \(SyntheticLayouts.all.map(\.layout).joined(separator: ", "))")
+        }
         try FlagBounds.check(minSide, in: FlagBounds.syntheticSide, "--min-side")
         try FlagBounds.check(maxSide, in: minSide...FlagBounds.syntheticSide.upperBound, "--max-side")
     }
@@ -38,9 +43,9 @@ package struct ExtractSynth: ParsableCommand {
     package func run() throws {
         let c = config
         let start = Date()
-        try SyntheticDataset.write(to: out, config: c)
+        try SyntheticDataset.write(to: out, config: c, layout: layout)
         let names = c.objectClasses.map { VOC.classNames[$0] }.joined(separator: ", ")
-        print("wrote \(c.trainCount) train + \(c.valCount) val images to \(out) (seed \(c.seed); classes: background, \(names)) "
+        print("wrote \(c.trainCount) train + \(c.valCount) val images to \(out) in the \(layout) layout (seed \(c.seed); classes: background, \(names)) "
               + String(format: "in %.1f s", Date().timeIntervalSince(start)))
     }
 }

@@ -138,12 +138,14 @@ package enum SyntheticDataset {
         String(format: "synth_%@_%05d", split == 0 ? "train" : "val", index)
     }
 
-    /// Writes the dataset under `directory` (created if needed). Work is spread over the cores.
-    package static func write(to directory: String, config: SyntheticDatasetConfig,
+    /// Writes the dataset under `directory` (created if needed) in `layout` (a `DatasetLayouts` name). Work is spread
+    /// over the cores.
+    package static func write(to directory: String, config: SyntheticDatasetConfig, layout: String = VOCLayout.name,
                              progress: ((Int, Int) -> Void)? = nil) throws {
-        for sub in ["JPEGImages", "SegmentationClass", "ImageSets/Segmentation"] {
-            try FileSystem.createDirectory("\(directory)/\(sub)", what: "dataset directory")
+        guard let writer = SyntheticLayouts.all.first(where: { $0.layout == layout }) else {
+            throw DinoSegError("synthetic data: no generator for layout \(layout) (have \(SyntheticLayouts.all.map(\.layout).joined(separator: ", ")))")
         }
+        try writer.prepare(directory, config)
         let jobs = (0..<config.trainCount).map { (0, $0) } + (0..<config.valCount).map { (1, $0) }
         let lock = NSLock()
         var firstError: Error? = nil
@@ -151,10 +153,8 @@ package enum SyntheticDataset {
         Parallel.forEach(jobs.count) { j in
             let (split, index) = jobs[j]
             let (image, label) = render(split: split, index: index, config: config)
-            let name = id(split: split, index: index)
             do {
-                try ImageIO.writeJPEG(image, to: "\(directory)/JPEGImages/\(name).jpg", quality: 92)
-                try ImageIO.writeLabelPNG(label, to: "\(directory)/SegmentationClass/\(name).png")
+                try writer.write(image, label, id(split: split, index: index), split == 0 ? "train" : "val", directory)
             } catch {
                 lock.lock(); if firstError == nil { firstError = error }; lock.unlock()
             }
@@ -162,9 +162,8 @@ package enum SyntheticDataset {
             progress?(d, jobs.count)
         }
         if let e = firstError { throw e }
-        for (split, count, file) in [(0, config.trainCount, "train.txt"), (1, config.valCount, "val.txt")] {
-            let text = (0..<count).map { id(split: split, index: $0) + "\n" }.joined()
-            try AtomicWrite.write(Data(text.utf8), to: "\(directory)/ImageSets/Segmentation/\(file)")
-        }
+        let ids = ["train": (0..<config.trainCount).map { id(split: 0, index: $0) },
+                   "val": (0..<config.valCount).map { id(split: 1, index: $0) }]
+        try writer.finish(directory, config, ids)
     }
 }
