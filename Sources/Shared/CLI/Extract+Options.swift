@@ -56,9 +56,9 @@ package struct DatasetOptions: ParsableArguments {
         return o
     }
 
-    /// The layout's own evaluation protocol, the default of the protocol flags.
-    func defaultProtocol() throws -> EvalProtocol {
-        type(of: try DatasetLayouts.open(root: data, name: layout, options: layoutOptions)).evalProtocol
+    /// The layout of the dataset, whose statics give the defaults of the protocol and augmentation flags.
+    func layoutType() throws -> DatasetLayout.Type {
+        type(of: try DatasetLayouts.open(root: data, name: layout, options: layoutOptions))
     }
 }
 

@@ -13,21 +13,25 @@ package struct ExtractTrain: ParsableCommand {
     @OptionGroup var cache: CacheWriteOptions
     @Option(name: .long, help: "Augmented views per image (epoch e of training uses view e mod K).") var views: Int = 1
     @Option(name: .long, help: "Seed of the augmentation (each (seed, image, view) is replayable).") var seed: UInt64 = 0
+    @Option(name: .long, help: "Resize photos to this long side before the random scale (default: the dataset's; VOC keeps the photo's size; ADE20K 640, Cityscapes 1024).")
+    var trainLongSide: Int?
 
     package init() {}
 
     package func validate() throws {
         try FlagBounds.check(views, in: FlagBounds.views, "--views")
+        try FlagBounds.check(trainLongSide, in: FlagBounds.imageSide, "--train-long-side")
     }
 
-    var options: TrainExtractionOptions {
+    func options() throws -> TrainExtractionOptions {
         var o = TrainExtractionOptions(dataRoot: dataset.data, list: dataset.list, out: cache.out)
         o.views = views; o.stages = cache.stages.stages; o.dtype = cache.dtype.storage; o.shardSize = cache.shardSize ?? 256
         o.workers = cache.workers; o.batch = cache.batch; o.seed = seed; o.limit = dataset.limit; o.layout = dataset.layout; o.layoutOptions = dataset.layoutOptions; o.skipBad = cache.skipBad
+        o.recipe.longSide = try trainLongSide ?? dataset.layoutType().trainLongSide
         return o
     }
 
     package func run() throws {
-        try cache.extract { backbone, world in try TrainExtraction.run(options, backbone: backbone, communicator: world) }
+        try cache.extract { backbone, world in try TrainExtraction.run(try options(), backbone: backbone, communicator: world) }
     }
 }

@@ -26,7 +26,7 @@ package struct ExtractVal: ParsableCommand {
 
     /// The dataset's protocol with the flags given applied; `extract val` stores flipped windows only with --flip.
     func evalProtocol() throws -> EvalProtocol {
-        var p = try dataset.defaultProtocol()
+        var p = try dataset.layoutType().evalProtocol
         p.flip = flip
         if let mode { p.mode = mode }
         if let longSide { p.longSide = longSide }

@@ -44,7 +44,7 @@ func resizeBilinearBox<T: BilinearSample>(_ src: [T], inH: Int, inW: Int, taps: 
 package func augmentCrop(_ image: RGBImage, _ label: LabelImage, recipe: AugmentationRecipe = AugmentationRecipe(),
                         rng: inout SplitMix64) -> (FloatImage, LabelImage, AugmentationDraw) {
     // All draws, in the reference order.
-    let s = rng.uniform(recipe.scaleMin, recipe.scaleMax)
+    let s = rng.uniform(recipe.scaleMin, recipe.scaleMax) * recipe.baseScale(height: image.height, width: image.width)
     let W = scaledSize(image.width, s), H = scaledSize(image.height, s)
     var rotation: Double? = nil
     if rng.chance(recipe.rotateProbability) { rotation = rng.uniform(-recipe.rotateMaxDegrees, recipe.rotateMaxDegrees) }

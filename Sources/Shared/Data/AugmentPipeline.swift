@@ -9,12 +9,20 @@ package struct AugmentationRecipe: Codable, Equatable {
     package var blurProbability = 0.5
     package var flipProbability = 0.5
     package var crop = 224
+    /// When set, the random scale is relative to the image resized to this long side (datasets of large photos, such
+    /// as Cityscapes, train at the scale they are evaluated at); nil: relative to the photo as stored (VOC).
+    package var longSide: Int? = nil
 
     package init() {}
 
+    /// The factor the random scale multiplies: `longSide` over the photo's long side, or 1.
+    package func baseScale(height: Int, width: Int) -> Double {
+        longSide.map { Double($0) / Double(max(height, width, 1)) } ?? 1
+    }
+
     /// One line recorded in cache manifests.
     package var summary: String {
-        "semseg train: RandScale[\(scaleMin),\(scaleMax)] bilinear/nearest; RandRotate[-\(rotateMaxDegrees),\(rotateMaxDegrees)] p=\(rotateProbability) border mean/255; "
+        (longSide.map { "Resize long side \($0); " } ?? "") + "semseg train: RandScale[\(scaleMin),\(scaleMax)] bilinear/nearest; RandRotate[-\(rotateMaxDegrees),\(rotateMaxDegrees)] p=\(rotateProbability) border mean/255; "
             + "GaussianBlur 5x5 [1,4,6,4,1]/16 reflect101 p=\(blurProbability); HFlip p=\(flipProbability); "
             + "Crop \(crop) rand pad mean/255; Normalize mean \(VOC.mean) std \(VOC.std)"
     }
@@ -41,7 +49,7 @@ package func augment(_ image: RGBImage, _ label: LabelImage, recipe: Augmentatio
     var img = FloatImage(image)
     var lab = label
 
-    let s = rng.uniform(recipe.scaleMin, recipe.scaleMax)
+    let s = rng.uniform(recipe.scaleMin, recipe.scaleMax) * recipe.baseScale(height: image.height, width: image.width)
     img = scaleImage(img, factor: s)
     lab = scaleLabel(lab, factor: s)
 

@@ -16,6 +16,8 @@ package protocol DatasetLayout {
     static var datasetName: String? { get }
     /// The evaluation protocol users of this dataset expect; command-line flags override it.
     static var evalProtocol: EvalProtocol { get }
+    /// The long side photos are resized to before the train augmentation's random scale (nil: as stored).
+    static var trainLongSide: Int? { get }
     /// Opens `root` (already known to match), reading whatever the description needs (e.g. a classes file).
     init(root: String, options: LayoutOptions) throws
 

@@ -8,6 +8,7 @@ package struct VOCLayout: DatasetLayout {
     package static let expected = "JPEGImages/ and ImageSets/Segmentation/"
     package static let datasetName: String? = DatasetDescription.voc.name
     package static let evalProtocol = EvalProtocol()
+    package static let trainLongSide: Int? = nil
 
     package static func matches(root: String) -> Bool {
         DatasetLayouts.isDirectory("\(root)/JPEGImages") && DatasetLayouts.isDirectory("\(root)/ImageSets/Segmentation")
