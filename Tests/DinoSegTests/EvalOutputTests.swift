@@ -76,7 +76,7 @@ final class EvalOutputTests: XCTestCase {
         XCTAssertEqual(names, ["x", "x-2", "x_colour-2", "z-2", "y-2"])
         let mask = LabelImage(width: 3, height: 2, pixels: [0, 1, 2, 3, 4, 5])
         var written: [String] = []
-        for n in names { written += try Predictor.writeOutputs(mask, photo: photo, name: n, to: dir + "/out") }
+        for n in names { written += try Predictor.writeOutputs(mask, photo: photo, name: n, to: dir + "/out", dataset: .voc) }
         XCTAssertEqual(Set(written).count, 15, "every output has its own file")
         XCTAssertEqual(try inputs.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }, before, "no photo was replaced")
     }

@@ -74,7 +74,7 @@ final class EvaluatorTests: XCTestCase {
         XCTAssertEqual([label.width, label.height], [10, 6])
         XCTAssertNil(byteDifference(Data(label.pixels), Data((0..<60).map { $0 % 10 < 4 ? 1 : 0 })), "6x10 photo, red in columns 0..<4")
         let dir = try tempDir("predict")
-        let paths = try Predictor.writeOutputs(label, photo: photo, name: "p", to: dir)
+        let paths = try Predictor.writeOutputs(label, photo: photo, name: "p", to: dir, dataset: .voc)
         XCTAssertEqual(try ImageIO.readLabel(paths[0]), label)
         let colour = try ImageIO.readRGB(paths[1])
         XCTAssertEqual(Array(colour.pixels[0..<3]), [128, 0, 0])  // class 1 = aeroplane colour

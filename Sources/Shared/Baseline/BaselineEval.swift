@@ -111,6 +111,7 @@ package enum BaselineEval {
         }, evalProtocol: evalProtocol, checkpointStep: checkpointStep, checkpoint: checkpoint, backboneNote: nil, onImage: onImage)
         // Which images these are, so a sweep can put the result beside DINOv3 rows of the same val set (BaselineRun).
         result.data = EvalData(imageIDs: dataset.samples.map(\.id), list: dataset.listPath)
+        if dataset.description != .voc { result.dataset = dataset.description }
         return result
     }
 }

@@ -16,9 +16,13 @@ package struct BaselineSettings: Codable, Equatable {
     package var list: String
     /// ImageNet weights the backbone started from (nil: random initialisation).
     package var weights: String?
+    /// The dataset the classifier is trained for (nil: VOC).
+    package var dataset: DatasetDescription?
 
-    package init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?) {
+    package init(network: PSPNetConfig, train: TrainOptions, crop: Int, dataRoot: String, list: String, weights: String?,
+                 dataset: DatasetDescription? = nil) {
         self.network = network; self.train = train; self.crop = crop; self.dataRoot = dataRoot; self.list = list; self.weights = weights
+        self.dataset = dataset == .voc ? nil : dataset
     }
 }
 
@@ -30,13 +34,15 @@ struct RecordedBaseline: Decodable {
     var dataRoot: String
     var list: String
     var weights: String?
+    var dataset: DatasetDescription?
 
     /// "name recorded → asked" for every setting `asked` changes: seed, batch and optimisation, the crop, the data it
     /// trains on, and the ImageNet weights it started from (unused by a resume, but config.json must keep recording them).
     func changes(to asked: BaselineSettings) -> [String] {
         train.optimisationChanges(to: asked.train, seedAndBatch: true)
             + [settingChange("--crop", crop, asked.crop), pathChange("--data", dataRoot, asked.dataRoot),
-               pathChange("--list", list, asked.list), pathChange("--weights", weights, asked.weights)].compactMap { $0 }
+               pathChange("--list", list, asked.list), pathChange("--weights", weights, asked.weights),
+               settingChange("dataset", (dataset ?? .voc).name, (asked.dataset ?? .voc).name)].compactMap { $0 }
     }
 }
 
@@ -109,7 +115,7 @@ package final class BaselineTrainer: TrainingSession {
     }
 
     package func save(_ net: PSPNet, to path: String, progress: TrainProgress) throws {
-        try PSPNetCheckpoint.save(net, to: path, progress: progress)
+        try PSPNetCheckpoint.save(net, to: path, progress: progress, extraMetadata: try CheckpointDataset.metadata(settings.dataset))
     }
 
     package func configuration(stepsPerEpoch: Int, maxIter: Int) throws -> Data {

@@ -56,6 +56,11 @@ package enum PSPNetCheckpoint {
         }
     }
 
+    /// The dataset the network's classifier was trained for (VOC for checkpoints that do not say).
+    package static func dataset(of path: String) throws -> DatasetDescription {
+        try CheckpointDataset.read(try SafetensorsFile(path: path), classes: try config(of: path).numClasses)
+    }
+
     /// Loads parameters, statistics and (when present) momentum (CheckpointReader); returns the stored training progress.
     @discardableResult
     package static func load(_ path: String, into net: PSPNet) throws -> TrainProgress? {

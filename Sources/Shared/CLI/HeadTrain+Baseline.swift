@@ -21,9 +21,9 @@ package struct HeadTrainBaseline: ParsableCommand {
 package struct HeadTrainBaselineTrain: ParsableCommand {
     package static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the PSPNet baseline on a VOC-layout dataset (augmentation on the fly, SGD, poly lr), resumable.")
+        abstract: "Train the PSPNet baseline on a dataset (augmentation on the fly, SGD, poly lr), resumable.")
 
-    @Option(help: "Dataset root in the VOC layout.") package var data: String
+    @Option(help: "Dataset root, in any layout extract reads (detected); the classifier gets its classes.") package var data: String
     @Option(help: "Image list: a split name (train_aug → ROOT/ImageSets/Segmentation/train_aug.txt) or a path (with a '/' or ending in .txt).")
     package var list: String = "train_aug"
     @Option(name: .customLong("run"), help: "Run directory (config.json, log.txt, log.jsonl, last.safetensors).")
@@ -43,16 +43,18 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
     package var valList: String?
     @Option(name: .customLong("eval-every"), help: "With --val-list: evaluate every N epochs (0: only at the end).")
     package var evalEvery: Int = 5
-    @Option(name: .customLong("eval-long-side"), help: "With --val-list: long side the images are resized to; the windows are --crop, slid with --eval-stride and flipped.")
-    package var evalLongSide: Int = 512
+    @Option(name: .customLong("eval-long-side"), help: "With --val-list: long side the images are resized to (default: the dataset's; VOC 512); the windows are --crop, slid with --eval-stride and flipped.")
+    package var evalLongSide: Int?
     @Option(name: .customLong("eval-stride"), help: "With --val-list: window stride (default: two thirds of --crop).")
     package var evalStride: Int?
 
     package init() {}
 
-    /// The protocol of evaluations during training: slide windows of the training crop, with the flip.
-    var evalProtocol: EvalProtocol {
-        EvalProtocol(mode: .slide, flip: true, crop: crop, stride: evalStride ?? max(1, crop * 2 / 3), longSide: evalLongSide)
+    /// The protocol of evaluations during training: slide windows of the training crop, with the flip, at the long
+    /// side of the dataset's protocol unless --eval-long-side says otherwise.
+    func evalProtocol(_ dataset: DatasetDescription) -> EvalProtocol {
+        EvalProtocol(mode: .slide, flip: true, crop: crop, stride: evalStride ?? max(1, crop * 2 / 3),
+                     longSide: evalLongSide ?? DatasetLayouts.evalProtocol(for: dataset).longSide)
     }
 
     package func validate() throws {
@@ -65,7 +67,6 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
         try FlagBounds.check(evalEvery, in: FlagBounds.evalEvery, "--eval-every")
         try FlagBounds.check(evalLongSide, in: FlagBounds.imageSide, "--eval-long-side")
         try FlagBounds.check(evalStride, in: 1...crop, "--eval-stride")
-        try FlagBounds.checkWindows(evalProtocol)
     }
 
     package func run() throws {
@@ -76,14 +77,15 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
 
     func train(_ world: Communicator) throws {
         var network = PSPNetConfig.reduced(divisor: widthDivisor, blocks: blocks.values, outputStride: outputStride, stem: stem)
-        network.numClasses = VOC.numClasses
         try training.precision.activate()
         let options = try training.options(defaults: .baseline)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
-        if world.isRoot { print("list: \(dataset.listSource)") }
+        network.numClasses = dataset.description.classCount
+        if world.isRoot { print("list: \(dataset.listSource); dataset \(dataset.description.name), \(network.numClasses) classes") }
         let settings = BaselineSettings(network: network, train: options, crop: crop, dataRoot: data, list: dataset.listPath,
-                                        weights: resume ? try BaselineSettings.resumedWeights(run: runDirectory, asked: weights) : weights)
+                                        weights: resume ? try BaselineSettings.resumedWeights(run: runDirectory, asked: weights) : weights,
+                                        dataset: dataset.description)
         StopSignal.install()
         // A Ctrl-C stop saves last.safetensors and ends normally (exit 0); --resume continues it.
         let trainer = BaselineTrainer(settings: settings, data: BaselineData(dataset: dataset, crop: crop), runDirectory: runDirectory,
@@ -92,7 +94,8 @@ package struct HeadTrainBaselineTrain: ParsableCommand {
         if let valList, world.isRoot {
             let val = try SegmentationDataset(root: data, list: valList)
             try val.checkFilesExist()
-            let p = evalProtocol
+            let p = evalProtocol(dataset.description)
+            try FlagBounds.checkWindows(p)
             trainer.validation = TrainingValidation(every: evalEvery) { logits, step, checkpoint in
                 try BaselineEval.evaluate(logits, dataset: val, evalProtocol: p, checkpointStep: step, checkpoint: checkpoint)
             }
@@ -123,7 +126,7 @@ package struct HeadTrainBaselineEval: ParsableCommand {
         abstract: "Evaluate a baseline on a dataset list with the heads' protocol (mIoU, mAcc, allAcc, per-class table, confusion matrix).")
 
     @OptionGroup var checkpointOptions: BaselineCheckpointOptions
-    @Option(help: "Dataset root in the VOC layout.") var data: String
+    @Option(help: "Dataset root, in any layout extract reads (detected).") var data: String
     @Option(help: "Image list: split name or path.") var list: String = "val"
     @OptionGroup var protocolOptions: EvalProtocolOptions
     @Option(help: "Threads.") var threads: Int = Parallel.defaultThreads
@@ -143,7 +146,8 @@ package struct HeadTrainBaselineEval: ParsableCommand {
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
         let dataset = try SegmentationDataset(root: data, list: list)
         try dataset.checkFilesExist()
-        let p = protocolOptions.evalProtocol
+        try dataset.description.checkSame(as: try PSPNetCheckpoint.dataset(of: ckpt), path: data, otherPath: ckpt)
+        let p = try protocolOptions.evalProtocol(for: dataset.description)
         let outDir = checkpointOptions.runDirectory ?? (ckpt as NSString).deletingLastPathComponent
         if !json { print("evaluating \(net.config.summary) from \(ckpt) on \(dataset.listSource) (\(dataset.samples.count) images); protocol: \(p)") }
         // Checked before the evaluation, which may take hours: where the results go, and the file name of every id.
@@ -165,7 +169,7 @@ package struct HeadTrainBaselineEval: ParsableCommand {
             let label = LabelImage(width: f.geometry.originalWidth, height: f.geometry.originalHeight, pixels: pred)
             do {
                 try ImageIO.writeGreyPNG(pred, width: label.width, height: label.height, to: dir + "/" + f.id + ".png")
-                try ImageIO.writePNG(ImageIO.colourise(label), to: dir + "/" + f.id + "_colour.png")
+                try ImageIO.writePNG(ImageIO.colourise(label, dataset: dataset.description), to: dir + "/" + f.id + "_colour.png")
             } catch { saveError = error }
         }
         if !json { FileHandle.standardError.write(Data("\n".utf8)) }
@@ -201,15 +205,16 @@ package struct HeadTrainBaselinePredict: ParsableCommand {
         let (net, step) = try BaselineEval.load(ckpt, threads: threads)
         let outDir = out ?? checkpointOptions.runDirectory! + "/predictions"
         let names = try Predictor.prepareOutputs(for: images, in: outDir)
-        let p = protocolOptions.evalProtocol
+        let dataset = try PSPNetCheckpoint.dataset(of: ckpt)
+        let p = try protocolOptions.evalProtocol(for: dataset)
         print("predict: \(net.config.summary), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)")
         for (path, name) in zip(images, names) {
             let start = Date()
             let photo = try ImageIO.readRGB(path)
             let label = Predictor.segment(photo, backbone: ImageWindowBackbone(), head: PSPNetWindowLogits(net), evalProtocol: p,
                                           threads: threads)
-            let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
-            let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
+            let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir, dataset: dataset)
+            let present = Set(label.pixels).sorted().map { dataset.className(Int($0)) }.joined(separator: ", ")
             print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
                          Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
         }

@@ -43,7 +43,8 @@ package struct HeadTrainPredict: ParsableCommand {
         try HeadCheckpoint.checkBackbone(ckpt, weightsSHA256: backbone.weightsSHA256, what: weights)
         let outDir = out ?? runDirectory! + "/predictions"
         let names = try Predictor.prepareOutputs(for: images, in: outDir)
-        let p = protocolOptions.evalProtocol
+        let dataset = try HeadCheckpoint.dataset(of: ckpt)
+        let p = try protocolOptions.evalProtocol(for: dataset)
         let note = RandomCheckpoint.isRandom(weightsPath: weights) ? "; \(RandomCheckpoint.label)" : ""
         print("predict: \(head.config.variantName), checkpoint \(ckpt) (step \(step.map(String.init) ?? "?")); protocol: \(p)\(note)")
         // Windows run in parallel through the backbone, one single-threaded BLAS per worker.
@@ -52,8 +53,8 @@ package struct HeadTrainPredict: ParsableCommand {
                 let start = Date()
                 let photo = try ImageIO.readRGB(path)
                 let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
-                let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
-                let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
+                let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir, dataset: dataset)
+                let present = Set(label.pixels).sorted().map { dataset.className(Int($0)) }.joined(separator: ", ")
                 print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
                              Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
             }

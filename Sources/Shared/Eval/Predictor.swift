@@ -66,12 +66,13 @@ package enum Predictor {
         return OutputCheck.uniqueStems(inputs: photos, suffixes: outputSuffixes, in: dir)
     }
 
-    /// Writes NAME.png (class indices, single channel), NAME_colour.png (VOC palette) and NAME_overlay.png.
-    package static func writeOutputs(_ label: LabelImage, photo: RGBImage, name: String, to dir: String) throws -> [String] {
+    /// Writes NAME.png (class indices, single channel), NAME_colour.png (the dataset's palette) and NAME_overlay.png.
+    package static func writeOutputs(_ label: LabelImage, photo: RGBImage, name: String, to dir: String,
+                                     dataset: DatasetDescription) throws -> [String] {
         let paths = outputSuffixes.map { dir + "/" + name + $0 }
         try ImageIO.writeGreyPNG(label.pixels, width: label.width, height: label.height, to: paths[0])
-        try ImageIO.writePNG(ImageIO.colourise(label), to: paths[1])
-        try ImageIO.writePNG(ImageIO.overlay(label, on: photo), to: paths[2])
+        try ImageIO.writePNG(ImageIO.colourise(label, dataset: dataset), to: paths[1])
+        try ImageIO.writePNG(ImageIO.overlay(label, on: photo, dataset: dataset), to: paths[2])
         return paths
     }
 }

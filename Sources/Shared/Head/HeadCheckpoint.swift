@@ -43,6 +43,11 @@ package enum HeadCheckpoint {
         }
     }
 
+    /// The dataset the head's classifier was trained for (VOC for checkpoints that do not say).
+    package static func dataset(of path: String) throws -> DatasetDescription {
+        try CheckpointDataset.read(try SafetensorsFile(path: path), classes: try config(of: path).numClasses)
+    }
+
     /// Loads parameters, BN statistics and (when present) momentum into `head` (CheckpointReader); returns the stored
     /// progress. Refuses a checkpoint made for a different head, naming the first key whose shape differs.
     @discardableResult

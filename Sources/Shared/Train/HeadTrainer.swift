@@ -67,7 +67,8 @@ package final class HeadTrainer: TrainingSession {
 
     package func save(_ head: SegmentationHead, to path: String, progress: TrainProgress) throws {
         let backbone = source.features.map { [HeadCheckpoint.backboneKey: $0.weightsSHA256] } ?? [:]
-        try HeadCheckpoint.save(head, to: path, progress: progress, extraMetadata: backbone)
+        try HeadCheckpoint.save(head, to: path, progress: progress,
+                                extraMetadata: backbone.merging(try CheckpointDataset.metadata(source.dataset)) { a, _ in a })
     }
 
     package func configuration(stepsPerEpoch: Int, maxIter: Int) throws -> Data {
