@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 @testable import DinoSegCore
 @testable import DinoSegData
+@testable import DinoSegNN
 @testable import DinoSegCache
 @testable import DinoSegModels
 @testable import DinoSegEval
@@ -178,11 +179,27 @@ final class DatasetDescriptionTests: XCTestCase {
         XCTAssertTrue(summary.losses.allSatisfy(\.isFinite), "seed 11: losses \(summary.losses)")
         let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/config.json"))) as? [String: Any])
         XCTAssertEqual((config["dataset"] as? [String: Any])?["name"] as? String, "ade150")
+        // The checkpoint names its dataset too, so predict needs no run directory to colour and name the classes.
+        XCTAssertEqual(try HeadCheckpoint.dataset(of: run + "/last.safetensors"), Self.ade)
 
         let vocHead = HeadTrainingTests.headConfig(outputStride: 8)
         XCTAssertThrowsError(try HeadTrainer(head: vocHead, options: options, source: source, runDirectory: run + "2", resume: false,
                                              output: { _ in }).run()) {
             XCTAssertEqual("\($0)", "synthetic: holds dataset \"ade150\" with 150 classes but the head has 21")
         }
+    }
+
+    /// A checkpoint without a "dataset" entry is VOC's (as every checkpoint before descriptions); one whose recorded
+    /// dataset has another class count than its classifier is refused with one line.
+    func testCheckpointDatasetDefaultsToVOCAndMustMatchTheClassifier() throws {
+        let dir = try tempDir("ckpt-dataset")
+        let head = try SegmentationHead(config: HeadTrainingTests.headConfig(outputStride: 8), seed: 3, threads: 1)
+        try HeadCheckpoint.save(head, to: dir + "/voc.safetensors")
+        XCTAssertEqual(try HeadCheckpoint.dataset(of: dir + "/voc.safetensors"), .voc)
+        try HeadCheckpoint.save(head, to: dir + "/two.safetensors", extraMetadata: try CheckpointDataset.metadata(Self.two))
+        XCTAssertThrowsError(try HeadCheckpoint.dataset(of: dir + "/two.safetensors")) {
+            XCTAssertEqual("\($0)", "\(dir)/two.safetensors: the classifier has 21 classes, its dataset \"road\" 2")
+        }
+        XCTAssertEqual(try CheckpointDataset.metadata(.voc), [:], "a VOC checkpoint must stay as it was")
     }
 }
