@@ -14,12 +14,7 @@ package struct EvalProtocolOptions: ParsableArguments {
 
     package init() {}
 
-    package func validate() throws {
-        try FlagBounds.check(longSide, in: FlagBounds.imageSide, "--long-side")
-        try FlagBounds.check(crop, in: FlagBounds.crop, "--crop")
-        try FlagBounds.check(stride, in: 1...crop, "--stride")
-        try FlagBounds.checkWindows(evalProtocol)
-    }
+    package func validate() throws { try FlagBounds.check(evalProtocol) }
 
     package var evalProtocol: EvalProtocol {
         EvalProtocol(mode: mode, flip: !noFlip, crop: crop, stride: stride, longSide: longSide)
