@@ -161,8 +161,7 @@ extension BF16AccuracyTests {
     /// GEMM sizes extraction really runs. PyTorch's numbers for the same weights and input:
     /// `scripts/bf16_backbone_error.py DIR --splitmix-seed 91` on that checkpoint.
     func testBackboneStageErrorsOnTinyAt224() throws {
-        let dir = try makeTempDir("bf16-tiny")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("bf16-tiny")
         try RandomCheckpoint.write(config: .tiny, seed: 9, to: dir)
         let backbone = try ConvNeXtBackbone(weightsPath: dir)
         var rng = SplitMix64(seed: 91)
@@ -350,7 +349,7 @@ extension BF16AccuracyTests {
             let trainer = HeadTrainer(head: HeadTrainingTests.headConfig(outputStride: 8), options: options, source: train,
                                       runDirectory: run, resume: false, output: { _ in })
             let summary = try trainer.run()
-            return (try val.evaluate(trainer.head!, step: nil, checkpoint: nil).metrics.mIoUPresent, summary.losses)
+            return (try val.evaluate(trainer.network!, step: nil, checkpoint: nil).metrics.mIoUPresent, summary.losses)
         }
     }
 

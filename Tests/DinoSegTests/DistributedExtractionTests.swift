@@ -134,8 +134,7 @@ final class DistributedExtractionTests: XCTestCase {
     /// Without mpirun: shard files the manifest does not list (killed between the rename and the manifest save) are
     /// kept when complete and valid, and redone when not (here: truncated). FakeBackbone, data seed 3, augmentation 9.
     func testUnlistedShardsAreAdoptedOrRedone() throws {
-        let tmp = try makeTempDir("adopt")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("adopt")
         try writeSyntheticData(to: tmp + "/data", train: 5, val: 1, seed: 3, sides: 40...120)
         func options(_ out: String) -> TrainExtractionOptions {
             var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)

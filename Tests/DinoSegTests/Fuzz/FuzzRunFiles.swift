@@ -40,8 +40,7 @@ extension FuzzTests {
                       "--blocks", "1,1,1,1", "--crop", "65", "--batch", "4", "--threads", "1", "--seed", "3", "--log-interval", "1"],
                      ["baseline", "eval", "--run", run, "--data", data, "--list", "val", "--mode", "whole", "--long-side", "80",
                       "--no-flip", "--threads", "1"]] {
-            var command = try HeadTrainCommand.parseAsRoot(args)
-            try command.run()
+            try runCommand(HeadTrainCommand.self, args)
         }
         return try XCTUnwrap(EvalResult.read(run + "/metrics.json").data)
     }
