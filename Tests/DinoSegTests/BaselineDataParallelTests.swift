@@ -26,9 +26,7 @@ final class BaselineDataParallelTests: TempDirTestCase {
     }
 
     func testTwoRanksTrainTheSingleProcessBaseline() throws {
-        guard let mpirun = DistributedTrainingTests.which("mpirun") else {
-            throw XCTSkip("mpirun not found: install openmpi-bin (make test installs it)")
-        }
+        let mpirun = try DistributedTrainingTests.mpirun()
         let headtrain = try builtExecutable("headtrain")
         let one = tmp + "/one", two = tmp + "/two"
         let single = try DistributedTrainingTests.runProcess(headtrain, trainArguments(run: one))
