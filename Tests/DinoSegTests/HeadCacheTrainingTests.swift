@@ -1,8 +1,8 @@
 import XCTest
 import Foundation
-@testable import DinoSegCache
-@testable import DinoSegModels
-@testable import DinoSegPipeline
+import DinoSegCache
+import DinoSegModels
+import DinoSegPipeline
 
 /// The trainer on a real feature cache (synthetic VOC-layout data → `TrainExtraction` with the fake backbone →
 /// `TrainCacheReader`): the loss falls, an interrupted run resumes to the same losses, and a cache without stage 0

@@ -1,8 +1,8 @@
 import XCTest
 import Foundation
-@testable import DinoSegCore
-@testable import DinoSegBackbone
-@testable import DinoSegCache
+import DinoSegCore
+import DinoSegBackbone
+import DinoSegCache
 
 /// The one Ctrl-C/SIGTERM mechanism (StopSignal over the CStopSignal shim): a first signal sets the flag and an
 /// extraction stops after the shard being written; a second signal ends the process at once with 128 + signal.

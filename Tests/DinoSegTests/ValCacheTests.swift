@@ -1,7 +1,7 @@
 import XCTest
-@testable import DinoSegData
-@testable import DinoSegCache
-@testable import DinoSegEval
+import DinoSegData
+import DinoSegCache
+import DinoSegEval
 
 final class ValCacheTests: XCTestCase {
     func testSlideFlipAndWholeModes() throws {
