@@ -3,21 +3,19 @@ import XCTest
 
 /// Atomic writes: temporaries are made exclusively under unpredictable names, planted files and symlinks beside the
 /// target are never written through, and nothing is left behind.
-final class AtomicWriteTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try makeTempDir("atomic") }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class AtomicWriteTests: TempDirTestCase {
+    override class var tempTag: String { "atomic" }
 
     func contents(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
-    func leftovers() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") } }
+    func leftovers() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: tmp).filter { $0.contains(".tmp-") } }
 
     /// The name earlier versions used (".NAME.tmp-PID") pointing at a file the user owns elsewhere: writing the target
     /// must neither follow the link nor touch that file.
     func testPlantedSymlinkAtTheOldTemporaryNameIsNotFollowed() throws {
-        let victim = dir + "/victim.png"
+        let victim = tmp + "/victim.png"
         try Data("ground truth".utf8).write(to: URL(fileURLWithPath: victim))
-        let target = dir + "/metrics.json"
-        let planted = dir + "/.metrics.json.tmp-\(getpid())"
+        let target = tmp + "/metrics.json"
+        let planted = tmp + "/.metrics.json.tmp-\(getpid())"
         try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: victim)
 
         try AtomicWrite.write(Data("{\"mIoU\":1}".utf8), to: target)
@@ -25,8 +23,8 @@ final class AtomicWriteTests: XCTestCase {
         XCTAssertEqual(try contents(target), "{\"mIoU\":1}")
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: planted), victim)
 
-        let viaLibrary = dir + "/labels.bin"
-        try FileManager.default.createSymbolicLink(atPath: dir + "/.labels.bin.tmp-\(getpid())", withDestinationPath: victim)
+        let viaLibrary = tmp + "/labels.bin"
+        try FileManager.default.createSymbolicLink(atPath: tmp + "/.labels.bin.tmp-\(getpid())", withDestinationPath: victim)
         try AtomicWrite.withTemporary(for: viaLibrary) { tmp in
             try Data("new".utf8).write(to: URL(fileURLWithPath: tmp))
         }
@@ -35,7 +33,7 @@ final class AtomicWriteTests: XCTestCase {
     }
 
     func testTemporariesAreUniqueExclusiveAndRemoved() throws {
-        let target = dir + "/a.txt"
+        let target = tmp + "/a.txt"
         let first = try AtomicWrite.reserveTemporary(for: target), second = try AtomicWrite.reserveTemporary(for: target)
         XCTAssertNotEqual(first, second)
         XCTAssertTrue(first.hasPrefix(AtomicWrite.temporaryPrefix(for: target)), first)
@@ -52,14 +50,14 @@ final class AtomicWriteTests: XCTestCase {
 
         // A body that fails leaves neither a temporary nor a target.
         struct Boom: Error {}
-        XCTAssertThrowsError(try AtomicWrite.withTemporary(for: dir + "/b.txt") { _ in throw Boom() })
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/b.txt"))
+        XCTAssertThrowsError(try AtomicWrite.withTemporary(for: tmp + "/b.txt") { _ in throw Boom() })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/b.txt"))
         XCTAssertEqual(try leftovers(), [])
     }
 
     /// The target itself a symlink: rename replaces the link, so the file it pointed at keeps its content.
     func testSymlinkedTargetIsReplacedNotWrittenThrough() throws {
-        let victim = dir + "/victim.txt", target = dir + "/best.txt"
+        let victim = tmp + "/victim.txt", target = tmp + "/best.txt"
         try Data("keep".utf8).write(to: URL(fileURLWithPath: victim))
         try FileManager.default.createSymbolicLink(atPath: target, withDestinationPath: victim)
         try AtomicWrite.write(Data("run-3".utf8), to: target)

@@ -48,6 +48,36 @@ final class BF16AccuracyTests: XCTestCase {
         return ([.roundedBLAS, .oneDNNBF16], nil)
     }
 
+    /// The backbone (`run`) at each bf16 engine this machine has: each stage's error to `fp32` checked
+    /// (checkedStageErrors), and each stage's output compared with one of the same arithmetic (assertSameBF16Arithmetic;
+    /// `looseFirstStage`: stage 0 with its allowance): the rounded BLAS with `torchRounded` (PyTorch with the same
+    /// rounding, and PyTorch's fp32; nil: none), native oneDNN with the rounded BLAS. Returns the report's part:
+    /// " DinoSeg ENGINE errors (vs REFERENCE differences);" per engine.
+    static func engineErrors(_ run: (MatmulEngine) -> [[Float]], fp32: [[Float]], gemms: [Int], what: String, looseFirstStage: Bool,
+                             torchRounded: ((Int) throws -> (expected: [Float], fp32: [Float]))? = nil) throws -> String {
+        var line = "", rounded: [[Float]] = []
+        for engine in bf16Engines.engines {
+            let out = run(engine)
+            if engine == .roundedBLAS { rounded = out }
+            let errors = checkedStageErrors(out, fp32: fp32, gemms: gemms, what: "\(what), \(engine)")
+            var same: [Double] = [], reference = "roundedBLAS"
+            for s in 0..<4 {
+                if engine == .roundedBLAS, let torchRounded {
+                    let torch = try torchRounded(s)
+                    reference = "PyTorch rounded"
+                    same.append(assertSameBF16Arithmetic(out[s], torch.expected, fp32: torch.fp32, firstStage: looseFirstStage && s == 0,
+                                                         what: "\(what) stage \(s): DinoSeg rounded bf16 vs PyTorch with the same rounding"))
+                } else if engine == .oneDNNBF16 {
+                    same.append(assertSameBF16Arithmetic(out[s], rounded[s], fp32: fp32[s], firstStage: looseFirstStage && s == 0,
+                                                         what: "\(what) stage \(s): native oneDNN bf16 vs rounded BLAS"))
+                }
+            }
+            line += " DinoSeg \(engine) " + errors.map(e).joined(separator: ", ")
+                + (same.isEmpty ? ";" : " (vs \(reference) " + same.map(e).joined(separator: ", ") + ");")
+        }
+        return line
+    }
+
     static func fixturePath(_ name: String) -> String {
         Bundle.module.resourceURL!.appendingPathComponent("Fixtures/\(name)").path
     }
@@ -124,25 +154,10 @@ extension BF16AccuracyTests {
         let fp32 = run(.blas)
         let gemms = Self.roundedGEMMs(depths: backbone.config.depths)
         var line = "bf16 backbone, golden-small 64x96 (fixed input), ||bf16-fp32||/||fp32|| per stage 0-3:"
-        var rounded: [[Float]] = []
-        let (engines, skipped) = Self.bf16Engines
-        for engine in engines {
-            let out = run(engine)
-            if engine == .roundedBLAS { rounded = out }
-            let errors = Self.checkedStageErrors(out, fp32: fp32, gemms: gemms, what: "golden-small, \(engine)")
-            var same: [Double] = []
-            for s in 0..<4 {
-                if engine == .roundedBLAS {
-                    same.append(Self.assertSameBF16Arithmetic(out[s], try torch.floats("mminputs.stage\(s)"), fp32: torchFP32[s], firstStage: s == 0,
-                                                              what: "golden-small stage \(s): DinoSeg rounded bf16 vs PyTorch with the same rounding"))
-                } else {
-                    same.append(Self.assertSameBF16Arithmetic(out[s], rounded[s], fp32: fp32[s], firstStage: s == 0,
-                                                              what: "golden-small stage \(s): native oneDNN bf16 vs rounded BLAS"))
-                }
-            }
-            line += " DinoSeg \(engine) " + errors.map(Self.e).joined(separator: ", ")
-                + " (vs \(engine == .roundedBLAS ? "PyTorch rounded" : "roundedBLAS") " + same.map(Self.e).joined(separator: ", ") + ");"
+        line += try Self.engineErrors(run, fp32: fp32, gemms: gemms, what: "golden-small", looseFirstStage: true) { s in
+            (try torch.floats("mminputs.stage\(s)"), torchFP32[s])
         }
+        let skipped = Self.bf16Engines.nativeSkipped
         var autocast: [Double] = [], mmInputs: [Double] = []
         for s in 0..<4 {
             autocast.append(Self.relL2(try torch.floats("autocast.stage\(s)"), torchFP32[s]))
@@ -161,8 +176,7 @@ extension BF16AccuracyTests {
     /// GEMM sizes extraction really runs. PyTorch's numbers for the same weights and input:
     /// `scripts/bf16_backbone_error.py DIR --splitmix-seed 91` on that checkpoint.
     func testBackboneStageErrorsOnTinyAt224() throws {
-        let dir = try makeTempDir("bf16-tiny")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("bf16-tiny")
         try RandomCheckpoint.write(config: .tiny, seed: 9, to: dir)
         let backbone = try ConvNeXtBackbone(weightsPath: dir)
         var rng = SplitMix64(seed: 91)
@@ -174,22 +188,8 @@ extension BF16AccuracyTests {
         let fp32 = run(.blas)
         let gemms = Self.roundedGEMMs(depths: backbone.config.depths)
         var line = "bf16 backbone, tiny 224x224 random weights (seed 9/91), ||bf16-fp32||/||fp32|| per stage 0-3:"
-        var rounded: [[Float]] = []
-        let (engines, skipped) = Self.bf16Engines
-        for engine in engines {
-            let out = run(engine)
-            if engine == .roundedBLAS { rounded = out }
-            let errors = Self.checkedStageErrors(out, fp32: fp32, gemms: gemms, what: "tiny 224, \(engine) (seed 9/91)")
-            var same: [Double] = []
-            for s in 0..<4 {
-                if engine == .oneDNNBF16 {
-                    same.append(Self.assertSameBF16Arithmetic(out[s], rounded[s], fp32: fp32[s], firstStage: false,
-                                                              what: "tiny 224 stage \(s) (seed 9/91): native oneDNN bf16 vs rounded BLAS"))
-                }
-            }
-            line += " DinoSeg \(engine) " + errors.map(Self.e).joined(separator: ", ")
-                + (same.isEmpty ? ";" : " (vs roundedBLAS " + same.map(Self.e).joined(separator: ", ") + ");")
-        }
+        line += try Self.engineErrors(run, fp32: fp32, gemms: gemms, what: "tiny 224 (seed 9/91)", looseFirstStage: false)
+        let skipped = Self.bf16Engines.nativeSkipped
         line += " estimate √(2n)σ " + gemms.map { Self.e(Self.stageErrorEstimate(gemms: $0)) }.joined(separator: ", ")
         if let skipped { line += " (native bf16 not run: \(skipped))" }
         print(line)
@@ -350,7 +350,7 @@ extension BF16AccuracyTests {
             let trainer = HeadTrainer(head: HeadTrainingTests.headConfig(outputStride: 8), options: options, source: train,
                                       runDirectory: run, resume: false, output: { _ in })
             let summary = try trainer.run()
-            return (try val.evaluate(trainer.head!, step: nil, checkpoint: nil).metrics.mIoUPresent, summary.losses)
+            return (try val.evaluate(trainer.network!, step: nil, checkpoint: nil).metrics.mIoUPresent, summary.losses)
         }
     }
 

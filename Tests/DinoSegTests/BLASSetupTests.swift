@@ -32,39 +32,30 @@ final class BLASSetupTests: XCTestCase {
     }()
     static let arm: CPUFeatures = { var f = CPUFeatures(); f.brand = "Neoverse-N1"; return f }()
 
+    /// Per CPU: the cores OpenBLAS may report that are corrected (and to which core), and those kept as they are. Kept
+    /// are a newer or equal core the CPU can run (Cooperlake is never downgraded; a core the table does not know, such
+    /// as GraniteRapids, is left alone), the right one for a CPU without AVX, and any core on arm64; corrected are older
+    /// ones (OpenBLAS 0.3.21 falls back to Prescott on Emerald Rapids), compared case-insensitively.
     func testCoreChoiceTable() {
-        let cases: [(String, CPUFeatures, String, String?)] = [
-            ("Emerald Rapids, 0.3.21 falls back", Self.emeraldRapids, "Prescott", "Cooperlake"),
-            ("Emerald Rapids, AVX2 core", Self.emeraldRapids, "Haswell", "Cooperlake"),
-            ("Emerald Rapids, SkylakeX", Self.emeraldRapids, "SkylakeX", "Cooperlake"),
-            ("Emerald Rapids, Cooperlake kept", Self.emeraldRapids, "Cooperlake", nil),
-            ("Emerald Rapids, newer OpenBLAS", Self.emeraldRapids, "SapphireRapids", nil),
-            ("Emerald Rapids, a core this table does not know", Self.emeraldRapids, "GraniteRapids", nil),
-            ("Sapphire Rapids detected", Self.sapphireRapids, "SapphireRapids", nil),
-            ("Sapphire Rapids as Cooperlake", Self.sapphireRapids, "Cooperlake", nil),
-            ("Sapphire Rapids misdetected", Self.sapphireRapids, "Prescott", "Cooperlake"),
-            ("Zen 4 as Cooperlake", Self.zen4, "Cooperlake", nil),
-            ("Zen 4 as Zen (older OpenBLAS)", Self.zen4, "Zen", "Cooperlake"),
-            ("Zen 4 misdetected", Self.zen4, "Prescott", "Cooperlake"),
-            ("Zen 3 as Zen", Self.zen3, "Zen", nil),
-            ("Zen 3 as Haswell", Self.zen3, "Haswell", nil),
-            ("Zen 3 misdetected", Self.zen3, "Prescott", "Haswell"),
-            ("Zen 3 as Sandybridge", Self.zen3, "Sandybridge", "Haswell"),
-            ("Skylake-X detected", Self.skylakeX, "SkylakeX", nil),
-            ("Skylake-X as Haswell", Self.skylakeX, "Haswell", "SkylakeX"),
-            ("Skylake-X, Cooperlake is never downgraded", Self.skylakeX, "Cooperlake", nil),
-            ("Haswell detected", Self.haswell, "Haswell", nil),
-            ("Haswell misdetected", Self.haswell, "Prescott", "Haswell"),
-            ("Haswell as Nehalem", Self.haswell, "Nehalem", "Haswell"),
-            ("case-insensitive", Self.haswell, "PRESCOTT", "Haswell"),
-            ("no AVX: Prescott is right", Self.noAVX, "Prescott", nil),
-            ("no AVX: Nehalem is right", Self.noAVX, "Nehalem", nil),
-            ("arm64", Self.arm, "NEOVERSEN1", nil),
+        let table: [(cpu: String, features: CPUFeatures, corrected: [String], to: String?, kept: [String])] = [
+            ("Emerald Rapids", Self.emeraldRapids, ["Prescott", "Haswell", "SkylakeX"], "Cooperlake",
+             ["Cooperlake", "SapphireRapids", "GraniteRapids"]),
+            ("Sapphire Rapids", Self.sapphireRapids, ["Prescott"], "Cooperlake", ["SapphireRapids", "Cooperlake"]),
+            ("Zen 4", Self.zen4, ["Zen", "Prescott"], "Cooperlake", ["Cooperlake"]),
+            ("Zen 3", Self.zen3, ["Prescott", "Sandybridge"], "Haswell", ["Zen", "Haswell"]),
+            ("Skylake-X", Self.skylakeX, ["Haswell"], "SkylakeX", ["SkylakeX", "Cooperlake"]),
+            ("Haswell", Self.haswell, ["Prescott", "Nehalem", "PRESCOTT"], "Haswell", ["Haswell"]),
+            ("no AVX", Self.noAVX, [], nil, ["Prescott", "Nehalem"]),
+            ("arm64", Self.arm, [], nil, ["NEOVERSEN1"]),
         ]
+        let cases = table.flatMap { row in
+            row.corrected.map { (row.cpu, row.features, $0, row.to) } + row.kept.map { (row.cpu, row.features, $0, String?.none) }
+        }
         let wrong = cases.compactMap { name, cpu, reported, expected -> String? in
             let got = OpenBLASCore.choose(cpu: cpu, reported: reported)
             return got == expected ? nil : "\(name): \(reported) → \(got ?? "keep"), expected \(expected ?? "keep")"
         }
+        XCTAssertEqual(cases.count, 26, "cases in the table")
         XCTAssertTrue(wrong.isEmpty, "\(wrong.count) of \(cases.count) core choices wrong: " + wrong.joined(separator: "; "))
     }
 

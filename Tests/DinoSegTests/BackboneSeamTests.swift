@@ -8,23 +8,21 @@ import XCTest
 /// The seam between backbone and cache: the backbone states its stage geometry and input normalisation, the manifest
 /// records the geometry, older manifests without it are still read, and the CLI loads every backbone through one
 /// loader keyed by config.json.
-final class BackboneSeamTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try makeTempDir("seam") }
-    override func tearDownWithError() throws { try FileManager.default.removeItem(atPath: dir) }
+final class BackboneSeamTests: TempDirTestCase {
+    override class var tempTag: String { "seam" }
 
     /// A train extraction of 3 synthetic images (data seed 3, augmentation seed 9), interrupted after one shard.
     func interruptedCache(_ out: String) throws -> TrainExtractionOptions {
-        try writeSyntheticData(to: dir + "/data", train: 3, val: 1, seed: 3, sides: 40...80)
-        var o = TrainExtractionOptions(dataRoot: dir + "/data", list: "train", out: out)
+        try writeSyntheticData(to: tmp + "/data", train: 3, val: 1, seed: 3, sides: 40...80)
+        var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)
         o.shardSize = 2; o.workers = 1; o.seed = 9; o.quiet = true; o.stopAfterShards = 1
         _ = try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }
         return o
     }
 
     func testManifestRecordsStageGeometryOfTheBackbone() throws {
-        _ = try interruptedCache(dir + "/cache")
-        let m = try CacheManifest.load(directory: dir + "/cache")
+        _ = try interruptedCache(tmp + "/cache")
+        let m = try CacheManifest.load(directory: tmp + "/cache")
         let expected = zip([8, 12, 16, 20], [4, 8, 16, 32]).map { StageGeometry(channels: $0, stride: $1) }
         XCTAssertEqual(m.config.backbone.stageGeometry, expected)
         XCTAssertEqual(m.config.mean, ConvNeXtInput.normalization.mean)
@@ -34,7 +32,7 @@ final class BackboneSeamTests: XCTestCase {
     /// A cache written before stage geometry was recorded (manifest and shard attribute without it) is resumed,
     /// finished and read, its geometry derived from the recorded channels and strides.
     func testOldCacheWithoutStageGeometryResumesAndReads() throws {
-        let out = dir + "/old"
+        let out = tmp + "/old"
         var o = try interruptedCache(out)
         try stripStageGeometry(cache: out)
         o.stopAfterShards = nil
@@ -66,22 +64,22 @@ final class BackboneSeamTests: XCTestCase {
     }
 
     func testManifestWithContradictoryGeometryIsRefused() throws {
-        _ = try interruptedCache(dir + "/cache")
-        var m = try CacheManifest.load(directory: dir + "/cache")
+        _ = try interruptedCache(tmp + "/cache")
+        var m = try CacheManifest.load(directory: tmp + "/cache")
         m.config.backbone.stageGeometry![1].stride = 4
-        try m.save(directory: dir + "/cache")
-        XCTAssertThrowsError(try CacheManifest.load(directory: dir + "/cache")) {
+        try m.save(directory: tmp + "/cache")
+        XCTAssertThrowsError(try CacheManifest.load(directory: tmp + "/cache")) {
             XCTAssertTrue("\($0)".contains("backbone.stageGeometry disagrees with backbone.hiddenSizes [8, 12, 16, 20] and stageStrides [4, 8, 16, 32]"), "\($0)")
         }
         m.config.backbone.stageGeometry = nil
         m.config.backbone.stageStrides = [4, 8, 16, 512]
-        try m.save(directory: dir + "/cache")
-        XCTAssertThrowsError(try CacheManifest.load(directory: dir + "/cache")) {
+        try m.save(directory: tmp + "/cache")
+        XCTAssertThrowsError(try CacheManifest.load(directory: tmp + "/cache")) {
             XCTAssertTrue("\($0)".contains("stage 3 has stride 512, more than the crop 224"), "\($0)")
         }
         m.config.backbone.stageStrides = [4, 8, 16]
-        try m.save(directory: dir + "/cache")
-        XCTAssertThrowsError(try CacheManifest.load(directory: dir + "/cache")) {
+        try m.save(directory: tmp + "/cache")
+        XCTAssertThrowsError(try CacheManifest.load(directory: tmp + "/cache")) {
             XCTAssertTrue("\($0)".contains("backbone.stageStrides [4, 8, 16] are not one stride in 1...1024 per stage"), "\($0)")
         }
     }
@@ -89,18 +87,18 @@ final class BackboneSeamTests: XCTestCase {
     /// A backbone that asks for other input statistics than the data pipeline applies is refused before the cache
     /// directory is touched.
     func testBackboneWithOtherNormalizationIsRefused() throws {
-        try writeSyntheticData(to: dir + "/data", train: 1, val: 1, seed: 3, sides: 40...80)
-        var o = TrainExtractionOptions(dataRoot: dir + "/data", list: "train", out: dir + "/cache")
+        try writeSyntheticData(to: tmp + "/data", train: 1, val: 1, seed: 3, sides: 40...80)
+        var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
         o.quiet = true; o.stages = [0]
         XCTAssertThrowsError(try TrainExtraction.run(o, backbone: UnitNormalizedBackbone()) { _ in }) {
             XCTAssertTrue("\($0)".contains("backbone unit-normalized expects inputs normalised with mean [0.0, 0.0, 0.0], std [1.0, 1.0, 1.0]"), "\($0)")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/cache"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/cache"))
     }
 
     /// The loader reads config.json's model_type; a ConvNeXt's stage sizes are what its geometry says, for odd sides.
     func testLoaderPicksTheFamilyFromConfigJSON() throws {
-        let weights = dir + "/weights"
+        let weights = tmp + "/weights"
         try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [8, 16, 24, 32], depths: [1, 1, 1, 1]), seed: 5, to: weights)
         let backbone = try BackboneLoader.load(weights)
         XCTAssertTrue(backbone is ConvNeXtBackbone)

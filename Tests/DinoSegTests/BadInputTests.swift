@@ -7,10 +7,8 @@ import XCTest
 
 /// Bad arguments, weights, configs, lists and output paths: each refused with one line naming the file (or flag)
 /// and what is wrong, before anything is allocated or written.
-final class BadInputTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try makeTempDir("badinput") }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class BadInputTests: TempDirTestCase {
+    override class var tempTag: String { "badinput" }
 
     func assertOneLine(_ error: Error, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
         let text = "\(error)"
@@ -20,8 +18,8 @@ final class BadInputTests: XCTestCase {
     }
 
     func synth(train: Int = 3) throws -> String {
-        try writeSyntheticData(to: dir + "/data", train: train, val: 1, seed: 4, sides: 40...80)
-        return dir + "/data"
+        try writeSyntheticData(to: tmp + "/data", train: train, val: 1, seed: 4, sides: 40...80)
+        return tmp + "/data"
     }
 
     func testAbsurdFlagsAreRefusedBeforeAnyWork() throws {
@@ -46,12 +44,12 @@ final class BadInputTests: XCTestCase {
         let root = try synth()
         // A storage type that cannot hold features (library callers can still ask for one): refused before the
         // cache directory is created.
-        var o = TrainExtractionOptions(dataRoot: root, list: "train", out: dir + "/cache")
+        var o = TrainExtractionOptions(dataRoot: root, list: "train", out: tmp + "/cache")
         o.workers = 1; o.quiet = true; o.dtype = .u8
         XCTAssertThrowsError(try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }) {
             assertOneLine($0, "--dtype u8: features are stored as f16 or f32")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/cache"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp + "/cache"))
 
         // A run stopped by a bad first image leaves a manifest without finished shards; a different configuration
         // then replaces it instead of being refused.
@@ -62,7 +60,7 @@ final class BadInputTests: XCTestCase {
         try ImageIO.writeLabelPNG(bad, to: ds.samples[0].labelPath)
         o.dtype = .f16
         XCTAssertThrowsError(try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }) { assertOneLine($0, "label value 99") }
-        XCTAssertEqual(try CacheManifest.load(directory: dir + "/cache").shards.count, 0)
+        XCTAssertEqual(try CacheManifest.load(directory: tmp + "/cache").shards.count, 0)
         try ImageIO.writeLabelPNG(label, to: ds.samples[0].labelPath)
         o.dtype = .f32
         var logs: [String] = []
@@ -73,14 +71,14 @@ final class BadInputTests: XCTestCase {
     }
 
     func testDiskSpaceRefusalNamesTheHeadroom() throws {
-        XCTAssertThrowsError(try CacheDirectory.checkDisk(dir, needed: 1e15)) {
+        XCTAssertThrowsError(try CacheDirectory.checkDisk(tmp, needed: 1e15)) {
             assertOneLine($0, "not enough disk space: the plan needs about 909.5 TiB plus 18.2 TiB headroom (2% + 64 MiB) = 927.7 TiB, but ")
         }
-        XCTAssertNoThrow(try CacheDirectory.checkDisk(dir, needed: 1000))
+        XCTAssertNoThrow(try CacheDirectory.checkDisk(tmp, needed: 1000))
     }
 
     func testUnwritableOutputPathsGiveOneLine() throws {
-        let blocker = dir + "/a-file"
+        let blocker = tmp + "/a-file"
         try Data("x".utf8).write(to: URL(fileURLWithPath: blocker))
         XCTAssertThrowsError(try FileSystem.createDirectory(blocker + "/sub/dir", what: "output directory")) {
             assertOneLine($0, "\(blocker)/sub/dir: cannot create output directory: Not a directory")
@@ -94,8 +92,8 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try ImageIO.writePNG(RGBImage(width: 1, height: 1), to: blocker + "/x.png")) {
             assertOneLine($0, "\(blocker)/x.png: cannot write: \(blocker) is not a directory")
         }
-        XCTAssertThrowsError(try ImageIO.writePNG(RGBImage(width: 1, height: 1), to: dir + "/missing/x.png")) {
-            assertOneLine($0, "\(dir)/missing/x.png: cannot write: directory \(dir)/missing does not exist")
+        XCTAssertThrowsError(try ImageIO.writePNG(RGBImage(width: 1, height: 1), to: tmp + "/missing/x.png")) {
+            assertOneLine($0, "\(tmp)/missing/x.png: cannot write: directory \(tmp)/missing does not exist")
         }
         let root = try synth()
         var o = TrainExtractionOptions(dataRoot: root, list: "train", out: blocker + "/cache")
@@ -103,25 +101,25 @@ final class BadInputTests: XCTestCase {
         XCTAssertThrowsError(try TrainExtraction.run(o, backbone: FakeBackbone()) { _ in }) {
             assertOneLine($0, "cannot create output directory: Not a directory")
         }
-        XCTAssertNoThrow(try FileSystem.createDirectory(dir + "/new/nested", what: "output directory"))
+        XCTAssertNoThrow(try FileSystem.createDirectory(tmp + "/new/nested", what: "output directory"))
     }
 
     func testDuplicateIDsAreRefused() throws {
         let root = try synth()
-        try "synth_train_00000\nsynth_train_00001\n\nsynth_train_00000\n".write(toFile: dir + "/dup.txt", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try SegmentationDataset(root: root, list: dir + "/dup.txt")) {
-            assertOneLine($0, "\(dir)/dup.txt: id 'synth_train_00000' is listed twice (entries 1 and 3); remove the duplicate")
+        try "synth_train_00000\nsynth_train_00001\n\nsynth_train_00000\n".write(toFile: tmp + "/dup.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try SegmentationDataset(root: root, list: tmp + "/dup.txt")) {
+            assertOneLine($0, "\(tmp)/dup.txt: id 'synth_train_00000' is listed twice (entries 1 and 3); remove the duplicate")
         }
     }
 
     func testNonFiniteFeaturesStopExtractionNamingTheImage() throws {
         let root = try synth(train: 2)
-        var o = TrainExtractionOptions(dataRoot: root, list: "train", out: dir + "/nan")
+        var o = TrainExtractionOptions(dataRoot: root, list: "train", out: tmp + "/nan")
         o.workers = 1; o.quiet = true
         XCTAssertThrowsError(try TrainExtraction.run(o, backbone: FakeBackbone(gain: .nan)) { _ in }) {
             assertOneLine($0, "\(root)/JPEGImages/synth_train_00000.jpg: stage 0 feature nan at element 0 is not finite")
         }
-        var v = ValExtractionOptions(dataRoot: root, list: "val", out: dir + "/nan-val")
+        var v = ValExtractionOptions(dataRoot: root, list: "val", out: tmp + "/nan-val")
         v.workers = 1; v.quiet = true
         XCTAssertThrowsError(try ValExtraction.run(v, backbone: FakeBackbone(gain: .infinity)) { _ in }) {
             assertOneLine($0, "\(root)/JPEGImages/synth_val_00000.jpg: stage 0 feature")
@@ -129,7 +127,7 @@ final class BadInputTests: XCTestCase {
     }
 
     func testConfigJSONIsCheckedAgainstRangesAndTensors() throws {
-        let weights = dir + "/w"
+        let weights = tmp + "/w"
         try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [4, 8, 8, 8], depths: [1, 1, 2, 1]), seed: 2, to: weights)
         let configPath = weights + "/config.json"
         let original = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as! [String: Any]

@@ -1,6 +1,5 @@
 import XCTest
 import Foundation
-@testable import DinoSegCore
 @testable import DinoSegData
 @testable import DinoSegModels
 @testable import DinoSegEval
@@ -11,32 +10,25 @@ import Foundation
 /// trains on the same global batch (SyncBN, gradient all-reduce, rank 0 alone writes), and `--val-list` evaluates during
 /// training as the heads' `--val-cache` does. A reduced PSPNet (widths / 16, one block per stage) on synthetic images
 /// (seed 3), training seed 5.
-final class BaselineDataParallelTests: XCTestCase {
+final class BaselineDataParallelTests: TempDirTestCase {
+    override class var tempTag: String { "baseline-dp" }
     static let tiny = ["--width-divisor", "16", "--blocks", "1,1,1,1", "--crop", "65", "--threads", "1", "--seed", "5",
                        "--log-interval", "1"]
-    var directory: String!
 
     override func setUpWithError() throws {
-        directory = try makeTempDir("baseline-dp")
-        try writeSyntheticData(to: directory + "/data", train: 6, val: 2, seed: 3, sides: 64...96, objects: 2)
-    }
-
-    override func tearDown() {
-        if let directory { try? FileManager.default.removeItem(atPath: directory) }
-        super.tearDown()
+        try super.setUpWithError()
+        try writeSyntheticData(to: tmp + "/data", train: 6, val: 2, seed: 3, sides: 64...96, objects: 2)
     }
 
     func trainArguments(run: String) -> [String] {
         // Batch 3 over 2 processes: 1 + 2 images (an uneven split on purpose); 2 steps per epoch, 4 steps.
-        ["baseline", "train", "--data", directory + "/data", "--list", "train", "--run", run, "--epochs", "2", "--batch", "3"] + Self.tiny
+        ["baseline", "train", "--data", tmp + "/data", "--list", "train", "--run", run, "--epochs", "2", "--batch", "3"] + Self.tiny
     }
 
     func testTwoRanksTrainTheSingleProcessBaseline() throws {
-        guard let mpirun = DistributedTrainingTests.which("mpirun") else {
-            throw XCTSkip("mpirun not found: install openmpi-bin (make test installs it)")
-        }
+        let mpirun = try DistributedTrainingTests.mpirun()
         let headtrain = try builtExecutable("headtrain")
-        let one = directory + "/one", two = directory + "/two"
+        let one = tmp + "/one", two = tmp + "/two"
         let single = try DistributedTrainingTests.runProcess(headtrain, trainArguments(run: one))
         XCTAssertEqual(single.status, 0, "one process: \(single.output.suffix(800))")
         let pair = try DistributedTrainingTests.runProcess(mpirun, DistributedTrainingTests.mpirunArguments(ranks: 2) + [headtrain]
@@ -61,7 +53,7 @@ final class BaselineDataParallelTests: XCTestCase {
     }
 
     func testEvaluationDuringTrainingWritesMetrics() throws {
-        let run = directory + "/run"
+        let run = tmp + "/run"
         var command = try HeadTrainCommand.parseAsRoot(trainArguments(run: run) + [
             "--val-list", "val", "--eval-every", "1", "--eval-long-side", "96", "--eval-stride", "43"])
         try command.run()

@@ -11,11 +11,6 @@ import ArgumentParser
 /// (widths / 16, one block per stage) trains from images with the on-the-fly augmentation, its loss falls, an
 /// interrupted run resumes to the same weights bit for bit, and eval / predict produce metrics and PNGs.
 final class BaselineTrainingTests: XCTestCase {
-    func run(_ args: [String]) throws {
-        var command = try HeadTrainCommand.parseAsRoot(args)
-        try command.run()
-    }
-
     static let tiny = ["--width-divisor", "16", "--blocks", "1,1,1,1", "--crop", "65", "--batch", "4", "--threads", "2",
                        "--seed", "3", "--log-interval", "100"]
 
@@ -46,12 +41,11 @@ final class BaselineTrainingTests: XCTestCase {
     }
 
     func testTinyBaselineTrainsResumesAndEvaluates() throws {
-        let dir = try makeTempDir("baseline")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("baseline")
         let data = dir + "/data"
         try synth(data)
         let epochs = 8   // 2 steps per epoch
-        try run(["baseline", "train", "--data", data, "--list", "train", "--run", dir + "/run", "--epochs", "\(epochs)"] + Self.tiny)
+        try runCommand(HeadTrainCommand.self, ["baseline", "train", "--data", data, "--list", "train", "--run", dir + "/run", "--epochs", "\(epochs)"] + Self.tiny)
         let log = try String(contentsOfFile: dir + "/run/log.jsonl", encoding: .utf8).split(separator: "\n")
         let losses = log.compactMap { line -> Double? in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["loss"] as? Double
@@ -82,7 +76,7 @@ final class BaselineTrainingTests: XCTestCase {
         // then predict. Predicting background everywhere would give allAcc = the background share (0.68 here) and a
         // mIoU over the present classes of about 0.34; measured 0.92 and 0.82.
         let protocolArgs = ["--crop", "65", "--stride", "43", "--long-side", "96", "--threads", "2"]
-        try run(["baseline", "eval", "--run", dir + "/run", "--data", data, "--list", "val"] + protocolArgs)
+        try runCommand(HeadTrainCommand.self, ["baseline", "eval", "--run", dir + "/run", "--data", data, "--list", "val"] + protocolArgs)
         let result = try EvalResult.read(dir + "/run/metrics.json")
         XCTAssertEqual(result.images, 2)
         let background = Double(result.confusion.target[0]) / Double(result.confusion.counts.reduce(0, +))
@@ -91,7 +85,7 @@ final class BaselineTrainingTests: XCTestCase {
         XCTAssertGreaterThan(result.metrics.allAcc, background + 0.1, "seed 3: allAcc \(result.metrics.allAcc), background share \(background)")
         XCTAssertGreaterThan(result.metrics.mIoUPresent, 0.65, "seed 3: mIoU over the present classes \(result.metrics.mIoUPresent)")
         let image = data + "/JPEGImages/synth_val_00000.jpg"
-        try run(["baseline", "predict", "--run", dir + "/run", image] + protocolArgs)
+        try runCommand(HeadTrainCommand.self, ["baseline", "predict", "--run", dir + "/run", image] + protocolArgs)
         for suffix in ["", "_colour", "_overlay"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/run/predictions/synth_val_00000\(suffix).png"), suffix)
         }

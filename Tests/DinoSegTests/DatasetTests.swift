@@ -9,8 +9,7 @@ final class DatasetTests: XCTestCase {
     }
 
     func testSyntheticDatasetLayoutDeterminismAndLabels() throws {
-        let dir = try makeTempDir("synth")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("synth")
         let c = try smallSynth(dir)
         let ds = try SegmentationDataset(root: dir, list: "train")
         XCTAssertEqual(ds.samples.map(\.id), ["synth_train_00000", "synth_train_00001", "synth_train_00002"])
@@ -34,8 +33,7 @@ final class DatasetTests: XCTestCase {
     }
 
     func testPairListsAndBadInputsNameTheFile() throws {
-        let dir = try makeTempDir("badin")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("badin")
         _ = try smallSynth(dir, train: 2, val: 0)
         let pairs = "JPEGImages/synth_train_00000.jpg SegmentationClass/synth_train_00000.png\n\n"
             + "JPEGImages/synth_train_00001.jpg SegmentationClass/synth_train_00001.png\n"
@@ -70,8 +68,7 @@ final class DatasetTests: XCTestCase {
     /// Ids are names: a list line that is a path (item 3 of "Hardening, round 2": `../../x/v0` let
     /// `eval --save-predictions` overwrite a label outside the output directory) is refused where lists are parsed.
     func testIDsThatArePathsAreRefusedWhereListsAreParsed() throws {
-        let dir = try makeTempDir("ids")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("ids")
         _ = try smallSynth(dir, train: 1, val: 0)
         let list = dir + "/ids.txt"
         func refusal(_ text: String) -> String {
@@ -100,8 +97,7 @@ final class DatasetTests: XCTestCase {
 
     /// A cache manifest carrying a path as an id (made by an older version, or edited) is refused when opened.
     func testManifestIDsThatArePathsAreRefused() throws {
-        let dir = try makeTempDir("manifest-ids")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("manifest-ids")
         _ = try smallSynth(dir + "/data", train: 2, val: 0, seed: 8)
         var o = TrainExtractionOptions(dataRoot: dir + "/data", list: "train", out: dir + "/cache")
         o.workers = 1; o.quiet = true
@@ -119,8 +115,7 @@ final class DatasetTests: XCTestCase {
     /// A split name means the split even when the working directory holds a file or folder of that name; a path (with
     /// a '/' or ending in .txt) must be a regular file; the dataset says which was used.
     func testListNamesASplitAndPathsMustBeRegularFiles() throws {
-        let dir = try makeTempDir("lists")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("lists")
         let root = dir + "/data"
         _ = try smallSynth(root, train: 2, val: 1, seed: 6)
         let work = dir + "/work"

@@ -21,8 +21,7 @@ final class DistributedExtractionTests: XCTestCase {
         var mpirun: String
         var trainReference: String   // single-process `extract train` of trainArguments
     }
-    nonisolated(unsafe) static var fixture: Fixture?
-    nonisolated(unsafe) static var fixtureError: Error?
+    nonisolated(unsafe) static let fixture = ClassFixture<Fixture>(tag: "mpi-extract")
 
     /// 20 images × 2 views in shards of 3: 14 shards, 7 rounds over 2 ranks.
     static let plannedTrainShards = 14
@@ -32,19 +31,14 @@ final class DistributedExtractionTests: XCTestCase {
     }
 
     override class func tearDown() {
-        if let f = fixture { try? FileManager.default.removeItem(atPath: f.directory) }
+        fixture.remove()
         super.tearDown()
     }
 
     func setUpFixture() throws -> Fixture {
-        guard let mpirun = Launcher.which("mpirun") else {
-            throw XCTSkip("mpirun not found: install openmpi-bin (make test installs it)")
-        }
-        if let f = Self.fixture { return f }
-        if let e = Self.fixtureError { throw e }
-        do {
+        let mpirun = try Launcher.mpirun()
+        return try Self.fixture.get { tmp in
             let extract = try builtExecutable("extract")
-            let tmp = try makeTempDir("mpi-extract")
             try writeSyntheticData(to: tmp + "/data", train: 20, val: 6, seed: 31, sides: 120...260)
             try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,
                                        to: tmp + "/weights")
@@ -52,11 +46,7 @@ final class DistributedExtractionTests: XCTestCase {
                             trainReference: tmp + "/train-one")
             let r = try Launcher.runProcess(extract, trainArguments(f, out: f.trainReference))
             guard r.status == 0 else { throw DinoSegError("single-process extract train failed (\(r.status)): \(r.output.suffix(600))") }
-            Self.fixture = f
             return f
-        } catch {
-            Self.fixtureError = error
-            throw error
         }
     }
 
@@ -90,11 +80,7 @@ final class DistributedExtractionTests: XCTestCase {
         let command = [f.extract] + trainArguments(f, out: out)
 
         // SIGTERM to rank 1 only: both ranks stop after the same round, rank 0 records every finished shard.
-        let first = try Launcher.launch(f.mpirun, Launcher.mpirunArguments(ranks: 2) + command)
-        try Self.waitForShards(2, in: out, while: first.process)
-        let rank1 = try XCTUnwrap(Launcher.rankProcess(1, under: first.process.processIdentifier), "rank 1 of mpirun not found")
-        kill(rank1, SIGTERM)
-        let firstEnd = try first.wait()
+        let firstEnd = try Launcher.signalRank(1, SIGTERM, mpirun: f.mpirun, command: command) { try Self.waitForShards(2, in: out, while: $0) }
         let firstOutput = firstEnd.output
         XCTAssertNotEqual(firstEnd.status, 0, "a stopped extraction ends with an error: \(firstOutput.suffix(800))")
         XCTAssertTrue(firstOutput.contains("re-run the same command to resume"), "no clean stop reported: \(firstOutput.suffix(800))")
@@ -104,11 +90,10 @@ final class DistributedExtractionTests: XCTestCase {
 
         // Resumed with 2 ranks, then SIGKILL of rank 0 (the manifest writer) once two more shards are on disk: rank 1's
         // shards of this run are finished but not yet in the manifest.
-        let second = try Launcher.launch(f.mpirun, Launcher.mpirunArguments(ranks: 2) + command)
-        try Self.waitForShards(min(stopped.shards.count + 2, Self.plannedTrainShards - 1), in: out, while: second.process)
-        let rank0 = try XCTUnwrap(Launcher.rankProcess(0, under: second.process.processIdentifier), "rank 0 of mpirun not found")
-        kill(rank0, SIGKILL)
-        XCTAssertNotEqual(try second.wait().status, 0, "mpirun should report the killed rank")
+        let second = try Launcher.signalRank(0, SIGKILL, mpirun: f.mpirun, command: command) {
+            try Self.waitForShards(min(stopped.shards.count + 2, Self.plannedTrainShards - 1), in: out, while: $0)
+        }
+        XCTAssertNotEqual(second.status, 0, "mpirun should report the killed rank")
 
         // Finished by one process: every shard on disk is kept (same file, never rewritten), the rest is extracted.
         let before = Self.shardFiles(out)
@@ -134,8 +119,7 @@ final class DistributedExtractionTests: XCTestCase {
     /// Without mpirun: shard files the manifest does not list (killed between the rename and the manifest save) are
     /// kept when complete and valid, and redone when not (here: truncated). FakeBackbone, data seed 3, augmentation 9.
     func testUnlistedShardsAreAdoptedOrRedone() throws {
-        let tmp = try makeTempDir("adopt")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("adopt")
         try writeSyntheticData(to: tmp + "/data", train: 5, val: 1, seed: 3, sides: 40...120)
         func options(_ out: String) -> TrainExtractionOptions {
             var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)
@@ -190,11 +174,8 @@ final class DistributedExtractionTests: XCTestCase {
 
     /// Waits until `count` finished shard files exist (fails if the job ends first or after 120 s).
     static func waitForShards(_ count: Int, in directory: String, while process: Process) throws {
-        let deadline = Date().addingTimeInterval(120)
-        while shardFiles(directory).count < count {
-            guard process.isRunning else { throw DinoSegError(file: directory, "the job ended before \(count) shards were written") }
-            guard Date() < deadline else { throw DinoSegError(file: directory, "fewer than \(count) shards after 120 s") }
-            usleep(5_000)
+        try Launcher.waitFor("\(count) finished shards", in: directory, while: process, seconds: 120, pollMicroseconds: 5_000) {
+            shardFiles(directory).count >= count
         }
     }
 }

@@ -18,11 +18,9 @@ extension DistributedTrainingTests {
         XCTAssertEqual(one.status, 0, "single-process sweep: \(one.output.suffix(600))")
 
         let command = [f.headtrain] + args + ["--ranks-per-job", "2", "--run", grouped]
-        let first = try Self.launch(f.mpirun, Self.mpirunArguments(ranks: 2) + command)
-        try Self.waitForSteps(4, in: grouped + "/head", while: first.process)
-        let rank1 = try XCTUnwrap(Self.rankProcess(1, under: first.process.processIdentifier), "rank 1 of mpirun not found")
-        kill(rank1, SIGTERM)
-        let firstEnd = try first.wait()
+        let firstEnd = try Self.signalRank(1, SIGTERM, mpirun: f.mpirun, command: command) {
+            try Self.waitForSteps(4, in: grouped + "/head", while: $0)
+        }
         let firstOutput = firstEnd.output
         XCTAssertEqual(firstEnd.status, 0, "SIGTERM on rank 1 should stop the group cleanly: \(firstOutput.suffix(800))")
         XCTAssertTrue(firstOutput.contains("stopped; run the same command again"), firstOutput.suffix(800).description)

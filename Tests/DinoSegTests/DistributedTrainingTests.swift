@@ -22,11 +22,10 @@ final class DistributedTrainingTests: XCTestCase {
         var headtrain: String
         var mpirun: String
     }
-    nonisolated(unsafe) static var fixture: Fixture?
-    nonisolated(unsafe) static var fixtureError: Error?
+    nonisolated(unsafe) static let fixture = ClassFixture<Fixture>(tag: "mpi")
 
     override class func tearDown() {
-        if let f = fixture { try? FileManager.default.removeItem(atPath: f.directory) }
+        fixture.remove()
         super.tearDown()
     }
 
@@ -41,14 +40,9 @@ final class DistributedTrainingTests: XCTestCase {
 
     /// The cache and the single-process reference, made once for the class.
     func setUpFixture() throws -> Fixture {
-        guard let mpirun = Self.which("mpirun") else {
-            throw XCTSkip("mpirun not found: install openmpi-bin (make test installs it)")
-        }
-        if let f = Self.fixture { return f }
-        if let e = Self.fixtureError { throw e }
-        do {
+        let mpirun = try Self.mpirun()
+        return try Self.fixture.get { tmp in
             let headtrain = try builtExecutable("headtrain")
-            let tmp = try makeTempDir("mpi")
             try writeSyntheticData(to: tmp + "/data", train: 10, val: 1, seed: 21, sides: 120...200)
             var extraction = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
             extraction.views = 2; extraction.shardSize = 4; extraction.workers = 2; extraction.seed = 22
@@ -57,11 +51,7 @@ final class DistributedTrainingTests: XCTestCase {
             let f = Fixture(directory: tmp, cache: tmp + "/cache", reference: tmp + "/reference", headtrain: headtrain, mpirun: mpirun)
             let r = try Self.runProcess(headtrain, ["train", "--cache", f.cache, "--run", f.reference] + Self.trainArguments)
             guard r.status == 0 else { throw DinoSegError("single-process reference run failed (\(r.status)): \(r.output.suffix(500))") }
-            Self.fixture = f
             return f
-        } catch {
-            Self.fixtureError = error
-            throw error
         }
     }
 
@@ -81,11 +71,7 @@ final class DistributedTrainingTests: XCTestCase {
         let command = [f.headtrain, "train", "--cache", f.cache, "--run", run] + Self.trainArguments
 
         // SIGTERM to rank 1 only: both ranks stop at the same step, rank 0 saves, the job ends normally.
-        let first = try Self.launch(f.mpirun, Self.mpirunArguments(ranks: 2) + command)
-        try Self.waitForSteps(4, in: run, while: first.process)
-        let rank1 = try XCTUnwrap(Self.rankProcess(1, under: first.process.processIdentifier), "rank 1 of mpirun not found")
-        kill(rank1, SIGTERM)
-        let firstEnd = try first.wait()
+        let firstEnd = try Self.signalRank(1, SIGTERM, mpirun: f.mpirun, command: command) { try Self.waitForSteps(4, in: run, while: $0) }
         let firstOutput = firstEnd.output
         XCTAssertEqual(firstEnd.status, 0, "SIGTERM on rank 1 should stop the job cleanly: \(firstOutput.suffix(800))")
         XCTAssertTrue(firstOutput.contains("stopped at step"), "no clean stop logged: \(firstOutput.suffix(800))")
@@ -93,11 +79,10 @@ final class DistributedTrainingTests: XCTestCase {
         XCTAssertLessThan(stoppedAt, Self.steps, "the run finished before it could be stopped")
 
         // Resumed with 2 ranks, then SIGKILL of rank 0 (the writer) two steps after the next checkpoint.
-        let second = try Self.launch(f.mpirun, Self.mpirunArguments(ranks: 2) + command + ["--resume"])
-        try Self.waitForSteps(stoppedAt + 5, in: run, while: second.process)
-        let rank0 = try XCTUnwrap(Self.rankProcess(0, under: second.process.processIdentifier), "rank 0 of mpirun not found")
-        kill(rank0, SIGKILL)
-        XCTAssertNotEqual(try second.wait().status, 0, "mpirun should report the killed rank")
+        let second = try Self.signalRank(0, SIGKILL, mpirun: f.mpirun, command: command + ["--resume"]) {
+            try Self.waitForSteps(stoppedAt + 5, in: run, while: $0)
+        }
+        XCTAssertNotEqual(second.status, 0, "mpirun should report the killed rank")
 
         // Finished by a single process.
         let last = try Self.runProcess(f.headtrain, Array(command.dropFirst()) + ["--resume"])
@@ -224,6 +209,12 @@ final class DistributedTrainingTests: XCTestCase {
         (getuid() == 0 ? ["--allow-run-as-root"] : []) + ["--oversubscribe", "--bind-to", "none", "-np", String(ranks)]
     }
 
+    /// mpirun's path; the test is skipped where it is not installed.
+    static func mpirun() throws -> String {
+        guard let path = which("mpirun") else { throw XCTSkip("mpirun not found: install openmpi-bin (make test installs it)") }
+        return path
+    }
+
     static func which(_ tool: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         return (path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]).map { $0 + "/" + tool }
@@ -243,12 +234,29 @@ final class DistributedTrainingTests: XCTestCase {
 
     /// Waits until the run's log.jsonl holds `steps` steps (fails if the process ends first or after 60 s).
     static func waitForSteps(_ steps: Int, in run: String, while process: Process) throws {
-        let deadline = Date().addingTimeInterval(60)
-        while losses(run).count < steps {
-            guard process.isRunning else { throw DinoSegError(file: run, "the job ended before step \(steps)") }
-            guard Date() < deadline else { throw DinoSegError(file: run, "no step \(steps) after 60 s") }
-            usleep(20_000)
+        try waitFor("step \(steps)", in: run, while: process, seconds: 60, pollMicroseconds: 20_000) { losses(run).count >= steps }
+    }
+
+    /// Polls `reached` (work the job leaves in `path`) until it holds; fails if the process ends first or after `seconds`.
+    static func waitFor(_ what: String, in path: String, while process: Process, seconds: Double, pollMicroseconds: useconds_t,
+                        reached: () -> Bool) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !reached() {
+            guard process.isRunning else { throw DinoSegError(file: path, "the job ended before \(what)") }
+            guard Date() < deadline else { throw DinoSegError(file: path, "no \(what) after \(Int(seconds)) s") }
+            usleep(pollMicroseconds)
         }
+    }
+
+    /// Runs `command` under `mpirun -np 2`, sends `signal` to one rank once `progressed` returns (it waits for work on
+    /// disk while the job runs), and returns how the job ended.
+    static func signalRank(_ rank: Int, _ signal: Int32, mpirun: String, command: [String],
+                           after progressed: (Process) throws -> Void) throws -> ProcessResult {
+        let job = try launch(mpirun, mpirunArguments(ranks: 2) + command)
+        try progressed(job.process)
+        let pid = try XCTUnwrap(rankProcess(rank, under: job.process.processIdentifier), "rank \(rank) of mpirun not found")
+        kill(pid, signal)
+        return try job.wait()
     }
 
     /// The process of MPI rank `rank` among the children of mpirun `parent` (from /proc: parent pid, environment).

@@ -14,25 +14,20 @@ final class EndToEndDemoTests: XCTestCase {
     /// A small random-weight ConvNeXt (4 stages, strides 4–32) so extraction takes seconds.
     static let backbone = ConvNeXtConfig(hiddenSizes: [24, 48, 96, 192], depths: [1, 1, 2, 1])
 
-    func run(_ root: ParsableCommand.Type, _ args: [String]) throws {
-        var command = try root.parseAsRoot(args)
-        try command.run()
-    }
-
     func testReducedDemoLearnsTheSyntheticClasses() throws {
         let seed: UInt64 = 0
         let dir = try tempDir("e2e")
         let data = dir + "/data", weights = dir + "/random", train = dir + "/cache/train", val = dir + "/cache/val"
         let sweep = dir + "/runs/sweep"
 
-        try run(ExtractCommand.self, ["synth", "--out", data, "--train", "48", "--val", "6", "--classes", "3",
+        try runCommand(ExtractCommand.self, ["synth", "--out", data, "--train", "48", "--val", "6", "--classes", "3",
                                       "--seed", "\(seed)", "--min-side", "160", "--max-side", "320"])
         try RandomCheckpoint.write(config: Self.backbone, seed: seed, to: weights)
-        try run(ExtractCommand.self, ["train", "--data", data, "--list", "train", "--weights", weights, "--views", "2",
+        try runCommand(ExtractCommand.self, ["train", "--data", data, "--list", "train", "--weights", weights, "--views", "2",
                                       "--stages", "1,2,3", "--out", train, "--seed", "\(seed)"])
-        try run(ExtractCommand.self, ["val", "--data", data, "--list", "val", "--weights", weights, "--mode", "slide",
+        try runCommand(ExtractCommand.self, ["val", "--data", data, "--list", "val", "--weights", weights, "--mode", "slide",
                                       "--flip", "--stages", "1,2,3", "--dtype", "f32", "--out", val])
-        try run(HeadTrainCommand.self, ["sweep", "--cache", train, "--val-cache", val, "--run", sweep,
+        try runCommand(HeadTrainCommand.self, ["sweep", "--cache", train, "--val-cache", val, "--run", sweep,
                                         "--variants", "head,fpn-ppm", "--widths", "64", "--epochs", "8", "--batch", "16",
                                         "--eval-every", "4", "--examples", "2", "--seed", "\(seed)"])
 
@@ -44,7 +39,7 @@ final class EndToEndDemoTests: XCTestCase {
         XCTAssertEqual(html.components(separatedBy: "data:image/png;base64,").count - 1, 2 * 4, "photo, truth, prediction, overlay")
 
         let best = try String(contentsOfFile: sweep + "/best.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        try run(HeadTrainCommand.self, ["eval", "--run", best, "--val-cache", val, "--save-predictions", dir + "/evalpred"])
+        try runCommand(HeadTrainCommand.self, ["eval", "--run", best, "--val-cache", val, "--save-predictions", dir + "/evalpred"])
         let result = try EvalResult.read(best + "/metrics.json")
         let m = result.metrics
         XCTAssertEqual(result.backboneNote, RandomCheckpoint.label)
@@ -66,7 +61,7 @@ final class EndToEndDemoTests: XCTestCase {
         // predict (backbone + head on the photos) agrees with eval on the cached windows (f32 cache: identical input).
         let ids = try String(contentsOfFile: data + "/ImageSets/Segmentation/val.txt", encoding: .utf8)
             .split(separator: "\n").prefix(2).map(String.init)
-        try run(HeadTrainCommand.self, ["predict", "--run", best, "--weights", weights, "--out", dir + "/pred"]
+        try runCommand(HeadTrainCommand.self, ["predict", "--run", best, "--weights", weights, "--out", dir + "/pred"]
                 + ids.map { data + "/JPEGImages/\($0).jpg" })
         for id in ids {
             let fromPredict = try ImageIO.readLabel(dir + "/pred/\(id).png")

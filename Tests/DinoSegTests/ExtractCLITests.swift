@@ -5,8 +5,7 @@ import XCTest
 /// The data subcommands end to end through their argument parsing.
 final class ExtractDataCLITests: XCTestCase {
     func testSynthPreviewCheckVOCAndVerify() throws {
-        let tmp = try makeTempDir("cli")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("cli")
         var synth = try ExtractSynth.parseAsRoot(["--out", tmp + "/d", "--train", "3", "--val", "1", "--seed", "2",
                                                   "--classes", "3", "--min-side", "50", "--max-side", "80"])
         try synth.run()

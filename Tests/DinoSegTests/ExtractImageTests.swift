@@ -14,11 +14,6 @@ final class ExtractImageTests: XCTestCase {
         return RGBImage(width: width, height: height, pixels: (0..<(width * height * 3)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
     }
 
-    private func runCLI(_ args: [String]) throws {
-        var command = try ExtractCommand.parseAsRoot(args)
-        try command.run()
-    }
-
     func testImageFeaturesMatchForward() throws {
         let dir = try tempDir("img")
         let image = randomImage(width: 101, height: 70, seed: 5)  // not multiples of 32: floor division
@@ -29,7 +24,7 @@ final class ExtractImageTests: XCTestCase {
         let ref = backbone.forward(image: input, height: 70, width: 101, stages: [0, 1, 2, 3])
         XCTAssertEqual(ref.map { [$0.height, $0.width] }, [[17, 25], [8, 12], [4, 6], [2, 3]])
 
-        try runCLI(["image", dir + "/a.png", "--weights", goldenDir, "--out", dir + "/a.h5"])
+        try runCommand(ExtractCommand.self, ["image", dir + "/a.png", "--weights", goldenDir, "--out", dir + "/a.h5"])
         let f = try HDF5File.open(dir + "/a.h5")
         for s in 0..<4 {
             let ds = try f.dataset("stage\(s)")
@@ -42,7 +37,7 @@ final class ExtractImageTests: XCTestCase {
         try f.close()
 
         // --half stores float16; --resize resizes to N×N first.
-        try runCLI(["image", dir + "/a.png", "--weights", goldenDir + "/model.safetensors", "--out", dir + "/b.h5", "--half", "--resize", "64"])
+        try runCommand(ExtractCommand.self, ["image", dir + "/a.png", "--weights", goldenDir + "/model.safetensors", "--out", dir + "/b.h5", "--half", "--resize", "64"])
         let g = try HDF5File.open(dir + "/b.h5")
         let s0 = try g.dataset("stage0")
         XCTAssertEqual(s0.dtype, .f16)
@@ -59,7 +54,7 @@ final class ExtractImageTests: XCTestCase {
     func testBadImages() throws {
         let dir = try tempDir("img")
         func fails(_ args: [String], _ part: String, line: UInt = #line) {
-            XCTAssertThrowsError(try runCLI(args), line: line) { XCTAssertTrue("\($0)".contains(part), "'\($0)' lacks '\(part)'", line: line) }
+            XCTAssertThrowsError(try runCommand(ExtractCommand.self, args), line: line) { XCTAssertTrue("\($0)".contains(part), "'\($0)' lacks '\(part)'", line: line) }
         }
         try Data("not an image at all".utf8).write(to: URL(fileURLWithPath: dir + "/bad.png"))
         fails(["image", dir + "/bad.png", "--weights", goldenDir, "--out", dir + "/x.h5"], "bad.png")

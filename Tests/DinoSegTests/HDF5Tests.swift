@@ -3,8 +3,7 @@ import XCTest
 
 final class HDF5Tests: XCTestCase {
     func testRoundTripAllTypesAndAttributes() throws {
-        let dir = try makeTempDir("h5")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("h5")
         let path = dir + "/t.h5"
         let f = try HDF5File.create(path)
         let a = try f.createDataset("a16", dtype: .f16, shape: [3, 2, 2])

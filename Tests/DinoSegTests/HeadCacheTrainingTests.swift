@@ -1,16 +1,15 @@
 import XCTest
 import Foundation
-@testable import DinoSegCache
-@testable import DinoSegModels
-@testable import DinoSegPipeline
+import DinoSegCache
+import DinoSegModels
+import DinoSegPipeline
 
 /// The trainer on a real feature cache (synthetic VOC-layout data → `TrainExtraction` with the fake backbone →
 /// `TrainCacheReader`): the loss falls, an interrupted run resumes to the same losses, and a cache without stage 0
 /// is refused for output stride 4.
 final class HeadCacheTrainingTests: XCTestCase {
     func testTrainAndResumeOnExtractedCache() throws {
-        let tmp = try makeTempDir("headcache")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("headcache")
         try writeSyntheticData(to: tmp + "/data", train: 8, val: 1, seed: 4, sides: 60...120)
         let backbone = FakeBackbone(channels: [8, 16, 16, 24])
         var extraction = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")

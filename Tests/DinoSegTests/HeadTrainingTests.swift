@@ -110,7 +110,7 @@ final class HeadTrainingTests: XCTestCase {
         XCTAssertEqual(summary.stepsDone, 12 * 6)
         let first = summary.losses.prefix(6).reduce(0, +) / 6, last = summary.losses.suffix(6).reduce(0, +) / 6
         XCTAssertLessThan(last, 0.2 * first, "seed 5/3: mean loss of the last epoch \(last) vs first \(first)")
-        let after = trainingMIoU(trainer.head!, source)
+        let after = trainingMIoU(trainer.network!, source)
         print("synthetic training (seed 5/3): mean loss first epoch \(first) → last \(last); training mIoU \(before) → \(after)")
         XCTAssertGreaterThan(after, 0.8, "seed 5/3: training mIoU \(after) (untrained \(before))")
         XCTAssertLessThan(before, 0.3, "seed 5/3: untrained mIoU \(before)")

@@ -3,8 +3,7 @@ import XCTest
 
 final class ImageIOTests: XCTestCase {
     func testPNGRoundTripRGBGreyAndPalette() throws {
-        let dir = try makeTempDir("imgio")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("imgio")
         let rgb = RGBImage(width: 3, height: 2, pixels: (0..<18).map { UInt8($0 * 13) })
         try ImageIO.writePNG(rgb, to: dir + "/a.png")
         XCTAssertEqual(try ImageIO.readRGB(dir + "/a.png"), rgb)
@@ -23,8 +22,7 @@ final class ImageIOTests: XCTestCase {
     }
 
     func testJPEGRoundTripAndTruncation() throws {
-        let dir = try makeTempDir("jpeg")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("jpeg")
         var px = [UInt8](repeating: 0, count: 32 * 24 * 3)
         for i in 0..<(32 * 24) { px[3 * i] = 200; px[3 * i + 1] = UInt8(i % 32 * 4); px[3 * i + 2] = 40 }
         let img = RGBImage(width: 32, height: 24, pixels: px)

@@ -5,11 +5,8 @@ import XCTest
 
 /// What the image readers accept before decoding (ImageLimits, regular files only) and the EXIF orientation, applied
 /// to JPEGs as cv2.imread applies it.
-final class ImageInputTests: XCTestCase {
-    private var dir = ""
-
-    override func setUpWithError() throws { dir = try makeTempDir("imginput") }
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+final class ImageInputTests: TempDirTestCase {
+    override class var tempTag: String { "imginput" }
 
     /// A PNG whose header declares width×height, with one tiny IDAT: only the header decides.
     private func headerOnlyPNG(width: UInt32, height: UInt32) -> Data {
@@ -25,8 +22,8 @@ final class ImageInputTests: XCTestCase {
 
     /// A JPEG written by DinoSeg with the size in its SOF0 header replaced.
     private func jpegDeclaring(width: UInt16, height: UInt16) throws -> Data {
-        try ImageIO.writeJPEG(RGBImage(width: 16, height: 16, fill: (10, 20, 30)), to: dir + "/small.jpg")
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/small.jpg")))
+        try ImageIO.writeJPEG(RGBImage(width: 16, height: 16, fill: (10, 20, 30)), to: tmp + "/small.jpg")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tmp + "/small.jpg")))
         let sof = try XCTUnwrap((0..<(bytes.count - 1)).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })
         bytes[sof + 5] = UInt8(height >> 8); bytes[sof + 6] = UInt8(height & 0xFF)
         bytes[sof + 7] = UInt8(width >> 8); bytes[sof + 8] = UInt8(width & 0xFF)
@@ -42,41 +39,41 @@ final class ImageInputTests: XCTestCase {
             ("big.jpg", try jpegDeclaring(width: 16384, height: 16384), "image is 16384x16384"),
         ]
         for (name, data, size) in cases {
-            try data.write(to: URL(fileURLWithPath: dir + "/" + name))
-            XCTAssertThrowsError(try ImageIO.readRGB(dir + "/" + name), name) {
-                XCTAssertEqual("\($0)", "\(self.dir)/\(name): \(size); images may have at most 67108864 pixels and 65535 per side")
+            try data.write(to: URL(fileURLWithPath: tmp + "/" + name))
+            XCTAssertThrowsError(try ImageIO.readRGB(tmp + "/" + name), name) {
+                XCTAssertEqual("\($0)", "\(self.tmp)/\(name): \(size); images may have at most 67108864 pixels and 65535 per side")
             }
         }
-        XCTAssertThrowsError(try ImageIO.readLabel(dir + "/big.png")) { XCTAssertTrue("\($0)".hasSuffix("images may have at most 67108864 pixels and 65535 per side"), "\($0)") }
+        XCTAssertThrowsError(try ImageIO.readLabel(tmp + "/big.png")) { XCTAssertTrue("\($0)".hasSuffix("images may have at most 67108864 pixels and 65535 per side"), "\($0)") }
         XCTAssertEqual(ImageLimits.problem(width: 9248, height: 6936), nil, "a 64 MP phone photo is accepted")
         XCTAssertEqual(ImageLimits.problem(width: 8193, height: 8192), "image is 8193x8192; images may have at most 67108864 pixels and 65535 per side")
     }
 
     /// A directory named like an image crashed the reader (try! inside FileHandle); a FIFO blocked forever.
     func testDirectoriesAndFIFOsAreRefused() throws {
-        try FileManager.default.createDirectory(atPath: dir + "/x.jpg", withIntermediateDirectories: false)
-        XCTAssertThrowsError(try ImageIO.readRGB(dir + "/x.jpg")) {
-            XCTAssertEqual("\($0)", "\(self.dir)/x.jpg: is a directory, expected an image file")
+        try FileManager.default.createDirectory(atPath: tmp + "/x.jpg", withIntermediateDirectories: false)
+        XCTAssertThrowsError(try ImageIO.readRGB(tmp + "/x.jpg")) {
+            XCTAssertEqual("\($0)", "\(self.tmp)/x.jpg: is a directory, expected an image file")
         }
-        XCTAssertThrowsError(try ImageIO.readLabel(dir + "/x.jpg")) {
-            XCTAssertEqual("\($0)", "\(self.dir)/x.jpg: is a directory, expected an image file")
+        XCTAssertThrowsError(try ImageIO.readLabel(tmp + "/x.jpg")) {
+            XCTAssertEqual("\($0)", "\(self.tmp)/x.jpg: is a directory, expected an image file")
         }
-        XCTAssertEqual(mkfifo(dir + "/fifo.png", 0o600), 0)
+        XCTAssertEqual(mkfifo(tmp + "/fifo.png", 0o600), 0)
         let start = Date()
-        XCTAssertThrowsError(try ImageIO.readRGB(dir + "/fifo.png")) {
-            XCTAssertEqual("\($0)", "\(self.dir)/fifo.png: is not a regular file (a FIFO, socket or device), expected an image file")
+        XCTAssertThrowsError(try ImageIO.readRGB(tmp + "/fifo.png")) {
+            XCTAssertEqual("\($0)", "\(self.tmp)/fifo.png: is not a regular file (a FIFO, socket or device), expected an image file")
         }
         XCTAssertLessThan(Date().timeIntervalSince(start), 5)
-        XCTAssertThrowsError(try ImageIO.readRGB(dir + "/none.png")) { XCTAssertEqual("\($0)", "\(self.dir)/none.png: file not found") }
+        XCTAssertThrowsError(try ImageIO.readRGB(tmp + "/none.png")) { XCTAssertEqual("\($0)", "\(self.tmp)/none.png: file not found") }
     }
 
     /// `extract val --skip-bad` skips a listed image that is a directory (it crashed before).
     func testExtractionSkipsADirectoryImage() throws {
-        try writeSyntheticData(to: dir + "/data", train: 0, val: 3, seed: 21, sides: 40...80)
-        let samples = try SegmentationDataset(root: dir + "/data", list: "val").samples
+        try writeSyntheticData(to: tmp + "/data", train: 0, val: 3, seed: 21, sides: 40...80)
+        let samples = try SegmentationDataset(root: tmp + "/data", list: "val").samples
         try FileManager.default.removeItem(atPath: samples[1].imagePath)
         try FileManager.default.createDirectory(atPath: samples[1].imagePath, withIntermediateDirectories: false)
-        var o = ValExtractionOptions(dataRoot: dir + "/data", list: "val", out: dir + "/val")
+        var o = ValExtractionOptions(dataRoot: tmp + "/data", list: "val", out: tmp + "/val")
         o.workers = 1; o.quiet = true; o.skipBad = true
         let m = try ValExtraction.run(o, backbone: FakeBackbone()) { _ in }
         XCTAssertEqual(m.skipped, ["\(samples[1].id): \(samples[1].imagePath): is a directory, expected an image file"])
@@ -131,28 +128,28 @@ final class ImageInputTests: XCTestCase {
         // 32×16: left half red, right half blue (8×8 blocks, so JPEG keeps the colours apart).
         var stored = RGBImage(width: 32, height: 16)
         for y in 0..<16 { for x in 0..<32 { stored.pixels.replaceSubrange(((y * 32 + x) * 3)..<((y * 32 + x) * 3 + 3), with: x < 16 ? [250, 0, 0] : [0, 0, 250]) } }
-        try ImageIO.writeJPEG(stored, to: dir + "/plain.jpg", quality: 100)
-        let plainBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/plain.jpg")))
-        let plain = try ImageIO.readRGB(dir + "/plain.jpg")
+        try ImageIO.writeJPEG(stored, to: tmp + "/plain.jpg", quality: 100)
+        let plainBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: tmp + "/plain.jpg")))
+        let plain = try ImageIO.readRGB(tmp + "/plain.jpg")
         for bigEndian in [false, true] {
             for o in 1...8 {
-                let path = dir + "/o\(o)\(bigEndian ? "MM" : "II").jpg"
+                let path = tmp + "/o\(o)\(bigEndian ? "MM" : "II").jpg"
                 try Data(Array(plainBytes[0..<2]) + exifSegment(orientation: UInt16(o), bigEndian: bigEndian) + Array(plainBytes[2...]))
                     .write(to: URL(fileURLWithPath: path))
                 XCTAssertEqual(try ImageIO.readRGB(path), cv2Transform(plain, o), "orientation \(o), \(bigEndian ? "MM" : "II")")
             }
         }
-        let portrait = try ImageIO.readRGB(dir + "/o6II.jpg")
+        let portrait = try ImageIO.readRGB(tmp + "/o6II.jpg")
         XCTAssertEqual([portrait.width, portrait.height], [16, 32])
         XCTAssertGreaterThan(portrait.pixels[0], 200, "rotated clockwise: the red left half is on top")
         XCTAssertGreaterThan(portrait.pixels[(31 * 16) * 3 + 2], 200, "and the blue right half at the bottom")
         // Values outside 1…8 and segments whose offsets point outside are ignored, as cv2 ignores them.
         var bad = exifSegment(orientation: 9, bigEndian: false)
-        try Data(Array(plainBytes[0..<2]) + bad + Array(plainBytes[2...])).write(to: URL(fileURLWithPath: dir + "/o9.jpg"))
-        XCTAssertEqual(try ImageIO.readRGB(dir + "/o9.jpg"), plain)
+        try Data(Array(plainBytes[0..<2]) + bad + Array(plainBytes[2...])).write(to: URL(fileURLWithPath: tmp + "/o9.jpg"))
+        XCTAssertEqual(try ImageIO.readRGB(tmp + "/o9.jpg"), plain)
         bad = exifSegment(orientation: 6, bigEndian: false)
         bad[14] = 0xF0   // IFD0 offset far beyond the segment
-        try Data(Array(plainBytes[0..<2]) + bad + Array(plainBytes[2...])).write(to: URL(fileURLWithPath: dir + "/wild.jpg"))
-        XCTAssertEqual(try ImageIO.readRGB(dir + "/wild.jpg"), plain)
+        try Data(Array(plainBytes[0..<2]) + bad + Array(plainBytes[2...])).write(to: URL(fileURLWithPath: tmp + "/wild.jpg"))
+        XCTAssertEqual(try ImageIO.readRGB(tmp + "/wild.jpg"), plain)
     }
 }

@@ -3,13 +3,11 @@ import XCTest
 @testable import DinoSegData
 
 /// PNG variants (bit depths, grey+alpha, tRNS, 16-bit) and CMYK JPEGs: read correctly or refused with one line.
-final class ImageVariantTests: XCTestCase {
-    var dir = ""
-    override func setUpWithError() throws { dir = try makeTempDir("variants") }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class ImageVariantTests: TempDirTestCase {
+    override class var tempTag: String { "variants" }
 
     func write(_ name: String, _ data: Data) throws -> String {
-        let path = "\(dir)/\(name)"
+        let path = "\(tmp)/\(name)"
         try data.write(to: URL(fileURLWithPath: path))
         return path
     }

@@ -47,6 +47,24 @@ final class RunRecordTests: TempDirTestCase {
         XCTAssertEqual(try trainer(threads, source: source, run: run, resume: true).run().stepsDone, 8, "another --threads resumes")
     }
 
+    /// A config.json written before `precision` was recorded reads as fp32 with every other field kept; the field is
+    /// written as its plain value, and a record missing an older field is still refused.
+    func testOptionsRecordedWithoutPrecisionReadAsFP32() throws {
+        var bf16 = options()
+        bf16.precision = .bf16
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: JSONEncoder().encode(bf16)) as? [String: Any])
+        XCTAssertEqual(json["precision"] as? String, "bf16", "precision is written as the plain value")
+        XCTAssertEqual(try JSONDecoder().decode(TrainOptions.self, from: JSONEncoder().encode(bf16)), bf16)
+        json["precision"] = nil
+        let read = try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: json))
+        var fp32 = bf16
+        fp32.precision = .fp32
+        XCTAssertEqual(read, fp32, "a record without precision: fp32, the other fields as written (epochs 2, batch 2, seed 41)")
+        json["batch"] = nil
+        XCTAssertThrowsError(try JSONDecoder().decode(TrainOptions.self, from: JSONSerialization.data(withJSONObject: json)),
+                             "a record without batch")
+    }
+
     /// Two train caches of the fake backbone (seed 42): augmentation seeds 1 and 2.
     func trainCache(_ name: String, seed: UInt64, backbone: FakeBackbone = FakeBackbone()) throws -> String {
         if !FileManager.default.fileExists(atPath: tmp + "/data") {
@@ -273,8 +291,7 @@ extension RunRecordTests {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: run + "/last.safetensors")), checkpoint, "the checkpoint was rewritten")
 
         // The same place spelled differently and another --threads resume, to the end of the run (4 steps).
-        var command = try HeadTrainCommand.parseAsRoot(baselineArgs(tmp + "/./data/", run: run, ["--threads": "1"]) + ["--resume"])
-        try command.run()
+        try runCommand(HeadTrainCommand.self, baselineArgs(tmp + "/./data/", run: run, ["--threads": "1"]) + ["--resume"])
         let progress = try XCTUnwrap(SafetensorsFile(path: run + "/last.safetensors").metadata["progress"])
         XCTAssertEqual(try JSONDecoder().decode(TrainProgress.self, from: Data(progress.utf8)).step, 4)
     }
@@ -288,8 +305,7 @@ extension RunRecordTests {
         var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
         config["weights"] = tmp + "/imagenet.safetensors"
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-        var command = try HeadTrainCommand.parseAsRoot(baselineArgs(data, run: run) + ["--resume"])
-        try command.run()
+        try runCommand(HeadTrainCommand.self, baselineArgs(data, run: run) + ["--resume"])
         let written = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: configPath))) as? [String: Any])
         XCTAssertEqual(written["weights"] as? String, tmp + "/imagenet.safetensors", "config.json lost the recorded weights")
     }

@@ -15,8 +15,7 @@ final class SafetensorsValidationTests: XCTestCase {
     }
 
     func testBadHeadersAreRefusedWithTheTensorName() throws {
-        let dir = try makeTempDir("safetensors")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("safetensors")
         let cases: [(String, String, Int, UInt64?, String)] = [
             ("negative", #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}"#, 8, nil,
              "tensor 'a': negative data_offsets [-8, 0]"),

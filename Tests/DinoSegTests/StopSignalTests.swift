@@ -1,15 +1,14 @@
 import XCTest
 import Foundation
-@testable import DinoSegCore
-@testable import DinoSegBackbone
-@testable import DinoSegCache
+import DinoSegCore
+import DinoSegBackbone
+import DinoSegCache
 
 /// The one Ctrl-C/SIGTERM mechanism (StopSignal over the CStopSignal shim): a first signal sets the flag and an
 /// extraction stops after the shard being written; a second signal ends the process at once with 128 + signal.
 final class StopSignalTests: XCTestCase {
     func testSIGTERMStopsExtractionAfterTheCurrentShard() throws {
-        let tmp = try makeTempDir("stopsignal")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("stopsignal")
         try writeSyntheticData(to: tmp + "/data", train: 5, val: 1, seed: 3, sides: 40...120)
         var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: tmp + "/cache")
         o.views = 2; o.shardSize = 2; o.workers = 2; o.seed = 9; o.quiet = true
@@ -31,8 +30,7 @@ final class StopSignalTests: XCTestCase {
 
     func testSecondSignalEndsTheProcessAtOnce() throws {
         let extract = try builtExecutable("extract")
-        let tmp = try makeTempDir("stopsignal-cli")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("stopsignal-cli")
         try writeSyntheticData(to: tmp + "/data", train: 40, val: 1, seed: 4, sides: 120...200)
         try RandomCheckpoint.write(config: ConvNeXtConfig(hiddenSizes: [16, 32, 48, 64], depths: [1, 1, 1, 1]), seed: 5,
                                    to: tmp + "/weights")

@@ -9,17 +9,12 @@ import XCTest
 /// backbone, extraction seed 4), with its own numbers, added to a finished sweep without retraining; baselines
 /// evaluated on other images, on other labels (synthetic data of seed 5, same image names) or not at all are refused.
 final class SweepBaselineTests: XCTestCase {
-    func run(_ args: [String]) throws {
-        var command = try HeadTrainCommand.parseAsRoot(args)
-        try command.run()
-    }
-
     func synth(_ dir: String, seed: UInt64) throws {
         try writeSyntheticData(to: dir, train: 8, val: 2, seed: seed, sides: 64...96, objects: 2)
     }
 
     func assertRefused(_ args: [String], _ parts: [String], file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try run(args), file: file, line: line) { error in
+        XCTAssertThrowsError(try runCommand(HeadTrainCommand.self, args), file: file, line: line) { error in
             let text = "\(error)"
             XCTAssertFalse(text.contains("\n"), "one line: \(text)", file: file, line: line)
             for p in parts { XCTAssertTrue(text.contains(p), "'\(p)' missing in: \(text)", file: file, line: line) }
@@ -27,8 +22,7 @@ final class SweepBaselineTests: XCTestCase {
     }
 
     func testBaselineRowsBesideTheSweepOnlyForTheSameValImages() throws {
-        let dir = try makeTempDir("sweepbaseline")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("sweepbaseline")
         let data = dir + "/data"
         try synth(data, seed: 3)
         let backbone = FakeBackbone(channels: [8, 16, 16, 24])
@@ -44,21 +38,21 @@ final class SweepBaselineTests: XCTestCase {
         let tiny = ["--width-divisor", "16", "--blocks", "1,1,1,1", "--crop", "65", "--batch", "4", "--threads", "2", "--seed", "3",
                     "--log-interval", "100"]
         let evalArgs = ["--mode", "whole", "--long-side", "96", "--no-flip", "--threads", "2"]
-        try run(["baseline", "train", "--data", data, "--list", "train", "--run", psp, "--epochs", "1"] + tiny)
+        try runCommand(HeadTrainCommand.self, ["baseline", "train", "--data", data, "--list", "train", "--run", psp, "--epochs", "1"] + tiny)
         let sweepArgs = ["sweep", "--cache", dir + "/cache", "--val-cache", dir + "/cache-val", "--run", dir + "/sweep",
                          "--variants", "head", "--epochs", "1", "--batch", "4", "--threads", "2", "--eval-every", "0",
                          "--examples", "0"]
         assertRefused(sweepArgs + ["--baseline", psp], [psp, "no evaluation yet", "headtrain baseline eval"])
-        try run(["baseline", "eval", "--run", psp, "--data", data, "--list", "val"] + evalArgs)
+        try runCommand(HeadTrainCommand.self, ["baseline", "eval", "--run", psp, "--data", data, "--list", "val"] + evalArgs)
         let baseline = try EvalResult.read(psp + "/metrics.json")
         XCTAssertEqual(baseline.data, EvalData(imageIDs: ["synth_val_00000", "synth_val_00001"], list: data + "/ImageSets/Segmentation/val.txt"))
 
         // A finished sweep without baselines, then the same command with one: the job is kept, the row added.
-        try run(sweepArgs)
+        try runCommand(HeadTrainCommand.self, sweepArgs)
         XCTAssertEqual(try String(contentsOfFile: dir + "/sweep/results.csv", encoding: .utf8).split(separator: "\n").count, 2)
         let checkpoint = dir + "/sweep/head/last.safetensors"
         let trainedAt = try FileManager.default.attributesOfItem(atPath: checkpoint)[.modificationDate] as! Date
-        try run(sweepArgs + ["--baseline", psp])
+        try runCommand(HeadTrainCommand.self, sweepArgs + ["--baseline", psp])
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: checkpoint)[.modificationDate] as? Date, trainedAt,
                        "the finished job must not be retrained")
         let head = try EvalResult.read(dir + "/sweep/head/metrics.json")
@@ -86,13 +80,13 @@ final class SweepBaselineTests: XCTestCase {
         // Evaluated on other images (the train list): refused before anything is trained.
         let other = dir + "/psp-train"
         try FileManager.default.copyItem(atPath: psp, toPath: other)
-        try run(["baseline", "eval", "--run", other, "--data", data, "--list", "train"] + evalArgs)
+        try runCommand(HeadTrainCommand.self, ["baseline", "eval", "--run", other, "--data", data, "--list", "train"] + evalArgs)
         assertRefused(sweepArgs + ["--baseline", psp, "--baseline", other], [other, "other data", "8 synthetic images"])
         // The same image names with other labels (another synthetic set): refused at the labelled pixels.
         try synth(dir + "/data5", seed: 5)
         let relabelled = dir + "/psp-data5"
         try FileManager.default.copyItem(atPath: psp, toPath: relabelled)
-        try run(["baseline", "eval", "--run", relabelled, "--data", dir + "/data5", "--list", "val"] + evalArgs)
+        try runCommand(HeadTrainCommand.self, ["baseline", "eval", "--run", relabelled, "--data", dir + "/data5", "--list", "val"] + evalArgs)
         assertRefused(sweepArgs + ["--baseline", relabelled], [relabelled, "other val labels"])
         assertRefused(sweepArgs + ["--baseline", dir + "/sweep/head"], [dir + "/sweep/head", "not the config.json of a baseline run"])
     }

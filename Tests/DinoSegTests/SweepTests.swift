@@ -127,8 +127,7 @@ extension SweepTests {
         let seed: UInt64 = 6
         let source = HeadTrainingTests.syntheticSource(images: 16, seed: seed)
         let eval = HeadTrainingTests.wholeImageEval(source, count: 4, backboneNote: nil)
-        let root = try makeTempDir("sweepkill")
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let root = try tempDir("sweepkill")
         var train = TrainOptions()
         train.epochs = 2; train.batch = 8; train.threads = 2; train.seed = seed
         func settings(_ dir: String) -> SweepSettings {

@@ -16,8 +16,7 @@ final class TrainCacheTests: XCTestCase {
     }
 
     func testExtractInterruptResumeVerifyAndRead() throws {
-        let tmp = try makeTempDir("traincache")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("traincache")
         let root = tmp + "/data"
         try makeData(root)
         let backbone = FakeBackbone()
@@ -127,8 +126,7 @@ final class TrainCacheTests: XCTestCase {
     }
 
     func testBadInputsAndSkipBad() throws {
-        let tmp = try makeTempDir("badcache")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("badcache")
         let root = tmp + "/data"
         try makeData(root, train: 3)
         let ds = try SegmentationDataset(root: root, list: "train")
@@ -197,8 +195,7 @@ final class RealBackboneExtractionTests: XCTestCase {
         guard let weights = Bundle.module.path(forResource: "golden-small", ofType: nil, inDirectory: "Fixtures") else {
             return XCTFail("missing fixture golden-small")
         }
-        let tmp = try makeTempDir("realbb")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("realbb")
         try writeSyntheticData(to: tmp + "/data", train: 8, val: 0, seed: 8, sides: 60...150)
         let backbone = try ConvNeXtBackbone(weightsPath: weights)
         func options(_ out: String, workers: Int, batch: Int) -> TrainExtractionOptions {

@@ -11,8 +11,7 @@ import Foundation
 /// the latest one, and an interrupted, resumed run ends with the same evaluations.
 final class TrainValidationTests: XCTestCase {
     func testTrainWithValCacheLogsEvaluations() throws {
-        let tmp = try makeTempDir("trainval")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("trainval")
         try makeFakeCaches(tmp, valCount: 3, seed: 7)
 
         func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain { try trainCommand(tmp, run, extra) }
@@ -65,8 +64,7 @@ final class TrainValidationTests: XCTestCase {
     /// log.jsonl line may be written, eval-history.json and metrics.json are not. Simulated by training in-process to
     /// that checkpoint and removing the records a kill would not have left; --resume redoes the evaluation, once.
     func testResumeRedoesAnEvaluationLostToAKill() throws {
-        let tmp = try makeTempDir("evalkill")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("evalkill")
         try makeFakeCaches(tmp, valCount: 2, seed: 17)
         func command(_ run: String, _ extra: [String] = []) throws -> HeadTrainTrain { try trainCommand(tmp, run, extra) }
         try command("full").run()

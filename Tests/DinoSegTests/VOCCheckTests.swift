@@ -5,8 +5,7 @@ final class VOCCheckTests: XCTestCase {
     func touch(_ path: String) { _ = FileManager.default.createFile(atPath: path, contents: Data()) }
 
     func testBuildsTrainAugAndChecksSplits() throws {
-        let root = try makeTempDir("voc")
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        let root = try tempDir("voc")
         let fm = FileManager.default
         for d in ["JPEGImages", "SegmentationClass", "SegmentationClassAug", "ImageSets/Segmentation", "benchmark_RELEASE/dataset"] {
             try fm.createDirectory(atPath: "\(root)/\(d)", withIntermediateDirectories: true)

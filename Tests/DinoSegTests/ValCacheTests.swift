@@ -1,12 +1,11 @@
 import XCTest
-@testable import DinoSegData
-@testable import DinoSegCache
-@testable import DinoSegEval
+import DinoSegData
+import DinoSegCache
+import DinoSegEval
 
 final class ValCacheTests: XCTestCase {
     func testSlideFlipAndWholeModes() throws {
-        let tmp = try makeTempDir("valcache")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("valcache")
         try writeSyntheticData(to: tmp + "/data", train: 0, val: 3, seed: 4, sides: 40...120)
         let backbone = FakeBackbone()
         let samples = try SegmentationDataset(root: tmp + "/data", list: "val").samples

@@ -6,8 +6,7 @@ import XCTest
 /// closed handle, and the re-run resumes to the same bytes as an uninterrupted run.
 final class WriteFailureTests: XCTestCase {
     func testClosedHandlesAreNeverReused() throws {
-        let dir = try makeTempDir("h5close")
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let dir = try tempDir("h5close")
         let f = try HDF5File.create(dir + "/a.h5")
         let ds = try f.createDataset("x", dtype: .f32, shape: [0, 3], extendable: true)
         try ds.extend(rows: 1)
@@ -23,8 +22,7 @@ final class WriteFailureTests: XCTestCase {
 
     /// A file-size limit (RLIMIT_FSIZE with SIGXFSZ ignored) makes HDF5's writes fail like a full disk does.
     func testFullDiskDuringTrainExtraction() throws {
-        let tmp = try makeTempDir("fulldisk")
-        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let tmp = try tempDir("fulldisk")
         try writeSyntheticData(to: tmp + "/data", train: 4, val: 1, seed: 8, sides: 40...90)
         func options(_ out: String) -> TrainExtractionOptions {
             var o = TrainExtractionOptions(dataRoot: tmp + "/data", list: "train", out: out)

@@ -59,32 +59,17 @@ extension BaselineSettings {
 /// `headtrain train`'s conventions (config.json, log.txt / log.jsonl, last.safetensors at epoch ends, every
 /// `checkpointEvery` steps and on Ctrl-C, exact resume, a stop on a non-finite loss), data parallelism under mpirun
 /// (SyncBN: BatchNorm statistics of the global batch; rank 0 alone writes) and evaluation during training.
-package final class BaselineTrainer: TrainingSession {
-    package typealias Summary = TrainingSummary
-
+package final class BaselineTrainer: TrainingSessionState<PSPNet>, TrainingSession {
     package let settings: BaselineSettings
     package let data: BaselineData
-    package let runDirectory: String
-    package let resume: Bool
-    package let output: (String) -> Void
-    package private(set) var network: PSPNet?
-    /// Evaluation on val images during training (nil: none).
-    package var validation: TrainingValidation?
-    /// The latest evaluation of this session (with `validation`).
-    package private(set) var lastEvaluation: EvalResult?
-    /// The processes training together (one by default).
-    package var communicator: Communicator = SingleProcess()
 
     package init(settings: BaselineSettings, data: BaselineData, runDirectory: String, resume: Bool,
-                output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
-        self.settings = settings; self.data = data; self.runDirectory = runDirectory; self.resume = resume; self.output = output
+                output: @escaping (String) -> Void = printFlushed) {
+        self.settings = settings; self.data = data
+        super.init(runDirectory: runDirectory, resume: resume, output: output)
     }
 
     package var checkpointPath: String { runDirectory + "/last.safetensors" }
-
-    package func keep(network: PSPNet?, lastEvaluation: EvalResult?) {
-        self.network = network; self.lastEvaluation = lastEvaluation
-    }
 
     // MARK: TrainingTask
 

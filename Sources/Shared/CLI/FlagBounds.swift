@@ -110,6 +110,15 @@ enum FlagBounds {
         return (windows, windows * p.crop * p.crop)
     }
 
+    /// The flags of an evaluation protocol (--long-side, --crop, --stride) one by one, then all windows of one image
+    /// together.
+    static func check(_ p: EvalProtocol) throws {
+        try check(p.longSide, in: imageSide, "--long-side")
+        try check(p.crop, in: crop, "--crop")
+        try check(p.stride, in: 1...p.crop, "--stride")
+        try checkWindows(p)
+    }
+
     /// The protocol's sizes (checked one by one before) together: all windows of one image within maxWindowPixels.
     static func checkWindows(_ p: EvalProtocol) throws {
         let (windows, pixels) = windowLoad(p)

@@ -7,24 +7,9 @@ import DinoSegKernels
 import DinoSegData
 import DinoSegBackbone
 
-/// The options every extraction has, and what a kind of cache adds to the driver.
-protocol ExtractionKind {
+/// What a kind of cache adds to the driver, beside the settings every extraction has (ExtractionSettings).
+protocol ExtractionKind: ExtractionOptions {
     associatedtype Sink: ShardSink
-    var dataRoot: String { get }
-    var list: String { get }
-    /// The dataset layout's name (nil: detected) and its options.
-    var layout: String? { get }
-    var layoutOptions: LayoutOptions { get }
-    var out: String { get }
-    var stages: [Int] { get }
-    var dtype: HDF5DType { get }
-    var workers: Int { get }
-    /// Inputs per backbone call (a resume keeps the recorded value).
-    var batch: Int { get }
-    var limit: Int? { get }
-    var skipBad: Bool { get }
-    var stopAfterShards: Int? { get }
-    var quiet: Bool { get }
     /// Results that may wait for the writer; nil: the pipeline's default.
     var lookAhead: Int? { get }
     /// Images one `process` call receives, given the backbone batch.
@@ -119,5 +104,25 @@ enum ExtractionDriver {
         let probe = withBLASThreads(1) { CacheDirectory.probeSecondsPerImage(backbone, stages: kind.stages, crop: kind.probeSide) }
         let estimate = kind.workSeconds(probe: probe, pendingImages: pendingImages) / ranks.parallelism(workers: kind.workers)
         return String(format: "  estimated time %@ (probe: %.2f s per %@ per worker)", formatDuration(estimate), probe, kind.probeUnit)
+    }
+}
+
+// The package entry points, one per kind: ExtractionKind and the pipeline types its requirements name stay internal.
+
+package enum TrainExtraction {
+    /// Runs (or resumes) the extraction (ExtractionDriver); returns the manifest as saved.
+    @discardableResult
+    package static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
+                           log: @escaping (String) -> Void = printFlushed) throws -> CacheManifest {
+        try ExtractionDriver.run(o, backbone: backbone, communicator: communicator, log: log)
+    }
+}
+
+package enum ValExtraction {
+    /// Runs (or resumes) the extraction (ExtractionDriver); returns the manifest as saved.
+    @discardableResult
+    package static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
+                           log: @escaping (String) -> Void = printFlushed) throws -> CacheManifest {
+        try ExtractionDriver.run(o, backbone: backbone, communicator: communicator, log: log)
     }
 }

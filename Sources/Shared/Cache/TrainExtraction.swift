@@ -5,28 +5,16 @@ import DinoSegKernels
 import DinoSegData
 import DinoSegBackbone
 
-package struct TrainExtractionOptions {
-    package var dataRoot: String
-    package var list: String
-    package var out: String
+package struct TrainExtractionOptions: ExtractionOptions {
+    package var settings: ExtractionSettings
     package var views = 1
-    package var stages = [0, 1, 2, 3]
-    package var dtype = HDF5DType.f16
-    package var shardSize = 256
-    package var workers = Parallel.defaultThreads
-    /// Images per backbone call in each worker.
-    package var batch = 4
     package var seed: UInt64 = 0
-    package var limit: Int? = nil
-    package var layout: String? = nil
-    package var layoutOptions = LayoutOptions()
-    package var skipBad = false
-    /// Test hook (and hidden CLI option): stop as if interrupted after this many shards of this run.
-    package var stopAfterShards: Int? = nil
-    package var quiet = false
     package var recipe = AugmentationRecipe()
 
-    package init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+    /// 256 samples per shard.
+    package init(dataRoot: String, list: String, out: String) {
+        settings = ExtractionSettings(dataRoot: dataRoot, list: list, out: out, shardSize: 256)
+    }
 
     /// Each view is one more backbone pass over the whole list; beyond this, a typo rather than a plan.
     package static let maxViews = 1000
@@ -45,21 +33,9 @@ package func planTrainShards(imageCount: Int, views: Int, shardSize: Int) -> [Sh
     return plans
 }
 
-struct TrainSink: ShardSink {
-    let directory: String
-    let config: CacheConfig
-    let shapes: [Int: (Int, Int, Int)]
-    var writer: TrainShardWriter? = nil
-
-    mutating func begin(_ plan: ShardPlan) throws {
-        writer = try TrainShardWriter(directory: directory, config: config, index: plan.index, view: plan.view, shapes: shapes)
-    }
-    mutating func append(_ result: TrainSample) throws { try writer!.append(result) }
-    mutating func finish() throws -> CacheShardEntry { defer { writer = nil }; return try writer!.finish() }
-    mutating func abandon() { writer?.abandon(); writer = nil }
-}
-
 extension TrainExtractionOptions: ExtractionKind {
+    typealias Sink = ShardWriterSink<TrainShardWriter>
+
     var lookAhead: Int? { nil }
     func imagesPerCall(batch: Int) -> Int { batch }
     var probeSide: Int { recipe.crop }
@@ -67,16 +43,17 @@ extension TrainExtractionOptions: ExtractionKind {
 
     func cacheConfig(backbone: FeatureBackbone, listFile: String, imageCount: Int) -> CacheConfig {
         CacheConfig(kind: .train, backbone: backboneInfo(backbone), mean: backbone.inputNormalization.mean,
-                    std: backbone.inputNormalization.std, crop: recipe.crop, stages: stages, dtype: dtype,
-                    augmentation: recipe.summary, seed: seed, views: views, dataRoot: absolutePath(dataRoot), listFile: listFile,
-                    imageCount: imageCount, shardSize: shardSize, skipBad: skipBad, batch: batch)
+                    std: backbone.inputNormalization.std, crop: recipe.crop, stages: settings.stages, dtype: settings.dtype,
+                    augmentation: recipe.summary, seed: seed, views: views, dataRoot: absolutePath(settings.dataRoot), listFile: listFile,
+                    imageCount: imageCount, shardSize: settings.shardSize, skipBad: settings.skipBad, batch: settings.batch)
     }
 
-    func plans(imageCount: Int) -> [ShardPlan] { planTrainShards(imageCount: imageCount, views: views, shardSize: shardSize) }
+    func plans(imageCount: Int) -> [ShardPlan] { planTrainShards(imageCount: imageCount, views: views, shardSize: settings.shardSize) }
 
     /// Feature, label and index bytes of one sample.
     func sampleBytes(_ backbone: FeatureBackbone) -> Int {
-        CacheDirectory.featureBytes(backbone.stageGeometry, stages: stages, height: recipe.crop, width: recipe.crop, dtype: dtype)
+        CacheDirectory.featureBytes(backbone.stageGeometry, stages: settings.stages, height: recipe.crop, width: recipe.crop,
+                                    dtype: settings.dtype)
             + recipe.crop * recipe.crop + 8
     }
 
@@ -85,18 +62,18 @@ extension TrainExtractionOptions: ExtractionKind {
         let needed = Double(p.pendingImages * bytes)
         return ([
             "extract train: \(images) images × \(views) views = \(images * views) samples in \(p.shards) shards "
-                + "(\(shardSize) per shard, grouped by view); \(p.pending.count) shards to do",
-            p.backboneLine + "seed \(seed), \(workers) workers, \(p.batch) images per backbone call" + p.rankNote,
+                + "(\(settings.shardSize) per shard, grouped by view); \(p.pending.count) shards to do",
+            p.backboneLine + "seed \(seed), \(settings.workers) workers, \(p.batch) images per backbone call" + p.rankNote,
             "  list: \(p.dataset.listSource)",
             "  augmentation: \(recipe.summary)",
-            p.outputLine(out, "about \(formatBytes(Double(bytes))) per sample, \(formatBytes(needed)) to write"),
+            p.outputLine(settings.out, "about \(formatBytes(Double(bytes))) per sample, \(formatBytes(needed)) to write"),
         ], needed)
     }
 
     func workSeconds(probe: Double, pendingImages: Int) -> Double { Double(pendingImages) * probe }
 
-    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<TrainSink>.Process {
-        let (recipe, seed, stages, crop) = (recipe, seed, stages, recipe.crop)
+    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<Sink>.Process {
+        let (recipe, seed, stages, crop) = (recipe, seed, settings.stages, recipe.crop)
         return { jobs in
             // Decode and augment each image (failures stay per image), then one backbone call for the batch.
             let prepared: [Result<(input: [Float], label: [UInt8]), Error>] = jobs.map { job in
@@ -121,25 +98,13 @@ extension TrainExtractionOptions: ExtractionKind {
         }
     }
 
-    func sink(manifest: CacheManifest) -> TrainSink {
-        var shapes: [Int: (Int, Int, Int)] = [:]
-        for k in stages { shapes[k] = (manifest.trainStageSize(stage: k), manifest.trainStageSize(stage: k), manifest.channels(stage: k)) }
-        return TrainSink(directory: out, config: manifest.config, shapes: shapes)
+    func sink(manifest: CacheManifest) -> Sink {
+        ShardWriterSink(directory: settings.out, manifest: manifest, stages: settings.stages, side: manifest.config.crop)
     }
 
     func summary(_ outcome: PipelineOutcome, seconds: Double) -> String {
         let written = outcome.finished.reduce(0) { $0 + $1.samples }
-        return String(format: "wrote %d shards (%d samples) in %@, %.2f images/s", outcome.finished.count, written,
-                      formatDuration(seconds), Double(written + outcome.skippedCount) / max(seconds, 1e-9))
-    }
-}
-
-package enum TrainExtraction {
-    /// Runs (or resumes) the extraction (ExtractionDriver); returns the manifest as saved.
-    @discardableResult
-    package static func run(_ o: TrainExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
-                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
-        try ExtractionDriver.run(o, backbone: backbone, communicator: communicator, log: log)
+        return outcome.wroteLine("\(written) samples", images: written, seconds: seconds)
     }
 }
 

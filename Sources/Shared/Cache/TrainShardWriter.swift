@@ -11,7 +11,7 @@ package struct TrainSample {
     package var label: [UInt8]           // [crop, crop]
 }
 
-final class TrainShardWriter {
+final class TrainShardWriter: ShardFileWriter {
     let config: CacheConfig
     let index: Int, view: Int
     let temporaryPath: String, finalPath: String
@@ -20,8 +20,8 @@ final class TrainShardWriter {
     private let label: HDF5Dataset, imageIndex: HDF5Dataset, viewSet: HDF5Dataset
     private(set) var rows = 0
 
-    init(directory: String, config: CacheConfig, index: Int, view: Int, shapes: [Int: (Int, Int, Int)]) throws {
-        self.config = config; self.index = index; self.view = view
+    init(directory: String, config: CacheConfig, plan: ShardPlan, shapes: [Int: (Int, Int, Int)]) throws {
+        self.config = config; index = plan.index; view = plan.view
         finalPath = "\(directory)/\(CacheManifest.shardFileName(index))"
         temporaryPath = try AtomicWrite.reserveTemporary(for: finalPath)
         file = try ShardFile.create(temporaryPath: temporaryPath, config: config, index: index, view: view)

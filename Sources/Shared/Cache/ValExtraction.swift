@@ -8,30 +8,18 @@ import DinoSegKernels
 import DinoSegData
 import DinoSegBackbone
 
-package struct ValExtractionOptions {
-    package var dataRoot: String
-    package var list: String
-    package var out: String
+package struct ValExtractionOptions: ExtractionOptions {
+    package var settings: ExtractionSettings
     package var mode = EvalMode.slide
     package var flip = false
     package var longSide = 512
     package var crop = 224
     package var stride = 150
-    package var stages = [0, 1, 2, 3]
-    package var dtype = HDF5DType.f16
-    /// Images per shard.
-    package var shardSize = 64
-    package var workers = Parallel.defaultThreads
-    /// Windows per backbone call.
-    package var batch = 4
-    package var limit: Int? = nil
-    package var layout: String? = nil
-    package var layoutOptions = LayoutOptions()
-    package var skipBad = false
-    package var stopAfterShards: Int? = nil
-    package var quiet = false
 
-    package init(dataRoot: String, list: String, out: String) { self.dataRoot = dataRoot; self.list = list; self.out = out }
+    /// 64 images per shard.
+    package init(dataRoot: String, list: String, out: String) {
+        settings = ExtractionSettings(dataRoot: dataRoot, list: list, out: out, shardSize: 64)
+    }
 
     /// The evaluation protocol the windows are cut with (recorded in the manifest; eval and predict use the same).
     package var evalProtocol: EvalProtocol {
@@ -39,23 +27,11 @@ package struct ValExtractionOptions {
     }
 }
 
-struct ValSink: ShardSink {
-    let directory: String
-    let config: CacheConfig
-    let shapes: [Int: (Int, Int, Int)]
-    var writer: ValShardWriter? = nil
-
-    mutating func begin(_ plan: ShardPlan) throws {
-        writer = try ValShardWriter(directory: directory, config: config, index: plan.index, shapes: shapes)
-    }
-    mutating func append(_ result: ValSample) throws { try writer!.append(result) }
-    mutating func finish() throws -> CacheShardEntry { defer { writer = nil }; return try writer!.finish() }
-    mutating func abandon() { writer?.abandon(); writer = nil }
-}
-
 extension ValExtractionOptions: ExtractionKind {
+    typealias Sink = ShardWriterSink<ValShardWriter>
+
     /// A val result holds all windows of an image (tens of MB as Float): keep few in flight.
-    var lookAhead: Int? { 2 * workers }
+    var lookAhead: Int? { 2 * settings.workers }
     /// One image per call: its windows make the backbone batches.
     func imagesPerCall(batch: Int) -> Int { 1 }
     var probeSide: Int { crop }
@@ -63,16 +39,16 @@ extension ValExtractionOptions: ExtractionKind {
 
     func cacheConfig(backbone: FeatureBackbone, listFile: String, imageCount: Int) -> CacheConfig {
         var config = CacheConfig(kind: .val, backbone: backboneInfo(backbone), mean: backbone.inputNormalization.mean,
-                                 std: backbone.inputNormalization.std, crop: crop, stages: stages, dtype: dtype,
-                                 augmentation: "none", seed: 0, views: 1, dataRoot: absolutePath(dataRoot), listFile: listFile,
-                                 imageCount: imageCount, shardSize: shardSize, skipBad: skipBad, batch: batch)
+                                 std: backbone.inputNormalization.std, crop: crop, stages: settings.stages, dtype: settings.dtype,
+                                 augmentation: "none", seed: 0, views: 1, dataRoot: absolutePath(settings.dataRoot), listFile: listFile,
+                                 imageCount: imageCount, shardSize: settings.shardSize, skipBad: settings.skipBad, batch: settings.batch)
         config.evalProtocol = evalProtocol
         return config
     }
 
     func plans(imageCount: Int) -> [ShardPlan] {
-        Swift.stride(from: 0, to: imageCount, by: shardSize).enumerated().map { i, s in
-            ShardPlan(index: i, view: 0, images: Array(s..<min(imageCount, s + shardSize)))
+        Swift.stride(from: 0, to: imageCount, by: settings.shardSize).enumerated().map { i, s in
+            ShardPlan(index: i, view: 0, images: Array(s..<min(imageCount, s + settings.shardSize)))
         }
     }
 
@@ -83,15 +59,15 @@ extension ValExtractionOptions: ExtractionKind {
 
     func describe(_ p: ExtractionPlan) -> (lines: [String], neededBytes: Double) {
         let windowsPerImage = evalProtocol.windows(typical).count
-        let windowBytes = CacheDirectory.featureBytes(p.backbone.stageGeometry, stages: stages, height: storedSide,
-                                                      width: storedSide, dtype: dtype) + 20
+        let windowBytes = CacheDirectory.featureBytes(p.backbone.stageGeometry, stages: settings.stages, height: storedSide,
+                                                      width: storedSide, dtype: settings.dtype) + 20
         let needed = Double(p.pendingImages) * Double(windowsPerImage * windowBytes + 500 * 375)
         return ([
-            "extract val: \(p.manifest.config.imageCount) images in \(p.shards) shards (\(shardSize) images per shard); \(p.pending.count) shards to do",
+            "extract val: \(p.manifest.config.imageCount) images in \(p.shards) shards (\(settings.shardSize) images per shard); \(p.pending.count) shards to do",
             "  list: \(p.dataset.listSource)",
             "  protocol: \(evalProtocol)",
-            p.backboneLine + "\(workers) workers, \(p.batch) windows per backbone call" + p.rankNote,
-            p.outputLine(out, "about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"),
+            p.backboneLine + "\(settings.workers) workers, \(p.batch) windows per backbone call" + p.rankNote,
+            p.outputLine(settings.out, "about \(formatBytes(needed)) to write (estimated for \(windowsPerImage) windows per 500x375 image)"),
         ], needed)
     }
 
@@ -101,8 +77,8 @@ extension ValExtractionOptions: ExtractionKind {
         return Double(pendingImages * evalProtocol.windows(g).count) * windowCost
     }
 
-    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<ValSink>.Process {
-        let (evalProtocol, stages) = (evalProtocol, stages)
+    func process(samples: [SegmentationSample], description: DatasetDescription, backbone: FeatureBackbone, batch: Int) -> ExtractionPipeline<Sink>.Process {
+        let (evalProtocol, stages) = (evalProtocol, settings.stages)
         return { jobs in
             jobs.map { job in
                 Result {
@@ -132,26 +108,12 @@ extension ValExtractionOptions: ExtractionKind {
         }
     }
 
-    func sink(manifest: CacheManifest) -> ValSink {
-        var shapes: [Int: (Int, Int, Int)] = [:]
-        for k in stages {
-            shapes[k] = (manifest.stageSide(k, pixels: storedSide), manifest.stageSide(k, pixels: storedSide), manifest.channels(stage: k))
-        }
-        return ValSink(directory: out, config: manifest.config, shapes: shapes)
+    func sink(manifest: CacheManifest) -> Sink {
+        ShardWriterSink(directory: settings.out, manifest: manifest, stages: settings.stages, side: storedSide)
     }
 
     func summary(_ outcome: PipelineOutcome, seconds: Double) -> String {
         let images = outcome.finished.reduce(0) { $0 + $1.images }, windows = outcome.finished.reduce(0) { $0 + $1.samples }
-        return String(format: "wrote %d shards (%d images, %d windows) in %@, %.2f images/s", outcome.finished.count, images, windows,
-                      formatDuration(seconds), Double(images + outcome.skippedCount) / max(seconds, 1e-9))
-    }
-}
-
-package enum ValExtraction {
-    /// Runs (or resumes) the extraction (ExtractionDriver); returns the manifest as saved.
-    @discardableResult
-    package static func run(_ o: ValExtractionOptions, backbone: FeatureBackbone, communicator: Communicator = SingleProcess(),
-                           log: @escaping (String) -> Void = { print($0); fflush(stdout) }) throws -> CacheManifest {
-        try ExtractionDriver.run(o, backbone: backbone, communicator: communicator, log: log)
+        return outcome.wroteLine("\(images) images, \(windows) windows", images: images, seconds: seconds)
     }
 }

@@ -20,7 +20,7 @@ package struct ValSample {
     package var windows: [ValWindow]
 }
 
-final class ValShardWriter {
+final class ValShardWriter: ShardFileWriter {
     let config: CacheConfig
     let index: Int
     let temporaryPath: String, finalPath: String
@@ -29,8 +29,9 @@ final class ValShardWriter {
     private let windowImage, windowYX, windowHW, windowFlipped, imageInfo, labelOffset, labelData: HDF5Dataset
     private(set) var windowRows = 0, imageRows = 0, labelLength = 0
 
-    init(directory: String, config: CacheConfig, index: Int, shapes: [Int: (Int, Int, Int)]) throws {
-        self.config = config; self.index = index
+    /// Val shards have one view (0), whatever the plan says.
+    init(directory: String, config: CacheConfig, plan: ShardPlan, shapes: [Int: (Int, Int, Int)]) throws {
+        self.config = config; index = plan.index
         finalPath = "\(directory)/\(CacheManifest.shardFileName(index))"
         temporaryPath = try AtomicWrite.reserveTemporary(for: finalPath)
         file = try ShardFile.create(temporaryPath: temporaryPath, config: config, index: index, view: 0)

@@ -37,13 +37,8 @@ package enum EvalInput {
         var out = [Float](repeating: 0, count: h * w * channels)
         canvas.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
-                for r in 0..<h {
-                    for c in 0..<w {
-                        let sc = flipped ? x + w - 1 - c : x + c
-                        let src = s.baseAddress! + ((y + r) * canvasWidth + sc) * channels
-                        let dst = o.baseAddress! + (r * w + c) * channels
-                        for k in 0..<channels { dst[k] = src[k] }
-                    }
+                forEachWindowPixel(y: y, x: x, h: h, w: w, canvasWidth: canvasWidth, flipped: flipped) { cp, wp in
+                    for k in 0..<channels { o[wp * channels + k] = s[cp * channels + k] }
                 }
             }
         }

@@ -45,14 +45,9 @@ package struct ProbabilityCanvas {
         let k = classes, w = width
         sum.withUnsafeMutableBufferPointer { s in
             count.withUnsafeMutableBufferPointer { n in
-                for r in 0..<winH {
-                    for c in 0..<winW {
-                        let cx = flipped ? x + winW - 1 - c : x + c
-                        let dst = s.baseAddress! + ((y + r) * w + cx) * k
-                        let src = prob + (r * winW + c) * k
-                        for j in 0..<k { dst[j] += src[j] }
-                        n[(y + r) * w + cx] += 1
-                    }
+                forEachWindowPixel(y: y, x: x, h: winH, w: winW, canvasWidth: w, flipped: flipped) { cp, wp in
+                    for j in 0..<k { s[cp * k + j] += prob[wp * k + j] }
+                    n[cp] += 1
                 }
             }
         }

@@ -44,7 +44,7 @@ package enum TrainAndEvaluate {
         let summary = try trainer.run()
         if summary.stoppedEarly { return .stopped }
         guard communicator.isRoot else { return .trainedWithOthers }
-        guard let trained = trainer.head else { throw DinoSegError(file: runDirectory, "trainer produced no head") }
+        guard let trained = trainer.network else { throw DinoSegError(file: runDirectory, "trainer produced no head") }
         let history = TrainingValidation.history(in: runDirectory, upToStep: summary.stepsDone)
         // The final evaluation: this session's, or the recorded one when it was made before an interruption.
         var final = trainer.lastEvaluation.flatMap { $0.checkpointStep == summary.stepsDone ? $0 : nil }

@@ -9,31 +9,15 @@ import DinoSegEval
 /// Trains a head on a training source (cached features) into a run directory: the training task of TrainingLoop
 /// (which owns the run directory, the loop, data parallelism and evaluation during training). config.json records the
 /// head, the options, the cache and its features; checkpoints carry the backbone's weight digest.
-package final class HeadTrainer: TrainingSession {
-    package typealias Summary = TrainingSummary
-
+package final class HeadTrainer: TrainingSessionState<SegmentationHead>, TrainingSession {
     package let headConfig: HeadConfig
     package let options: TrainOptions
     package let source: HeadTrainingSource
-    package let runDirectory: String
-    package let resume: Bool
-    package let output: (String) -> Void
-    package private(set) var head: SegmentationHead?
-    /// Evaluation on a val cache during training (nil: none).
-    package var validation: TrainingValidation?
-    /// The latest evaluation of this session (with `validation`).
-    package private(set) var lastEvaluation: EvalResult?
-    /// The processes training together (one by default).
-    package var communicator: Communicator = SingleProcess()
 
     package init(head: HeadConfig, options: TrainOptions, source: HeadTrainingSource, runDirectory: String, resume: Bool,
-                output: @escaping (String) -> Void = { print($0); fflush(stdout) }) {
+                output: @escaping (String) -> Void = printFlushed) {
         self.headConfig = head; self.options = options; self.source = source
-        self.runDirectory = runDirectory; self.resume = resume; self.output = output
-    }
-
-    package func keep(network: SegmentationHead?, lastEvaluation: EvalResult?) {
-        head = network; self.lastEvaluation = lastEvaluation
+        super.init(runDirectory: runDirectory, resume: resume, output: output)
     }
 
     // MARK: TrainingTask

@@ -18,31 +18,9 @@ package struct TrainOptions: Codable, Equatable, Sendable {
     /// Stop (saving a checkpoint, as Ctrl-C does) after this many steps in this session; for tests and time limits.
     package var stopAfterSteps: Int? = nil
     /// The matrix multiplies' precision (Kernels/Precision.swift). Files written before it existed mean fp32.
-    package var precision: Precision = .fp32
+    @FP32WhenAbsent package var precision: Precision = .fp32
 
     package init() {}
-
-    enum CodingKeys: String, CodingKey {
-        case epochs, batch, lr, power, momentum, weightDecay, seed, threads, logInterval, checkpointEvery
-        case keepEpochCheckpoints, stopAfterSteps, precision
-    }
-
-    package init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        epochs = try c.decode(Int.self, forKey: .epochs)
-        batch = try c.decode(Int.self, forKey: .batch)
-        lr = try c.decode(Double.self, forKey: .lr)
-        power = try c.decode(Double.self, forKey: .power)
-        momentum = try c.decode(Float.self, forKey: .momentum)
-        weightDecay = try c.decode(Float.self, forKey: .weightDecay)
-        seed = try c.decode(UInt64.self, forKey: .seed)
-        threads = try c.decode(Int.self, forKey: .threads)
-        logInterval = try c.decode(Int.self, forKey: .logInterval)
-        checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
-        keepEpochCheckpoints = try c.decode(Bool.self, forKey: .keepEpochCheckpoints)
-        stopAfterSteps = try c.decodeIfPresent(Int.self, forKey: .stopAfterSteps)
-        precision = try c.decodeIfPresent(Precision.self, forKey: .precision) ?? .fp32
-    }
 
     /// The ResNet-50 PSPNet baseline's defaults (semseg's VOC config: batch 16; its steps are long, so a checkpoint
     /// every 100 of them).

@@ -89,27 +89,3 @@ package struct TrainingSummary {
     /// Seconds spent evaluating (with a validation).
     package var evalSeconds: Double
 }
-
-/// A task that keeps its own session settings (where the run goes, how it reports, who trains with it) and runs
-/// TrainingLoop on itself: both trainers, whose callers set `validation` and `communicator` before `run()` and read
-/// the network and the latest evaluation afterwards.
-package protocol TrainingSession: TrainingTask {
-    var runDirectory: String { get }
-    var resume: Bool { get }
-    var output: (String) -> Void { get }
-    var validation: TrainingValidation? { get }
-    var communicator: Communicator { get }
-    /// Keeps what a session leaves: its network and its latest evaluation (also when it stopped with an error, so a
-    /// caller can still look at them).
-    func keep(network: Network?, lastEvaluation: EvalResult?)
-}
-
-extension TrainingSession {
-    /// Trains with the BLAS on `options.threads` threads (restored afterwards).
-    package func run() throws -> TrainingSummary {
-        let loop = TrainingLoop(task: self, runDirectory: runDirectory, resume: resume, communicator: communicator,
-                                validation: validation, output: output)
-        defer { keep(network: loop.network, lastEvaluation: loop.lastEvaluation) }
-        return try loop.run()
-    }
-}

@@ -40,8 +40,7 @@ extension FuzzTests {
                       "--blocks", "1,1,1,1", "--crop", "65", "--batch", "4", "--threads", "1", "--seed", "3", "--log-interval", "1"],
                      ["baseline", "eval", "--run", run, "--data", data, "--list", "val", "--mode", "whole", "--long-side", "80",
                       "--no-flip", "--threads", "1"]] {
-            var command = try HeadTrainCommand.parseAsRoot(args)
-            try command.run()
+            try runCommand(HeadTrainCommand.self, args)
         }
         return try XCTUnwrap(EvalResult.read(run + "/metrics.json").data)
     }
@@ -190,6 +189,18 @@ extension FuzzTests {
         return Data((0..<8).map { UInt8((text.count >> (8 * $0)) & 0xFF) }) + text + Data(bytes[(8 + n)...])
     }
 
+    /// Each named edit of `checkpoint`'s config metadata, written to `path`, makes `load` throw "PATH: " + its message;
+    /// with the config unchanged, `load` succeeds.
+    func assertConfigEditsRefused(_ checkpoint: Data, path: String, _ cases: [(String, (inout [String: Any]) -> Void, String)],
+                                  load: (String) throws -> Void) throws {
+        for (name, edit, message) in cases {
+            try rewritingConfig(checkpoint, edit).write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try load(path), name) { error in XCTAssertEqual("\(error)", "\(path): \(message)", name) }
+        }
+        try rewritingConfig(checkpoint, { _ in }).write(to: URL(fileURLWithPath: path))
+        XCTAssertNoThrow(try load(path), "the unchanged config")
+    }
+
     /// Found by the baseline-checkpoint driver (FUZZ_SEED=7, input 189): a config claiming 2³¹ blocks in layer1 built
     /// that network before any tensor was read (the input ran past the 30 s limit). Configs must match the tensors.
     func testBaselineCheckpointConfigMustMatchItsTensors() throws {
@@ -204,14 +215,8 @@ extension FuzzTests {
             ("100 000 pyramid branches", { $0["bins"] = Array(repeating: 1, count: 100_000) }, "100000 pyramid branches of width 32"),
             ("a million classes", { $0["numClasses"] = 1_000_000 }, "classifier widths 32/16 for 1000000 classes"),
         ]
-        for (name, edit, what) in cases {
-            try rewritingConfig(seed, edit).write(to: URL(fileURLWithPath: path))
-            XCTAssertThrowsError(try BaselineEval.load(path, threads: 1), name) { error in
-                XCTAssertEqual("\(error)", "\(path): config in the metadata does not match the tensors: \(what)", name)
-            }
-        }
-        try rewritingConfig(seed, { _ in }).write(to: URL(fileURLWithPath: path))
-        XCTAssertNoThrow(try BaselineEval.load(path, threads: 1), "the unchanged config")
+        let refusals = cases.map { ($0, $1, "config in the metadata does not match the tensors: " + $2) }
+        try assertConfigEditsRefused(seed, path: path, refusals) { _ = try BaselineEval.load($0, threads: 1) }
     }
 }
 
@@ -249,13 +254,6 @@ extension FuzzTests {
             ("another width", { $0["classifierWidth"] = 64 },
              "head config in the metadata (head on F3 (stage channels 16,16,16,16, 21 classes, classifier width 64)) does not match the tensors: 'cls.0.weight' should be [64, 16, 3, 3], the file has [512, 16, 3, 3]"),
         ]
-        for (name, edit, what) in cases {
-            try rewritingConfig(seed, edit).write(to: URL(fileURLWithPath: path))
-            XCTAssertThrowsError(try RunCheckpoints.loadHead(path, threads: 1), name) { error in
-                XCTAssertEqual("\(error)", "\(path): \(what)", name)
-            }
-        }
-        try rewritingConfig(seed, { _ in }).write(to: URL(fileURLWithPath: path))
-        XCTAssertNoThrow(try RunCheckpoints.loadHead(path, threads: 1), "the unchanged config")
+        try assertConfigEditsRefused(seed, path: path, cases) { _ = try RunCheckpoints.loadHead($0, threads: 1) }
     }
 }
