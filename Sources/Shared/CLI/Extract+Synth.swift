@@ -44,8 +44,10 @@ package struct ExtractSynth: ParsableCommand {
         let c = config
         let start = Date()
         try SyntheticDataset.write(to: out, config: c, layout: layout)
-        let names = c.objectClasses.map { VOC.classNames[$0] }.joined(separator: ", ")
-        print("wrote \(c.trainCount) train + \(c.valCount) val images to \(out) in the \(layout) layout (seed \(c.seed); classes: background, \(names)) "
+        // Read back through the layout, so the line names the classes as that dataset calls them.
+        let dataset = try DatasetLayouts.open(root: out, name: layout).description
+        print("wrote \(c.trainCount) train + \(c.valCount) val images to \(out) in the \(layout) layout (seed \(c.seed); "
+              + "dataset \(dataset.name), \(dataset.classCount) classes, \(c.objectClasses.count) object classes drawn) "
               + String(format: "in %.1f s", Date().timeIntervalSince(start)))
     }
 }

@@ -20,7 +20,9 @@ package enum ValCacheEval {
         RandomCheckpoint.isRandom(backboneName: m.config.backbone.name) ? RandomCheckpoint.label : nil
     }
 
-    package static func datasetKind(_ m: CacheManifest) -> DatasetKind { DatasetKind.detect(imageIDs: m.imageIDs) }
+    package static func datasetKind(_ m: CacheManifest) -> DatasetKind {
+        m.config.datasetDescription == .voc ? DatasetKind.detect(imageIDs: m.imageIDs) : .custom   // VOC ids of another dataset are not VOC's
+    }
 
     /// Photos of the val images (`DATA/JPEGImages`), when the data root recorded in the manifest still exists.
     package static func photoDirectory(_ m: CacheManifest) -> String? {

@@ -70,7 +70,7 @@ package struct HeadConfig: Codable, Equatable, Sendable {
             throw DinoSegError("head config: PPM needs at least \(ppmBins.count) input channels, got \(featureWidth)")
         }
         if context == .aspp { try validateASPP() }
-        guard numClasses > 1, numClasses < 255 else { throw DinoSegError("head config: bad class count \(numClasses)") }
+        guard numClasses > 1, numClasses <= DatasetDescription.maxClasses else { throw DinoSegError("head config: bad class count \(numClasses)") }
         guard dropout >= 0, dropout < 1 else { throw DinoSegError("head config: dropout must be in [0, 1), got \(dropout)") }
     }
 

@@ -220,7 +220,7 @@ package enum Sweep {
         let warning = warnings.isEmpty ? nil
             : warnings.joined(separator: ", ") + ": these numbers test the pipeline and are not comparable with the published DINOv3 results."
         var notes = [
-            "Dataset: \(s.dataset == .voc ? "PASCAL VOC 2012 (published numbers shown beside ours)" : s.dataset == .synthetic ? "synthetic (extract synth)" : "custom")",
+            "Dataset: \(s.dataset == .voc ? "PASCAL VOC 2012 (published numbers shown beside ours)" : s.dataset == .synthetic ? "synthetic (extract synth)" : eval.dataset.map { "\($0.name), \($0.classCount) classes" } ?? "custom")",
             "Training: \(s.train.epochs) epochs, batch \(s.train.batch), lr \(s.train.lr) poly \(s.train.power), momentum \(s.train.momentum), weight decay \(s.train.weightDecay), seed \(s.train.seed), precision \(s.train.precision); output stride \(s.outputStride)",
         ]
         if let n = stepsPerEpoch { notes.append("\(n) steps per epoch; evaluation every \(s.evalEvery == 0 ? "run (end only)" : "\(s.evalEvery) epoch(s)")") }

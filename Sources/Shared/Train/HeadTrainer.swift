@@ -58,17 +58,14 @@ package final class HeadTrainer: TrainingSessionState<SegmentationHead>, Trainin
     package func configuration(stepsPerEpoch: Int, maxIter: Int) throws -> Data {
         struct Resolved: Codable {
             var head: HeadConfig
-            var variant: String
+            var variant: String, cache: String
             var train: TrainOptions
-            var cache: String
-            var samplesPerEpoch: Int
-            var stepsPerEpoch: Int
-            var maxIter: Int
+            var samplesPerEpoch: Int, stepsPerEpoch: Int, maxIter: Int
             var machine: MachineInfo
             var features: FeatureIdentity?
             var dataset: DatasetDescription?
         }
-        return try runConfigurationJSON(Resolved(head: headConfig, variant: headConfig.variantName, train: options, cache: source.name,
+        return try runConfigurationJSON(Resolved(head: headConfig, variant: headConfig.variantName, cache: source.name, train: options,
                                                  samplesPerEpoch: source.samplesPerEpoch, stepsPerEpoch: stepsPerEpoch,
                                                  maxIter: maxIter, machine: .current, features: source.features,
                                                  dataset: source.dataset))
