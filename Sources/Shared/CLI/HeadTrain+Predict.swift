@@ -53,7 +53,8 @@ package struct HeadTrainPredict: ParsableCommand {
                 let photo = try ImageIO.readRGB(path)
                 let label = Predictor.segment(photo, backbone: backbone, head: head, evalProtocol: p, threads: threads)
                 let written = try Predictor.writeOutputs(label, photo: photo, name: name, to: outDir)
-                let present = Set(label.pixels).sorted().map { VOC.classNames[Int($0)] }.joined(separator: ", ")
+                // VOC names; past VOC's 21 classes (a head trained on another dataset) "class<c>", never an out-of-range index.
+                let present = Set(label.pixels).sorted().map { DatasetDescription.voc.className(Int($0)) }.joined(separator: ", ")
                 print(String(format: "%@ (%dx%d, %.1f s): %@ → %@", path, photo.width, photo.height,
                              Date().timeIntervalSince(start), present, written.joined(separator: ", ")))
             }
