@@ -3,6 +3,8 @@ import XCTest
 @testable import DinoSegData
 @testable import DinoSegBackbone
 @testable import DinoSegCache
+@testable import DinoSegModels
+@testable import DinoSegEval
 @testable import DinoSegCLI
 
 /// The ADE20K layout (ADEChallengeData2016): detection, splits, ids, the label mapping (0 ignored, v → v − 1), the
@@ -171,8 +173,9 @@ final class ADE20KLayoutTests: XCTestCase {
     }
 
     /// `extract train` and `extract val` parsed as on the command line, on the synthetic ADE20K root with a small
-    /// random-weight ConvNeXt: the manifests record the ADE20K description, the layout's train long side and protocol.
-    func testExtractTrainAndValRecordTheDescriptionAndProtocol() throws {
+    /// random-weight ConvNeXt: the manifests record the ADE20K description, the layout's train long side and protocol;
+    /// a head trained on the cache has 150 classes, its evaluation names them, and `headtrain predict` runs it.
+    func testExtractTrainEvalAndPredictCarryTheADE20KDescription() throws {
         let seed: UInt64 = 7
         let dir = try tempDir("ade-extract")
         let data = dir + "/data", weights = dir + "/random"
@@ -197,5 +200,23 @@ final class ADE20KLayoutTests: XCTestCase {
         // The val cache keeps the labels as class indices: the rendered ones.
         let images = Array(try ValCacheReader(directory: dir + "/val").images(stages: [3]))
         XCTAssertEqual(images.map(\.label), [SyntheticDataset.render(split: 1, index: 0, config: c).1.pixels], "seed \(seed)")
+
+        let run = dir + "/run"
+        var head = try HeadTrainCommand.parseAsRoot(["train", "--cache", dir + "/train", "--run", run, "--no-fpn", "--no-ppm",
+                                                     "--epochs", "1", "--batch", "2", "--threads", "1", "--seed", "\(seed)",
+                                                     "--val-cache", dir + "/val", "--eval-every", "0"])
+        try head.run()
+        let checkpoint = try RunCheckpoints.latest(run: run).path
+        XCTAssertEqual(try HeadCheckpoint.config(of: checkpoint).numClasses, 150)
+        let result = try EvalResult.read(run + "/metrics.json")
+        XCTAssertEqual(result.dataset, .ade20k)
+        XCTAssertEqual([result.metrics.iou.count, result.confusion.target.count], [150, 150])
+        // An untrained 150-class head predicts classes past VOC's 21: predict must name them without failing.
+        var predict = try HeadTrainCommand.parseAsRoot(["predict", "--run", run, "--weights", weights, "--out", dir + "/pred",
+                                                        "--threads", "1", "--long-side", "224", "--no-flip",
+                                                        data + "/images/validation/synth_val_00000.jpg"])
+        try predict.run()
+        let predicted = try ImageIO.readLabel(dir + "/pred/synth_val_00000.png")
+        XCTAssertTrue(predicted.pixels.allSatisfy { $0 < 150 }, "seed \(seed): predicted \(Set(predicted.pixels).sorted())")
     }
 }
