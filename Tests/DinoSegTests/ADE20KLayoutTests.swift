@@ -172,6 +172,26 @@ final class ADE20KLayoutTests: XCTestCase {
         XCTAssertTrue(missing[0].hasPrefix("\(dir)/nope/images/training: missing — download ADEChallengeData2016.zip"), missing[0])
     }
 
+    /// `extract preview` shows the crops `extract train` cuts from ADE20K: scaled from a long side of 640, labels in
+    /// ADE20K's colours.
+    func testPreviewCutsTheCropsExtractTrainWould() throws {
+        let seed: UInt64 = 5
+        let root = try tempDir("ade-preview")
+        _ = try synth(root + "/data", train: 1, val: 0, seed: seed)
+        var preview = try ExtractPreview.parseAsRoot(["--data", root + "/data", "--list", "train", "--views", "1", "--count", "1",
+                                                      "--out", root + "/p"])
+        try preview.run()
+        let ds = try SegmentationDataset(root: root + "/data", list: "train")
+        let (image, label) = try ds.load(ds.samples[0])
+        var recipe = AugmentationRecipe()
+        recipe.longSide = 640
+        var rng = augmentationRNG(seed: 0, imageIndex: 0, view: 0)
+        let (crop, cropLabel, _) = augmentCrop(image, label, recipe: recipe, rng: &rng)
+        XCTAssertEqual(try ImageIO.readRGB(root + "/p/synth_train_00000-view0.png"), crop.toRGB(), "seed \(seed): crop")
+        XCTAssertEqual(try ImageIO.readRGB(root + "/p/synth_train_00000-view0-label.png"),
+                       ImageIO.colourise(cropLabel, dataset: .ade20k), "seed \(seed): label colours")
+    }
+
     /// `extract train` and `extract val` parsed as on the command line, on the synthetic ADE20K root with a small
     /// random-weight ConvNeXt: the manifests record the ADE20K description, the layout's train long side and protocol;
     /// a head trained on the cache has 150 classes, its evaluation names them, and `headtrain predict` runs it.
