@@ -28,7 +28,9 @@ package struct ExtractPreview: ParsableCommand {
         print("list: \(ds.listSource)")
         let samples = Array(ds.samples.prefix(count))
         try FileSystem.createDirectory(out, what: "output directory")
-        let recipe = AugmentationRecipe()
+        // The crops `extract train` would cut: the layout's long side, the dataset's colours.
+        var recipe = AugmentationRecipe()
+        recipe.longSide = type(of: ds.layout).trainLongSide
         var tiles: [[RGBImage]] = []
         for (i, s) in samples.enumerated() {
             let (img, lab) = try ds.load(s)
@@ -36,7 +38,7 @@ package struct ExtractPreview: ParsableCommand {
             for v in 0..<views {
                 var rng = augmentationRNG(seed: seed, imageIndex: i, view: v)
                 let (crop, label, d) = augmentCrop(img, lab, recipe: recipe, rng: &rng)
-                let rgb = crop.toRGB(), coloured = ImageIO.colourise(label)
+                let rgb = crop.toRGB(), coloured = ImageIO.colourise(label, dataset: ds.description)
                 try ImageIO.writePNG(rgb, to: "\(out)/\(s.id)-view\(v).png")
                 try ImageIO.writePNG(coloured, to: "\(out)/\(s.id)-view\(v)-label.png")
                 print(String(format: "%@ view %d: scale %.3f, rotate %@, blur %@, flip %@, crop at (%d, %d)", s.id, v, d.scale,

@@ -55,7 +55,7 @@ package struct LayoutOptions: Equatable {
 
 package enum DatasetLayouts {
     /// Every layout, in the order they are tried.
-    package static let all: [DatasetLayout.Type] = [VOCLayout.self, CityscapesLayout.self]
+    package static let all: [DatasetLayout.Type] = [VOCLayout.self, ADE20KLayout.self, CityscapesLayout.self]
 
     package static var names: [String] { all.map { $0.name } }
 
