@@ -26,158 +26,17 @@ package enum ADE20K {
     package static let storedLabels = 151
 
     /// RGB per class (class c at 3c..<3c+3).
-    package static let palette: [UInt8] = [
-        120, 120, 120,  // 0 wall
-        180, 120, 120,  // 1 building
-          6, 230, 230,  // 2 sky
-         80,  50,  50,  // 3 floor
-          4, 200,   3,  // 4 tree
-        120, 120,  80,  // 5 ceiling
-        140, 140, 140,  // 6 road
-        204,   5, 255,  // 7 bed
-        230, 230, 230,  // 8 windowpane
-          4, 250,   7,  // 9 grass
-        224,   5, 255,  // 10 cabinet
-        235, 255,   7,  // 11 sidewalk
-        150,   5,  61,  // 12 person
-        120, 120,  70,  // 13 earth
-          8, 255,  51,  // 14 door
-        255,   6,  82,  // 15 table
-        143, 255, 140,  // 16 mountain
-        204, 255,   4,  // 17 plant
-        255,  51,   7,  // 18 curtain
-        204,  70,   3,  // 19 chair
-          0, 102, 200,  // 20 car
-         61, 230, 250,  // 21 water
-        255,   6,  51,  // 22 painting
-         11, 102, 255,  // 23 sofa
-        255,   7,  71,  // 24 shelf
-        255,   9, 224,  // 25 house
-          9,   7, 230,  // 26 sea
-        220, 220, 220,  // 27 mirror
-        255,   9,  92,  // 28 rug
-        112,   9, 255,  // 29 field
-          8, 255, 214,  // 30 armchair
-          7, 255, 224,  // 31 seat
-        255, 184,   6,  // 32 fence
-         10, 255,  71,  // 33 desk
-        255,  41,  10,  // 34 rock
-          7, 255, 255,  // 35 wardrobe
-        224, 255,   8,  // 36 lamp
-        102,   8, 255,  // 37 bathtub
-        255,  61,   6,  // 38 railing
-        255, 194,   7,  // 39 cushion
-        255, 122,   8,  // 40 base
-          0, 255,  20,  // 41 box
-        255,   8,  41,  // 42 column
-        255,   5, 153,  // 43 signboard
-          6,  51, 255,  // 44 chest of drawers
-        235,  12, 255,  // 45 counter
-        160, 150,  20,  // 46 sand
-          0, 163, 255,  // 47 sink
-        140, 140, 140,  // 48 skyscraper
-        250,  10,  15,  // 49 fireplace
-         20, 255,   0,  // 50 refrigerator
-         31, 255,   0,  // 51 grandstand
-        255,  31,   0,  // 52 path
-        255, 224,   0,  // 53 stairs
-        153, 255,   0,  // 54 runway
-          0,   0, 255,  // 55 case
-        255,  71,   0,  // 56 pool table
-          0, 235, 255,  // 57 pillow
-          0, 173, 255,  // 58 screen door
-         31,   0, 255,  // 59 stairway
-         11, 200, 200,  // 60 river
-        255,  82,   0,  // 61 bridge
-          0, 255, 245,  // 62 bookcase
-          0,  61, 255,  // 63 blind
-          0, 255, 112,  // 64 coffee table
-          0, 255, 133,  // 65 toilet
-        255,   0,   0,  // 66 flower
-        255, 163,   0,  // 67 book
-        255, 102,   0,  // 68 hill
-        194, 255,   0,  // 69 bench
-          0, 143, 255,  // 70 countertop
-         51, 255,   0,  // 71 stove
-          0,  82, 255,  // 72 palm
-          0, 255,  41,  // 73 kitchen island
-          0, 255, 173,  // 74 computer
-         10,   0, 255,  // 75 swivel chair
-        173, 255,   0,  // 76 boat
-          0, 255, 153,  // 77 bar
-        255,  92,   0,  // 78 arcade machine
-        255,   0, 255,  // 79 hovel
-        255,   0, 245,  // 80 bus
-        255,   0, 102,  // 81 towel
-        255, 173,   0,  // 82 light
-        255,   0,  20,  // 83 truck
-        255, 184, 184,  // 84 tower
-          0,  31, 255,  // 85 chandelier
-          0, 255,  61,  // 86 awning
-          0,  71, 255,  // 87 streetlight
-        255,   0, 204,  // 88 booth
-          0, 255, 194,  // 89 television receiver
-          0, 255,  82,  // 90 airplane
-          0,  10, 255,  // 91 dirt track
-          0, 112, 255,  // 92 apparel
-         51,   0, 255,  // 93 pole
-          0, 194, 255,  // 94 land
-          0, 122, 255,  // 95 bannister
-          0, 255, 163,  // 96 escalator
-        255, 153,   0,  // 97 ottoman
-          0, 255,  10,  // 98 bottle
-        255, 112,   0,  // 99 buffet
-        143, 255,   0,  // 100 poster
-         82,   0, 255,  // 101 stage
-        163, 255,   0,  // 102 van
-        255, 235,   0,  // 103 ship
-          8, 184, 170,  // 104 fountain
-        133,   0, 255,  // 105 conveyer belt
-          0, 255,  92,  // 106 canopy
-        184,   0, 255,  // 107 washer
-        255,   0,  31,  // 108 plaything
-          0, 184, 255,  // 109 swimming pool
-          0, 214, 255,  // 110 stool
-        255,   0, 112,  // 111 barrel
-         92, 255,   0,  // 112 basket
-          0, 224, 255,  // 113 waterfall
-        112, 224, 255,  // 114 tent
-         70, 184, 160,  // 115 bag
-        163,   0, 255,  // 116 minibike
-        153,   0, 255,  // 117 cradle
-         71, 255,   0,  // 118 oven
-        255,   0, 163,  // 119 ball
-        255, 204,   0,  // 120 food
-        255,   0, 143,  // 121 step
-          0, 255, 235,  // 122 tank
-        133, 255,   0,  // 123 trade name
-        255,   0, 235,  // 124 microwave
-        245,   0, 255,  // 125 pot
-        255,   0, 122,  // 126 animal
-        255, 245,   0,  // 127 bicycle
-         10, 190, 212,  // 128 lake
-        214, 255,   0,  // 129 dishwasher
-          0, 204, 255,  // 130 screen
-         20,   0, 255,  // 131 blanket
-        255, 255,   0,  // 132 sculpture
-          0, 153, 255,  // 133 hood
-          0,  41, 255,  // 134 sconce
-          0, 255, 204,  // 135 vase
-         41,   0, 255,  // 136 traffic light
-         41, 255,   0,  // 137 tray
-        173,   0, 255,  // 138 ashcan
-          0, 245, 255,  // 139 fan
-         71,   0, 255,  // 140 pier
-        122,   0, 255,  // 141 crt screen
-          0, 255, 184,  // 142 plate
-          0,  92, 255,  // 143 monitor
-        184, 255,   0,  // 144 bulletin board
-          0, 133, 255,  // 145 shower
-        255, 214,   0,  // 146 radiator
-         25, 194, 194,  // 147 glass
-        102, 255,   0,  // 148 clock
-         92,   0, 255,  // 149 flag
-    ]
+    package static let palette: [UInt8] = hexBytes(paletteHex)
+
+    /// The colours as RRGGBB hex, class c at characters 6c..<6c+6 (one line: 150 rows of three numbers would be
+    /// 150 lines of noise; `ADE20KLayoutTests` checks the first and last colours).
+    static let paletteHex = "787878b4787806e6e650323204c8037878508c8c8ccc05ffe6e6e604fa07e005ffebff0796053d78784608ff33ff06528fff8cccff04ff3307cc46030066c83de6faff06330b66ffff0747ff09e00907e6dcdcdcff095c7009ff08ffd607ffe0ffb8060aff47ff290a07ffffe0ff086608ffff3d06ffc207ff7a0800ff14ff0829ff05990633ffeb0cffa0961400a3ff8c8c8cfa0a0f14ff001fff00ff1f00ffe00099ff000000ffff470000ebff00adff1f00ff0bc8c8ff520000fff5003dff00ff7000ff85ff0000ffa300ff6600c2ff00008fff33ff000052ff00ff2900ffad0a00ffadff0000ff99ff5c00ff00ffff00f5ff0066ffad00ff0014ffb8b8001fff00ff3d0047ffff00cc00ffc200ff52000aff0070ff3300ff00c2ff007aff00ffa3ff990000ff0aff70008fff005200ffa3ff00ffeb0008b8aa8500ff00ff5cb800ffff001f00b8ff00d6ffff00705cff0000e0ff70e0ff46b8a0a300ff9900ff47ff00ff00a3ffcc00ff008f00ffeb85ff00ff00ebf500ffff007afff5000abed4d6ff0000ccff1400ffffff000099ff0029ff00ffcc2900ff29ff00ad00ff00f5ff4700ff7a00ff00ffb8005cffb8ff000085ffffd60019c2c266ff005c00ff"
+
+    /// "0a1bff" → [10, 27, 255].
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        let digits = Array(hex.utf8).map { UInt8(Character(UnicodeScalar($0)).hexDigitValue!) }
+        return stride(from: 0, to: digits.count, by: 2).map { digits[$0] << 4 | digits[$0 + 1] }
+    }
 }
 
 extension DatasetDescription {
