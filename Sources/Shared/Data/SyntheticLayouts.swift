@@ -16,7 +16,7 @@ package struct SyntheticLayoutWriter {
 }
 
 package enum SyntheticLayouts {
-    package static let all: [SyntheticLayoutWriter] = [voc]
+    package static let all: [SyntheticLayoutWriter] = [voc, folder]
 
     /// JPEGImages/ID.jpg, SegmentationClass/ID.png (palette indices), ImageSets/Segmentation/{train,val}.txt.
     static let voc = SyntheticLayoutWriter(
