@@ -8,10 +8,10 @@ import XCTest
 /// and the huge values only by the few flags that are safe at any size.
 final class FlagBoundsTests: XCTestCase {
     /// Flags for which 0 is a legal value (README "Bad input").
-    static let zeroIsLegal: Set<String> = ["--seed", "--eval-every", "--checkpoint-every", "--examples", "--train", "--val",
+    static let zeroIsLegal: Set<String> = ["--seed", "--split-seed", "--eval-every", "--checkpoint-every", "--examples", "--train", "--val",
                                            "--stages", "--momentum", "--weight-decay"]
     /// Flags that take any size: a seed, or a count that is only compared with a counter or used as a prefix length.
-    static let unbounded: Set<String> = ["--seed", "--limit", "--log-interval", "--checkpoint-every"]
+    static let unbounded: Set<String> = ["--seed", "--split-seed", "--limit", "--log-interval", "--checkpoint-every"]
     /// What validate() needs besides the required arguments (one of --run/--checkpoint, an image).
     static let extras: [String: [String]] = [
         "headtrain predict": ["--run", "r", "x.jpg"], "headtrain baseline eval": ["--run", "r"],
