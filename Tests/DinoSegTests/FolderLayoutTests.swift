@@ -158,7 +158,7 @@ final class FolderLayoutTests: TempDirTestCase {
         refused("a 1 2 3\nb 1 2 256\n", "c.txt: line 2: colour component '256' of class 'b' is not a whole number in 0–255")
         refused("a 1 2 3\n# x\nb\n", "c.txt: line 3: class 'b' has no colour but line 1 gives one; give every class a colour or none")
         refused("a\nb\na\n", "c.txt: line 3: class 'a' is already named on line 1")
-        refused("# only\nalone\n", "c.txt: lists 1 classes; 2–255 are supported (mask values are one byte, 255 is ignored)")
+        refused("# only\nalone\n", "c.txt: lists 1 class; 2–255 are supported (mask values are one byte, 255 is ignored)")
         refused((0..<256).map { "c\($0)\n" }.joined(), "c.txt: lists 256 classes; 2–255 are supported (mask values are one byte, 255 is ignored)")
         XCTAssertEqual(try FolderClasses.parse((0..<255).map { "c\($0)\n" }.joined(), path: "c.txt").names.count, 255)
         let root = try handmadeFolder(classes: "a\nb\nb\n", masks: ["x": [0, 0, 0, 0], "y": [0, 0, 0, 0]])

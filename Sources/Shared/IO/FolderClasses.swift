@@ -41,7 +41,7 @@ package enum FolderClasses {
         try checkColours(entries, path: path)
         let range = DatasetDescription.minClasses...DatasetDescription.maxClasses
         guard range.contains(entries.count) else {
-            throw DinoSegError(file: path, "lists \(entries.count) classes; 2–255 are supported (mask values are one byte, 255 is ignored)")
+            throw DinoSegError(file: path, "lists \(entries.count) class\(entries.count == 1 ? "" : "es"); 2–255 are supported (mask values are one byte, 255 is ignored)")
         }
         let palette = entries.allSatisfy({ $0.colour != nil }) ? entries.flatMap { $0.colour! }
                                                                : Array(VOC.palette[0..<(3 * entries.count)])
