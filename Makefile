@@ -33,7 +33,7 @@ test: deps
 
 # The tests of everything that parses or reads files, once more in a debug build (every assert and bounds check on,
 # no optimiser assumptions). The numeric suites are left out: unoptimised they take many minutes and parse nothing.
-DEBUG_TESTS := BadInputTests|DatasetDescriptionTests|RunIntegrityTests|DirectoryLockTests|AtomicWriteTests|FuzzTests|ImageIOTests|ImageInputTests|ImageVariantTests|SafetensorsValidationTests|HDF5Tests|WriteFailureTests|DatasetTests|TrainCacheTests|ValCacheTests|ExtractDataCLITests|SupportTests|VOCCheckTests|BackboneSeamTests|testUnlistedShardsAreAdoptedOrRedone|testEvaluationFlagsAreBounded|TestHelperTests|HeadVariantTests|testStoredValuesMapToClassesAndUndefinedOnesAreRefused|testCheckCountsPairsAndValues
+DEBUG_TESTS := BadInputTests|DatasetDescriptionTests|RunIntegrityTests|DirectoryLockTests|AtomicWriteTests|FuzzTests|ImageIOTests|ImageInputTests|ImageVariantTests|SafetensorsValidationTests|HDF5Tests|WriteFailureTests|DatasetTests|TrainCacheTests|ValCacheTests|ExtractDataCLITests|SupportTests|VOCCheckTests|BackboneSeamTests|testUnlistedShardsAreAdoptedOrRedone|testEvaluationFlagsAreBounded|TestHelperTests|HeadVariantTests|testStoredValuesMapToClassesAndUndefinedOnesAreRefused|testCheckCountsPairsAndValues|FolderLayoutTests
 test-debug: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing --filter '$(DEBUG_TESTS)'

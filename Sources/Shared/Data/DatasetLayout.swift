@@ -55,7 +55,8 @@ package struct LayoutOptions: Equatable {
 
 package enum DatasetLayouts {
     /// Every layout, in the order they are tried.
-    package static let all: [DatasetLayout.Type] = [VOCLayout.self, ADE20KLayout.self, CityscapesLayout.self]
+    package static let all: [DatasetLayout.Type] = [VOCLayout.self, ADE20KLayout.self, CityscapesLayout.self,
+                                                    FolderLayout.self]   // stays last: images/ + masks/ is the loosest match
 
     package static var names: [String] { all.map { $0.name } }
 

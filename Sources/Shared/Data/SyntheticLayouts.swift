@@ -16,7 +16,7 @@ package struct SyntheticLayoutWriter {
 }
 
 package enum SyntheticLayouts {
-    package static let all: [SyntheticLayoutWriter] = [voc, ade20k, cityscapes]
+    package static let all: [SyntheticLayoutWriter] = [voc, ade20k, cityscapes, folder]
 
     /// JPEGImages/ID.jpg, SegmentationClass/ID.png (palette indices), ImageSets/Segmentation/{train,val}.txt.
     static let voc = SyntheticLayoutWriter(
