@@ -4,7 +4,7 @@ RELEASE := $(SWIFT) build -c release
 BIN := .build/release
 APT_PACKAGES := libopenblas0 libdnnl-dev libhdf5-dev libpng-dev libjpeg-dev pkg-config libopenmpi-dev openmpi-bin
 
-.PHONY: setup deps build release test test-debug fuzz bench bench-baseline demo voc voc-baseline clean fixtures
+.PHONY: setup deps build release test test-debug fuzz bench bench-baseline demo demo-datasets voc voc-baseline clean fixtures
 
 # Installs the C libraries (Debian packages) and Open MPI's mpirun when one is missing, then builds. OpenBLAS is loaded
 # at run time (README "CPU and BLAS"), so only its shared library is needed.
@@ -136,6 +136,25 @@ demo: deps release
 	echo "Report:      $(DEMO_DIR)/runs/sweep/report.html"; \
 	echo "Results:     $(DEMO_DIR)/runs/sweep/results.md"; \
 	echo "Predictions: $(DEMO_DIR)/predictions/"
+
+# The other dataset layouts end to end on their synthetic sets (no downloads): for each, synth → train and val
+# features → a small FPN head trained with evaluation → predict one val photo. RANDOM-WEIGHT backbone, as above.
+DEMO_LAYOUTS ?= ade20k cityscapes folder
+demo-datasets: deps release
+	@start=$$(date +%s); set -e; \
+	[ -f $(DEMO_DIR)/random-tiny/model.safetensors ] || $(BIN)/extract random-weights --size tiny --out $(DEMO_DIR)/random-tiny; \
+	for layout in $(DEMO_LAYOUTS); do \
+	  d=$(DEMO_DIR)/datasets/$$layout; \
+	  echo "== $$layout: synthetic data → $$d/data"; \
+	  $(BIN)/extract synth --layout $$layout --out $$d/data --train 16 --val 4 --min-side 256 --max-side 512; \
+	  $(BIN)/extract train --data $$d/data --list train --weights $(DEMO_DIR)/random-tiny --stages 1,2,3 --out $$d/cache/train | tail -n 1; \
+	  $(BIN)/extract val --data $$d/data --list val --weights $(DEMO_DIR)/random-tiny --stages 1,2,3 --out $$d/cache/val | tail -n 1; \
+	  $(BIN)/headtrain train --cache $$d/cache/train --val-cache $$d/cache/val --run $$d/runs/fpn --fpn-width 64 \
+	    --epochs 2 --batch 8 --eval-every 2 --threads $(DEMO_THREADS) | grep -E "mIoU|classes" | tail -n 2; \
+	  photo=$$(find $$d/data \( -path '*validation*' -o -path '*leftImg8bit/val*' -o -path '*/images/*' \) -type f | sort | tail -n 1); \
+	  $(BIN)/headtrain predict --run $$d/runs/fpn --weights $(DEMO_DIR)/random-tiny $$photo | tail -n 1; \
+	done; \
+	echo "Dataset demo finished in $$(( $$(date +%s) - start )) s (RANDOM-WEIGHT BACKBONE, synthetic data)."
 
 # ---------------------------------------------------------------------------------------------------------------
 # The real experiment: make voc VOC=/path/to/VOCdevkit/VOC2012 WEIGHTS=/path/to/dinov3-convnext-tiny-pretrain-lvd1689m
