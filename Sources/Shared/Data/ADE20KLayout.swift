@@ -5,13 +5,11 @@ import DinoSegCore
 // the sorted listing of its image directory.
 
 package struct ADE20KLayout: DatasetLayout {
-    package static let name = "ade20k"
-    package static let expected = "images/{training,validation}/ and annotations/{training,validation}/ (ADEChallengeData2016)"
-    package static let datasetName: String? = DatasetDescription.ade20k.name
-    /// mmsegmentation evaluates ADE20K at a short side of 512 (≈683 long for 4:3 photos); 640 is close to that and the
-    /// same as `trainLongSide`, so heads are trained and evaluated at one scale.
-    package static let evalProtocol = EvalProtocol(mode: .slide, flip: true, crop: 224, stride: 150, longSide: 640)
-    package static let trainLongSide: Int? = 640
+    /// mmsegmentation evaluates ADE20K at a short side of 512 (≈683 long for 4:3 photos); a long side of 640 is close
+    /// to that, for training and evaluation alike, so heads are trained and evaluated at one scale.
+    package static let profile = LayoutProfile(
+        name: "ade20k", expected: "images/{training,validation}/ and annotations/{training,validation}/ (ADEChallengeData2016)",
+        datasetName: DatasetDescription.ade20k.name, evalProtocol: EvalProtocol(longSide: 640), trainLongSide: 640)
 
     /// The directory under images/ and annotations/ each split name means.
     static let splitDirectories = ["train": "training", "training": "training", "val": "validation", "validation": "validation"]

@@ -7,13 +7,11 @@ import DinoSegCore
 // The test split's gtFine files hold no classes (its labels are not public), so only train and val are offered.
 
 package struct CityscapesLayout: DatasetLayout {
-    package static let name = "cityscapes"
-    package static let expected = "leftImg8bit/ and gtFine/ (SPLIT/CITY/ folders)"
-    package static let datasetName: String? = DatasetDescription.cityscapes.name
-    /// Half resolution (1024×512), the scale the heads are trained at; windows and flip as for VOC.
-    package static let evalProtocol = EvalProtocol(mode: .slide, flip: true, crop: 224, stride: 150, longSide: 1024)
-    /// Photos are 2048×1024: train at the evaluation scale, so the random scale U(0.5, 2) is around half resolution.
-    package static let trainLongSide: Int? = 1024
+    /// Evaluated at half resolution (1024×512), windows and flip as for VOC. Photos are 2048×1024: training uses the
+    /// same long side, so the random scale U(0.5, 2) is around half resolution too.
+    package static let profile = LayoutProfile(
+        name: "cityscapes", expected: "leftImg8bit/ and gtFine/ (SPLIT/CITY/ folders)",
+        datasetName: DatasetDescription.cityscapes.name, evalProtocol: EvalProtocol(longSide: 1024), trainLongSide: 1024)
 
     static let imageSuffix = "_leftImg8bit.png"
     static let labelSuffix = "_gtFine_labelIds.png"

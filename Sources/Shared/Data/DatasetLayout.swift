@@ -6,18 +6,10 @@ import DinoSegCore
 // `DatasetLayouts.all`.
 
 package protocol DatasetLayout {
-    /// The `--layout` name, e.g. "voc".
-    static var name: String { get }
-    /// What a root of this layout holds, for the refusal that lists the layouts tried.
-    static var expected: String { get }
+    /// Its name, what its root holds, and the protocol its users expect.
+    static var profile: LayoutProfile { get }
     /// Whether `root` looks like this layout (cheap: a few directory checks).
     static func matches(root: String) -> Bool
-    /// The name its descriptions carry (nil for layouts whose name comes from the data, like a folder dataset).
-    static var datasetName: String? { get }
-    /// The evaluation protocol users of this dataset expect; command-line flags override it.
-    static var evalProtocol: EvalProtocol { get }
-    /// The long side photos are resized to before the train augmentation's random scale (nil: as stored).
-    static var trainLongSide: Int? { get }
     /// Opens `root` (already known to match), reading whatever the description needs (e.g. a classes file).
     init(root: String, options: LayoutOptions) throws
 
@@ -27,6 +19,28 @@ package protocol DatasetLayout {
     func split(_ name: String) throws -> SplitList
     /// The sample a bare id on a list-file line means.
     func sample(id: String) -> SegmentationSample
+}
+
+/// The facts of a layout that need no root.
+package struct LayoutProfile {
+    /// The `--layout` name, e.g. "voc".
+    package var name: String
+    /// What a root of this layout holds, for the refusal that lists the layouts tried.
+    package var expected: String
+    /// The name its descriptions carry (nil for layouts whose name comes from the data, like a folder dataset).
+    package var datasetName: String?
+    /// The evaluation protocol users of this dataset expect; command-line flags override it.
+    package var evalProtocol = EvalProtocol()
+    /// The long side photos are resized to before the train augmentation's random scale (nil: as stored).
+    package var trainLongSide: Int? = nil
+}
+
+extension DatasetLayout {
+    package static var name: String { profile.name }
+    package static var expected: String { profile.expected }
+    package static var datasetName: String? { profile.datasetName }
+    package static var evalProtocol: EvalProtocol { profile.evalProtocol }
+    package static var trainLongSide: Int? { profile.trainLongSide }
 }
 
 /// A split's samples and where they came from.

@@ -8,11 +8,8 @@ import DinoSegCore
 // Tried last of all layouts: images/ and masks/ are names other datasets might also use.
 
 package struct FolderLayout: DatasetLayout {
-    package static let name = "folder"
-    package static let expected = "images/, masks/ and classes.txt"
-    package static let datasetName: String? = nil
-    package static let evalProtocol = EvalProtocol()
-    package static let trainLongSide: Int? = nil
+    /// VOC's protocol; the dataset's name comes from the root's directory name.
+    package static let profile = LayoutProfile(name: "folder", expected: "images/, masks/ and classes.txt")
     static let namePrefix = "folder:"
 
     package static func matches(root: String) -> Bool {

@@ -4,11 +4,8 @@ import DinoSegCore
 // ImageSets/Segmentation/SPLIT.txt. Labels come from SegmentationClassAug when that directory exists.
 
 package struct VOCLayout: DatasetLayout {
-    package static let name = "voc"
-    package static let expected = "JPEGImages/ and ImageSets/Segmentation/"
-    package static let datasetName: String? = DatasetDescription.voc.name
-    package static let evalProtocol = EvalProtocol()
-    package static let trainLongSide: Int? = nil
+    package static let profile = LayoutProfile(name: "voc", expected: "JPEGImages/ and ImageSets/Segmentation/",
+                                               datasetName: DatasetDescription.voc.name)
 
     package static func matches(root: String) -> Bool {
         DatasetLayouts.isDirectory("\(root)/JPEGImages") && DatasetLayouts.isDirectory("\(root)/ImageSets/Segmentation")
