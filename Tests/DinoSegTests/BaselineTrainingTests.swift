@@ -91,6 +91,36 @@ final class BaselineTrainingTests: XCTestCase {
         }
     }
 
+    /// On another dataset (a synthetic ADE20K root, seed 5) the classifier gets its 150 classes; config.json and the
+    /// checkpoint record the dataset, predict colours with its palette, and evaluating the checkpoint on VOC data is
+    /// refused with one line.
+    func testBaselineTakesItsClassesFromTheDataset() throws {
+        let dir = try tempDir("baseline-ade")
+        try writeSyntheticData(to: dir + "/ade", train: 4, val: 1, seed: 5, sides: 64...96, objects: 2, layout: ADE20KLayout.name)
+        try runCommand(HeadTrainCommand.self, ["baseline", "train", "--data", dir + "/ade", "--list", "train", "--run", dir + "/run",
+                                               "--epochs", "1"] + Self.tiny)
+        let checkpoint = dir + "/run/last.safetensors"
+        XCTAssertEqual(try PSPNetCheckpoint.config(of: checkpoint).numClasses, 150)
+        XCTAssertEqual(try PSPNetCheckpoint.dataset(of: checkpoint), .ade20k)
+        let settings = try JSONDecoder().decode(BaselineSettings.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/run/config.json")))
+        XCTAssertEqual(settings.dataset, .ade20k)
+
+        let photo = try XCTUnwrap(try SegmentationDataset(root: dir + "/ade", list: "val").samples.first).imagePath
+        try runCommand(HeadTrainCommand.self, ["baseline", "predict", "--run", dir + "/run", "--threads", "2", photo])
+        let name = URL(fileURLWithPath: photo).deletingPathExtension().lastPathComponent
+        let predicted = try ImageIO.readLabel(dir + "/run/predictions/\(name).png")
+        let colours = try ImageIO.readRGB(dir + "/run/predictions/\(name)_colour.png")
+        let first = Int(predicted.pixels[0])
+        XCTAssertEqual(Array(colours.pixels[0..<3]), Array(ADE20K.palette[3 * first ..< 3 * first + 3]),
+                       "seed 5: the colour PNG uses ADE20K's palette for class \(first)")
+
+        try synth(dir + "/voc")
+        XCTAssertThrowsError(try runCommand(HeadTrainCommand.self, ["baseline", "eval", "--run", dir + "/run", "--data", dir + "/voc",
+                                                                    "--list", "val", "--threads", "2"])) {
+            XCTAssertEqual("\($0)", "\(dir)/voc: holds dataset \"voc2012\" (21 classes), \(checkpoint) holds \"ade20k\" (150 classes); data of two datasets cannot be mixed")
+        }
+    }
+
     func testBadFlagsAreRefused() {
         XCTAssertThrowsError(try HeadTrainCommand.parseAsRoot(["baseline", "train", "--data", "d", "--run", "r", "--output-stride", "16"]))
         XCTAssertThrowsError(try HeadTrainCommand.parseAsRoot(["baseline", "train", "--data", "d", "--run", "r", "--blocks", "3,4,6"]))
