@@ -8,6 +8,24 @@ final class DatasetTests: XCTestCase {
         try writeSyntheticData(to: dir, train: train, val: val, seed: seed, sides: 40...90)
     }
 
+    /// A list file or class list far larger than any real one (a sparse file: nothing is written) is refused from its
+    /// size, before it is read.
+    func testOversizedListAndClassFilesAreRefusedUnread() throws {
+        let dir = try tempDir("oversize")
+        _ = try smallSynth(dir + "/data")
+        let list = dir + "/huge.txt", classes = dir + "/classes.txt"
+        for (path, size) in [(list, ListFile.maxBytes + 1), (classes, (1 << 20) + 1)] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: nil))
+            XCTAssertEqual(truncate(path, off_t(size)), 0)
+        }
+        XCTAssertThrowsError(try SegmentationDataset(root: dir + "/data", list: list)) {
+            XCTAssertEqual("\($0)", "\(list): the list file has \(ListFile.maxBytes + 1) bytes, more than the \(ListFile.maxBytes) a list file may have")
+        }
+        XCTAssertThrowsError(try FolderClasses.read(classes)) {
+            XCTAssertEqual("\($0)", "\(classes): the class list has 1048577 bytes, more than the 1048576 a class list may have")
+        }
+    }
+
     func testSyntheticDatasetLayoutDeterminismAndLabels() throws {
         let dir = try tempDir("synth")
         let c = try smallSynth(dir)

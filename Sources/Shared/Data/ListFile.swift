@@ -7,9 +7,8 @@ import DinoSegCore
 package enum ListFile {
     /// The samples `path` lists; refuses bad lines, an empty list and a repeated id, naming the file and line.
     package static func read(_ path: String, layout: DatasetLayout) throws -> [SegmentationSample] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw DinoSegError(file: path, "cannot read list file")
-        }
+        // ADE20K's training split as pairs is about 2 MB; 256 MiB is far past any real list.
+        let text = try FileSystem.readText(path, limit: maxBytes, what: "list file")
         var samples: [SegmentationSample] = []
         for (n, raw) in text.split(whereSeparator: \.isNewline).enumerated() {
             let fields = raw.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
@@ -44,6 +43,8 @@ package enum ListFile {
             first[s.id] = n
         }
     }
+
+    package static let maxBytes = 256 << 20
 
     package enum Kind { case regular, other, missing }
 

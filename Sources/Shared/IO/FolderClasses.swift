@@ -12,9 +12,8 @@ package enum FolderClasses {
 
     /// Class names and palette (3 bytes per class) read from `path`.
     package static func read(_ path: String) throws -> (names: [String], palette: [UInt8]) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw DinoSegError(file: path, "cannot read the class list") }
-        guard let text = String(data: data, encoding: .utf8) else { throw DinoSegError(file: path, "is not UTF-8 text") }
-        return try parse(text, path: path)
+        // 255 classes of 200-byte names and colours fit in 64 KiB many times over.
+        try parse(try FileSystem.readText(path, limit: 1 << 20, what: "class list"), path: path)
     }
 
     /// One parsed line: its number (1-based), name and colour if given.

@@ -24,4 +24,20 @@ package enum FileSystem {
             throw DinoSegError(file: path, "cannot create \(what): a file is in the way")
         }
     }
+
+    /// The UTF-8 text of a small file (a list or class file), refusing one larger than `limit` bytes before reading
+    /// it, so a wrong path (a dataset archive, a device) costs no memory; `what` names the file in errors.
+    package static func readText(_ path: String, limit: Int, what: String) throws -> String {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw DinoSegError(file: path, "cannot read the \(what): \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw DinoSegError(file: path, "the \(what) is not a regular file") }
+        guard Int(st.st_size) <= limit else {
+            throw DinoSegError(file: path, "the \(what) has \(st.st_size) bytes, more than the \(limit) a \(what) may have")
+        }
+        guard let data = FileManager.default.contents(atPath: path), data.count <= limit else {
+            throw DinoSegError(file: path, "cannot read the \(what)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw DinoSegError(file: path, "the \(what) is not UTF-8 text") }
+        return text
+    }
 }
