@@ -84,7 +84,6 @@ package enum ADE20KCheck {
 
     /// File stems with extension `ext` in `dir` (hidden files skipped), or nil when `dir` cannot be listed.
     static func stems(_ dir: String, ext: String) -> Set<String>? {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return nil }
-        return Set(names.filter { $0.hasSuffix("." + ext) && !$0.hasPrefix(".") }.map { String($0.dropLast(ext.count + 1)) })
+        DatasetLayouts.visibleEntries(dir).map { Set($0.filter { $0.hasSuffix("." + ext) }.map { String($0.dropLast(ext.count + 1)) }) }
     }
 }

@@ -57,10 +57,10 @@ package struct ADE20KLayout: DatasetLayout {
 
     /// The stems of the .jpg files in `path`, sorted; hidden files (macOS "._" forks left by unzipping) are skipped.
     static func imageIDs(in path: String, split: String) throws -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else {
+        guard let names = DatasetLayouts.visibleEntries(path) else {
             throw DinoSegError(file: path, "split '\(split)': cannot list the image directory (missing?)")
         }
-        let ids = names.filter { $0.hasSuffix(".jpg") && !$0.hasPrefix(".") }.map { String($0.dropLast(4)) }.sorted()
+        let ids = names.filter { $0.hasSuffix(".jpg") }.map { String($0.dropLast(4)) }
         if let bad = ids.first(where: { SampleID.problem($0) != nil }) {
             throw DinoSegError(file: "\(path)/\(bad).jpg", "split '\(split)': the file name \(SampleID.problem(bad)!) and cannot be an id")
         }

@@ -80,10 +80,9 @@ package struct CityscapesLayout: DatasetLayout {
         "\(root)/leftImg8bit/\(split)/\(city)/\(id)\(Self.imageSuffix)"
     }
 
-    /// A directory's entries, sorted (the order of samples must not depend on the file system).
+    /// A directory's visible entries, sorted (the order of samples must not depend on the file system).
     static func sortedEntries(_ directory: String) throws -> [String] {
-        do { return try FileManager.default.contentsOfDirectory(atPath: directory).sorted() } catch {
-            throw DinoSegError(file: directory, "cannot list directory (\(error.localizedDescription))")
-        }
+        guard let names = DatasetLayouts.visibleEntries(directory) else { throw DinoSegError(file: directory, "cannot list the directory") }
+        return names
     }
 }

@@ -107,6 +107,12 @@ package enum DatasetLayouts {
         all.first(where: { $0.datasetName == description.name })?.name
     }
 
+    /// The visible entries of `directory` (hidden files, such as the "._" forks macOS archives leave, skipped), sorted
+    /// so no order depends on the file system; nil when it cannot be listed. Every layout lists its folders with it.
+    package static func visibleEntries(_ directory: String) -> [String]? {
+        (try? FileManager.default.contentsOfDirectory(atPath: directory))?.filter { !$0.hasPrefix(".") }.sorted()
+    }
+
     /// Whether `path` is a directory.
     static func isDirectory(_ path: String) -> Bool {
         var isDir: ObjCBool = false

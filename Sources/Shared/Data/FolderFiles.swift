@@ -37,10 +37,8 @@ struct FolderFiles {
 
     /// The visible entries of `directory`.
     static func names(in directory: String) throws -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
-            throw DinoSegError(file: directory, "cannot list the directory")
-        }
-        return names.filter { !$0.hasPrefix(".") }.sorted()   // sorted: which of "a.JPG" and "a.jpg" wins is fixed
+        guard let names = DatasetLayouts.visibleEntries(directory) else { throw DinoSegError(file: directory, "cannot list the directory") }
+        return names   // sorted: which of "a.JPG" and "a.jpg" wins is fixed
     }
 
     /// The lower-cased extension ("JPG" → "jpg"), so cameras' upper-case names count.
