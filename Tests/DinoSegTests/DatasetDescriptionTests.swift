@@ -202,4 +202,21 @@ final class DatasetDescriptionTests: XCTestCase {
         }
         XCTAssertEqual(try CheckpointDataset.metadata(.voc), [:], "a VOC checkpoint must stay as it was")
     }
+
+    /// `encode` inverts the label map on class indices: VOC identity with 255 void, ADE20K c + 1 with 0 for ignored,
+    /// Cityscapes the labelId of each train class with 0 ("unlabeled") for ignored; a class beyond the dataset has no
+    /// stored value.
+    func testEncodeInvertsTheLabelMap() throws {
+        XCTAssertEqual(DatasetDescription.voc.encode([0, 20, 255]), [0, 20, 255])
+        XCTAssertEqual(DatasetDescription.ade20k.encode([0, 149, 255]), [1, 150, 0])
+        XCTAssertEqual(DatasetDescription.cityscapes.encode([0, 18, 255]), [7, 33, 0])
+        XCTAssertNil(DatasetDescription.voc.encode([21]))
+        for d in [DatasetDescription.voc, .ade20k, .cityscapes, Self.two] {
+            let classes = (0..<d.classCount).map(UInt8.init) + [255]
+            let stored = try XCTUnwrap(d.encode(classes), d.name)
+            var back = stored
+            d.mapLabels(&back)
+            XCTAssertEqual(back, classes, "\(d.name): encode then mapLabels")
+        }
+    }
 }

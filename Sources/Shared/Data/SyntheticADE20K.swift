@@ -23,11 +23,11 @@ extension SyntheticLayouts {
         },
         finish: { _, _, _ in })  // the layout lists its directories; there are no list files
 
-    /// Class indices (255 void) → ADE20K annotation values (0 other, class + 1).
+    /// Class indices (255 void) → ADE20K annotation values (0 other, class + 1), from the description.
     static func ade20kAnnotation(_ classes: [UInt8], path: String) throws -> [UInt8] {
-        if let bad = classes.first(where: { Int($0) >= ADE20K.numClasses && $0 != DatasetDescription.ignoredIndex }) {
-            throw DinoSegError(file: path, "synthetic class \(bad) has no ADE20K class (0–\(ADE20K.numClasses - 1))")
+        guard let stored = DatasetDescription.ade20k.encode(classes) else {
+            throw DinoSegError(file: path, "synthetic class \(classes.first { Int($0) >= ADE20K.numClasses && $0 != DatasetDescription.ignoredIndex } ?? 0) has no ADE20K class (0–\(ADE20K.numClasses - 1))")
         }
-        return classes.map { $0 == DatasetDescription.ignoredIndex ? 0 : $0 + 1 }
+        return stored
     }
 }

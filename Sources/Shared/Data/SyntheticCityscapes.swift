@@ -32,8 +32,6 @@ package enum SyntheticCityscapes {
     /// The train class each rendered index is stored as. 21 indices share 19 classes: 12 shares 10's and 20 shares
     /// 19's, which keeps background + `spreadClasses(n)` distinct for every n up to 18 except 17 (`checkClasses`).
     package static let trainClass: [Int] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 10, 12, 13, 14, 15, 16, 17, 18, 18]
-    /// Void borders are stored as labelId 0, "unlabeled" (ignored, as in the real gtFine files).
-    package static let voidLabelId: UInt8 = 0
 
     package static func city(_ split: String) -> String { split == "train" ? "synthcity" : "synthval" }
 
@@ -50,10 +48,10 @@ package enum SyntheticCityscapes {
         return id(split: split, index: index)
     }
 
-    /// Rendered class indices → the labelIds of their train classes (void → `voidLabelId`).
+    /// Rendered class indices → the labelIds of their train classes (void → labelId 0, "unlabeled", as in the real gtFine files).
     package static func labelIds(_ rendered: [UInt8]) -> [UInt8] {
-        let table = trainClass.map { UInt8(Cityscapes.trainLabelIds[$0]) }
-        return rendered.map { $0 == VOC.ignoreLabel ? voidLabelId : table[Int($0)] }
+        // Every train class has a labelId and void has 0, so the description always encodes them.
+        DatasetDescription.cityscapes.encode(trainClasses(rendered))!
     }
 
     /// What reading `labelIds(rendered)` back through the Cityscapes layout gives: train classes, 255 void.

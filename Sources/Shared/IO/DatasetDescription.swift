@@ -116,6 +116,22 @@ package struct DatasetDescription: Codable, Equatable, Sendable {
         throw DinoSegError(file: path, "pixel (x \(i % max(width, 1)), y \(i / max(width, 1))): label value \(pixels[i]) is not a \(name) label (expected \(storedRange))")
     }
 
+    /// Class indices (255 ignored) → stored label values, the inverse of `mapLabels` on what it maps: class c is the
+    /// smallest stored value mapped to c, an ignored pixel the smallest stored value the dataset ignores (ADE20K's
+    /// 0 "other", Cityscapes' 0 "unlabeled"), else the ignore label. Nil when a class has no stored value. Writers of
+    /// synthetic data store their labels with it.
+    package func encode(_ classes: [UInt8]) -> [UInt8]? {
+        var stored = [UInt8?](repeating: nil, count: 256)
+        for v in (0..<storedLabels).reversed() { stored[Int(labelMap[v])] = UInt8(v) }   // the smallest wins
+        if stored[Int(Self.ignoredIndex)] == nil { stored[Int(Self.ignoredIndex)] = ignoreLabel }
+        var out = [UInt8](repeating: 0, count: classes.count)
+        for (i, c) in classes.enumerated() {
+            guard let v = stored[Int(c)] else { return nil }
+            out[i] = v
+        }
+        return out
+    }
+
     /// Stored label values → class indices or 255, in place.
     package func mapLabels(_ pixels: inout [UInt8]) {
         labelMap.withUnsafeBufferPointer { map in
